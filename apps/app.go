@@ -1,0 +1,109 @@
+// Package apps is the contract between Loom's controller and its apps.
+//
+// An app never writes to a socket. Its handlers receive events with a
+// Context, declare through it exactly the flows they want per switch and
+// per key they own (Set / Delete), and may ask for packet-outs. The
+// controller reconciles the declarations onto each switch after the
+// handler returns. An app implements App plus whichever handler interfaces
+// it needs (the CoreDNS shape: a tiny core and optional capabilities).
+package apps
+
+import (
+	"net"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/flow"
+)
+
+// App is the core every app implements.
+type App interface {
+	// Name is the app's one name in logs, metrics, config and docs.
+	Name() string
+	// ID is the app's fixed id in flow cookies.
+	ID() flow.AppID
+	// Tables declares the pipeline tables the app owns.
+	Tables() []flow.Table
+}
+
+// SwitchHandler is told when a switch finishes its handshake and when it
+// disconnects.
+type SwitchHandler interface {
+	SwitchUp(ctx Context, sw Switch)
+	SwitchDown(ctx Context, dpid uint64)
+}
+
+// PortHandler is told about port additions, removals and changes.
+type PortHandler interface {
+	PortChanged(ctx Context, dpid uint64, change PortChange, port Port)
+}
+
+// PacketHandler receives packet-ins.
+type PacketHandler interface {
+	PacketIn(ctx Context, pkt PacketIn)
+}
+
+// Context is what a handler may do. Declarations take effect when the
+// handler returns, flow changes before packet-outs.
+type Context interface {
+	// Set declares that (this app, key) wants exactly flows on dpid,
+	// replacing whatever it declared for that key before.
+	Set(dpid uint64, key string, flows ...flow.Flow)
+	// Delete withdraws everything (this app, key) declared on dpid.
+	Delete(dpid uint64, key string)
+	// PacketOut sends a packet out of a switch.
+	PacketOut(po PacketOut)
+	// Now is the event's time; handlers never read the clock themselves.
+	Now() time.Time
+	// Log is a logger carrying the app and switch fields.
+	Log() *logrus.Entry
+}
+
+// Switch is a connected switch as the handshake found it.
+type Switch struct {
+	DPID   uint64
+	Remote net.Addr
+	Tables uint8
+	Ports  []Port
+}
+
+// Port is a switch port.
+type Port struct {
+	No   uint32
+	Name string
+	MAC  flow.MAC
+	Up   bool
+}
+
+// PortChange says what happened to a port.
+type PortChange int
+
+// Port changes.
+const (
+	PortAdded PortChange = iota
+	PortDeleted
+	PortModified
+)
+
+func (c PortChange) String() string {
+	return [...]string{"added", "deleted", "modified"}[c]
+}
+
+// PacketIn is a packet a switch sent to Loom.
+type PacketIn struct {
+	DPID     uint64
+	InPort   uint32
+	TableID  uint8
+	Cookie   flow.Cookie
+	BufferID uint32
+	Data     []byte // the Ethernet frame; valid during the handler only
+}
+
+// PacketOut asks a switch to send a packet.
+type PacketOut struct {
+	DPID    uint64
+	InPort  uint32
+	Actions []flow.Action
+	Data    []byte // the whole frame: Loom asks switches not to buffer
+}

@@ -1,0 +1,124 @@
+// Command loomd is the Loom controller daemon: it accepts OpenFlow 1.3
+// switches and runs Loom's apps on them. Wiring only: every behaviour
+// lives in the packages it assembles.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps/l2"
+	"github.com/loomsdn/loom/config"
+	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/openflow"
+	"github.com/loomsdn/loom/store"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "loomd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("loomd", flag.ContinueOnError)
+	listen := fs.String("openflow-listen", "", "comma-separated OpenFlow listeners: tcp:HOST:PORT, :PORT or unix:PATH (default from config, else tcp::6653)")
+	dbPath := fs.String("db", "./loom.db", "bbolt database file")
+	cfgPath := fs.String("config", "", "YAML config file (optional)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*level, *format)
+	if err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	if *listen != "" {
+		cfg.OpenFlow.Listen = strings.Split(*listen, ",")
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--openflow-listen: %w", err)
+		}
+	}
+
+	db, err := store.Open(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	ctl, err := controller.New(controller.Config{
+		OpenFlow: openflow.Config{
+			EchoInterval: time.Duration(cfg.OpenFlow.EchoInterval),
+			HelloTimeout: time.Duration(cfg.OpenFlow.HelloTimeout),
+		},
+		Log: log,
+	}, l2.New(cfg.Apps.L2.MaxMACs))
+	if err != nil {
+		return err
+	}
+
+	var listeners []net.Listener
+	for _, addr := range cfg.OpenFlow.Listen {
+		l, err := controller.Listen(strings.TrimSpace(addr))
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+		listeners = append(listeners, l)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errs <- ctl.Serve(ctx, l) }()
+	}
+	var firstErr error
+	for range listeners {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+			stop() // one listener failing stops the daemon rather than leaving it half-deaf
+		}
+	}
+	log.Info("loomd stopped")
+	return firstErr
+}
+
+func newLogger(level, format string) (*logrus.Logger, error) {
+	log := logrus.New()
+	lv, err := logrus.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	log.SetLevel(lv)
+	switch format {
+	case "text":
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	case "json":
+		log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+	log.SetOutput(os.Stderr)
+	return log, nil
+}

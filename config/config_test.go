@@ -1,0 +1,55 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "loom.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadOverridesDefaults(t *testing.T) {
+	c, err := Load(write(t, "openflow:\n  listen: [\"unix:/tmp/x.sock\"]\n  echo_interval: 2s\napps:\n  l2:\n    max_macs: 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OpenFlow.Listen[0] != "unix:/tmp/x.sock" || time.Duration(c.OpenFlow.EchoInterval) != 2*time.Second || c.Apps.L2.MaxMACs != 10 {
+		t.Fatalf("got %+v", c)
+	}
+	if time.Duration(c.OpenFlow.HelloTimeout) != 5*time.Second {
+		t.Fatalf("hello_timeout default lost: %v", c.OpenFlow.HelloTimeout)
+	}
+}
+
+func TestEmptyFileMeansDefaults(t *testing.T) {
+	c, err := Load(write(t, ""))
+	if err != nil || c.Apps.L2.MaxMACs != Default().Apps.L2.MaxMACs {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	for body, want := range map[string]string{
+		"openflow:\n  listn: [x]\n":          "line 2: field listn not found",
+		"openflow:\n  echo_interval: fast\n": "line 2: \"fast\" is not a duration",
+		"openflow:\n  echo_interval: 1ms\n":  "openflow.echo_interval",
+		"apps:\n  l2:\n    max_macs: 0\n":    "apps.l2.max_macs",
+		"openflow:\n  listen: []\n":          "openflow.listen",
+		"apps:\n  l2:\n    max_macs: many\n": "line 3",
+		"openflow:\n  listen: [\"unix:\"]\n": "openflow.listen[0]",
+		"openflow:\n  hello_timeout: 2m\n":   "openflow.hello_timeout",
+	} {
+		_, err := Load(write(t, body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want it to mention %q", body, err, want)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+)
+
+// appContext is the apps.Context one handler call gets. Declarations go
+// straight into the desired store; the switches they touch and the
+// packet-outs wait in the context until the handler returns.
+type appContext struct {
+	c       *Controller
+	app     apps.App
+	now     time.Time
+	log     *logrus.Entry
+	touched map[uint64]struct{}
+	outs    []apps.PacketOut
+}
+
+func (c *Controller) newContext(app apps.App, log *logrus.Entry) *appContext {
+	return &appContext{c: c, app: app, now: c.now(), log: log.WithField("app", app.Name())}
+}
+
+func (a *appContext) Set(dpid uint64, key string, flows ...flow.Flow) {
+	a.c.desired.set(dpid, owner{a.app.Name(), key}, a.app.ID(), flows)
+	a.touch(dpid)
+}
+
+func (a *appContext) Delete(dpid uint64, key string) {
+	a.c.desired.remove(dpid, owner{a.app.Name(), key})
+	a.touch(dpid)
+}
+
+func (a *appContext) PacketOut(po apps.PacketOut) { a.outs = append(a.outs, po) }
+func (a *appContext) Now() time.Time              { return a.now }
+func (a *appContext) Log() *logrus.Entry          { return a.log }
+
+func (a *appContext) touch(dpid uint64) {
+	if a.touched == nil {
+		a.touched = make(map[uint64]struct{}, 1)
+	}
+	a.touched[dpid] = struct{}{}
+}

@@ -1,0 +1,126 @@
+// Package controller is Loom's runtime: it accepts switch connections,
+// runs one session per switch, dispatches events to apps in order per
+// switch, and installs the flows apps declare.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/openflow"
+)
+
+// Config tunes the controller. Zero values take defaults.
+type Config struct {
+	OpenFlow openflow.Config
+	// RequestTimeout bounds each handshake request (default 10s).
+	RequestTimeout time.Duration
+	// EventQueue is the per-switch event backlog; packet-ins beyond it are
+	// dropped and counted rather than stalling the connection (default 4096).
+	EventQueue int
+	Log        *logrus.Logger
+	// Now is the clock handed to apps (default time.Now); tests pin it.
+	Now func() time.Time
+}
+
+// Controller hosts apps and switch sessions.
+type Controller struct {
+	cfg     Config
+	log     *logrus.Entry
+	apps    []apps.App
+	byID    map[flow.AppID]apps.App
+	desired *desiredStore
+	reg     *registry
+	wg      sync.WaitGroup
+	stats   Stats
+}
+
+// New builds a controller for apps. App names and ids must be unique.
+func New(cfg Config, appList ...apps.App) (*Controller, error) {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.EventQueue <= 0 {
+		cfg.EventQueue = 4096
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
+		desired: newDesiredStore(), reg: newRegistry()}
+	names := map[string]bool{}
+	tables := map[uint8]string{}
+	for _, a := range appList {
+		if names[a.Name()] {
+			return nil, fmt.Errorf("two apps are named %q", a.Name())
+		}
+		if other, ok := c.byID[a.ID()]; ok {
+			return nil, fmt.Errorf("apps %q and %q share cookie id %d", other.Name(), a.Name(), a.ID())
+		}
+		for _, t := range a.Tables() {
+			if owner, ok := tables[t.ID]; ok {
+				return nil, fmt.Errorf("apps %q and %q both declare table %d", owner, a.Name(), t.ID)
+			}
+			tables[t.ID] = a.Name()
+		}
+		names[a.Name()] = true
+		c.byID[a.ID()] = a
+	}
+	return c, nil
+}
+
+func (c *Controller) now() time.Time { return c.cfg.Now() }
+
+// Serve accepts switches on l until ctx ends or l fails. Each connection
+// gets its own session; Serve returns after they have all ended.
+func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
+	c.log.WithField("listen", l.Addr().String()).Info("accepting OpenFlow connections")
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("accept on %s: %w", l.Addr(), err)
+		}
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			c.runSession(ctx, nc)
+		}()
+	}
+}
+
+// Switches lists the DPIDs of connected switches.
+func (c *Controller) Switches() []uint64 {
+	var out []uint64
+	for _, s := range c.reg.list() {
+		out = append(out, s.dpid)
+	}
+	return out
+}
+
+// DesiredCount is the number of flows desired on dpid.
+func (c *Controller) DesiredCount(dpid uint64) int { return c.desired.count(dpid) }
+
+// Stats are the controller's counters.
+func (c *Controller) Stats() StatsSnapshot { return c.stats.snapshot() }

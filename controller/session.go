@@ -1,0 +1,348 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/openflow"
+)
+
+// session is one switch connection after its handshake: it owns the
+// switch's event order, its installer and its view of the ports.
+type session struct {
+	c      *Controller
+	conn   *openflow.Conn
+	dpid   uint64
+	log    *logrus.Entry
+	events chan openflow.Message
+	kick   chan struct{} // another switch's handler declared flows for this one
+	done   chan struct{} // closed once the session has fully ended
+	inst   *installer
+	sw     apps.Switch
+}
+
+// runSession drives one connection from HELLO to disconnect. Whatever ends
+// it, it logs exactly one line saying why.
+func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
+	log := c.log.WithField("remote", remoteString(nc))
+	conn := openflow.NewConn(nc, c.cfg.OpenFlow)
+	defer conn.Close()
+	if _, err := conn.Handshake(); err != nil {
+		c.stats.rejectedConns.Add(1)
+		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
+		return
+	}
+	s := &session{c: c, conn: conn, log: log, events: make(chan openflow.Message, c.cfg.EventQueue),
+		kick: make(chan struct{}, 1), done: make(chan struct{})}
+	defer close(s.done)
+	served := make(chan error, 1)
+	go func() { served <- conn.Serve(s.enqueue) }()
+
+	if err := s.setup(ctx); err != nil {
+		conn.Close()
+		<-served
+		c.stats.rejectedConns.Add(1)
+		s.log.WithError(err).Warn("switch setup failed; connection closed")
+		return
+	}
+	defer c.reg.release(s)
+	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables,
+		"flows": c.desired.count(s.dpid)}).Info("switch connected")
+	reason := s.loop(ctx, served)
+	s.switchDown()
+	s.log.WithField("reason", reason.Error()).Info("switch disconnected")
+}
+
+func remoteString(nc net.Conn) string {
+	if a := nc.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	return "unix:" + nc.LocalAddr().String()
+}
+
+// setup runs FEATURES, registration, PORT_DESC, SET_CONFIG and the first
+// full install of the switch's desired flows, confirmed by a barrier.
+func (s *session) setup(ctx context.Context) error {
+	req := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, s.c.cfg.RequestTimeout)
+	}
+	rctx, cancel := req()
+	m, err := s.conn.Request(rctx, openflow.FeaturesRequest)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("features request: %w", err)
+	}
+	f := m.(*openflow.FeaturesReply)
+	if f.AuxiliaryID != 0 {
+		return fmt.Errorf("auxiliary connection %d for dpid 0x%016x: not supported", f.AuxiliaryID, f.DPID)
+	}
+	s.dpid = f.DPID
+	s.log = s.log.WithField("dpid", fmt.Sprintf("0x%016x", f.DPID))
+	if err := s.c.reg.claim(s, s.c.cfg.OpenFlow.EchoInterval+time.Second); err != nil {
+		return fmt.Errorf("refused: %w", err)
+	}
+	rctx, cancel = req()
+	body, err := s.conn.Multipart(rctx, openflow.MultipartRequest{MPType: openflow.MultipartPortDesc})
+	cancel()
+	if err != nil {
+		s.c.reg.release(s)
+		return fmt.Errorf("port description: %w", err)
+	}
+	ports, _ := openflow.ParsePortDescs(body) // each part was validated on arrival
+	s.sw = apps.Switch{DPID: f.DPID, Remote: s.conn.RemoteAddr(), Tables: f.Tables}
+	for _, p := range ports {
+		s.sw.Ports = append(s.sw.Ports, toAppPort(p))
+	}
+	// Whole packets, never switch buffers: apps see the full frame and a
+	// buffer can never expire under them.
+	if _, err := s.conn.Send(openflow.SetConfig{Flags: openflow.ConfigFragNormal, MissSendLen: openflow.ControllerMax}); err != nil {
+		s.c.reg.release(s)
+		return err
+	}
+	s.installTableMisses()
+	for _, a := range s.c.apps {
+		if h, ok := a.(apps.SwitchHandler); ok {
+			s.call(a, func(ctx apps.Context) { h.SwitchUp(ctx, s.sw) })
+		}
+	}
+	// Only now: declarations made during SwitchUp go out in the one full
+	// install below rather than piecemeal.
+	s.inst = newInstaller(s.conn)
+	if err := s.installAll(); err != nil {
+		s.c.reg.release(s)
+		return err
+	}
+	rctx, cancel = req()
+	err = s.conn.Barrier(rctx)
+	cancel()
+	if err != nil {
+		s.c.reg.release(s)
+		return fmt.Errorf("barrier after initial flows: %w", err)
+	}
+	return nil
+}
+
+// installTableMisses declares each app table's miss flow, owned by the app.
+func (s *session) installTableMisses() {
+	for _, a := range s.c.apps {
+		for _, t := range a.Tables() {
+			s.c.desired.set(s.dpid, owner{a.Name(), fmt.Sprintf("table-miss/%d", t.ID)}, a.ID(), []flow.Flow{t.MissFlow()})
+		}
+	}
+}
+
+func toAppPort(p openflow.Port) apps.Port {
+	var mac flow.MAC
+	copy(mac[:], p.HWAddr)
+	return apps.Port{No: p.No, Name: p.Name, MAC: mac, Up: p.Up()}
+}
+
+// enqueue runs on the connection's read goroutine: it must never block for
+// long, or echo replies stall and the switch drops us. Packet-ins beyond
+// the backlog are dropped and counted; everything else waits.
+func (s *session) enqueue(m openflow.Message) {
+	if _, ok := m.(*openflow.PacketIn); ok {
+		select {
+		case s.events <- m:
+		default:
+			s.c.stats.packetInDropped.Add(1)
+		}
+		return
+	}
+	select {
+	case s.events <- m:
+	case <-s.conn.Done():
+	}
+}
+
+// loop handles events in arrival order until the connection ends.
+func (s *session) loop(ctx context.Context, served chan error) error {
+	for {
+		select {
+		case err := <-served:
+			return err
+		case <-ctx.Done():
+			s.conn.Close()
+			<-served
+			return errors.New("controller shutting down")
+		case <-s.kick:
+			if err := s.installDirty(); err != nil {
+				s.conn.Close()
+			}
+		case m := <-s.events:
+			s.handle(m)
+		}
+	}
+}
+
+func (s *session) handle(m openflow.Message) {
+	switch m := m.(type) {
+	case *openflow.PacketIn:
+		s.c.stats.packetIns.Add(1)
+		s.packetIn(m)
+	case *openflow.PortStatus:
+		s.portStatus(m)
+	case *openflow.ErrorMsg:
+		s.switchError(m)
+	case *openflow.FlowRemoved, *openflow.Echo, *openflow.BarrierReply, *openflow.MultipartReply:
+		// Replies whose requester gave up, and removals of flows Loom
+		// never asks to hear about: nothing to do.
+	default:
+		s.log.WithField("type", openflow.TypeName(m.Hdr().Type)).Debug("ignoring unsolicited message")
+	}
+}
+
+func (s *session) packetIn(m *openflow.PacketIn) {
+	pkt := apps.PacketIn{DPID: s.dpid, InPort: m.InPort, TableID: m.TableID, Cookie: flow.Cookie(m.Cookie),
+		BufferID: m.BufferID, Data: m.Data}
+	// The cookie of the flow that sent the packet names the app that wants it.
+	if pkt.Cookie.IsLoom() {
+		if a, ok := s.c.byID[pkt.Cookie.App()]; ok {
+			if h, ok := a.(apps.PacketHandler); ok {
+				s.call(a, func(ctx apps.Context) { h.PacketIn(ctx, pkt) })
+			}
+			return
+		}
+	}
+	for _, a := range s.c.apps {
+		if h, ok := a.(apps.PacketHandler); ok {
+			s.call(a, func(ctx apps.Context) { h.PacketIn(ctx, pkt) })
+		}
+	}
+}
+
+func (s *session) portStatus(m *openflow.PortStatus) {
+	p := toAppPort(m.Port)
+	change := apps.PortModified
+	switch m.Reason {
+	case openflow.PortReasonAdd:
+		change = apps.PortAdded
+	case openflow.PortReasonDelete:
+		change = apps.PortDeleted
+	}
+	s.updatePort(change, p)
+	s.log.WithFields(logrus.Fields{"port": p.No, "name": p.Name, "change": change.String(), "up": p.Up}).Info("port changed")
+	for _, a := range s.c.apps {
+		if h, ok := a.(apps.PortHandler); ok {
+			s.call(a, func(ctx apps.Context) { h.PortChanged(ctx, s.dpid, change, p) })
+		}
+	}
+}
+
+func (s *session) updatePort(change apps.PortChange, p apps.Port) {
+	ports := s.sw.Ports[:0:0]
+	for _, q := range s.sw.Ports {
+		if q.No != p.No {
+			ports = append(ports, q)
+		}
+	}
+	if change != apps.PortDeleted {
+		ports = append(ports, p)
+	}
+	s.sw.Ports = ports
+}
+
+// switchError logs an error the switch returned for something Loom sent
+// without waiting, naming the flow and app when it was a flow-mod.
+func (s *session) switchError(e *openflow.ErrorMsg) {
+	s.c.stats.switchErrors.Add(1)
+	log := s.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
+	if sf, ok := s.inst.sent.get(e.Xid); ok {
+		log = log.WithFields(logrus.Fields{"app": sf.owner.app, "key": sf.owner.key, "flow": sf.flow.String()})
+	}
+	log.Warn("switch rejected a message")
+}
+
+func (s *session) switchDown() {
+	for _, a := range s.c.apps {
+		if h, ok := a.(apps.SwitchHandler); ok {
+			s.call(a, func(ctx apps.Context) { h.SwitchDown(ctx, s.dpid) })
+		}
+	}
+}
+
+// call runs one app handler and then carries out what it declared: flows
+// first, then packet-outs, so a packet sent back through the pipeline meets
+// the flows its own packet-in caused. A panicking app is logged and the
+// event dropped; it never takes the process down.
+func (s *session) call(a apps.App, fn func(apps.Context)) {
+	ctx := s.c.newContext(a, s.log)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ctx.log.WithField("panic", fmt.Sprint(r)).Error("app handler panicked; event dropped")
+			}
+		}()
+		fn(ctx)
+	}()
+	for dpid := range ctx.touched {
+		if dpid == s.dpid {
+			if s.inst != nil {
+				s.installDirty()
+			}
+			continue
+		}
+		if other := s.c.reg.get(dpid); other != nil {
+			select {
+			case other.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+	for _, po := range ctx.outs {
+		target := s
+		if po.DPID != s.dpid {
+			if target = s.c.reg.get(po.DPID); target == nil {
+				continue
+			}
+		}
+		target.packetOut(po)
+	}
+}
+
+func (s *session) packetOut(po apps.PacketOut) {
+	in := po.InPort
+	if in == 0 {
+		in = openflow.PortController
+	}
+	if _, err := s.conn.Send(openflow.PacketOut{BufferID: openflow.NoBuffer, InPort: in,
+		Actions: flow.WireActions(po.Actions), Data: po.Data}); err == nil {
+		s.c.stats.packetOuts.Add(1)
+	}
+}
+
+// installDirty sends the changes declared since the last install.
+func (s *session) installDirty() error {
+	return s.install(s.c.desired.takeDirty(s.dpid))
+}
+
+// installAll sends the whole desired table, as after a (re)connect.
+func (s *session) installAll() error {
+	s.inst.reset()
+	return s.install(s.c.desired.all(s.dpid))
+}
+
+func (s *session) install(changes map[owner][]flow.Flow) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	n, err := s.inst.apply(changes)
+	s.c.stats.flowMods.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("sending flow-mods: %w", err)
+	}
+	return nil
+}
+
+// probe checks the session's peer is alive with an echo round trip.
+func (s *session) probe(ctx context.Context) error {
+	_, err := s.conn.Request(ctx, openflow.EchoMsg{})
+	return err
+}

@@ -1,0 +1,23 @@
+package controller
+
+import "sync/atomic"
+
+// Stats counts what the controller did; safe for concurrent use.
+type Stats struct {
+	packetIns       atomic.Uint64
+	packetInDropped atomic.Uint64
+	flowMods        atomic.Uint64
+	packetOuts      atomic.Uint64
+	switchErrors    atomic.Uint64
+	rejectedConns   atomic.Uint64
+}
+
+// StatsSnapshot is a copy of the counters.
+type StatsSnapshot struct {
+	PacketIns, PacketInsDropped, FlowMods, PacketOuts, SwitchErrors, RejectedConns uint64
+}
+
+func (s *Stats) snapshot() StatsSnapshot {
+	return StatsSnapshot{s.packetIns.Load(), s.packetInDropped.Load(), s.flowMods.Load(), s.packetOuts.Load(),
+		s.switchErrors.Load(), s.rejectedConns.Load()}
+}

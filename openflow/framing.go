@@ -1,0 +1,80 @@
+package openflow
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+const (
+	// HeaderLen is the size of the fixed OpenFlow header.
+	HeaderLen = 8
+	// MaxMessageLen is the protocol's own limit: the length field is 16 bits.
+	MaxMessageLen = 0xffff
+	// MaxHelloLen bounds what a peer may send before version negotiation.
+	// A real HELLO is 16 bytes; anything near this is not a switch.
+	MaxHelloLen = 1024
+)
+
+// ErrBadLength is wrapped by every framing error about a declared length.
+var ErrBadLength = errors.New("bad OpenFlow message length")
+
+// Framer splits a byte stream into whole OpenFlow messages. It reads through
+// one large buffer, so a message returned by Next aliases that buffer and is
+// valid only until the following call: callers decode (and copy what they
+// keep) before reading again. That keeps the receive path free of
+// per-message allocations.
+type Framer struct {
+	r   *bufio.Reader
+	max int
+}
+
+// NewFramer reads from r and rejects any message whose declared length is
+// below the header size or above max (clamped to [HeaderLen, MaxMessageLen]).
+func NewFramer(r io.Reader, max int) *Framer {
+	f := &Framer{r: bufio.NewReaderSize(r, MaxMessageLen+1)}
+	f.SetMax(max)
+	return f
+}
+
+// SetMax changes the largest message accepted from now on. The session
+// raises it from MaxHelloLen once the peer has said HELLO.
+func (f *Framer) SetMax(max int) {
+	if max < HeaderLen || max > MaxMessageLen {
+		max = MaxMessageLen
+	}
+	f.max = max
+}
+
+// Next returns the next whole message, header included. A stream that ends
+// between messages returns io.EOF; one that ends inside a message returns
+// io.ErrUnexpectedEOF wrapped with how much was missing.
+func (f *Framer) Next() ([]byte, error) {
+	hdr, err := f.r.Peek(HeaderLen)
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(hdr) > 0 {
+			return nil, fmt.Errorf("truncated header: got %d of %d bytes: %w", len(hdr), HeaderLen, io.ErrUnexpectedEOF)
+		}
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint16(hdr[2:4]))
+	if n < HeaderLen {
+		return nil, fmt.Errorf("%w: header declares %d bytes, minimum is %d (type %d)", ErrBadLength, n, HeaderLen, hdr[1])
+	}
+	if n > f.max {
+		return nil, fmt.Errorf("%w: header declares %d bytes, limit is %d (type %d)", ErrBadLength, n, f.max, hdr[1])
+	}
+	msg, err := f.r.Peek(n)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("truncated message: type %d declares %d bytes, stream ended after %d: %w", hdr[1], n, len(msg), io.ErrUnexpectedEOF)
+		}
+		return nil, err
+	}
+	if _, err := f.r.Discard(n); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
