@@ -25,7 +25,7 @@ func Encode(m Outgoing, xid uint32) []byte { return AppendEncoded(nil, m, xid) }
 // Bare is a message with no body: FEATURES_REQUEST, BARRIER_REQUEST, ...
 type Bare uint8
 
-func (t Bare) MsgType() uint8              { return uint8(t) }
+func (t Bare) MsgType() uint8             { return uint8(t) }
 func (t Bare) AppendBody(b []byte) []byte { return b }
 
 // Common bodyless requests.
