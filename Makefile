@@ -1,0 +1,47 @@
+# Loom — the two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+FUZZTIME ?= 5s
+FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStats FuzzParsePortDescs FuzzFramer
+
+.PHONY: all build deps test unit integration fuzz demo bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o bin/loomd ./cmd/loomd
+
+deps:
+	@scripts/install-deps.sh
+
+# Every test: lint, unit tests with the race detector, the real-OVS
+# integration tests, and a short run of each fuzz target.
+test: deps lint unit integration fuzz
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+
+# Real OVS in network namespaces: needs root (CI runs as root).
+integration: deps
+	$(GO) test -race -count=1 -timeout 15m ./integration/...
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./openflow >/tmp/loom-fuzz.log 2>&1 || { cat /tmp/loom-fuzz.log; exit 1; }; \
+	done
+
+demo: deps build
+	scripts/demo.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
