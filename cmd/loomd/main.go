@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,10 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
+	defer signal.Stop(usr1)
+	go logRuntimeOnSignal(ctx, usr1, log, ctl)
 	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -102,6 +107,25 @@ func run(args []string) error {
 	}
 	log.Info("loomd stopped")
 	return firstErr
+}
+
+// logRuntimeOnSignal logs one line of runtime state on each SIGUSR1, so an
+// operator (or a test) can watch for leaks without a debug endpoint.
+func logRuntimeOnSignal(ctx context.Context, sig <-chan os.Signal, log *logrus.Logger, ctl *controller.Controller) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			st := ctl.Stats()
+			log.WithFields(logrus.Fields{"goroutines": runtime.NumGoroutine(), "heap_bytes": ms.HeapAlloc,
+				"switches": len(ctl.Switches()), "packet_ins": st.PacketIns, "packet_ins_dropped": st.PacketInsDropped,
+				"flow_mods": st.FlowMods, "packet_outs": st.PacketOuts, "switch_errors": st.SwitchErrors,
+				"rejected_connections": st.RejectedConns}).Info("runtime state")
+		}
+	}
 }
 
 func newLogger(level, format string) (*logrus.Logger, error) {
