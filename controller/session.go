@@ -46,6 +46,9 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	go func() { served <- conn.Serve(s.enqueue) }()
 
 	if err := s.setup(ctx); err != nil {
+		if cerr := conn.Err(); cerr != nil {
+			err = cerr // the peer broke the connection: that is the news, not the request it interrupted
+		}
 		conn.Close()
 		<-served
 		c.stats.rejectedConns.Add(1)
