@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 tag="ld$$"                       # unique per run, so demos never collide
 dir=$(mktemp -d /tmp/loomdemo.XXXXXX)
 hv="${tag}-hv1" vm1="${tag}-centos01" vm2="${tag}-centos02"
-pids=()
+pids=()   # started directly (ip netns exec execs), so $! is the daemon itself
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cleanup() {
@@ -34,11 +34,11 @@ in_hv() { ip netns exec "$hv" "$@"; }
 say "hypervisor $hv: private OVS (ovsdb-server + ovs-vswitchd, datapath_type=netdev)"
 ip netns add "$hv"; in_hv ip link set lo up
 ovsdb-tool create "$dir/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-in_hv ovsdb-server "$dir/conf.db" --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb.pid" \
+ip netns exec "$hv" ovsdb-server "$dir/conf.db" --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb.pid" \
   --log-file="$dir/ovsdb.log" --unixctl="$dir/ovsdb.ctl" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 50); do [ -S "$dir/db.sock" ] && break; sleep 0.1; done
 vsctl --no-wait init
-in_hv ovs-vswitchd "unix:$dir/db.sock" --pidfile="$dir/vswitchd.pid" --log-file="$dir/vswitchd.log" \
+ip netns exec "$hv" ovs-vswitchd "unix:$dir/db.sock" --pidfile="$dir/vswitchd.pid" --log-file="$dir/vswitchd.log" \
   --unixctl="$dir/vswitchd.ctl" >/dev/null 2>&1 & pids+=($!)
 vsctl add-br vswitch02 -- set bridge vswitch02 datapath_type=netdev protocols=OpenFlow13 \
   fail_mode=secure other-config:datapath-id=00000000000000c1
