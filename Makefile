@@ -17,7 +17,7 @@ deps:
 
 # Every test: lint, unit tests with the race detector, the real-OVS
 # integration tests, and a short run of each fuzz target.
-test: deps lint unit integration fuzz
+test: deps lint unit fuzz integration
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
