@@ -13,14 +13,7 @@ func TestVMsPingOnlyThroughLoom(t *testing.T) {
 	if vm1.CanPing(vm2.IP) {
 		t.Fatal("VMs ping each other on a secure bridge with no controller")
 	}
-	l := startLoomd(t, lab)
-	br.SetController("unix:" + l.sock)
-	if err := br.WaitConnected(15 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm1.Ping(vm2.IP, 3, 10*time.Second); err != nil {
-		t.Fatalf("ping through Loom: %v", err)
-	}
+	l := connectLoom(t, lab, br, vm1, vm2)
 	// TCP too: a listener in one VM, a connect from the other.
 	lab.Start("listener", vm2.NS, nil, "nc", "-l", "-k", "-p", "8080")
 	waitFor(t, "TCP connect through Loom", 10*time.Second, func() bool {
@@ -47,14 +40,7 @@ func TestVMsPingOnlyThroughLoom(t *testing.T) {
 func TestKill9KeepsForwardingAndRestartReconnects(t *testing.T) {
 	t.Parallel()
 	lab, _, br, vm1, vm2 := oneBridgeTwoVMs(t)
-	l := startLoomd(t, lab)
-	br.SetController("unix:" + l.sock)
-	if err := br.WaitConnected(15 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm1.Ping(vm2.IP, 2, 10*time.Second); err != nil {
-		t.Fatalf("ping through Loom: %v", err)
-	}
+	l := connectLoom(t, lab, br, vm1, vm2)
 
 	l.proc.Kill9()
 	waitFor(t, "OVS to notice the controller is gone", 15*time.Second, func() bool { return !br.IsConnected() })

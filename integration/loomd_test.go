@@ -138,3 +138,18 @@ func oneBridgeTwoVMs(t *testing.T) (*harness.Lab, *harness.Hypervisor, *harness.
 	vm2 := hv.AddVM("centos02", br, "172.16.123.102/24")
 	return lab, hv, br, vm1, vm2
 }
+
+// connectLoom starts loomd, makes it br's controller, and proves the
+// first path through it: from and to must ping.
+func connectLoom(t *testing.T, lab *harness.Lab, br *harness.Bridge, from, to *harness.VM) *loomd {
+	t.Helper()
+	l := startLoomd(t, lab)
+	br.SetController("unix:" + l.sock)
+	if err := br.WaitConnected(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := from.Ping(to.IP, 3, 10*time.Second); err != nil {
+		t.Fatalf("ping through Loom: %v", err)
+	}
+	return l
+}

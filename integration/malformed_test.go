@@ -67,14 +67,7 @@ var badPeers = []badPeer{
 func TestMalformedPeersAreDroppedWhileARealSwitchForwards(t *testing.T) {
 	t.Parallel()
 	lab, hv, br, vm1, vm2 := oneBridgeTwoVMs(t)
-	l := startLoomd(t, lab)
-	br.SetController("unix:" + l.sock)
-	if err := br.WaitConnected(15 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm1.Ping(vm2.IP, 2, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	l := connectLoom(t, lab, br, vm1, vm2)
 	baseline := l.goroutines(t)
 	linesBefore := len(l.problems())
 
