@@ -86,11 +86,6 @@ func (f Flow) FlowMod(cmd uint8) openflow.FlowMod {
 	if cmd == openflow.FlowDeleteStrict || cmd == openflow.FlowDelete {
 		return fm
 	}
-	if len(f.Actions) > 0 {
-		fm.Instructions = append(fm.Instructions, openflow.ApplyActions(WireActions(f.Actions)...))
-	}
-	if f.Goto {
-		fm.Instructions = append(fm.Instructions, openflow.GotoTable(f.GotoTable))
-	}
+	fm.Instructions = f.Instructions()
 	return fm
 }

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/loomsdn/loom/openflow"
@@ -64,5 +65,52 @@ func TestFlowModCarriesMatchAndInstructions(t *testing.T) {
 	}
 	if del := f.FlowMod(openflow.FlowDeleteStrict); len(del.Instructions) != 0 || len(del.Match) != 2 {
 		t.Fatalf("delete-strict carries instructions %+v", del)
+	}
+}
+
+func TestParseIsTheInverseOfString(t *testing.T) {
+	for _, f := range []Flow{
+		Flow{Priority: 100, Match: Match{}.InPort(1).EthSrc(mac)}.Then(1),
+		{Table: 1, Priority: 100, Match: Match{}.EthDst(mac), Actions: []Action{Output(2)}},
+		{Table: 9, Priority: 5, Match: Match{}.EthType(0x0806), Actions: []Action{Flood(), ToController(), Output(3)}},
+		{Table: 2},
+	} {
+		got, err := Parse(f.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Key() != f.Key() || !got.SameBehaviour(f) {
+			t.Fatalf("parsed %q as %q", f, got)
+		}
+	}
+	for _, bad := range []string{"table=1 priority=1", "table=300 actions=drop", "table=1,nw_src=1.2.3.4 actions=drop", "table=1 actions=output:x", "table=1 actions=explode"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("parsed %q", bad)
+		}
+	}
+}
+
+func TestMatchFromOXMsRoundTrip(t *testing.T) {
+	m := Match{}.InPort(7).EthSrc(mac).EthDst(MAC{1, 2, 3, 4, 5, 6}).EthType(0x800)
+	got, err := MatchFromOXMs(m.OXMs())
+	if err != nil || got != m {
+		t.Fatalf("got %v, %v; want %v", got, err, m)
+	}
+	if _, err := MatchFromOXMs([]openflow.OXM{{Class: openflow.OXMClassBasic, Field: openflow.OXMIPv4Src, Value: []byte{1, 2, 3, 4}}}); err == nil {
+		t.Fatal("an unmodelled field converted")
+	}
+}
+
+func TestTablesRefuseFieldsTheyDoNotAllow(t *testing.T) {
+	p := Pipeline{0: {ID: 0, Name: "learn", Match: FieldInPort | FieldEthSrc}}
+	if err := p.Check(Flow{Match: Match{}.InPort(1).EthSrc(mac)}); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Check(Flow{Match: Match{}.EthDst(mac)})
+	if err == nil || !strings.Contains(err.Error(), "dl_dst") {
+		t.Fatalf("got %v, want an error naming dl_dst", err)
+	}
+	if err := p.Check(Flow{Table: 4}); err == nil {
+		t.Fatal("flow for a missing table accepted")
 	}
 }

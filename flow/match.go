@@ -26,26 +26,50 @@ func (m MAC) String() string { return net.HardwareAddr(m[:]).String() }
 // Multicast reports the group bit (also set for broadcast).
 func (m MAC) Multicast() bool { return m[0]&1 != 0 }
 
-// fieldSet records which match fields are present.
-type fieldSet uint16
+// Fields is a set of match fields.
+type Fields uint16
+
+// The match fields Loom builds.
+const (
+	FieldInPort Fields = 1 << iota
+	FieldEthSrc
+	FieldEthDst
+	FieldEthType
+)
 
 const (
-	fInPort fieldSet = 1 << iota
-	fEthSrc
-	fEthDst
-	fEthType
+	fInPort  = FieldInPort
+	fEthSrc  = FieldEthSrc
+	fEthDst  = FieldEthDst
+	fEthType = FieldEthType
 )
+
+var fieldNames = []string{"in_port", "dl_src", "dl_dst", "dl_type"}
+
+// String lists the fields by their ovs-ofctl names.
+func (fs Fields) String() string {
+	var names []string
+	for i, n := range fieldNames {
+		if fs&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
+}
 
 // Match is a set of exact field matches. It is comparable, so (table,
 // priority, match) can key a map: the identity of a flow in OpenFlow.
 // Build it with the chaining methods: flow.Match{}.InPort(1).EthDst(m).
 type Match struct {
-	set     fieldSet
+	set     Fields
 	inPort  uint32
 	ethSrc  MAC
 	ethDst  MAC
 	ethType uint16
 }
+
+// Fields returns the fields m matches on.
+func (m Match) Fields() Fields { return m.set }
 
 // InPort matches the ingress port.
 func (m Match) InPort(p uint32) Match { m.set |= fInPort; m.inPort = p; return m }

@@ -1,5 +1,7 @@
 package flow
 
+import "fmt"
+
 // Miss is what a table does with a packet no flow matches.
 type Miss int
 
@@ -21,6 +23,32 @@ type Table struct {
 	Name  string
 	Owner string // app name
 	Miss  Miss
+	// Match is the set of fields flows in this table may match on.
+	Match Fields
+}
+
+// Check returns an error when f does not belong in t: another table, or a
+// match on a field t does not allow.
+func (t Table) Check(f Flow) error {
+	if f.Table != t.ID {
+		return fmt.Errorf("flow for table %d checked against table %d (%s)", f.Table, t.ID, t.Name)
+	}
+	if extra := f.Match.Fields() &^ t.Match; extra != 0 {
+		return fmt.Errorf("table %d (%s) does not allow matching on %s (allowed: %s): %s", t.ID, t.Name, extra, t.Match, f)
+	}
+	return nil
+}
+
+// Pipeline is every table of a switch, declared as data.
+type Pipeline map[uint8]Table
+
+// Check validates f against its table.
+func (p Pipeline) Check(f Flow) error {
+	t, ok := p[f.Table]
+	if !ok {
+		return fmt.Errorf("no table %d in the pipeline: %s", f.Table, f)
+	}
+	return t.Check(f)
 }
 
 // MissFlow returns the priority-0 catch-all flow implementing t.Miss.

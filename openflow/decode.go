@@ -290,6 +290,8 @@ type FlowStats struct {
 	Bytes        uint64
 	Match        []OXM
 	Instructions []Instruction
+	// RawInstructions are the instructions as the switch encoded them.
+	RawInstructions []byte
 }
 
 // ParseFlowStats decodes a FLOW multipart body.
@@ -322,7 +324,7 @@ func ParseFlowStats(body []byte) ([]FlowStats, error) {
 			IdleTimeout: binary.BigEndian.Uint16(e[14:]), HardTimeout: binary.BigEndian.Uint16(e[16:]),
 			Flags: binary.BigEndian.Uint16(e[18:]), Cookie: binary.BigEndian.Uint64(e[24:]),
 			Packets: binary.BigEndian.Uint64(e[32:]), Bytes: binary.BigEndian.Uint64(e[40:]),
-			Match: oxms, Instructions: ins})
+			Match: oxms, Instructions: ins, RawInstructions: e[48+padded:]})
 		off += n
 	}
 	return out, nil

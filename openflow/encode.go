@@ -14,7 +14,11 @@ func AppendEncoded(b []byte, m Outgoing, xid uint32) []byte {
 	start := len(b)
 	b = append(b, Version, m.MsgType(), 0, 0)
 	b = binary.BigEndian.AppendUint32(b, xid)
-	b = m.AppendBody(b)
+	if a, ok := m.(BundleAdd); ok {
+		b = a.appendBody(b, xid)
+	} else {
+		b = m.AppendBody(b)
+	}
 	binary.BigEndian.PutUint16(b[start+2:], uint16(len(b)-start))
 	return b
 }
@@ -199,3 +203,12 @@ func (s SetAsync) AppendBody(b []byte) []byte {
 	}
 	return b
 }
+
+// Raw is a message whose body is already encoded (tests, replays).
+type Raw struct {
+	Type uint8
+	Body []byte
+}
+
+func (r Raw) MsgType() uint8             { return r.Type }
+func (r Raw) AppendBody(b []byte) []byte { return append(b, r.Body...) }

@@ -146,6 +146,9 @@ func trimPadding(b []byte) []byte {
 	return b[:n]
 }
 
+// AppendInstructions appends the encoded instructions to b.
+func AppendInstructions(b []byte, ins []Instruction) []byte { return appendInstructions(b, ins) }
+
 func appendInstructions(b []byte, ins []Instruction) []byte {
 	for _, in := range ins {
 		start := len(b)

@@ -1,0 +1,99 @@
+package flow
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/loomsdn/loom/openflow"
+)
+
+// Parse reads a flow in the text form String writes (ovs-ofctl syntax,
+// the subset Loom's flows use), e.g.
+//
+//	table=1, priority=100,dl_dst=02:00:00:00:00:01 actions=output:2
+//
+// Errors name the field that is wrong.
+func Parse(s string) (Flow, error) {
+	var f Flow
+	head, acts, ok := strings.Cut(s, "actions=")
+	if !ok {
+		return f, fmt.Errorf("flow %q: no actions= part", s)
+	}
+	for _, field := range strings.FieldsFunc(head, func(r rune) bool { return r == ',' || r == ' ' }) {
+		name, value, _ := strings.Cut(field, "=")
+		if err := f.parseField(name, value); err != nil {
+			return f, fmt.Errorf("flow %q: %s: %w", s, name, err)
+		}
+	}
+	if err := f.parseActions(strings.TrimSpace(acts)); err != nil {
+		return f, fmt.Errorf("flow %q: actions: %w", s, err)
+	}
+	return f, nil
+}
+
+func (f *Flow) parseField(name, value string) error {
+	switch name {
+	case "table":
+		n, err := strconv.ParseUint(value, 10, 8)
+		f.Table = uint8(n)
+		return err
+	case "priority":
+		n, err := strconv.ParseUint(value, 10, 16)
+		f.Priority = uint16(n)
+		return err
+	case "cookie":
+		n, err := strconv.ParseUint(strings.TrimPrefix(value, "0x"), 16, 64)
+		f.Cookie = Cookie(n)
+		return err
+	case "in_port":
+		n, err := strconv.ParseUint(value, 10, 32)
+		f.Match = f.Match.InPort(uint32(n))
+		return err
+	case "dl_src", "dl_dst":
+		m, err := ParseMAC(value)
+		if name == "dl_src" {
+			f.Match = f.Match.EthSrc(m)
+		} else {
+			f.Match = f.Match.EthDst(m)
+		}
+		return err
+	case "dl_type":
+		n, err := strconv.ParseUint(strings.TrimPrefix(value, "0x"), 16, 16)
+		f.Match = f.Match.EthType(uint16(n))
+		return err
+	}
+	return fmt.Errorf("unknown field")
+}
+
+var namedPorts = map[string]uint32{
+	"CONTROLLER:65535": openflow.PortController, "FLOOD": openflow.PortFlood, "ALL": openflow.PortAll,
+	"TABLE": openflow.PortTable, "IN_PORT": openflow.PortInPort, "LOCAL": openflow.PortLocal, "NORMAL": openflow.PortNormal,
+}
+
+func (f *Flow) parseActions(s string) error {
+	if s == "drop" || s == "" {
+		return nil
+	}
+	for _, a := range strings.Split(s, ",") {
+		switch {
+		case namedPorts[a] != 0:
+			f.Actions = append(f.Actions, Output(namedPorts[a]))
+		case strings.HasPrefix(a, "output:"):
+			n, err := strconv.ParseUint(strings.TrimPrefix(a, "output:"), 10, 32)
+			if err != nil {
+				return fmt.Errorf("%q: port is not a number", a)
+			}
+			f.Actions = append(f.Actions, Output(uint32(n)))
+		case strings.HasPrefix(a, "goto_table:"):
+			n, err := strconv.ParseUint(strings.TrimPrefix(a, "goto_table:"), 10, 8)
+			if err != nil {
+				return fmt.Errorf("%q: table is not a number", a)
+			}
+			*f = f.Then(uint8(n))
+		default:
+			return fmt.Errorf("%q: unknown action", a)
+		}
+	}
+	return nil
+}
