@@ -25,7 +25,17 @@ func (c *Controller) newContext(app apps.App, log *logrus.Entry) *appContext {
 	return &appContext{c: c, app: app, now: c.now(), log: log.WithField("app", app.Name())}
 }
 
+// Set validates every flow against the pipeline; a declaration with an
+// invalid flow is refused whole (and logged), so an app never gets half
+// of what it asked for.
 func (a *appContext) Set(dpid uint64, key string, flows ...flow.Flow) {
+	for _, f := range flows {
+		if err := a.c.pipeline.Check(f); err != nil {
+			a.c.stats.invalidFlows.Add(1)
+			a.log.WithError(err).WithField("key", key).Error("app declared an invalid flow; declaration refused")
+			return
+		}
+	}
 	a.c.desired.set(dpid, owner{a.app.Name(), key}, a.app.ID(), flows)
 	a.touch(dpid)
 }

@@ -29,18 +29,24 @@ type Config struct {
 	Log        *logrus.Logger
 	// Now is the clock handed to apps (default time.Now); tests pin it.
 	Now func() time.Time
+	// VerifyInterval is how often each switch's table is re-read and
+	// repaired (default 10s).
+	VerifyInterval time.Duration
+	// Foreign says what to do with flows whose cookie is not Loom's.
+	Foreign ForeignPolicy
 }
 
 // Controller hosts apps and switch sessions.
 type Controller struct {
-	cfg     Config
-	log     *logrus.Entry
-	apps    []apps.App
-	byID    map[flow.AppID]apps.App
-	desired *desiredStore
-	reg     *registry
-	wg      sync.WaitGroup
-	stats   Stats
+	cfg      Config
+	log      *logrus.Entry
+	apps     []apps.App
+	byID     map[flow.AppID]apps.App
+	desired  *desiredStore
+	pipeline flow.Pipeline
+	reg      *registry
+	wg       sync.WaitGroup
+	stats    Stats
 }
 
 // New builds a controller for apps. App names and ids must be unique.
@@ -54,11 +60,14 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	if cfg.Log == nil {
 		cfg.Log = logrus.StandardLogger()
 	}
+	if cfg.VerifyInterval <= 0 {
+		cfg.VerifyInterval = 10 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
-		desired: newDesiredStore(), reg: newRegistry()}
+		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry()}
 	names := map[string]bool{}
 	tables := map[uint8]string{}
 	for _, a := range appList {
@@ -73,6 +82,7 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 				return nil, fmt.Errorf("apps %q and %q both declare table %d", owner, a.Name(), t.ID)
 			}
 			tables[t.ID] = a.Name()
+			c.pipeline[t.ID] = t
 		}
 		names[a.Name()] = true
 		c.byID[a.ID()] = a

@@ -147,8 +147,11 @@ func TestHandshakeInstallsTableMisses(t *testing.T) {
 	for _, h := range sw.Received() {
 		types = append(types, h.Type)
 	}
+	// Handshake, bundle probe (open, discard), flow dump, then the two
+	// table-miss flows in one bundle (open, add, add, commit) and a barrier.
+	exp := uint8(openflow.TypeExperimenter)
 	want := []uint8{openflow.TypeHello, openflow.TypeFeaturesRequest, openflow.TypeMultipartReq, openflow.TypeSetConfig,
-		openflow.TypeFlowMod, openflow.TypeFlowMod, openflow.TypeBarrierRequest}
+		exp, exp, openflow.TypeMultipartReq, exp, exp, exp, exp, openflow.TypeBarrierRequest}
 	if len(types) < len(want) {
 		t.Fatalf("switch received %v, want %v", types, want)
 	}

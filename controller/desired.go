@@ -2,10 +2,19 @@ package controller
 
 import (
 	"hash/fnv"
+	"sort"
 	"sync"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/flow"
 )
+
+// claim is one owner's flow.
+type claim struct {
+	owner owner
+	flow  flow.Flow
+}
 
 // owner is who declared a set of flows: an app and one of its keys.
 type owner struct {
@@ -35,6 +44,9 @@ type desiredStore struct {
 type switchDesired struct {
 	flows map[owner][]flow.Flow
 	dirty map[owner]struct{}
+	// conflicts already logged, so a standing conflict is not logged on
+	// every verify pass.
+	logged map[string]bool
 }
 
 func newDesiredStore() *desiredStore {
@@ -44,7 +56,7 @@ func newDesiredStore() *desiredStore {
 func (d *desiredStore) get(dpid uint64) *switchDesired {
 	s, ok := d.sw[dpid]
 	if !ok {
-		s = &switchDesired{flows: make(map[owner][]flow.Flow), dirty: make(map[owner]struct{})}
+		s = &switchDesired{flows: make(map[owner][]flow.Flow), dirty: make(map[owner]struct{}), logged: make(map[string]bool)}
 		d.sw[dpid] = s
 	}
 	return s
@@ -93,15 +105,38 @@ func (d *desiredStore) takeDirty(dpid uint64) map[owner][]flow.Flow {
 	return out
 }
 
-// all returns every owner's flows on dpid and clears the dirty set: the
-// full recompute a (re)connecting switch gets.
-func (d *desiredStore) all(dpid uint64) map[owner][]flow.Flow {
+// snapshot returns the desired table of dpid, one claim per flow key, and
+// clears the dirty set. Two owners claiming the same (table, priority,
+// match) is a conflict: the owner that sorts first by app/key wins, on
+// every pass and every restart; the conflict is counted and logged once.
+func (d *desiredStore) snapshot(dpid uint64, log *logrus.Entry, st *Stats) map[flow.Key]claim {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.get(dpid)
-	out := make(map[owner][]flow.Flow, len(s.flows))
-	for o, fs := range s.flows {
-		out[o] = fs
+	owners := make([]owner, 0, len(s.flows))
+	for o := range s.flows {
+		owners = append(owners, o)
+	}
+	sort.Slice(owners, func(i, j int) bool { return owners[i].String() < owners[j].String() })
+	out := make(map[flow.Key]claim)
+	for _, o := range owners {
+		for _, f := range s.flows[o] {
+			k := f.Key()
+			if winner, taken := out[k]; taken {
+				if winner.owner == o {
+					continue // the same owner listed the flow twice
+				}
+				st.conflicts.Add(1)
+				id := winner.owner.String() + "|" + o.String() + "|" + f.String()
+				if !s.logged[id] {
+					s.logged[id] = true
+					log.WithFields(logrus.Fields{"flow": f.String(), "winner": winner.owner.String(), "loser": o.String()}).
+						Warn("two owners declare the same flow; the first by app/key wins")
+				}
+				continue
+			}
+			out[k] = claim{owner: o, flow: f}
+		}
 	}
 	s.dirty = make(map[owner]struct{})
 	return out

@@ -24,8 +24,11 @@ type session struct {
 	events chan openflow.Message
 	kick   chan struct{} // another switch's handler declared flows for this one
 	done   chan struct{} // closed once the session has fully ended
-	inst   *installer
-	sw     apps.Switch
+	// changedOnConnect is how many flow-mods the first reconcile needed:
+	// zero after a controller restart that changed nothing.
+	changedOnConnect int
+	rec              *reconciler
+	sw               apps.Switch
 }
 
 // runSession drives one connection from HELLO to disconnect. Whatever ends
@@ -56,8 +59,8 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		return
 	}
 	defer c.reg.release(s)
-	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables,
-		"flows": c.desired.count(s.dpid)}).Info("switch connected")
+	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
+		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles}).Info("switch connected")
 	reason := s.loop(ctx, served)
 	s.switchDown()
 	s.log.WithField("reason", reason.Error()).Info("switch disconnected")
@@ -116,19 +119,15 @@ func (s *session) setup(ctx context.Context) error {
 		}
 	}
 	// Only now: declarations made during SwitchUp go out in the one full
-	// install below rather than piecemeal.
-	s.inst = newInstaller(s.conn)
-	if err := s.installAll(); err != nil {
-		s.c.reg.release(s)
-		return err
-	}
-	rctx, cancel = req()
-	err = s.conn.Barrier(rctx)
-	cancel()
+	// reconcile below rather than piecemeal.
+	s.rec = newReconciler(s.conn, s.dpid, s.c.desired, s.log, &s.c.stats, s.c.cfg.RequestTimeout, s.c.cfg.Foreign)
+	s.rec.probeBundles(ctx)
+	n, err := s.rec.full(ctx)
 	if err != nil {
 		s.c.reg.release(s)
-		return fmt.Errorf("barrier after initial flows: %w", err)
+		return fmt.Errorf("initial reconcile: %w", err)
 	}
+	s.changedOnConnect = n
 	return nil
 }
 
@@ -167,8 +166,12 @@ func (s *session) enqueue(m openflow.Message) {
 
 // loop handles events in arrival order until the connection ends.
 func (s *session) loop(ctx context.Context, served chan error) error {
+	verify := time.NewTicker(s.c.cfg.VerifyInterval)
+	defer verify.Stop()
 	for {
 		select {
+		case <-verify.C:
+			s.verify(ctx)
 		case err := <-served:
 			return err
 		case <-ctx.Done():
@@ -176,9 +179,7 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 			<-served
 			return errors.New("controller shutting down")
 		case <-s.kick:
-			if err := s.installDirty(); err != nil {
-				s.conn.Close()
-			}
+			s.reconcileDirty(ctx)
 		case m := <-s.events:
 			s.handle(m)
 		}
@@ -257,8 +258,9 @@ func (s *session) updatePort(change apps.PortChange, p apps.Port) {
 func (s *session) switchError(e *openflow.ErrorMsg) {
 	s.c.stats.switchErrors.Add(1)
 	log := s.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
-	if sf, ok := s.inst.sent.get(e.Xid); ok {
-		log = log.WithFields(logrus.Fields{"app": sf.owner.app, "key": sf.owner.key, "flow": sf.flow.String()})
+	if o, ok := s.rec.sent.get(e.Xid); ok {
+		log = log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(),
+			"command": commandName(o.cmd)})
 	}
 	log.Warn("switch rejected a message")
 }
@@ -287,8 +289,8 @@ func (s *session) call(a apps.App, fn func(apps.Context)) {
 	}()
 	for dpid := range ctx.touched {
 		if dpid == s.dpid {
-			if s.inst != nil {
-				s.installDirty()
+			if s.rec != nil {
+				s.reconcileDirty(context.Background())
 			}
 			continue
 		}
@@ -321,27 +323,42 @@ func (s *session) packetOut(po apps.PacketOut) {
 	}
 }
 
-// installDirty sends the changes declared since the last install.
-func (s *session) installDirty() error {
-	return s.install(s.c.desired.takeDirty(s.dpid))
-}
-
-// installAll sends the whole desired table, as after a (re)connect.
-func (s *session) installAll() error {
-	s.inst.reset()
-	return s.install(s.c.desired.all(s.dpid))
-}
-
-func (s *session) install(changes map[owner][]flow.Flow) error {
-	if len(changes) == 0 {
-		return nil
+// reconcileDirty sends the changes declared since the last pass; when the
+// change is contested it falls back to a full reconcile.
+func (s *session) reconcileDirty(ctx context.Context) {
+	_, err := s.rec.incremental(ctx, s.c.desired.takeDirty(s.dpid))
+	if errors.Is(err, errNeedFull) {
+		_, err = s.rec.full(ctx)
 	}
-	n, err := s.inst.apply(changes)
-	s.c.stats.flowMods.Add(uint64(n))
 	if err != nil {
-		return fmt.Errorf("sending flow-mods: %w", err)
+		s.log.WithError(err).Warn("applying flow changes failed; the next verify pass retries")
 	}
-	return nil
+}
+
+// verify re-reads the switch's table and repairs any drift from the
+// desired state: flows deleted, modified or added behind Loom's back.
+func (s *session) verify(ctx context.Context) {
+	n, err := s.rec.full(ctx)
+	if err != nil {
+		s.log.WithError(err).Warn("verify pass failed; retrying next period")
+		return
+	}
+	if n > 0 {
+		s.c.stats.driftRepairs.Add(uint64(n))
+		s.log.WithField("flow_mods", n).Info("repaired drift between the switch and the desired state")
+	}
+}
+
+func commandName(cmd uint8) string {
+	switch cmd {
+	case openflow.FlowAdd:
+		return "add"
+	case openflow.FlowModifyStrict:
+		return "modify-strict"
+	case openflow.FlowDeleteStrict:
+		return "delete-strict"
+	}
+	return fmt.Sprint(cmd)
 }
 
 // probe checks the session's peer is alive with an echo round trip.

@@ -10,14 +10,20 @@ type Stats struct {
 	packetOuts      atomic.Uint64
 	switchErrors    atomic.Uint64
 	rejectedConns   atomic.Uint64
+	bundlesRejected atomic.Uint64
+	conflicts       atomic.Uint64
+	driftRepairs    atomic.Uint64
+	invalidFlows    atomic.Uint64
 }
 
 // StatsSnapshot is a copy of the counters.
 type StatsSnapshot struct {
 	PacketIns, PacketInsDropped, FlowMods, PacketOuts, SwitchErrors, RejectedConns uint64
+	BundlesRejected, Conflicts, DriftRepairs, InvalidFlows                         uint64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
 	return StatsSnapshot{s.packetIns.Load(), s.packetInDropped.Load(), s.flowMods.Load(), s.packetOuts.Load(),
-		s.switchErrors.Load(), s.rejectedConns.Load()}
+		s.switchErrors.Load(), s.rejectedConns.Load(), s.bundlesRejected.Load(), s.conflicts.Load(),
+		s.driftRepairs.Load(), s.invalidFlows.Load()}
 }

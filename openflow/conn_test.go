@@ -276,3 +276,20 @@ func TestMalformedMessageClosesWithReason(t *testing.T) {
 		})
 	}
 }
+
+func TestFlowModAndFlowStatsRoundTrip(t *testing.T) {
+	fm := NewFlowMod(FlowModifyStrict)
+	fm.Cookie, fm.TableID, fm.Priority = 0x4c4d000000000001, 3, 77
+	fm.Match = []OXM{InPortOXM(5)}
+	fm.Instructions = []Instruction{ApplyActions(Output(2)), GotoTable(4)}
+	got, err := ParseFlowMod(Encode(fm, 1))
+	if err != nil || got.Cookie != fm.Cookie || got.TableID != 3 || got.Priority != 77 || got.Command != FlowModifyStrict ||
+		len(got.Match) != 1 || len(got.Instructions) != 2 || got.Instructions[1].TableID != 4 {
+		t.Fatalf("parsed %+v, %v", got, err)
+	}
+	body := AppendFlowStats(nil, FlowStats{TableID: 3, Priority: 77, Cookie: fm.Cookie, Packets: 9, Match: fm.Match, Instructions: fm.Instructions})
+	fs, err := ParseFlowStats(body)
+	if err != nil || len(fs) != 1 || fs[0].Packets != 9 || fs[0].Priority != 77 || len(fs[0].Instructions) != 2 {
+		t.Fatalf("flow stats %+v, %v", fs, err)
+	}
+}

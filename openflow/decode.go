@@ -329,3 +329,52 @@ func ParseFlowStats(body []byte) ([]FlowStats, error) {
 	}
 	return out, nil
 }
+
+// ParseFlowMod decodes a FLOW_MOD (a switch never sends one; the in-memory
+// switch of the tests and the load generator read them).
+func ParseFlowMod(b []byte) (FlowMod, error) {
+	if len(b) < 56 || b[1] != TypeFlowMod {
+		return FlowMod{}, fmt.Errorf("%w: not a flow-mod of at least 56 bytes", ErrMalformed)
+	}
+	fm := FlowMod{Cookie: binary.BigEndian.Uint64(b[8:]), CookieMask: binary.BigEndian.Uint64(b[16:]),
+		TableID: b[24], Command: b[25], IdleTimeout: binary.BigEndian.Uint16(b[26:]),
+		HardTimeout: binary.BigEndian.Uint16(b[28:]), Priority: binary.BigEndian.Uint16(b[30:]),
+		BufferID: binary.BigEndian.Uint32(b[32:]), OutPort: binary.BigEndian.Uint32(b[36:]),
+		OutGroup: binary.BigEndian.Uint32(b[40:]), Flags: binary.BigEndian.Uint16(b[44:])}
+	oxmBytes, padded, err := splitMatch(b[48:])
+	if err != nil {
+		return fm, fmt.Errorf("%w: flow-mod: %v", ErrMalformed, err)
+	}
+	if fm.Match, err = ParseOXMs(oxmBytes); err != nil {
+		return fm, fmt.Errorf("%w: flow-mod: %v", ErrMalformed, err)
+	}
+	if fm.Instructions, err = ParseInstructions(b[48+padded:]); err != nil {
+		return fm, fmt.Errorf("%w: flow-mod: %v", ErrMalformed, err)
+	}
+	return fm, nil
+}
+
+// AppendFlowStats appends one flow-stats entry (the in-memory switch's
+// reply to a FLOW multipart request).
+func AppendFlowStats(b []byte, fs FlowStats) []byte {
+	start := len(b)
+	b = append(b, 0, 0, fs.TableID, 0)
+	b = binary.BigEndian.AppendUint32(b, fs.DurationSec)
+	b = binary.BigEndian.AppendUint32(b, fs.DurationNSec)
+	b = binary.BigEndian.AppendUint16(b, fs.Priority)
+	b = binary.BigEndian.AppendUint16(b, fs.IdleTimeout)
+	b = binary.BigEndian.AppendUint16(b, fs.HardTimeout)
+	b = binary.BigEndian.AppendUint16(b, fs.Flags)
+	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint64(b, fs.Cookie)
+	b = binary.BigEndian.AppendUint64(b, fs.Packets)
+	b = binary.BigEndian.AppendUint64(b, fs.Bytes)
+	b = appendMatch(b, fs.Match)
+	if fs.RawInstructions != nil {
+		b = append(b, fs.RawInstructions...)
+	} else {
+		b = appendInstructions(b, fs.Instructions)
+	}
+	binary.BigEndian.PutUint16(b[start:], uint16(len(b)-start))
+	return b
+}

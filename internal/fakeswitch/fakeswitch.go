@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/loomsdn/loom/internal/ofsim"
 	"github.com/loomsdn/loom/openflow"
 )
 
@@ -25,6 +26,13 @@ type Switch struct {
 	changed  chan struct{}
 	done     chan struct{}
 	mute     bool
+
+	// Table is the switch's flow table: flow-mods and bundles apply to it
+	// and flow-stats requests read it.
+	Table *ofsim.Switch
+	// NoBundles makes the switch refuse bundles, as a switch without the
+	// ONF extension would.
+	NoBundles bool
 }
 
 // Mute stops the switch answering anything, as a hung switch would.
@@ -37,7 +45,7 @@ func (s *Switch) Mute() {
 // Start runs a fake switch with dpid and ports to a controller at conn.
 // The caller owns conn's other end.
 func Start(conn net.Conn, dpid uint64, ports ...openflow.Port) *Switch {
-	s := &Switch{DPID: dpid, Ports: ports, conn: conn, changed: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Switch{DPID: dpid, Ports: ports, conn: conn, changed: make(chan struct{}, 1), done: make(chan struct{}), Table: ofsim.New()}
 	s.write(openflow.Encode(openflow.HelloMsg{}, 1))
 	go s.serve()
 	return s
@@ -74,19 +82,111 @@ func (s *Switch) serve() {
 			b[12] = 254
 			s.write(rawMsg(openflow.TypeFeaturesReply, h.Xid, b))
 		case openflow.TypeMultipartReq:
-			if binary.BigEndian.Uint16(raw[8:]) == openflow.MultipartPortDesc {
-				body := []byte{0, byte(openflow.MultipartPortDesc), 0, 0, 0, 0, 0, 0}
+			switch binary.BigEndian.Uint16(raw[8:]) {
+			case openflow.MultipartPortDesc:
+				var body []byte
 				for _, p := range s.Ports {
 					body = append(body, encodePort(p)...)
 				}
-				s.write(rawMsg(openflow.TypeMultipartReply, h.Xid, body))
+				s.multipartReply(h.Xid, openflow.MultipartPortDesc, body)
+			case openflow.MultipartFlow:
+				s.multipartReply(h.Xid, openflow.MultipartFlow, s.Table.FlowStatsBody())
 			}
+		case openflow.TypeFlowMod:
+			fm, err := openflow.ParseFlowMod(raw)
+			if err == nil {
+				err = s.Table.Apply(fm)
+			}
+			if err != nil {
+				s.write(errorMsg(h.Xid, 5, 0, raw)) // FLOW_MOD_FAILED
+			}
+		case openflow.TypeExperimenter:
+			s.bundle(h.Xid, raw)
 		case openflow.TypeBarrierRequest:
 			s.write(rawMsg(openflow.TypeBarrierReply, h.Xid, nil))
 		case openflow.TypeEchoRequest:
 			s.write(rawMsg(openflow.TypeEchoReply, h.Xid, raw[8:]))
 		}
 	}
+}
+
+// multipartReply sends body in parts of whole entries, with REPLY_MORE on
+// all but the last, as OVS does for large tables.
+func (s *Switch) multipartReply(xid uint32, mpType uint16, body []byte) {
+	const maxPart = 60000
+	for {
+		n := len(body)
+		if n > maxPart {
+			n = entryBoundary(mpType, body, maxPart)
+		}
+		more := byte(0)
+		if n < len(body) {
+			more = 1
+		}
+		head := []byte{0, byte(mpType), 0, more, 0, 0, 0, 0}
+		s.write(rawMsg(openflow.TypeMultipartReply, xid, append(head, body[:n]...)))
+		body = body[n:]
+		if len(body) == 0 {
+			return
+		}
+	}
+}
+
+// entryBoundary returns the largest offset <= max that ends a whole entry.
+func entryBoundary(mpType uint16, body []byte, max int) int {
+	if mpType == openflow.MultipartPortDesc {
+		return max / 64 * 64
+	}
+	off := 0
+	for off < len(body) {
+		n := int(binary.BigEndian.Uint16(body[off:]))
+		if off+n > max {
+			break
+		}
+		off += n
+	}
+	return off
+}
+
+// bundle handles the ONF bundle messages (open, add, commit, discard).
+func (s *Switch) bundle(xid uint32, raw []byte) {
+	if len(raw) < 24 || binary.BigEndian.Uint32(raw[8:]) != openflow.ONFExperimenterID {
+		return
+	}
+	if s.NoBundles {
+		s.write(errorMsg(xid, 1, 3, raw)) // BAD_REQUEST / BAD_EXPERIMENTER
+		return
+	}
+	id := binary.BigEndian.Uint32(raw[16:])
+	switch binary.BigEndian.Uint32(raw[12:]) {
+	case 2301: // add
+		fm, err := openflow.ParseFlowMod(raw[24:])
+		if err != nil {
+			s.write(errorMsg(xid, 1, 6, raw))
+			return
+		}
+		s.Table.BundleAdd(id, fm)
+	case 2300: // control
+		typ := binary.BigEndian.Uint16(raw[20:])
+		if typ == openflow.BundleCommitRequest {
+			if err := s.Table.BundleCommit(id); err != nil {
+				s.write(errorMsg(xid, 0xffff, 2313, raw)) // ONF bundle failed
+				return
+			}
+		}
+		reply := append([]byte(nil), raw[8:24]...)
+		binary.BigEndian.PutUint16(reply[12:], typ+1) // each request's reply is the next code
+		s.write(rawMsg(openflow.TypeExperimenter, xid, reply))
+	}
+}
+
+func errorMsg(xid uint32, typ, code uint16, offending []byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, typ)
+	b = binary.BigEndian.AppendUint16(b, code)
+	if len(offending) > 64 {
+		offending = offending[:64]
+	}
+	return rawMsg(openflow.TypeError, xid, append(b, offending...))
 }
 
 // record notes a message; true when the switch is muted.
@@ -99,6 +199,10 @@ func (s *Switch) record(h openflow.Header, raw []byte) bool {
 		s.outs = append(s.outs, append([]byte(nil), raw...))
 	case openflow.TypeFlowMod:
 		s.flowMods = append(s.flowMods, decodeFlowMod(append([]byte(nil), raw...)))
+	case openflow.TypeExperimenter:
+		if len(raw) > 24+8 && binary.BigEndian.Uint32(raw[12:]) == 2301 && raw[25] == openflow.TypeFlowMod {
+			s.flowMods = append(s.flowMods, decodeFlowMod(append([]byte(nil), raw[24:]...)))
+		}
 	}
 	s.mu.Unlock()
 	select {

@@ -1,0 +1,358 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/openflow"
+)
+
+// ofConn is the part of an OpenFlow connection the reconciler uses.
+type ofConn interface {
+	Send(m openflow.Outgoing) (uint32, error)
+	Request(ctx context.Context, m openflow.Outgoing) (openflow.Message, error)
+	Multipart(ctx context.Context, m openflow.MultipartRequest) ([]byte, error)
+}
+
+// ForeignPolicy says what to do with flows whose cookie is not Loom's.
+type ForeignPolicy int
+
+const (
+	// KeepForeign leaves other controllers' and operators' flows alone.
+	KeepForeign ForeignPolicy = iota
+	// RemoveForeign deletes them: Loom owns the whole table.
+	RemoveForeign
+)
+
+// bundleMin is the smallest incremental change sent as a bundle; smaller
+// ones (a learning switch's two flows) go as ordered flow-mods, which
+// saves a round trip on the packet-in path.
+const bundleMin = 3
+
+// reconciler keeps one switch's flow table equal to the desired state.
+//
+// A full reconcile (on connect, every verify period, after a conflict)
+// reads the switch's table, diffs it against the desired state and sends
+// only the difference: add, modify-strict, delete-strict, in one ordered
+// atomic bundle followed by a barrier. Full recompute is always correct;
+// the incremental path (after an app handler) is an optimisation that
+// diffs only the owners that changed against what the reconciler believes
+// the switch holds, and falls back to a full reconcile when unsure.
+type reconciler struct {
+	conn    ofConn
+	dpid    uint64
+	desired *desiredStore
+	log     *logrus.Entry
+	stats   *Stats
+	timeout time.Duration
+	foreign ForeignPolicy
+
+	bundles  bool   // the switch accepts ONF bundles
+	bundleID uint32 // last bundle id used
+
+	// installed is what the switch holds of Loom's flows, as far as the
+	// reconciler knows: by key, with the owner that declared each.
+	installed map[flow.Key]claim
+	byOwner   map[owner][]flow.Key
+	sent      *xidRing
+}
+
+func newReconciler(conn ofConn, dpid uint64, d *desiredStore, log *logrus.Entry, st *Stats, timeout time.Duration, fp ForeignPolicy) *reconciler {
+	return &reconciler{conn: conn, dpid: dpid, desired: d, log: log, stats: st, timeout: timeout, foreign: fp,
+		installed: make(map[flow.Key]claim), byOwner: make(map[owner][]flow.Key), sent: newXidRing(8192)}
+}
+
+// op is one flow-mod of a diff, with the owner it is done for.
+type op struct {
+	cmd   uint8
+	owner owner
+	flow  flow.Flow      // the desired flow (add, modify) or the one removed
+	raw   []openflow.OXM // delete of a flow Loom cannot model: its match as reported
+}
+
+func (o op) flowMod() openflow.FlowMod {
+	fm := o.flow.FlowMod(o.cmd)
+	if o.raw != nil {
+		fm.Match = o.raw
+	}
+	return fm
+}
+
+// probeBundles finds out whether the switch takes bundles: open one, then
+// discard it.
+func (r *reconciler) probeBundles(ctx context.Context) {
+	r.bundleID++
+	id := r.bundleID
+	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: openflow.BundleAtomic | openflow.BundleOrdered}); err != nil {
+		r.log.WithError(err).Info("switch does not take bundles; changes go as ordered flow-mods and a barrier")
+		return
+	}
+	r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest})
+	r.bundles = true
+}
+
+func (r *reconciler) request(ctx context.Context, m openflow.Outgoing) (openflow.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.conn.Request(ctx, m)
+}
+
+// full reads the switch's table and makes it equal to the desired state.
+// It returns the number of flow-mods sent.
+func (r *reconciler) full(ctx context.Context) (int, error) {
+	dumpCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	body, err := r.conn.Multipart(dumpCtx, openflow.MultipartRequest{MPType: openflow.MultipartFlow,
+		Body: openflow.FlowStatsRequestBody(openflow.TableAll, 0, 0)})
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("dumping flows: %w", err)
+	}
+	stats, err := openflow.ParseFlowStats(body)
+	if err != nil {
+		return 0, fmt.Errorf("dumping flows: %w", err)
+	}
+	want := r.desired.snapshot(r.dpid, r.log, r.stats)
+	ops := r.diff(stats, want)
+	if err := r.apply(ctx, ops, true); err != nil {
+		// The switch kept its table: believe the dump, not the diff.
+		r.believe(stats)
+		return 0, err
+	}
+	r.installed = make(map[flow.Key]claim, len(want))
+	r.byOwner = make(map[owner][]flow.Key)
+	for k, w := range want {
+		r.installed[k] = w
+		r.byOwner[w.owner] = append(r.byOwner[w.owner], k)
+	}
+	return len(ops), nil
+}
+
+// diff computes the flow-mods that turn the switch's table into want.
+// Deletes come first, then modifies and adds, each in a fixed order.
+func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim) []op {
+	var dels, mods []op
+	present := make(map[flow.Key]bool, len(have))
+	for _, fs := range have {
+		cookie := flow.Cookie(fs.Cookie)
+		m, err := flow.MatchFromOXMs(fs.Match)
+		k := flow.Key{Table: fs.TableID, Priority: fs.Priority, Match: m}
+		w, wanted := want[k]
+		if err == nil && wanted {
+			present[k] = true
+			switch {
+			case cookie != w.flow.Cookie:
+				// Another owner's (or a foreign) flow in a desired slot:
+				// an add replaces it atomically, cookie and all.
+				mods = append(mods, op{cmd: openflow.FlowAdd, owner: w.owner, flow: w.flow})
+			case string(fs.RawInstructions) != string(w.flow.InstructionBytes()):
+				mods = append(mods, op{cmd: openflow.FlowModifyStrict, owner: w.owner, flow: w.flow})
+			}
+			continue
+		}
+		// Not desired: Loom's marker means stale or rogue; anything else is
+		// foreign and goes only when the policy says so.
+		if cookie.IsLoom() || r.foreign == RemoveForeign {
+			d := op{cmd: openflow.FlowDeleteStrict, flow: flow.Flow{Table: fs.TableID, Priority: fs.Priority, Match: m, Cookie: cookie}}
+			if err != nil {
+				d.raw = nonNil(fs.Match) // a match Loom cannot model: delete it as reported
+			}
+			dels = append(dels, d)
+		}
+	}
+	var adds []op
+	for k, w := range want {
+		if !present[k] {
+			adds = append(adds, op{cmd: openflow.FlowAdd, owner: w.owner, flow: w.flow})
+		}
+	}
+	sortOps(dels)
+	sortOps(mods)
+	sortOps(adds)
+	return append(append(dels, mods...), adds...)
+}
+
+func nonNil(m []openflow.OXM) []openflow.OXM {
+	if m == nil {
+		return []openflow.OXM{}
+	}
+	return m
+}
+
+func sortOps(ops []op) {
+	sort.Slice(ops, func(i, j int) bool { return ops[i].flow.String() < ops[j].flow.String() })
+}
+
+// believe resets the installed view from a dump of the switch.
+func (r *reconciler) believe(have []openflow.FlowStats) {
+	r.installed = make(map[flow.Key]claim)
+	r.byOwner = make(map[owner][]flow.Key)
+	for _, fs := range have {
+		m, err := flow.MatchFromOXMs(fs.Match)
+		if err != nil || !flow.Cookie(fs.Cookie).IsLoom() {
+			continue
+		}
+		k := flow.Key{Table: fs.TableID, Priority: fs.Priority, Match: m}
+		// Behaviour unknown: an empty flow never equals a desired one, so
+		// the next pass rewrites it.
+		r.installed[k] = claim{flow: flow.Flow{Table: fs.TableID, Priority: fs.Priority, Match: m, Cookie: flow.Cookie(fs.Cookie)}}
+	}
+}
+
+// errNeedFull asks the caller for a full reconcile.
+var errNeedFull = errors.New("incremental change touches a contested flow")
+
+// incremental sends what it takes for each changed owner to have exactly
+// its declared flows, against the installed view.
+func (r *reconciler) incremental(ctx context.Context, changes map[owner][]flow.Flow) (int, error) {
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	owners := make([]owner, 0, len(changes))
+	for o := range changes {
+		owners = append(owners, o)
+	}
+	sort.Slice(owners, func(i, j int) bool { return owners[i].String() < owners[j].String() })
+	var ops []op
+	for _, o := range owners {
+		more, err := r.diffOwner(o, changes[o])
+		if err != nil {
+			return 0, err
+		}
+		ops = append(ops, more...)
+	}
+	if err := r.apply(ctx, ops, len(ops) >= bundleMin); err != nil {
+		return 0, err
+	}
+	for _, o := range owners {
+		r.record(o, changes[o])
+	}
+	return len(ops), nil
+}
+
+func (r *reconciler) diffOwner(o owner, flows []flow.Flow) ([]op, error) {
+	var ops []op
+	want := make(map[flow.Key]bool, len(flows))
+	for _, f := range flows {
+		want[f.Key()] = true
+	}
+	for _, k := range r.byOwner[o] {
+		if cur, ok := r.installed[k]; ok && !want[k] {
+			if cur.owner != o {
+				return nil, errNeedFull
+			}
+			ops = append(ops, op{cmd: openflow.FlowDeleteStrict, owner: o, flow: cur.flow})
+		}
+	}
+	for _, f := range flows {
+		cur, ok := r.installed[f.Key()]
+		switch {
+		case !ok:
+			ops = append(ops, op{cmd: openflow.FlowAdd, owner: o, flow: f})
+		case cur.owner != o:
+			return nil, errNeedFull
+		case cur.flow.Cookie != f.Cookie:
+			ops = append(ops, op{cmd: openflow.FlowAdd, owner: o, flow: f})
+		case !cur.flow.SameBehaviour(f):
+			ops = append(ops, op{cmd: openflow.FlowModifyStrict, owner: o, flow: f})
+		}
+	}
+	return ops, nil
+}
+
+// record updates the installed view after o's flows went out.
+func (r *reconciler) record(o owner, flows []flow.Flow) {
+	for _, k := range r.byOwner[o] {
+		if cur, ok := r.installed[k]; ok && cur.owner == o {
+			delete(r.installed, k)
+		}
+	}
+	keys := make([]flow.Key, 0, len(flows))
+	for _, f := range flows {
+		r.installed[f.Key()] = claim{owner: o, flow: f}
+		keys = append(keys, f.Key())
+	}
+	if len(keys) == 0 {
+		delete(r.byOwner, o)
+	} else {
+		r.byOwner[o] = keys
+	}
+}
+
+// apply sends ops: in one atomic bundle when asked and supported, else as
+// ordered flow-mods; a full pass ends with a barrier so its result is known.
+func (r *reconciler) apply(ctx context.Context, ops []op, wait bool) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	r.stats.flowMods.Add(uint64(len(ops)))
+	if wait && r.bundles {
+		return r.applyBundle(ctx, ops)
+	}
+	for _, o := range ops {
+		if err := r.send(o.flowMod(), o); err != nil {
+			return err
+		}
+	}
+	if !wait {
+		return nil
+	}
+	_, err := r.request(ctx, openflow.BarrierRequest)
+	return err
+}
+
+func (r *reconciler) send(m openflow.Outgoing, o op) error {
+	xid, err := r.conn.Send(m)
+	if err == nil {
+		r.sent.put(xid, o)
+	}
+	return err
+}
+
+func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
+	r.bundleID++
+	id := r.bundleID
+	flags := openflow.BundleAtomic | openflow.BundleOrdered
+	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: flags}); err != nil {
+		return fmt.Errorf("opening bundle %d: %w", id, err)
+	}
+	for _, o := range ops {
+		if err := r.send(openflow.BundleAdd{BundleID: id, Flags: flags, Msg: o.flowMod()}, o); err != nil {
+			return err
+		}
+	}
+	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleCommitRequest, Flags: flags}); err != nil {
+		r.stats.bundlesRejected.Add(1)
+		return fmt.Errorf("switch rejected bundle %d of %d flow-mods; its table is unchanged: %w", id, len(ops), err)
+	}
+	_, err := r.request(ctx, openflow.BarrierRequest)
+	return err
+}
+
+// xidRing remembers the last n flow-mods by xid, to explain a later error.
+type xidRing struct {
+	xids []uint32
+	ops  map[uint32]op
+	next int
+}
+
+func newXidRing(n int) *xidRing {
+	return &xidRing{xids: make([]uint32, n), ops: make(map[uint32]op, n)}
+}
+
+func (x *xidRing) put(xid uint32, o op) {
+	delete(x.ops, x.xids[x.next])
+	x.xids[x.next] = xid
+	x.ops[xid] = o
+	x.next = (x.next + 1) % len(x.xids)
+}
+
+func (x *xidRing) get(xid uint32) (op, bool) {
+	o, ok := x.ops[xid]
+	return o, ok
+}
