@@ -44,6 +44,12 @@ type PacketHandler interface {
 	PacketIn(ctx Context, pkt PacketIn)
 }
 
+// Restorer gets back, at start, the declarations it made in an earlier run
+// (persisted by the controller), to rebuild its own state from them.
+type Restorer interface {
+	Restore(dpid uint64, key string, flows []flow.Flow)
+}
+
 // Context is what a handler may do. Declarations take effect when the
 // handler returns, flow changes before packet-outs.
 type Context interface {

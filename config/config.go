@@ -8,16 +8,30 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/loomsdn/loom/flow"
 )
 
 // Config is the whole loomd configuration.
 type Config struct {
 	OpenFlow OpenFlow `yaml:"openflow"`
+	Flows    Flows    `yaml:"flows"`
 	Apps     Apps     `yaml:"apps"`
+}
+
+// Flows configures the flow engine.
+type Flows struct {
+	// VerifyInterval is how often each switch's table is re-read and
+	// drift repaired.
+	VerifyInterval Duration `yaml:"verify_interval"`
+	// Foreign is "keep" (leave flows without Loom's cookie alone) or
+	// "remove" (Loom owns the whole table).
+	Foreign string `yaml:"foreign"`
 }
 
 // OpenFlow configures the switch-facing side.
@@ -33,7 +47,21 @@ type OpenFlow struct {
 
 // Apps configures the built-in apps.
 type Apps struct {
-	L2 L2 `yaml:"l2"`
+	L2     L2     `yaml:"l2"`
+	Static Static `yaml:"static"`
+}
+
+// Static lists flows to install as configured.
+type Static struct {
+	Flows []StaticFlow `yaml:"flows"`
+}
+
+// StaticFlow is one configured flow.
+type StaticFlow struct {
+	// Switch is a datapath id ("0x00000000000000c1") or "*" for all.
+	Switch string `yaml:"switch"`
+	// Flow is in ovs-ofctl syntax: "table=1, priority=500,dl_dst=... actions=output:2".
+	Flow string `yaml:"flow"`
 }
 
 // L2 configures the learning switch.
@@ -59,6 +87,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func Default() Config {
 	return Config{
 		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second)},
+		Flows:    Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
 		Apps:     Apps{L2: L2{MaxMACs: 8192}},
 	}
 }
@@ -98,8 +127,39 @@ func (c Config) Validate() error {
 	if d := time.Duration(c.OpenFlow.HelloTimeout); d < 100*time.Millisecond || d > time.Minute {
 		return fmt.Errorf("openflow.hello_timeout: %v is outside 100ms..1m", d)
 	}
+	if d := time.Duration(c.Flows.VerifyInterval); d < 100*time.Millisecond || d > 24*time.Hour {
+		return fmt.Errorf("flows.verify_interval: %v is outside 100ms..24h", d)
+	}
+	if c.Flows.Foreign != "keep" && c.Flows.Foreign != "remove" {
+		return fmt.Errorf("flows.foreign: %q is not keep or remove", c.Flows.Foreign)
+	}
+	for i, sf := range c.Apps.Static.Flows {
+		if _, _, _, err := sf.Parse(); err != nil {
+			return fmt.Errorf("apps.static.flows[%d]: %w", i, err)
+		}
+	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
 		return fmt.Errorf("apps.l2.max_macs: %d is outside 1..1048576", c.Apps.L2.MaxMACs)
 	}
 	return nil
+}
+
+// Parse returns the switch (all when "*") and the flow of sf.
+func (sf StaticFlow) Parse() (all bool, dpid uint64, f flow.Flow, err error) {
+	switch sf.Switch {
+	case "*":
+		all = true
+	case "":
+		return false, 0, f, errors.New(`switch: required (a datapath id like 0x00000000000000c1, or "*")`)
+	default:
+		dpid, err = strconv.ParseUint(strings.TrimPrefix(sf.Switch, "0x"), 16, 64)
+		if err != nil {
+			return false, 0, f, fmt.Errorf("switch: %q is not a datapath id like 0x00000000000000c1", sf.Switch)
+		}
+	}
+	f, err = flow.Parse(sf.Flow)
+	if err != nil {
+		return false, 0, f, fmt.Errorf("flow: %w", err)
+	}
+	return all, dpid, f, nil
 }

@@ -53,3 +53,24 @@ func TestErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+func TestFlowsAndStaticConfig(t *testing.T) {
+	c, err := Load(write(t, "flows:\n  verify_interval: 1s\n  foreign: remove\napps:\n  static:\n    flows:\n      - switch: \"*\"\n        flow: \"table=1, priority=500,dl_dst=02:00:00:00:00:09 actions=drop\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, f, err := c.Apps.Static.Flows[0].Parse()
+	if err != nil || !all || f.Priority != 500 || c.Flows.Foreign != "remove" || time.Duration(c.Flows.VerifyInterval) != time.Second {
+		t.Fatalf("got %+v %v", c, err)
+	}
+	for body, want := range map[string]string{
+		"flows:\n  foreign: maybe\n":       "flows.foreign",
+		"flows:\n  verify_interval: 1ms\n": "flows.verify_interval",
+		"apps:\n  static:\n    flows:\n      - switch: zz\n        flow: \"table=1 actions=drop\"\n":                   "apps.static.flows[0]: switch",
+		"apps:\n  static:\n    flows:\n      - switch: \"*\"\n        flow: \"table=1,nw_src=1.2.3.4 actions=drop\"\n": "apps.static.flows[0]: flow",
+	} {
+		if _, err := Load(write(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want it to name %q", body, err, want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/openflow"
+	"github.com/loomsdn/loom/store"
 )
 
 // Config tunes the controller. Zero values take defaults.
@@ -34,6 +35,8 @@ type Config struct {
 	VerifyInterval time.Duration
 	// Foreign says what to do with flows whose cookie is not Loom's.
 	Foreign ForeignPolicy
+	// Store persists the desired state across restarts (nil: memory only).
+	Store store.Store
 }
 
 // Controller hosts apps and switch sessions.
@@ -45,8 +48,8 @@ type Controller struct {
 	desired  *desiredStore
 	pipeline flow.Pipeline
 	reg      *registry
-	wg       sync.WaitGroup
 	stats    Stats
+	persist  *persister
 }
 
 // New builds a controller for apps. App names and ids must be unique.
@@ -87,7 +90,60 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 		names[a.Name()] = true
 		c.byID[a.ID()] = a
 	}
+	if cfg.Store != nil {
+		c.persist = newPersister(cfg.Store, c.log)
+		c.desired.persist = c.persist.note
+	}
 	return c, nil
+}
+
+// Restore loads the desired state an earlier run saved and hands each
+// app its own declarations (apps.Restorer), so a restarted controller
+// wants exactly what it wanted before and its first reconcile rewrites
+// nothing. Call it before Serve.
+func (c *Controller) Restore() error {
+	if c.cfg.Store == nil {
+		return nil
+	}
+	byName := make(map[string]apps.App, len(c.apps))
+	for _, a := range c.apps {
+		byName[a.Name()] = a
+	}
+	n := 0
+	err := c.cfg.Store.LoadDesired(func(ch store.DesiredChange) error {
+		a, ok := byName[ch.App]
+		if !ok {
+			c.log.WithFields(logrus.Fields{"app": ch.App, "key": ch.Key}).Warn("stored flows of an app that is not running; ignored")
+			return nil
+		}
+		flows := make([]flow.Flow, 0, len(ch.Flows))
+		for _, text := range ch.Flows {
+			f, err := flow.Parse(text)
+			if err != nil {
+				return fmt.Errorf("stored flow of %s/%s on 0x%016x: %w", ch.App, ch.Key, ch.DPID, err)
+			}
+			flows = append(flows, f)
+		}
+		c.desired.restore(ch.DPID, owner{ch.App, ch.Key}, a.ID(), flows)
+		if r, ok := a.(apps.Restorer); ok {
+			r.Restore(ch.DPID, ch.Key, flows)
+		}
+		n += len(flows)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restoring desired state: %w", err)
+	}
+	c.log.WithField("flows", n).Info("desired state restored")
+	return nil
+}
+
+// Close writes what is still pending to the store. Call it after Serve
+// has returned.
+func (c *Controller) Close() {
+	if c.persist != nil {
+		c.persist.close()
+	}
 }
 
 func (c *Controller) now() time.Time { return c.cfg.Now() }

@@ -39,6 +39,8 @@ func (o owner) cookie(id flow.AppID) flow.Cookie {
 type desiredStore struct {
 	mu sync.Mutex
 	sw map[uint64]*switchDesired
+	// persist, when set, is told of every change (not of restores).
+	persist func(dpid uint64, o owner, flows []flow.Flow, deleted bool)
 }
 
 type switchDesired struct {
@@ -72,8 +74,41 @@ func (d *desiredStore) set(dpid uint64, o owner, id flow.AppID, flows []flow.Flo
 	}
 	d.mu.Lock()
 	s := d.get(dpid)
+	if old, ok := s.flows[o]; ok && sameFlows(old, stamped) {
+		d.mu.Unlock()
+		return // nothing changed: nothing to send, nothing to write
+	}
 	s.flows[o] = stamped
 	s.dirty[o] = struct{}{}
+	persist := d.persist
+	d.mu.Unlock()
+	if persist != nil {
+		persist(dpid, o, flows, false)
+	}
+}
+
+func sameFlows(a, b []flow.Flow) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key() != b[i].Key() || a[i].Cookie != b[i].Cookie || !a[i].SameBehaviour(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// restore loads a declaration saved by an earlier run, without writing it
+// back.
+func (d *desiredStore) restore(dpid uint64, o owner, id flow.AppID, flows []flow.Flow) {
+	d.mu.Lock()
+	persist := d.persist
+	d.persist = nil
+	d.mu.Unlock()
+	d.set(dpid, o, id, flows)
+	d.mu.Lock()
+	d.persist = persist
 	d.mu.Unlock()
 }
 
@@ -81,11 +116,16 @@ func (d *desiredStore) set(dpid uint64, o owner, id flow.AppID, flows []flow.Flo
 func (d *desiredStore) remove(dpid uint64, o owner) {
 	d.mu.Lock()
 	s := d.get(dpid)
-	if _, ok := s.flows[o]; ok {
+	_, had := s.flows[o]
+	if had {
 		delete(s.flows, o)
 		s.dirty[o] = struct{}{}
 	}
+	persist := d.persist
 	d.mu.Unlock()
+	if had && persist != nil {
+		persist(dpid, o, nil, true)
+	}
 }
 
 // takeDirty returns the owners changed since the last call, with their

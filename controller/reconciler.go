@@ -61,11 +61,16 @@ type reconciler struct {
 	installed map[flow.Key]claim
 	byOwner   map[owner][]flow.Key
 	sent      *xidRing
+	// held are flows the switch refused: not offered again until their
+	// owner declares something else for that key, so one bad flow cannot
+	// block every later change. The switch keeps what it has at that key.
+	held map[flow.Key]string
 }
 
 func newReconciler(conn ofConn, dpid uint64, d *desiredStore, log *logrus.Entry, st *Stats, timeout time.Duration, fp ForeignPolicy) *reconciler {
 	return &reconciler{conn: conn, dpid: dpid, desired: d, log: log, stats: st, timeout: timeout, foreign: fp,
-		installed: make(map[flow.Key]claim), byOwner: make(map[owner][]flow.Key), sent: newXidRing(8192)}
+		installed: make(map[flow.Key]claim), byOwner: make(map[owner][]flow.Key), sent: newXidRing(8192),
+		held: make(map[flow.Key]string)}
 }
 
 // op is one flow-mod of a diff, with the owner it is done for.
@@ -118,14 +123,19 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("dumping flows: %w", err)
 	}
 	want := r.desired.snapshot(r.dpid, r.log, r.stats)
-	ops := r.diff(stats, want)
+	hold := r.holdRefused(want)
+	ops := r.diff(stats, want, hold)
 	if err := r.apply(ctx, ops, true); err != nil {
 		// The switch kept its table: believe the dump, not the diff.
 		r.believe(stats)
 		return 0, err
 	}
-	r.installed = make(map[flow.Key]claim, len(want))
-	r.byOwner = make(map[owner][]flow.Key)
+	r.believe(stats) // what was held keeps the switch's version
+	for k := range r.installed {
+		if !hold[k] {
+			delete(r.installed, k)
+		}
+	}
 	for k, w := range want {
 		r.installed[k] = w
 		r.byOwner[w.owner] = append(r.byOwner[w.owner], k)
@@ -135,7 +145,7 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 
 // diff computes the flow-mods that turn the switch's table into want.
 // Deletes come first, then modifies and adds, each in a fixed order.
-func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim) []op {
+func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim, hold map[flow.Key]bool) []op {
 	var dels, mods []op
 	present := make(map[flow.Key]bool, len(have))
 	for _, fs := range have {
@@ -143,6 +153,9 @@ func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim) []
 		m, err := flow.MatchFromOXMs(fs.Match)
 		k := flow.Key{Table: fs.TableID, Priority: fs.Priority, Match: m}
 		w, wanted := want[k]
+		if err == nil && hold[k] {
+			continue // the desired flow here was refused: keep what the switch has
+		}
 		if err == nil && wanted {
 			present[k] = true
 			switch {
@@ -188,6 +201,29 @@ func sortOps(ops []op) {
 	sort.Slice(ops, func(i, j int) bool { return ops[i].flow.String() < ops[j].flow.String() })
 }
 
+// refused records that the switch rejected o's flow: it is held back
+// until its owner declares something else for that key.
+func (r *reconciler) refused(o op) {
+	if o.cmd != openflow.FlowDeleteStrict {
+		r.held[o.flow.Key()] = o.flow.String()
+	}
+}
+
+// holdRefused takes held flows out of want and returns their keys. A hold
+// whose owner has since declared something else is dropped.
+func (r *reconciler) holdRefused(want map[flow.Key]claim) map[flow.Key]bool {
+	hold := make(map[flow.Key]bool)
+	for k, text := range r.held {
+		if w, ok := want[k]; ok && w.flow.String() == text {
+			delete(want, k)
+			hold[k] = true
+			continue
+		}
+		delete(r.held, k)
+	}
+	return hold
+}
+
 // believe resets the installed view from a dump of the switch.
 func (r *reconciler) believe(have []openflow.FlowStats) {
 	r.installed = make(map[flow.Key]claim)
@@ -203,6 +239,10 @@ func (r *reconciler) believe(have []openflow.FlowStats) {
 		r.installed[k] = claim{flow: flow.Flow{Table: fs.TableID, Priority: fs.Priority, Match: m, Cookie: flow.Cookie(fs.Cookie)}}
 	}
 }
+
+// errRejected means the switch refused a bundle: nothing changed, and the
+// session goes on (the refused flow is named by the switch's error).
+var errRejected = errors.New("switch rejected the change")
 
 // errNeedFull asks the caller for a full reconcile.
 var errNeedFull = errors.New("incremental change touches a contested flow")
@@ -328,7 +368,7 @@ func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
 	}
 	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleCommitRequest, Flags: flags}); err != nil {
 		r.stats.bundlesRejected.Add(1)
-		return fmt.Errorf("switch rejected bundle %d of %d flow-mods; its table is unchanged: %w", id, len(ops), err)
+		return fmt.Errorf("%w: bundle %d of %d flow-mods; the switch's table is unchanged: %v", errRejected, id, len(ops), err)
 	}
 	_, err := r.request(ctx, openflow.BarrierRequest)
 	return err

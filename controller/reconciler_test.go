@@ -141,7 +141,10 @@ func TestDriftIsRepaired(t *testing.T) {
 
 	// Out of band: one flow deleted, one modified, a rogue Loom-marked
 	// flow added, and a foreign flow added.
-	r.conn.sw.Remove(func(e ofsim.Entry) bool { m, _ := flow.MatchFromOXMs(e.Match); return m == flow.Match{}.EthDst(flow.MAC{2, 0, 0, 0, 0, 1}) })
+	r.conn.sw.Remove(func(e ofsim.Entry) bool {
+		m, _ := flow.MatchFromOXMs(e.Match)
+		return m == flow.Match{}.EthDst(flow.MAC{2, 0, 0, 0, 0, 1})
+	})
 	entries := r.conn.sw.Entries()
 	mod := entries[0]
 	mod.Instructions = []openflow.Instruction{openflow.ApplyActions(openflow.Output(9))}
@@ -229,6 +232,28 @@ func TestRejectedBundleLeavesTableUnchanged(t *testing.T) {
 	}
 	if got := r.tableText(); len(got) != len(before) || got[0] != before[0] {
 		t.Fatalf("table %v after a rejected bundle, want unchanged %v", got, before)
+	}
+	// The switch's error names the bad flow (the session maps its xid back
+	// to the op): it is held back, and the next pass applies the rest.
+	for _, o := range r.rec.sent.ops {
+		if len(o.flow.Actions) == 1 && o.flow.Actions[0].Port() == 666 {
+			r.rec.refused(o)
+		}
+	}
+	if n := r.full(t); n != 1 {
+		t.Fatalf("pass after the refusal sent %d flow-mods, want the one good flow", n)
+	}
+	if got := r.tableText(); len(got) != 2 {
+		t.Fatalf("table %v, want the two good flows", got)
+	}
+	if n := r.full(t); n != 0 {
+		t.Fatalf("held flow offered again: %d flow-mods", n)
+	}
+	// Its owner declares something else for the key: tried again.
+	r.conn.sw.Reject = nil
+	r.d.set(1, owner{"l2", "bad"}, 1, []flow.Flow{macFlow(1, 3, 3)})
+	if n := r.full(t); n != 1 || len(r.tableText()) != 3 {
+		t.Fatalf("re-declared flow: %d flow-mods, table %v", n, r.tableText())
 	}
 }
 

@@ -123,7 +123,11 @@ func (s *session) setup(ctx context.Context) error {
 	s.rec = newReconciler(s.conn, s.dpid, s.c.desired, s.log, &s.c.stats, s.c.cfg.RequestTimeout, s.c.cfg.Foreign)
 	s.rec.probeBundles(ctx)
 	n, err := s.rec.full(ctx)
-	if err != nil {
+	if errors.Is(err, errRejected) {
+		// The switch keeps its table; the error it sent names the flow,
+		// which is held back, and the next verify pass applies the rest.
+		s.log.WithError(err).Warn("initial reconcile refused by the switch")
+	} else if err != nil {
 		s.c.reg.release(s)
 		return fmt.Errorf("initial reconcile: %w", err)
 	}
@@ -261,6 +265,7 @@ func (s *session) switchError(e *openflow.ErrorMsg) {
 	if o, ok := s.rec.sent.get(e.Xid); ok {
 		log = log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(),
 			"command": commandName(o.cmd)})
+		s.rec.refused(o)
 	}
 	log.Warn("switch rejected a message")
 }

@@ -23,6 +23,9 @@ func Flood() Action { return Action{port: openflow.PortFlood} }
 // ToTable resubmits a packet-out to the pipeline (packet-out only).
 func ToTable() Action { return Action{port: openflow.PortTable} }
 
+// Port is the port the action outputs to.
+func (a Action) Port() uint32 { return a.port }
+
 // String renders the action in ovs-ofctl syntax.
 func (a Action) String() string {
 	switch a.port {

@@ -19,24 +19,51 @@ const SchemaVersion = 1
 // Buckets is the registry of every bucket Loom uses.
 var Buckets = []string{
 	bucketMeta,
+	bucketDesired,
 }
 
 const (
-	bucketMeta = "meta"
-	keySchema  = "schema_version"
+	bucketMeta    = "meta"
+	bucketDesired = "desired" // dpid (8 bytes BE) -> app NUL key -> flows, one per line
+	keySchema     = "schema_version"
 )
+
+// migrations[v] upgrades a file from schema v to v+1 inside one
+// transaction. Empty while there has only been one schema.
+var migrations = map[uint32]func(tx *bolt.Tx) error{}
 
 // ErrNewerSchema means the file was written by a newer Loom.
 var ErrNewerSchema = errors.New("database schema is newer than this loomd")
 
-// Store is an open database.
-type Store struct {
+// Store is what Loom persists. Bolt is the embedded backend; a clustered
+// one (etcd) implements the same interface.
+type Store interface {
+	// SaveDesired applies changes in one transaction and returns only
+	// after it is durably committed.
+	SaveDesired(changes []DesiredChange) error
+	// LoadDesired calls fn for every stored declaration.
+	LoadDesired(fn func(DesiredChange) error) error
+	Close() error
+}
+
+// DesiredChange is one app declaration on one switch: the flows in their
+// canonical text form, or a deletion.
+type DesiredChange struct {
+	DPID   uint64
+	App    string
+	Key    string
+	Flows  []string
+	Delete bool
+}
+
+// Bolt is the bbolt-backed Store.
+type Bolt struct {
 	db *bolt.DB
 }
 
 // Open opens (creating if needed) the database at path. A file locked by
 // another process fails after a short wait instead of hanging.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Bolt, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -44,7 +71,7 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Bolt{db: db}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
@@ -53,7 +80,7 @@ func Open(path string) (*Store, error) {
 }
 
 // init creates the registry's buckets and checks the schema version.
-func (s *Store) init() error {
+func (s *Bolt) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range Buckets {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
@@ -68,15 +95,25 @@ func (s *Store) init() error {
 		case len(v) != 4:
 			return fmt.Errorf("meta/%s is %d bytes, not a schema version: not a Loom database?", keySchema, len(v))
 		}
-		if got := binary.BigEndian.Uint32(v); got > SchemaVersion {
+		got := binary.BigEndian.Uint32(v)
+		if got > SchemaVersion {
 			return fmt.Errorf("%w: file has version %d, this build reads up to %d", ErrNewerSchema, got, SchemaVersion)
 		}
-		return nil
+		for ; got < SchemaVersion; got++ {
+			m, ok := migrations[got]
+			if !ok {
+				return fmt.Errorf("no migration from schema %d to %d", got, got+1)
+			}
+			if err := m(tx); err != nil {
+				return fmt.Errorf("migrating schema %d to %d: %w", got, got+1, err)
+			}
+		}
+		return meta.Put([]byte(keySchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
 	})
 }
 
 // Schema returns the file's schema version.
-func (s *Store) Schema() (uint32, error) {
+func (s *Bolt) Schema() (uint32, error) {
 	var v uint32
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v = binary.BigEndian.Uint32(tx.Bucket([]byte(bucketMeta)).Get([]byte(keySchema)))
@@ -86,4 +123,4 @@ func (s *Store) Schema() (uint32, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Bolt) Close() error { return s.db.Close() }

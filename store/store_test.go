@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +49,38 @@ func TestCorruptFileIsRefused(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "not a database") {
 		t.Fatal("the corrupt file was overwritten")
+	}
+}
+
+func TestDesiredRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "loom.db")
+	s, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.SaveDesired([]DesiredChange{
+		{DPID: 0xc1, App: "l2", Key: "mac/02:00:00:00:00:01", Flows: []string{"table=0, priority=100 actions=drop", "table=1, priority=0 actions=FLOOD"}},
+		{DPID: 0xc1, App: "l2", Key: "gone", Flows: []string{"x"}},
+		{DPID: 0xc2, App: "l2", Key: "empty"},
+	})
+	if err == nil {
+		err = s.SaveDesired([]DesiredChange{{DPID: 0xc1, App: "l2", Key: "gone", Delete: true}})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, _ = Open(p)
+	defer s.Close()
+	got := map[string][]string{}
+	s.LoadDesired(func(c DesiredChange) error {
+		got[fmt.Sprintf("%x/%s/%s", c.DPID, c.App, c.Key)] = c.Flows
+		return nil
+	})
+	if len(got) != 2 || len(got["c1/l2/mac/02:00:00:00:00:01"]) != 2 || got["c1/l2/mac/02:00:00:00:00:01"][1] != "table=1, priority=0 actions=FLOOD" {
+		t.Fatalf("loaded %v", got)
+	}
+	if fl, ok := got["c2/l2/empty"]; !ok || len(fl) != 0 {
+		t.Fatalf("empty declaration loaded as %v, %v", fl, ok)
 	}
 }

@@ -11,6 +11,7 @@ package l2
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/loomsdn/loom/apps"
@@ -154,6 +155,24 @@ func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
 
 // SwitchDown implements apps.SwitchHandler; the MAC table is kept.
 func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {}
+
+// Restore implements apps.Restorer: the MAC table is rebuilt from the
+// forward flows of the previous run.
+func (a *App) Restore(dpid uint64, key string, flows []flow.Flow) {
+	macText, ok := strings.CutPrefix(key, "mac/")
+	if !ok {
+		return
+	}
+	mac, err := flow.ParseMAC(macText)
+	if err != nil {
+		return
+	}
+	for _, f := range flows {
+		if f.Table == TableForward && len(f.Actions) == 1 {
+			a.learn(dpid, mac, f.Actions[0].Port())
+		}
+	}
+}
 
 // String describes the app's state, for logs.
 func (a *App) String() string {

@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps/l2"
+	"github.com/loomsdn/loom/apps/static"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/openflow"
@@ -64,16 +65,32 @@ func run(args []string) error {
 	}
 	defer db.Close()
 
+	var statics []static.Entry
+	for _, sf := range cfg.Apps.Static.Flows {
+		all, dpid, f, _ := sf.Parse() // validated with the config
+		statics = append(statics, static.Entry{All: all, DPID: dpid, Flow: f})
+	}
+	foreign := controller.KeepForeign
+	if cfg.Flows.Foreign == "remove" {
+		foreign = controller.RemoveForeign
+	}
 	ctl, err := controller.New(controller.Config{
 		OpenFlow: openflow.Config{
 			EchoInterval: time.Duration(cfg.OpenFlow.EchoInterval),
 			HelloTimeout: time.Duration(cfg.OpenFlow.HelloTimeout),
 		},
-		Log: log,
-	}, l2.New(cfg.Apps.L2.MaxMACs))
+		VerifyInterval: time.Duration(cfg.Flows.VerifyInterval),
+		Foreign:        foreign,
+		Store:          db,
+		Log:            log,
+	}, l2.New(cfg.Apps.L2.MaxMACs), static.New(statics))
 	if err != nil {
 		return err
 	}
+	if err := ctl.Restore(); err != nil {
+		return err
+	}
+	defer ctl.Close() // after the listeners are done: flush what is pending
 
 	var listeners []net.Listener
 	for _, addr := range cfg.OpenFlow.Listen {
