@@ -18,7 +18,20 @@ type ofConn interface {
 	Send(m openflow.Outgoing) (uint32, error)
 	Request(ctx context.Context, m openflow.Outgoing) (openflow.Message, error)
 	Multipart(ctx context.Context, m openflow.MultipartRequest) ([]byte, error)
+	Watch() errorWatch
 }
+
+// errorWatch is openflow.ErrorWatch as the reconciler uses it.
+type errorWatch interface {
+	Send(m openflow.Outgoing) (uint32, error)
+	Errors() []*openflow.ErrorMsg
+	Close()
+}
+
+// connAdapter gives an *openflow.Conn the ofConn shape.
+type connAdapter struct{ *openflow.Conn }
+
+func (c connAdapter) Watch() errorWatch { return c.Conn.Watch() }
 
 // ForeignPolicy says what to do with flows whose cookie is not Loom's.
 type ForeignPolicy int
@@ -354,6 +367,10 @@ func (r *reconciler) send(m openflow.Outgoing, o op) error {
 	return err
 }
 
+// applyBundle sends ops in one atomic, ordered bundle. OVS refuses some
+// messages as they are added (a bad instruction, say) and would commit the
+// rest; so a barrier follows the adds, and if any add was refused the
+// bundle is discarded instead of committed: all or nothing.
 func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
 	r.bundleID++
 	id := r.bundleID
@@ -361,17 +378,43 @@ func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
 	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: flags}); err != nil {
 		return fmt.Errorf("opening bundle %d: %w", id, err)
 	}
+	w := r.conn.Watch()
+	defer w.Close()
 	for _, o := range ops {
-		if err := r.send(openflow.BundleAdd{BundleID: id, Flags: flags, Msg: o.flowMod()}, o); err != nil {
+		xid, err := w.Send(openflow.BundleAdd{BundleID: id, Flags: flags, Msg: o.flowMod()})
+		if err != nil {
 			return err
 		}
+		r.sent.put(xid, o)
 	}
-	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleCommitRequest, Flags: flags}); err != nil {
-		r.stats.bundlesRejected.Add(1)
-		return fmt.Errorf("%w: bundle %d of %d flow-mods; the switch's table is unchanged: %v", errRejected, id, len(ops), err)
+	if _, err := r.request(ctx, openflow.BarrierRequest); err != nil {
+		return err
 	}
-	_, err := r.request(ctx, openflow.BarrierRequest)
-	return err
+	if errs := w.Errors(); len(errs) > 0 {
+		r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest, Flags: flags})
+		return r.rejected(id, len(ops), errs, errors.New("messages refused on arrival; bundle discarded"))
+	}
+	_, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleCommitRequest, Flags: flags})
+	if err != nil {
+		return r.rejected(id, len(ops), w.Errors(), err)
+	}
+	return nil
+}
+
+// rejected logs each refused flow with its owner, holds it back, and
+// returns the error that says the table is unchanged.
+func (r *reconciler) rejected(id uint32, n int, errs []*openflow.ErrorMsg, cause error) error {
+	r.stats.bundlesRejected.Add(1)
+	for _, e := range errs {
+		r.stats.switchErrors.Add(1)
+		log := r.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
+		if o, ok := r.sent.get(e.Xid); ok {
+			log = log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(), "command": commandName(o.cmd)})
+			r.refused(o)
+		}
+		log.Warn("switch rejected a flow; it is held back until its owner declares another")
+	}
+	return fmt.Errorf("%w: bundle %d of %d flow-mods; the switch's table is unchanged: %v", errRejected, id, n, cause)
 }
 
 // xidRing remembers the last n flow-mods by xid, to explain a later error.

@@ -50,6 +50,16 @@ func (c *simConn) Request(_ context.Context, m openflow.Outgoing) (openflow.Mess
 	return &openflow.BarrierReply{}, nil
 }
 
+// Watch implements ofConn: the in-memory switch refuses in BundleCommit,
+// so nothing is refused on arrival.
+func (c *simConn) Watch() errorWatch { return simWatch{c} }
+
+type simWatch struct{ c *simConn }
+
+func (w simWatch) Send(m openflow.Outgoing) (uint32, error) { return w.c.Send(m) }
+func (w simWatch) Errors() []*openflow.ErrorMsg             { return nil }
+func (w simWatch) Close()                                   {}
+
 func (c *simConn) Multipart(context.Context, openflow.MultipartRequest) ([]byte, error) {
 	return c.sw.FlowStatsBody(), nil
 }

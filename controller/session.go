@@ -120,7 +120,7 @@ func (s *session) setup(ctx context.Context) error {
 	}
 	// Only now: declarations made during SwitchUp go out in the one full
 	// reconcile below rather than piecemeal.
-	s.rec = newReconciler(s.conn, s.dpid, s.c.desired, s.log, &s.c.stats, s.c.cfg.RequestTimeout, s.c.cfg.Foreign)
+	s.rec = newReconciler(connAdapter{s.conn}, s.dpid, s.c.desired, s.log, &s.c.stats, s.c.cfg.RequestTimeout, s.c.cfg.Foreign)
 	s.rec.probeBundles(ctx)
 	n, err := s.rec.full(ctx)
 	if errors.Is(err, errRejected) {

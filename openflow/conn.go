@@ -71,6 +71,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending map[uint32]*pending
+	watched map[uint32]*ErrorWatch
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -100,6 +101,7 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 		framer:  NewFramer(nc, MaxHelloLen),
 		w:       newBatchWriter(nc, cfg.WriteTimeout),
 		pending: make(map[uint32]*pending),
+		watched: make(map[uint32]*ErrorWatch),
 		closed:  make(chan struct{}),
 	}
 	c.encPool.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -195,7 +197,12 @@ func (c *Conn) dispatchReply(msg Message) bool {
 	c.mu.Lock()
 	p, ok := c.pending[h.Xid]
 	if !ok {
+		w, watched := c.watched[h.Xid]
 		c.mu.Unlock()
+		if e, isErr := msg.(*ErrorMsg); isErr && watched {
+			w.add(e)
+			return true
+		}
 		return false
 	}
 	var r reply
@@ -370,4 +377,51 @@ func (c *Conn) Err() error {
 	default:
 		return nil
 	}
+}
+
+// ErrorWatch collects the errors a switch returns for the messages sent
+// through it. Because a switch answers in order, once a barrier sent after
+// those messages has been answered, Errors holds every error they caused.
+// The bundle reconciler uses it to discard a bundle one of whose messages
+// was refused on arrival, rather than commit the rest.
+type ErrorWatch struct {
+	c    *Conn
+	mu   sync.Mutex
+	xids []uint32
+	errs []*ErrorMsg
+}
+
+// Watch starts an ErrorWatch; Close it when done.
+func (c *Conn) Watch() *ErrorWatch { return &ErrorWatch{c: c} }
+
+// Send sends m with a fresh xid whose errors the watch collects.
+func (w *ErrorWatch) Send(m Outgoing) (uint32, error) {
+	xid := w.c.NextXid()
+	w.c.mu.Lock()
+	w.c.watched[xid] = w
+	w.c.mu.Unlock()
+	w.xids = append(w.xids, xid)
+	return xid, w.c.sendXid(m, xid)
+}
+
+func (w *ErrorWatch) add(e *ErrorMsg) {
+	w.mu.Lock()
+	w.errs = append(w.errs, e)
+	w.mu.Unlock()
+}
+
+// Errors returns the errors collected so far.
+func (w *ErrorWatch) Errors() []*ErrorMsg {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]*ErrorMsg(nil), w.errs...)
+}
+
+// Close stops collecting; later errors for these xids go to the handler.
+func (w *ErrorWatch) Close() {
+	w.c.mu.Lock()
+	for _, x := range w.xids {
+		delete(w.c.watched, x)
+	}
+	w.c.mu.Unlock()
 }

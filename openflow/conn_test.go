@@ -293,3 +293,36 @@ func TestFlowModAndFlowStatsRoundTrip(t *testing.T) {
 		t.Fatalf("flow stats %+v, %v", fs, err)
 	}
 }
+
+func TestErrorWatchCollectsErrorsBeforeTheBarrier(t *testing.T) {
+	c, p := newPair(t, Config{})
+	handshake(t, c, p)
+	msgs, _ := serve(c)
+	w := c.Watch()
+	x1, _ := w.Send(NewFlowMod(FlowAdd))
+	w.Send(NewFlowMod(FlowAdd))
+	p.next(TypeFlowMod)
+	p.next(TypeFlowMod)
+	done := make(chan error, 1)
+	go func() { done <- c.Barrier(context.Background()) }()
+	br := p.next(TypeBarrierRequest)
+	p.send(raw(TypeError, x1, 0, 3, 0, 2)) // refused on arrival
+	p.send(raw(TypeBarrierReply, ParseHeader(br).Xid))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	errs := w.Errors()
+	if len(errs) != 1 || errs[0].Xid != x1 {
+		t.Fatalf("watch holds %v, want the one error for xid %d", errs, x1)
+	}
+	w.Close()
+	p.send(raw(TypeError, x1, 0, 3, 0, 2))
+	select {
+	case m := <-msgs:
+		if _, ok := m.(*ErrorMsg); !ok {
+			t.Fatalf("handler got %#v", m)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("after Close the error did not reach the handler")
+	}
+}
