@@ -21,7 +21,7 @@ import (
 )
 
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	ctl  *Controller
 	addr string
 	logs *test.Hook
@@ -30,9 +30,19 @@ type rig struct {
 
 func newRig(t *testing.T, appList ...apps.App) *rig {
 	t.Helper()
+	return newRigLevel(t, logrus.DebugLevel, appList...)
+}
+
+// newRigQuiet logs warnings only, for benchmarks.
+func newRigQuiet(t testing.TB, appList ...apps.App) *rig {
+	return newRigLevel(t, logrus.WarnLevel, appList...)
+}
+
+func newRigLevel(t testing.TB, level logrus.Level, appList ...apps.App) *rig {
+	t.Helper()
 	baseline := runtime.NumGoroutine()
 	log, hook := test.NewNullLogger()
-	log.SetLevel(logrus.DebugLevel)
+	log.SetLevel(level)
 	ctl, err := New(Config{Log: log, OpenFlow: openflow.Config{EchoInterval: 200 * time.Millisecond, HelloTimeout: 300 * time.Millisecond}}, appList...)
 	if err != nil {
 		t.Fatal(err)
@@ -65,13 +75,15 @@ func newRig(t *testing.T, appList ...apps.App) *rig {
 	return r
 }
 
-func (r *rig) dial() net.Conn {
-	r.t.Helper()
+func (r *rig) dial() net.Conn { return r.dialB(r.t) }
+
+func (r *rig) dialB(t testing.TB) net.Conn {
+	t.Helper()
 	c, err := net.Dial("unix", r.addr)
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
-	r.t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -24,6 +24,14 @@ type owner struct {
 
 func (o owner) String() string { return o.app + "/" + o.key }
 
+// less orders owners by app, then key: the order conflicts are decided in.
+func (o owner) less(p owner) bool {
+	if o.app != p.app {
+		return o.app < p.app
+	}
+	return o.key < p.key
+}
+
 // cookie is the owner's stamp on its flows.
 func (o owner) cookie(id flow.AppID) flow.Cookie {
 	h := fnv.New32a()
@@ -157,7 +165,7 @@ func (d *desiredStore) snapshot(dpid uint64, log *logrus.Entry, st *Stats) map[f
 	for o := range s.flows {
 		owners = append(owners, o)
 	}
-	sort.Slice(owners, func(i, j int) bool { return owners[i].String() < owners[j].String() })
+	sort.Slice(owners, func(i, j int) bool { return owners[i].less(owners[j]) })
 	out := make(map[flow.Key]claim)
 	for _, o := range owners {
 		for _, f := range s.flows[o] {

@@ -21,7 +21,7 @@ type persister struct {
 	log *logrus.Entry
 
 	mu      sync.Mutex
-	pending map[persistKey]store.DesiredChange
+	pending map[persistKey]pendingChange
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -32,20 +32,23 @@ type persistKey struct {
 	o    owner
 }
 
+// pendingChange keeps the flows as values: they are formatted on the
+// persister's goroutine, off the declaring app's path.
+type pendingChange struct {
+	flows   []flow.Flow
+	deleted bool
+}
+
 func newPersister(st store.Store, log *logrus.Entry) *persister {
-	p := &persister{st: st, log: log, pending: make(map[persistKey]store.DesiredChange),
+	p := &persister{st: st, log: log, pending: make(map[persistKey]pendingChange),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go p.run()
 	return p
 }
 
 func (p *persister) note(dpid uint64, o owner, flows []flow.Flow, deleted bool) {
-	c := store.DesiredChange{DPID: dpid, App: o.app, Key: o.key, Delete: deleted}
-	for _, f := range flows {
-		c.Flows = append(c.Flows, f.String())
-	}
 	p.mu.Lock()
-	p.pending[persistKey{dpid, o}] = c
+	p.pending[persistKey{dpid, o}] = pendingChange{flows: flows, deleted: deleted}
 	p.mu.Unlock()
 	select {
 	case p.kick <- struct{}{}:
@@ -68,12 +71,17 @@ func (p *persister) run() {
 
 func (p *persister) flush() {
 	p.mu.Lock()
-	batch := make([]store.DesiredChange, 0, len(p.pending))
-	for _, c := range p.pending {
-		batch = append(batch, c)
-	}
-	p.pending = make(map[persistKey]store.DesiredChange)
+	pending := p.pending
+	p.pending = make(map[persistKey]pendingChange)
 	p.mu.Unlock()
+	batch := make([]store.DesiredChange, 0, len(pending))
+	for k, c := range pending {
+		ch := store.DesiredChange{DPID: k.dpid, App: k.o.app, Key: k.o.key, Delete: c.deleted}
+		for _, f := range c.flows {
+			ch.Flows = append(ch.Flows, f.String())
+		}
+		batch = append(batch, ch)
+	}
 	if len(batch) == 0 {
 		return
 	}

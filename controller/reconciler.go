@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -135,9 +136,17 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("dumping flows: %w", err)
 	}
+	dumped := time.Now()
 	want := r.desired.snapshot(r.dpid, r.log, r.stats)
 	hold := r.holdRefused(want)
 	ops := r.diff(stats, want, hold)
+	diffed := time.Now()
+	defer func() {
+		if len(ops) > 0 {
+			r.log.WithFields(logrus.Fields{"flows_on_switch": len(stats), "desired": len(want), "flow_mods": len(ops),
+				"diff": diffed.Sub(dumped).Round(time.Millisecond), "apply": time.Since(diffed).Round(time.Millisecond)}).Debug("full reconcile")
+		}
+	}()
 	if err := r.apply(ctx, ops, true); err != nil {
 		// The switch kept its table: believe the dump, not the diff.
 		r.believe(stats)
@@ -210,8 +219,20 @@ func nonNil(m []openflow.OXM) []openflow.OXM {
 	return m
 }
 
+// sortOps orders ops by their flow's key so runs are reproducible. Keys
+// compare numerically: formatting text per comparison would dominate the
+// cost of a large diff.
 func sortOps(ops []op) {
-	sort.Slice(ops, func(i, j int) bool { return ops[i].flow.String() < ops[j].flow.String() })
+	slices.SortFunc(ops, func(a, b op) int {
+		ka, kb := a.flow.Key(), b.flow.Key()
+		if ka.Less(kb) {
+			return -1
+		}
+		if kb.Less(ka) {
+			return 1
+		}
+		return 0
+	})
 }
 
 // refused records that the switch rejected o's flow: it is held back
@@ -270,7 +291,7 @@ func (r *reconciler) incremental(ctx context.Context, changes map[owner][]flow.F
 	for o := range changes {
 		owners = append(owners, o)
 	}
-	sort.Slice(owners, func(i, j int) bool { return owners[i].String() < owners[j].String() })
+	sort.Slice(owners, func(i, j int) bool { return owners[i].less(owners[j]) })
 	var ops []op
 	for _, o := range owners {
 		more, err := r.diffOwner(o, changes[o])

@@ -35,6 +35,7 @@ type session struct {
 // it, it logs exactly one line saying why.
 func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	log := c.log.WithField("remote", remoteString(nc))
+	start := time.Now()
 	conn := openflow.NewConn(nc, c.cfg.OpenFlow)
 	defer conn.Close()
 	if _, err := conn.Handshake(); err != nil {
@@ -60,7 +61,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	}
 	defer c.reg.release(s)
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
-		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles}).Info("switch connected")
+		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles, "took": time.Since(start).Round(time.Millisecond)}).Info("switch connected")
 	reason := s.loop(ctx, served)
 	s.switchDown()
 	s.log.WithField("reason", reason.Error()).Info("switch disconnected")

@@ -89,3 +89,15 @@ func (f Flow) FlowMod(cmd uint8) openflow.FlowMod {
 	fm.Instructions = f.Instructions()
 	return fm
 }
+
+// Less orders keys by table, priority, then match: a total order that
+// needs no formatting.
+func (k Key) Less(o Key) bool {
+	if k.Table != o.Table {
+		return k.Table < o.Table
+	}
+	if k.Priority != o.Priority {
+		return k.Priority < o.Priority
+	}
+	return k.Match.less(o.Match)
+}

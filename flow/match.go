@@ -118,3 +118,17 @@ func (m Match) OXMs() []openflow.OXM {
 	}
 	return out
 }
+
+func (m Match) less(o Match) bool {
+	switch {
+	case m.set != o.set:
+		return m.set < o.set
+	case m.inPort != o.inPort:
+		return m.inPort < o.inPort
+	case m.ethSrc != o.ethSrc:
+		return string(m.ethSrc[:]) < string(o.ethSrc[:])
+	case m.ethDst != o.ethDst:
+		return string(m.ethDst[:]) < string(o.ethDst[:])
+	}
+	return m.ethType < o.ethType
+}

@@ -4,6 +4,7 @@
 package integration
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,7 +26,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	loomdBin = filepath.Join(dir, "loomd")
-	build := exec.Command("go", "build", "-race", "-o", loomdBin, "github.com/loomsdn/loom/cmd/loomd")
+	// Tests run loomd under the race detector; benchmarks measure the
+	// binary an operator runs.
+	args := []string{"build", "-race", "-o", loomdBin, "github.com/loomsdn/loom/cmd/loomd"}
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		args = append(args[:1], args[2:]...)
+	}
+	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building loomd:", err)
@@ -47,17 +55,23 @@ type loomd struct {
 // startLoomd runs loomd in the root namespace, listening on a unix socket
 // in the lab directory (no network traffic leaves the machine's loopback).
 func startLoomd(t *testing.T, lab *harness.Lab, extra ...string) *loomd {
+	return startLoomdB(t, lab, extra...)
+}
+
+func startLoomdB(t testing.TB, lab *harness.Lab, extra ...string) *loomd {
 	t.Helper()
 	l := &loomd{lab: lab, sock: filepath.Join(lab.Dir(), "loom.sock"), db: filepath.Join(lab.Dir(), "loom.db")}
-	l.start(t, extra...)
+	l.startB(t, extra...)
 	return l
 }
 
-func (l *loomd) start(t *testing.T, extra ...string) {
+func (l *loomd) start(t *testing.T, extra ...string) { l.startB(t, extra...) }
+
+func (l *loomd) startB(t testing.TB, extra ...string) {
 	t.Helper()
 	args := append([]string{loomdBin, "--openflow-listen", "unix:" + l.sock, "--db", l.db, "--log-level", "debug"}, extra...)
 	l.proc = l.lab.Start("loomd", "", nil, args...)
-	waitFor(t, "loomd listening", 10*time.Second, func() bool {
+	waitForB(t, "loomd listening", 10*time.Second, func() bool {
 		return strings.Contains(l.proc.Log(), "accepting OpenFlow connections")
 	})
 }
@@ -100,6 +114,11 @@ func (l *loomd) goroutines(t *testing.T) int {
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	waitForB(t, what, timeout, cond)
+}
+
+func waitForB(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -13,7 +13,7 @@ import (
 )
 
 // writeConfig puts a loomd config file in the lab directory.
-func writeConfig(t *testing.T, lab *harness.Lab, name, body string) string {
+func writeConfig(t testing.TB, lab *harness.Lab, name, body string) string {
 	t.Helper()
 	p := filepath.Join(lab.Dir(), name)
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

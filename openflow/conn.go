@@ -71,7 +71,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending map[uint32]*pending
-	watched map[uint32]*ErrorWatch
+	watches []*ErrorWatch
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -101,7 +101,6 @@ func NewConn(nc net.Conn, cfg Config) *Conn {
 		framer:  NewFramer(nc, MaxHelloLen),
 		w:       newBatchWriter(nc, cfg.WriteTimeout),
 		pending: make(map[uint32]*pending),
-		watched: make(map[uint32]*ErrorWatch),
 		closed:  make(chan struct{}),
 	}
 	c.encPool.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -197,10 +196,17 @@ func (c *Conn) dispatchReply(msg Message) bool {
 	c.mu.Lock()
 	p, ok := c.pending[h.Xid]
 	if !ok {
-		w, watched := c.watched[h.Xid]
+		var watch *ErrorWatch
+		if e, isErr := msg.(*ErrorMsg); isErr {
+			for _, w := range c.watches {
+				if w.covers(e.Xid) {
+					watch = w
+				}
+			}
+		}
 		c.mu.Unlock()
-		if e, isErr := msg.(*ErrorMsg); isErr && watched {
-			w.add(e)
+		if watch != nil {
+			watch.add(msg.(*ErrorMsg))
 			return true
 		}
 		return false
@@ -384,24 +390,40 @@ func (c *Conn) Err() error {
 // those messages has been answered, Errors holds every error they caused.
 // The bundle reconciler uses it to discard a bundle one of whose messages
 // was refused on arrival, rather than commit the rest.
+//
+// A watch covers the xid range from its first to its last Send, so it
+// costs no bookkeeping per message; an error for another goroutine's
+// message that falls inside the range is collected too, which only errs
+// on the side of discarding.
 type ErrorWatch struct {
-	c    *Conn
-	mu   sync.Mutex
-	xids []uint32
-	errs []*ErrorMsg
+	c      *Conn
+	lo, hi atomic.Uint32
+	mu     sync.Mutex
+	errs   []*ErrorMsg
 }
 
 // Watch starts an ErrorWatch; Close it when done.
-func (c *Conn) Watch() *ErrorWatch { return &ErrorWatch{c: c} }
+func (c *Conn) Watch() *ErrorWatch {
+	w := &ErrorWatch{c: c}
+	c.mu.Lock()
+	c.watches = append(c.watches, w)
+	c.mu.Unlock()
+	return w
+}
 
 // Send sends m with a fresh xid whose errors the watch collects.
 func (w *ErrorWatch) Send(m Outgoing) (uint32, error) {
 	xid := w.c.NextXid()
-	w.c.mu.Lock()
-	w.c.watched[xid] = w
-	w.c.mu.Unlock()
-	w.xids = append(w.xids, xid)
+	if w.lo.Load() == 0 {
+		w.lo.Store(xid)
+	}
+	w.hi.Store(xid)
 	return xid, w.c.sendXid(m, xid)
+}
+
+func (w *ErrorWatch) covers(xid uint32) bool {
+	lo := w.lo.Load()
+	return lo != 0 && xid >= lo && xid <= w.hi.Load()
 }
 
 func (w *ErrorWatch) add(e *ErrorMsg) {
@@ -420,8 +442,11 @@ func (w *ErrorWatch) Errors() []*ErrorMsg {
 // Close stops collecting; later errors for these xids go to the handler.
 func (w *ErrorWatch) Close() {
 	w.c.mu.Lock()
-	for _, x := range w.xids {
-		delete(w.c.watched, x)
+	for i, x := range w.c.watches {
+		if x == w {
+			w.c.watches = append(w.c.watches[:i], w.c.watches[i+1:]...)
+			break
+		}
 	}
 	w.c.mu.Unlock()
 }

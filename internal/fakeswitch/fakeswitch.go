@@ -70,6 +70,8 @@ func (s *Switch) serve() {
 		if err != nil {
 			return
 		}
+		// The framer reuses its buffer; everything kept must own its bytes.
+		raw = append([]byte(nil), raw...)
 		h := openflow.ParseHeader(raw)
 		if s.record(h, raw) {
 			continue
