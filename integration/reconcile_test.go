@@ -57,6 +57,15 @@ func flowTable(t *testing.T, br *harness.Bridge) map[string]flowState {
 	return out
 }
 
+// waitPersisted waits until loomd has written its desired state, so a
+// restart that follows finds it.
+func (l *loomd) waitPersisted(t *testing.T) {
+	t.Helper()
+	waitFor(t, "desired state persisted", 10*time.Second, func() bool {
+		return strings.Contains(l.proc.Log(), "desired state persisted")
+	})
+}
+
 func sameFlows(a, b map[string]flowState) bool {
 	if len(a) != len(b) {
 		return false
@@ -73,9 +82,7 @@ func TestControllerRestartIsHitless(t *testing.T) {
 	t.Parallel()
 	lab, hv, br, vm1, vm2 := oneBridgeTwoVMs(t)
 	l := connectLoom(t, lab, br, vm1, vm2)
-	waitFor(t, "desired state persisted", 10*time.Second, func() bool {
-		return strings.Contains(l.proc.Log(), "desired state persisted")
-	})
+	l.waitPersisted(t)
 	before := flowTable(t, br)
 
 	// Watch every change to the table, and ping every 10 ms throughout.
@@ -173,9 +180,7 @@ func TestRejectedBundleLeavesTheTableAndNamesTheFlow(t *testing.T) {
 	t.Parallel()
 	lab, _, br, vm1, vm2 := oneBridgeTwoVMs(t)
 	l := connectLoom(t, lab, br, vm1, vm2)
-	waitFor(t, "desired state persisted", 10*time.Second, func() bool {
-		return strings.Contains(l.proc.Log(), "desired state persisted")
-	})
+	l.waitPersisted(t)
 	before := flowTable(t, br)
 
 	// Restart with two static flows, one of which OVS refuses (goto_table
