@@ -2,7 +2,6 @@ package controller
 
 import (
 	"hash/fnv"
-	"sort"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -161,29 +160,33 @@ func (d *desiredStore) snapshot(dpid uint64, log *logrus.Entry, st *Stats) map[f
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.get(dpid)
-	owners := make([]owner, 0, len(s.flows))
-	for o := range s.flows {
-		owners = append(owners, o)
-	}
-	sort.Slice(owners, func(i, j int) bool { return owners[i].less(owners[j]) })
-	out := make(map[flow.Key]claim)
-	for _, o := range owners {
-		for _, f := range s.flows[o] {
+	out := make(map[flow.Key]claim, len(s.flows))
+	// Map order, no sort: a contested key goes to the lesser owner
+	// whichever comes first, which is the same outcome for less work.
+	for o, flows := range s.flows {
+		for _, f := range flows {
 			k := f.Key()
-			if winner, taken := out[k]; taken {
-				if winner.owner == o {
-					continue // the same owner listed the flow twice
-				}
-				st.conflicts.Add(1)
-				id := winner.owner.String() + "|" + o.String() + "|" + f.String()
-				if !s.logged[id] {
-					s.logged[id] = true
-					log.WithFields(logrus.Fields{"flow": f.String(), "winner": winner.owner.String(), "loser": o.String()}).
-						Warn("two owners declare the same flow; the first by app/key wins")
-				}
+			cur, taken := out[k]
+			if !taken {
+				out[k] = claim{owner: o, flow: f}
 				continue
 			}
-			out[k] = claim{owner: o, flow: f}
+			if cur.owner == o {
+				continue // the same owner listed the flow twice
+			}
+			winner, loser, lost := cur, claim{owner: o, flow: f}, f
+			if o.less(cur.owner) {
+				winner, loser = loser, cur
+				out[k] = winner
+				lost = cur.flow
+			}
+			st.conflicts.Add(1)
+			id := winner.owner.String() + "|" + loser.owner.String() + "|" + lost.String()
+			if !s.logged[id] {
+				s.logged[id] = true
+				log.WithFields(logrus.Fields{"flow": lost.String(), "winner": winner.owner.String(), "loser": loser.owner.String()}).
+					Warn("two owners declare the same flow; the first by app/key wins")
+			}
 		}
 	}
 	s.dirty = make(map[owner]struct{})
