@@ -5,7 +5,7 @@ GO ?= go
 FUZZTIME ?= 5s
 FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStats FuzzParsePortDescs FuzzFramer
 
-.PHONY: all build deps test unit integration fuzz demo bench lint clean
+.PHONY: all build deps test unit integration fuzz demo bench lint generate clean
 
 all: build
 
@@ -42,6 +42,10 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# OVSDB models from the installed OVS schema (committed; rerun after an OVS upgrade).
+generate: deps
+	$(GO) run github.com/ovn-org/libovsdb/cmd/modelgen -p vswitch -o ovsdb/vswitch /usr/share/openvswitch/vswitch.ovsschema
 
 clean:
 	rm -rf bin
