@@ -1,0 +1,111 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/loomsdn/loom/integration/harness"
+	"github.com/loomsdn/loom/ovsdb"
+)
+
+func TestOVSDBClientReadsLibvirtPortsAndEnforcesSecureMode(t *testing.T) {
+	t.Parallel()
+	_, hv, br, vm1, _ := oneBridgeTwoVMs(t)
+	// A VM port as libvirt leaves it: its identity in external_ids.
+	if _, err := hv.Vsctl("set", "Interface", vm1.Port, "external_ids:attached-mac="+vm1.MAC,
+		"external_ids:iface-id=4f2c-port1", "external_ids:vm-uuid=0b4a1c2e-centos01", "external_ids:iface-status=active"); err != nil {
+		t.Fatal(err)
+	}
+	uplink := hv.AddBridge("vswitch01", 0xa1)
+	uplink.SetFailMode("standalone")
+
+	log, _ := test.NewNullLogger()
+	c, err := ovsdb.New("hv1", "unix:"+filepath.Join(hv.RunDir, "db.sock"), nil, logrus.NewEntry(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	select {
+	case <-c.Ready():
+	case <-time.After(15 * time.Second):
+		t.Fatal("OVSDB client never connected")
+	}
+	var snap ovsdb.Hypervisor
+	waitFor(t, "both bridges with their datapath ids", 10*time.Second, func() bool {
+		snap, err = c.Snapshot()
+		_, ok1 := snap.Bridge(0xc1)
+		_, ok2 := snap.Bridge(0xa1)
+		return err == nil && ok1 && ok2
+	})
+	b, _ := snap.Bridge(br.DPID)
+	var port ovsdb.Port
+	for _, p := range b.Ports {
+		if p.Name == vm1.Port {
+			port = p
+		}
+	}
+	if port.AttachedMAC != vm1.MAC || port.IfaceID != "4f2c-port1" || port.VMUUID != "0b4a1c2e-centos01" || port.IfaceStatus != "active" || port.OfPort <= 0 {
+		t.Fatalf("VM port as Loom reads it: %+v", port)
+	}
+	if b.FailMode != "secure" {
+		t.Fatalf("bridge %s fail_mode %q", b.Name, b.FailMode)
+	}
+
+	changed, err := c.EnsureFailSecure(ctx, "vswitch01")
+	if err != nil || !changed {
+		t.Fatalf("EnsureFailSecure: %v, %v", changed, err)
+	}
+	if out, _ := hv.Vsctl("get", "Bridge", "vswitch01", "fail_mode"); out != "secure" {
+		t.Fatalf("fail_mode is %q after EnsureFailSecure", out)
+	}
+	if out, _ := hv.Vsctl("get", "Bridge", "vswitch01", "external_ids:loom-owned"); !strings.Contains(out, "fail_mode") {
+		t.Fatalf("no ownership stamp: %q", out)
+	}
+	if changed, err := c.EnsureFailSecure(ctx, "vswitch01"); err != nil || changed {
+		t.Fatalf("second EnsureFailSecure changed=%v err=%v, want a no-op", changed, err)
+	}
+	if _, err := c.EnsureFailSecure(ctx, "nosuchbr"); err == nil {
+		t.Fatal("EnsureFailSecure on a missing bridge succeeded")
+	}
+}
+
+func TestOVSDBClientRetriesAnUnreachableEndpoint(t *testing.T) {
+	t.Parallel()
+	lab := harness.New(t)
+	log, hook := test.NewNullLogger()
+	c, err := ovsdb.New("ghost", "unix:"+filepath.Join(lab.Dir(), "nothing-here.sock"), nil, logrus.NewEntry(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	waitFor(t, "two logged attempts", 10*time.Second, func() bool {
+		n := 0
+		for _, e := range hook.AllEntries() {
+			if e.Message == "OVSDB connection failed" && e.Data["hypervisor"] == "ghost" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	for _, bad := range []string{"tcp:nohost", "unix:", "http://x", "ssl:h:6640"} {
+		if _, err := ovsdb.New("x", bad, nil, logrus.NewEntry(log)); err == nil {
+			t.Errorf("endpoint %q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package ovsdb
+
+// Hypervisor is what one OVSDB says about its host.
+type Hypervisor struct {
+	Name     string // as configured
+	SystemID string // Open_vSwitch external_ids:system-id
+	Hostname string // Open_vSwitch external_ids:hostname
+	Bridges  []Bridge
+}
+
+// Bridge is one OVS bridge.
+type Bridge struct {
+	UUID     string
+	Name     string
+	DPID     uint64 // 0 until vswitchd has assigned one
+	FailMode string
+	// LoomOwned lists what Loom stamped on this bridge (external_ids
+	// loom-owned), e.g. "fail_mode".
+	LoomOwned string
+	Ports     []Port
+}
+
+// Port is one OVS port with its (first) interface.
+type Port struct {
+	Name   string
+	Type   string // "" (system), "internal", "patch", "vxlan", ...
+	OfPort int    // -1 when OVS could not add it, 0 before it has one
+	Tag    int    // access VLAN, 0 when none
+	MAC    string // interface mac_in_use
+	LinkUp bool
+	// What libvirt records on the Interface row of a VM port.
+	AttachedMAC string // external_ids:attached-mac
+	IfaceID     string // external_ids:iface-id
+	VMUUID      string // external_ids:vm-uuid
+	IfaceStatus string // external_ids:iface-status
+	// PatchPeer is options:peer of a patch port.
+	PatchPeer string
+}
+
+// Bridge returns the bridge with datapath id dpid.
+func (h Hypervisor) Bridge(dpid uint64) (Bridge, bool) {
+	for _, b := range h.Bridges {
+		if b.DPID == dpid {
+			return b, true
+		}
+	}
+	return Bridge{}, false
+}
