@@ -48,7 +48,7 @@ func New(name, endpoint string, tlsCfg *tls.Config, log *logrus.Entry) (*Client,
 		return nil, fmt.Errorf("hypervisor %s: endpoint %s needs TLS settings", name, endpoint)
 	}
 	return &Client{name: name, endpoint: endpoint, tls: tlsCfg,
-		log: log.WithFields(logrus.Fields{"hypervisor": name, "ovsdb": endpoint}),
+		log:     log.WithFields(logrus.Fields{"hypervisor": name, "ovsdb": endpoint}),
 		changed: make(chan struct{}, 1), ready: make(chan struct{})}, nil
 }
 
