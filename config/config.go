@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -15,13 +16,24 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/ovsdb"
 )
 
 // Config is the whole loomd configuration.
 type Config struct {
-	OpenFlow OpenFlow `yaml:"openflow"`
-	Flows    Flows    `yaml:"flows"`
-	Apps     Apps     `yaml:"apps"`
+	OpenFlow    OpenFlow     `yaml:"openflow"`
+	Flows       Flows        `yaml:"flows"`
+	Hypervisors []Hypervisor `yaml:"hypervisors"`
+	Apps        Apps         `yaml:"apps"`
+}
+
+// Hypervisor is one KVM host whose OVSDB Loom reads and writes. Hosts not
+// listed are found from their bridges' OpenFlow connections, at
+// tcp:<the connection's source address>:6640.
+type Hypervisor struct {
+	Name     string `yaml:"name"`
+	OVSDB    string `yaml:"ovsdb"`     // unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT
+	TunnelIP string `yaml:"tunnel_ip"` // the host's tunnel endpoint (optional here)
 }
 
 // Flows configures the flow engine.
@@ -106,6 +118,14 @@ func Load(path string) (Config, error) {
 		return c, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if err := c.Validate(); err != nil {
+		var root yaml.Node
+		yaml.Unmarshal(data, &root)
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			if line := lineOf(&root, fe.Path); line > 0 {
+				return c, fmt.Errorf("config %s: line %d: %w", path, line, err)
+			}
+		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
@@ -114,34 +134,65 @@ func Load(path string) (Config, error) {
 // Validate checks every field and names the first one that is wrong.
 func (c Config) Validate() error {
 	if len(c.OpenFlow.Listen) == 0 {
-		return errors.New("openflow.listen: at least one address is required")
+		return fieldErr("openflow.listen", "at least one address is required")
 	}
 	for i, l := range c.OpenFlow.Listen {
 		if strings.TrimSpace(l) == "" || l == "unix:" || l == "tcp:" {
-			return fmt.Errorf("openflow.listen[%d]: empty address", i)
+			return fieldErr(fmt.Sprintf("openflow.listen[%d]", i), "empty address")
 		}
 	}
 	if d := time.Duration(c.OpenFlow.EchoInterval); d < 100*time.Millisecond || d > time.Hour {
-		return fmt.Errorf("openflow.echo_interval: %v is outside 100ms..1h", d)
+		return fieldErr("openflow.echo_interval", "%v is outside 100ms..1h", d)
 	}
 	if d := time.Duration(c.OpenFlow.HelloTimeout); d < 100*time.Millisecond || d > time.Minute {
-		return fmt.Errorf("openflow.hello_timeout: %v is outside 100ms..1m", d)
+		return fieldErr("openflow.hello_timeout", "%v is outside 100ms..1m", d)
 	}
 	if d := time.Duration(c.Flows.VerifyInterval); d < 100*time.Millisecond || d > 24*time.Hour {
-		return fmt.Errorf("flows.verify_interval: %v is outside 100ms..24h", d)
+		return fieldErr("flows.verify_interval", "%v is outside 100ms..24h", d)
 	}
 	if c.Flows.Foreign != "keep" && c.Flows.Foreign != "remove" {
-		return fmt.Errorf("flows.foreign: %q is not keep or remove", c.Flows.Foreign)
+		return fieldErr("flows.foreign", "%q is not keep or remove", c.Flows.Foreign)
+	}
+	names := map[string]bool{}
+	for i, h := range c.Hypervisors {
+		at := fmt.Sprintf("hypervisors[%d]", i)
+		switch {
+		case !validName(h.Name):
+			return fieldErr(at+".name", "%q: want 1-64 letters, digits, '.', '_' or '-'", h.Name)
+		case names[h.Name]:
+			return fieldErr(at+".name", "%q is listed twice", h.Name)
+		}
+		names[h.Name] = true
+		if _, _, err := ovsdb.ParseEndpoint(h.OVSDB); err != nil {
+			return fieldErr(at+".ovsdb", "%v", err)
+		}
+		if h.TunnelIP != "" {
+			if _, err := netip.ParseAddr(h.TunnelIP); err != nil {
+				return fieldErr(at+".tunnel_ip", "%q is not an IP address", h.TunnelIP)
+			}
+		}
 	}
 	for i, sf := range c.Apps.Static.Flows {
 		if _, _, _, err := sf.Parse(); err != nil {
-			return fmt.Errorf("apps.static.flows[%d]: %w", i, err)
+			return fieldErr(fmt.Sprintf("apps.static.flows[%d]", i), "%v", err)
 		}
 	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
-		return fmt.Errorf("apps.l2.max_macs: %d is outside 1..1048576", c.Apps.L2.MaxMACs)
+		return fieldErr("apps.l2.max_macs", "%d is outside 1..1048576", c.Apps.L2.MaxMACs)
 	}
 	return nil
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse returns the switch (all when "*") and the flow of sf.

@@ -74,3 +74,22 @@ func TestFlowsAndStaticConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestHypervisorsAndErrorLines(t *testing.T) {
+	c, err := Load(write(t, "hypervisors:\n  - name: kvm01\n    ovsdb: tcp:192.0.2.10:6640\n    tunnel_ip: 192.0.2.10\n  - name: kvm02\n    ovsdb: unix:/var/run/openvswitch/db.sock\n"))
+	if err != nil || len(c.Hypervisors) != 2 || c.Hypervisors[0].TunnelIP != "192.0.2.10" {
+		t.Fatalf("got %+v, %v", c.Hypervisors, err)
+	}
+	for body, want := range map[string]string{
+		"hypervisors:\n  - name: kvm01\n    ovsdb: tcp:nohost\n":                           "line 3: hypervisors[0].ovsdb",
+		"hypervisors:\n  - name: a\n    ovsdb: unix:/x\n  - name: a\n    ovsdb: unix:/y\n": "line 4: hypervisors[1].name",
+		"hypervisors:\n  - name: a b\n    ovsdb: unix:/x\n":                                "line 2: hypervisors[0].name",
+		"hypervisors:\n  - name: a\n    ovsdb: unix:/x\n    tunnel_ip: 300.1.1.1\n":        "line 4: hypervisors[0].tunnel_ip",
+		"flows:\n  foreign: maybe\n":                                                       "line 2: flows.foreign",
+		"apps:\n  l2:\n    max_macs: 0\n":                                                  "line 3: apps.l2.max_macs",
+	} {
+		if _, err := Load(write(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want %q", body, err, want)
+		}
+	}
+}
