@@ -1,0 +1,433 @@
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/loomsdn/loom/ovsdb"
+)
+
+// OFPort is a port as a switch's OpenFlow connection reports it.
+type OFPort struct {
+	No        uint32 `json:"no"`
+	Name      string `json:"name"`
+	MAC       string `json:"mac"`
+	Up        bool   `json:"up"`
+	SpeedKbps uint32 `json:"speed_kbps"`
+}
+
+// inputs is everything the model is computed from. It is also what is
+// persisted: restoring it reproduces the model exactly, and live inputs
+// then replace it piece by piece as switches and OVSDBs report in.
+type inputs struct {
+	Configured map[string]Hypervisor `json:"configured"`
+	OVSDB      map[string]ovsdbState `json:"ovsdb"`
+	Switches   map[uint64]ofSwitch   `json:"switches"`
+	Links      map[string]Link       `json:"links"`
+	Hosts      map[string]Host       `json:"hosts"`
+}
+
+type ovsdbState struct {
+	Endpoint  string           `json:"endpoint"`
+	View      ovsdb.Hypervisor `json:"view"`
+	Connected bool             `json:"connected"`
+	Error     string           `json:"error,omitempty"`
+}
+
+type ofSwitch struct {
+	Remote    string            `json:"remote"`
+	Connected bool              `json:"connected"`
+	Ports     map[uint32]OFPort `json:"ports"`
+}
+
+// Topology is the model. All methods are safe for concurrent use.
+type Topology struct {
+	mu   sync.Mutex
+	in   inputs
+	view Snapshot
+	subs map[chan Event]struct{}
+	// onChange is called (outside the lock) after every revision, e.g. to
+	// persist.
+	onChange func()
+}
+
+// New returns an empty model.
+func New() *Topology {
+	return &Topology{in: inputs{Configured: map[string]Hypervisor{}, OVSDB: map[string]ovsdbState{},
+		Switches: map[uint64]ofSwitch{}, Links: map[string]Link{}, Hosts: map[string]Host{}},
+		subs: map[chan Event]struct{}{}}
+}
+
+// OnChange sets a function called after each new revision.
+func (t *Topology) OnChange(fn func()) {
+	t.mu.Lock()
+	t.onChange = fn
+	t.mu.Unlock()
+}
+
+// update applies fn to the inputs and recomputes the model; when the model
+// changed it bumps the revision and publishes one event per changed object.
+func (t *Topology) update(fn func(in *inputs)) {
+	t.mu.Lock()
+	fn(&t.in)
+	next := join(t.in)
+	events := diff(t.view, next)
+	if len(events) == 0 {
+		t.mu.Unlock()
+		return
+	}
+	next.Revision = t.view.Revision + 1
+	for i := range events {
+		events[i].Revision = next.Revision
+	}
+	t.view = next
+	for ch := range t.subs {
+		for _, e := range events {
+			select {
+			case ch <- e:
+			default: // a subscriber that cannot keep up is dropped; it resyncs from a snapshot
+				delete(t.subs, ch)
+				close(ch)
+			}
+		}
+	}
+	onChange := t.onChange
+	t.mu.Unlock()
+	if onChange != nil {
+		onChange()
+	}
+}
+
+// Snapshot returns a copy of the model.
+func (t *Topology) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b, _ := json.Marshal(t.view)
+	var s Snapshot
+	json.Unmarshal(b, &s)
+	return s
+}
+
+// Subscribe returns a channel of events from now on. A subscriber that
+// falls buffer events behind has its channel closed.
+func (t *Topology) Subscribe(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, buffer)
+	t.mu.Lock()
+	t.subs[ch] = struct{}{}
+	t.mu.Unlock()
+	return ch, func() {
+		t.mu.Lock()
+		if _, ok := t.subs[ch]; ok {
+			delete(t.subs, ch)
+			close(ch)
+		}
+		t.mu.Unlock()
+	}
+}
+
+// SetHypervisors replaces the configured hypervisor list.
+func (t *Topology) SetHypervisors(hs []Hypervisor) {
+	t.update(func(in *inputs) {
+		in.Configured = make(map[string]Hypervisor, len(hs))
+		for _, h := range hs {
+			in.Configured[h.Name] = h
+		}
+	})
+}
+
+// OVSDBState records what a hypervisor's OVSDB says (connected) or why
+// it cannot be reached; the last view is kept while it is down.
+func (t *Topology) OVSDBState(name, endpoint string, view *ovsdb.Hypervisor, err error) {
+	t.update(func(in *inputs) {
+		st := in.OVSDB[name]
+		st.Endpoint = endpoint
+		st.Connected, st.Error = err == nil, ""
+		if err != nil {
+			st.Error = err.Error()
+		}
+		if view != nil {
+			st.View = *view
+		}
+		in.OVSDB[name] = st
+	})
+}
+
+// SwitchConnected records a switch that finished its handshake.
+func (t *Topology) SwitchConnected(dpid uint64, remote string, ports []OFPort) {
+	t.update(func(in *inputs) {
+		sw := ofSwitch{Remote: remote, Connected: true, Ports: make(map[uint32]OFPort, len(ports))}
+		for _, p := range ports {
+			sw.Ports[p.No] = p
+		}
+		in.Switches[dpid] = sw
+	})
+}
+
+// SwitchDisconnected keeps the switch, marked down.
+func (t *Topology) SwitchDisconnected(dpid uint64) {
+	t.update(func(in *inputs) {
+		if sw, ok := in.Switches[dpid]; ok {
+			sw.Connected = false
+			in.Switches[dpid] = sw
+		}
+	})
+}
+
+// PortChanged records a port added, changed or (deleted) removed.
+func (t *Topology) PortChanged(dpid uint64, p OFPort, deleted bool) {
+	t.update(func(in *inputs) {
+		sw, ok := in.Switches[dpid]
+		if !ok {
+			return
+		}
+		ports := make(map[uint32]OFPort, len(sw.Ports)+1)
+		for k, v := range sw.Ports {
+			ports[k] = v
+		}
+		if deleted {
+			delete(ports, p.No)
+		} else {
+			ports[p.No] = p
+		}
+		sw.Ports = ports
+		in.Switches[dpid] = sw
+	})
+}
+
+// SetLink records (up) or removes a link.
+func (t *Topology) SetLink(l Link, up bool) {
+	t.update(func(in *inputs) {
+		if up {
+			in.Links[l.A.String()+"-"+l.B.String()] = l
+		} else {
+			delete(in.Links, l.A.String()+"-"+l.B.String())
+		}
+	})
+}
+
+// Links returns the current links.
+func (t *Topology) Links() []Link {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Link(nil), t.view.Links...)
+}
+
+// Marshal returns the persisted form: the inputs.
+func (t *Topology) Marshal() ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return json.Marshal(struct {
+		Revision uint64 `json:"revision"`
+		Inputs   inputs `json:"inputs"`
+	}{t.view.Revision, t.in})
+}
+
+// Restore loads a persisted model. Everything comes back as it was, but
+// not connected: live reports replace it as they arrive.
+func (t *Topology) Restore(data []byte) error {
+	var saved struct {
+		Revision uint64 `json:"revision"`
+		Inputs   inputs `json:"inputs"`
+	}
+	if err := json.Unmarshal(data, &saved); err != nil {
+		return fmt.Errorf("stored topology: %w", err)
+	}
+	in := saved.Inputs
+	for k, s := range in.OVSDB {
+		s.Connected = false
+		in.OVSDB[k] = s
+	}
+	for k, s := range in.Switches {
+		s.Connected = false
+		in.Switches[k] = s
+	}
+	fresh := New().in // a file from an older Loom may lack some maps
+	if in.Configured == nil {
+		in.Configured = fresh.Configured
+	}
+	if in.OVSDB == nil {
+		in.OVSDB = fresh.OVSDB
+	}
+	if in.Switches == nil {
+		in.Switches = fresh.Switches
+	}
+	if in.Links == nil {
+		in.Links = fresh.Links
+	}
+	if in.Hosts == nil {
+		in.Hosts = fresh.Hosts
+	}
+	t.mu.Lock()
+	t.in = in
+	t.view = join(in)
+	t.view.Revision = saved.Revision
+	t.mu.Unlock()
+	return nil
+}
+
+// join computes the model from the inputs.
+func join(in inputs) Snapshot {
+	var s Snapshot
+	names := map[string]bool{}
+	for n := range in.Configured {
+		names[n] = true
+	}
+	for n := range in.OVSDB {
+		names[n] = true
+	}
+	// Which hypervisor and bridge holds each datapath id.
+	type where struct {
+		hv     string
+		bridge ovsdb.Bridge
+	}
+	byDPID := map[uint64]where{}
+	for n := range names {
+		h := in.Configured[n]
+		h.Name = n
+		if st, ok := in.OVSDB[n]; ok {
+			if h.OVSDB == "" {
+				h.OVSDB = st.Endpoint
+			}
+			h.SystemID, h.Hostname = st.View.SystemID, st.View.Hostname
+			h.Connected, h.Error = st.Connected, st.Error
+			for _, b := range st.View.Bridges {
+				if b.DPID != 0 {
+					byDPID[b.DPID] = where{n, b}
+				}
+			}
+		}
+		s.Hypervisors = append(s.Hypervisors, h)
+	}
+	for dpid, sw := range in.Switches {
+		w := byDPID[dpid]
+		s.Switches = append(s.Switches, Switch{DPID: dpid, Bridge: w.bridge.Name, Hypervisor: w.hv, Remote: sw.Remote, Connected: sw.Connected})
+		byName := map[string]ovsdb.Port{}
+		for _, p := range w.bridge.Ports {
+			byName[p.Name] = p
+		}
+		for _, p := range sw.Ports {
+			port := Port{DPID: dpid, No: p.No, Name: p.Name, MAC: p.MAC, Up: p.Up, SpeedKbps: p.SpeedKbps}
+			if op, ok := byName[p.Name]; ok {
+				port.Tag, port.PatchPeer, port.Kind = op.Tag, op.PatchPeer, kindOf(op)
+				if port.Kind == PortVM {
+					port.VM = &VM{MAC: op.AttachedMAC, IfaceID: op.IfaceID, UUID: op.VMUUID, Status: op.IfaceStatus}
+				}
+			}
+			s.Ports = append(s.Ports, port)
+		}
+	}
+	for _, l := range in.Links {
+		s.Links = append(s.Links, l)
+	}
+	for _, h := range in.Hosts {
+		s.Hosts = append(s.Hosts, h)
+	}
+	sortSnapshot(&s)
+	return s
+}
+
+func kindOf(p ovsdb.Port) PortKind {
+	switch {
+	case p.AttachedMAC != "" || p.IfaceID != "" || p.VMUUID != "":
+		return PortVM
+	case p.Type == "patch":
+		return PortPatch
+	case p.Type == "vxlan" || p.Type == "gre" || p.Type == "geneve" || p.Type == "stt":
+		return PortTunnel
+	case p.Type == "internal":
+		return PortInternal
+	}
+	return PortSystem
+}
+
+func sortSnapshot(s *Snapshot) {
+	sort.Slice(s.Hypervisors, func(i, j int) bool { return s.Hypervisors[i].Name < s.Hypervisors[j].Name })
+	sort.Slice(s.Switches, func(i, j int) bool { return s.Switches[i].DPID < s.Switches[j].DPID })
+	sort.Slice(s.Ports, func(i, j int) bool {
+		a, b := s.Ports[i], s.Ports[j]
+		return a.DPID < b.DPID || a.DPID == b.DPID && a.No < b.No
+	})
+	sort.Slice(s.Links, func(i, j int) bool {
+		a, b := s.Links[i], s.Links[j]
+		return a.A.less(b.A) || a.A == b.A && a.B.less(b.B)
+	})
+	sort.Slice(s.Hosts, func(i, j int) bool { return s.Hosts[i].MAC < s.Hosts[j].MAC })
+}
+
+// EventType says what happened to an object.
+type EventType string
+
+// Event types.
+const (
+	Added   EventType = "added"
+	Changed EventType = "changed"
+	Removed EventType = "removed"
+)
+
+// Event is one change to the model.
+type Event struct {
+	Revision uint64    `json:"revision"`
+	Type     EventType `json:"type"`
+	Kind     string    `json:"kind"` // hypervisor, switch, port, link, host
+	Key      string    `json:"key"`
+	Object   any       `json:"object"`
+}
+
+// diff lists the objects that differ between two models.
+func diff(old, next Snapshot) []Event {
+	var out []Event
+	add := func(kind string, o, n map[string]any) {
+		keys := make([]string, 0, len(n))
+		for k := range n {
+			keys = append(keys, k)
+		}
+		for k := range o {
+			if _, ok := n[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ov, had := o[k]
+			nv, has := n[k]
+			switch {
+			case !had:
+				out = append(out, Event{Type: Added, Kind: kind, Key: k, Object: nv})
+			case !has:
+				out = append(out, Event{Type: Removed, Kind: kind, Key: k, Object: ov})
+			case !reflect.DeepEqual(ov, nv):
+				out = append(out, Event{Type: Changed, Kind: kind, Key: k, Object: nv})
+			}
+		}
+	}
+	index := func(s Snapshot) (hv, sw, po, li, ho map[string]any) {
+		hv, sw, po, li, ho = map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
+		for _, h := range s.Hypervisors {
+			hv[h.Name] = h
+		}
+		for _, x := range s.Switches {
+			sw[fmt.Sprintf("0x%016x", x.DPID)] = x
+		}
+		for _, p := range s.Ports {
+			po[Endpoint{p.DPID, p.No}.String()] = p
+		}
+		for _, l := range s.Links {
+			li[l.A.String()+"-"+l.B.String()] = l
+		}
+		for _, h := range s.Hosts {
+			ho[h.MAC] = h
+		}
+		return
+	}
+	oh, os, op, ol, oo := index(old)
+	nh, ns, np, nl, no := index(next)
+	add("hypervisor", oh, nh)
+	add("switch", os, ns)
+	add("port", op, np)
+	add("link", ol, nl)
+	add("host", oo, no)
+	return out
+}

@@ -1,0 +1,129 @@
+package topology
+
+import (
+	"testing"
+
+	"github.com/loomsdn/loom/ovsdb"
+)
+
+func hvView() *ovsdb.Hypervisor {
+	return &ovsdb.Hypervisor{Name: "kvm01", SystemID: "sys-1", Hostname: "kvm01.example", Bridges: []ovsdb.Bridge{
+		{Name: "vswitch02", DPID: 0xc1, Ports: []ovsdb.Port{
+			{Name: "centos01_port1", OfPort: 1, AttachedMAC: "52:54:00:aa:bb:01", IfaceID: "if-1", VMUUID: "vm-1", IfaceStatus: "active"},
+			{Name: "patch-to-01", Type: "patch", PatchPeer: "patch-to-02", OfPort: 2},
+			{Name: "vswitch02", Type: "internal", OfPort: 65534},
+		}},
+	}}
+}
+
+func TestJoinOpenFlowWithOVSDB(t *testing.T) {
+	top := New()
+	events, cancel := top.Subscribe(100)
+	defer cancel()
+	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640", TunnelIP: "192.0.2.10"}})
+	top.SwitchConnected(0xc1, "192.0.2.10:40000", []OFPort{{No: 1, Name: "centos01_port1", Up: true}, {No: 2, Name: "patch-to-01", Up: true}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
+
+	s := top.Snapshot()
+	if len(s.Switches) != 1 || s.Switches[0].Bridge != "vswitch02" || s.Switches[0].Hypervisor != "kvm01" || !s.Switches[0].Connected {
+		t.Fatalf("switch %+v", s.Switches)
+	}
+	vm := s.Ports[0]
+	if vm.Kind != PortVM || vm.VM == nil || vm.VM.MAC != "52:54:00:aa:bb:01" || vm.VM.UUID != "vm-1" {
+		t.Fatalf("VM port %+v", vm)
+	}
+	if p := s.Ports[1]; p.Kind != PortPatch || p.PatchPeer != "patch-to-02" {
+		t.Fatalf("patch port %+v", p)
+	}
+	if h := s.Hypervisors[0]; h.SystemID != "sys-1" || !h.Connected || h.TunnelIP != "192.0.2.10" {
+		t.Fatalf("hypervisor %+v", h)
+	}
+	if s.Revision != 3 {
+		t.Fatalf("revision %d after three changes", s.Revision)
+	}
+	// Events: every one carries its revision, in order.
+	var last uint64
+	n := 0
+	for len(events) > 0 {
+		e := <-events
+		if e.Revision < last {
+			t.Fatalf("event revisions went back: %d after %d", e.Revision, last)
+		}
+		last = e.Revision
+		n++
+	}
+	if n == 0 || last != 3 {
+		t.Fatalf("%d events, last revision %d", n, last)
+	}
+	// Nothing changes: no new revision.
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
+	if top.Snapshot().Revision != 3 {
+		t.Fatal("an identical report bumped the revision")
+	}
+}
+
+func TestPortEventsAndDisconnect(t *testing.T) {
+	top := New()
+	top.SwitchConnected(0xc1, "r", []OFPort{{No: 1, Name: "p1", Up: true}})
+	events, cancel := top.Subscribe(10)
+	defer cancel()
+	top.PortChanged(0xc1, OFPort{No: 1, Name: "p1", Up: false}, false)
+	e := <-events
+	if e.Kind != "port" || e.Type != Changed || e.Object.(Port).Up {
+		t.Fatalf("event %+v, want port changed to down", e)
+	}
+	top.PortChanged(0xc1, OFPort{No: 1, Name: "p1"}, true)
+	if e := <-events; e.Type != Removed {
+		t.Fatalf("event %+v, want port removed", e)
+	}
+	top.SwitchDisconnected(0xc1)
+	if s := top.Snapshot(); len(s.Switches) != 1 || s.Switches[0].Connected {
+		t.Fatalf("switches %+v, want one, disconnected", s.Switches)
+	}
+}
+
+func TestRestoreReproducesTheModel(t *testing.T) {
+	top := New()
+	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+	top.SwitchConnected(0xc1, "r", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
+	top.SetLink(NewLink(Endpoint{0xc2, 1}, Endpoint{0xc1, 2}), true)
+	data, err := top.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := top.Snapshot()
+
+	again := New()
+	if err := again.Restore(data); err != nil {
+		t.Fatal(err)
+	}
+	after := again.Snapshot()
+	if after.Revision != before.Revision || len(after.Ports) != 1 || after.Ports[0].VM == nil || len(after.Links) != 1 {
+		t.Fatalf("restored %+v\nwas %+v", after, before)
+	}
+	if after.Switches[0].Connected || after.Hypervisors[0].Connected {
+		t.Fatal("restored objects claim to be connected")
+	}
+	if l := after.Links[0]; l.A.DPID != 0xc1 {
+		t.Fatalf("link not in canonical order: %+v", l)
+	}
+	if err := again.Restore([]byte("{not json")); err == nil {
+		t.Fatal("garbage restored")
+	}
+}
+
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	top := New()
+	events, _ := top.Subscribe(1)
+	for i := uint32(1); i <= 5; i++ {
+		top.SwitchConnected(uint64(i), "r", nil)
+	}
+	n := 0
+	for range events {
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("a subscriber with room for 1 event got %d before being dropped", n)
+	}
+}
