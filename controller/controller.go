@@ -17,6 +17,7 @@ import (
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/store"
+	"github.com/loomsdn/loom/topology"
 )
 
 // Config tunes the controller. Zero values take defaults.
@@ -37,6 +38,12 @@ type Config struct {
 	Foreign ForeignPolicy
 	// Store persists the desired state across restarts (nil: memory only).
 	Store store.Store
+	// Topology, when set, is kept up to date with switches, ports and
+	// hypervisors.
+	Topology *topology.Topology
+	// DiscoverOVSDB starts an OVSDB client at tcp:<address>:6640 for a
+	// switch that connects over TCP from a host no hypervisor covers.
+	DiscoverOVSDB bool
 }
 
 // Controller hosts apps and switch sessions.
@@ -50,6 +57,7 @@ type Controller struct {
 	reg      *registry
 	stats    Stats
 	persist  *persister
+	hv       *hypervisors
 }
 
 // New builds a controller for apps. App names and ids must be unique.

@@ -12,10 +12,11 @@ import (
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/openflow"
+	"github.com/loomsdn/loom/topology"
 )
 
 // session is one switch connection after its handshake: it owns the
-// switch's event order, its installer and its view of the ports.
+// switch's event order, its reconciler and its view of the ports.
 type session struct {
 	c      *Controller
 	conn   *openflow.Conn
@@ -29,12 +30,16 @@ type session struct {
 	changedOnConnect int
 	rec              *reconciler
 	sw               apps.Switch
+	// ofPorts are the ports as PORT_DESC described them, for the topology.
+	ofPorts []openflow.Port
+	remote  string
 }
 
 // runSession drives one connection from HELLO to disconnect. Whatever ends
 // it, it logs exactly one line saying why.
 func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
-	log := c.log.WithField("remote", remoteString(nc))
+	remote := remoteString(nc)
+	log := c.log.WithField("remote", remote)
 	start := time.Now()
 	conn := openflow.NewConn(nc, c.cfg.OpenFlow)
 	defer conn.Close()
@@ -43,7 +48,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
 		return
 	}
-	s := &session{c: c, conn: conn, log: log, events: make(chan openflow.Message, c.cfg.EventQueue),
+	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan openflow.Message, c.cfg.EventQueue),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	defer close(s.done)
 	served := make(chan error, 1)
@@ -60,10 +65,15 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		return
 	}
 	defer c.reg.release(s)
+	s.topologyUp()
+	c.hv.switchFrom(s.conn.RemoteAddr())
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
 		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles, "took": time.Since(start).Round(time.Millisecond)}).Info("switch connected")
 	reason := s.loop(ctx, served)
 	s.switchDown()
+	if top := c.cfg.Topology; top != nil {
+		top.SwitchDisconnected(s.dpid)
+	}
 	s.log.WithField("reason", reason.Error()).Info("switch disconnected")
 }
 
@@ -103,6 +113,7 @@ func (s *session) setup(ctx context.Context) error {
 		return fmt.Errorf("port description: %w", err)
 	}
 	ports, _ := openflow.ParsePortDescs(body) // each part was validated on arrival
+	s.ofPorts = ports
 	s.sw = apps.Switch{DPID: f.DPID, Remote: s.conn.RemoteAddr(), Tables: f.Tables}
 	for _, p := range ports {
 		s.sw.Ports = append(s.sw.Ports, toAppPort(p))
@@ -143,6 +154,23 @@ func (s *session) installTableMisses() {
 			s.c.desired.set(s.dpid, owner{a.Name(), fmt.Sprintf("table-miss/%d", t.ID)}, a.ID(), []flow.Flow{t.MissFlow()})
 		}
 	}
+}
+
+// topologyUp tells the topology the switch is here, with its ports.
+func (s *session) topologyUp() {
+	top := s.c.cfg.Topology
+	if top == nil {
+		return
+	}
+	var ports []topology.OFPort
+	for _, p := range s.ofPorts {
+		ports = append(ports, ofPort(p))
+	}
+	top.SwitchConnected(s.dpid, s.remote, ports)
+}
+
+func ofPort(p openflow.Port) topology.OFPort {
+	return topology.OFPort{No: p.No, Name: p.Name, MAC: p.HWAddr.String(), Up: p.Up(), SpeedKbps: p.CurrSpeed}
 }
 
 func toAppPort(p openflow.Port) apps.Port {
@@ -237,6 +265,9 @@ func (s *session) portStatus(m *openflow.PortStatus) {
 		change = apps.PortDeleted
 	}
 	s.updatePort(change, p)
+	if top := s.c.cfg.Topology; top != nil {
+		top.PortChanged(s.dpid, ofPort(m.Port), change == apps.PortDeleted)
+	}
 	s.log.WithFields(logrus.Fields{"port": p.No, "name": p.Name, "change": change.String(), "up": p.Up}).Info("port changed")
 	for _, a := range s.c.apps {
 		if h, ok := a.(apps.PortHandler); ok {

@@ -20,12 +20,14 @@ const SchemaVersion = 1
 var Buckets = []string{
 	bucketMeta,
 	bucketDesired,
+	bucketTopology,
 }
 
 const (
-	bucketMeta    = "meta"
-	bucketDesired = "desired" // dpid (8 bytes BE) -> app NUL key -> flows, one per line
-	keySchema     = "schema_version"
+	bucketMeta     = "meta"
+	bucketDesired  = "desired"  // dpid (8 bytes BE) -> app NUL key -> flows, one per line
+	bucketTopology = "topology" // "model" -> the topology's persisted form (JSON)
+	keySchema      = "schema_version"
 )
 
 // migrations[v] upgrades a file from schema v to v+1 inside one
@@ -43,6 +45,10 @@ type Store interface {
 	SaveDesired(changes []DesiredChange) error
 	// LoadDesired calls fn for every stored declaration.
 	LoadDesired(fn func(DesiredChange) error) error
+	// SaveTopology stores the topology model (durably, like SaveDesired).
+	SaveTopology(data []byte) error
+	// LoadTopology returns the stored model, nil when there is none.
+	LoadTopology() ([]byte, error)
 	Close() error
 }
 

@@ -84,3 +84,20 @@ func TestDesiredRoundTrip(t *testing.T) {
 		t.Fatalf("empty declaration loaded as %v, %v", fl, ok)
 	}
 }
+
+func TestTopologyRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "loom.db")
+	s, _ := Open(p)
+	if got, err := s.LoadTopology(); err != nil || got != nil {
+		t.Fatalf("empty store returned %q, %v", got, err)
+	}
+	if err := s.SaveTopology([]byte(`{"revision":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, _ = Open(p)
+	defer s.Close()
+	if got, _ := s.LoadTopology(); string(got) != `{"revision":7}` {
+		t.Fatalf("loaded %q", got)
+	}
+}

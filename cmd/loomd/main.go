@@ -23,6 +23,7 @@ import (
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/store"
+	"github.com/loomsdn/loom/topology"
 )
 
 func main() {
@@ -70,6 +71,20 @@ func run(args []string) error {
 		all, dpid, f, _ := sf.Parse() // validated with the config
 		statics = append(statics, static.Entry{All: all, DPID: dpid, Flow: f})
 	}
+	top := topology.New()
+	if data, err := db.LoadTopology(); err != nil {
+		return fmt.Errorf("database %s: %w", *dbPath, err)
+	} else if data != nil {
+		if err := top.Restore(data); err != nil {
+			return fmt.Errorf("database %s: %w", *dbPath, err)
+		}
+		log.WithField("revision", top.Snapshot().Revision).Info("topology restored")
+	}
+	var hypervisors []topology.Hypervisor
+	for _, h := range cfg.Hypervisors {
+		hypervisors = append(hypervisors, topology.Hypervisor{Name: h.Name, OVSDB: h.OVSDB, TunnelIP: h.TunnelIP})
+	}
+
 	foreign := controller.KeepForeign
 	if cfg.Flows.Foreign == "remove" {
 		foreign = controller.RemoveForeign
@@ -82,6 +97,8 @@ func run(args []string) error {
 		VerifyInterval: time.Duration(cfg.Flows.VerifyInterval),
 		Foreign:        foreign,
 		Store:          db,
+		Topology:       top,
+		DiscoverOVSDB:  true,
 		Log:            log,
 	}, l2.New(cfg.Apps.L2.MaxMACs), static.New(statics))
 	if err != nil {
@@ -110,6 +127,13 @@ func run(args []string) error {
 	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
 	defer signal.Stop(usr1)
 	go logRuntimeOnSignal(ctx, usr1, log, ctl)
+	persisted := make(chan struct{})
+	go func() {
+		controller.PersistTopology(ctx, top, db, time.Second, logrus.NewEntry(log))
+		close(persisted)
+	}()
+	defer func() { stop(); <-persisted }() // the last topology write lands before the database closes
+	ctl.RunHypervisors(ctx, hypervisors)
 	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
 	for _, l := range listeners {

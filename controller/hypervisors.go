@@ -1,0 +1,136 @@
+package controller
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/ovsdb"
+	"github.com/loomsdn/loom/topology"
+)
+
+// hypervisors runs one OVSDB client per hypervisor: those configured, and
+// (unless turned off) one for each host whose bridge connects over TCP
+// without a configured hypervisor, at tcp:<its address>:6640. Each client
+// feeds the topology and makes sure the bridges Loom controls are in
+// fail_mode=secure.
+type hypervisors struct {
+	c   *Controller
+	ctx context.Context
+
+	mu      sync.Mutex
+	clients map[string]*ovsdb.Client // by hypervisor name
+	hosts   map[string]string        // endpoint host -> hypervisor name
+}
+
+// DefaultOVSDBPort is where Loom looks for an unlisted hypervisor's OVSDB.
+const DefaultOVSDBPort = "6640"
+
+// RunHypervisors starts the OVSDB clients of the configured hypervisors
+// and watches for new ones until ctx ends.
+func (c *Controller) RunHypervisors(ctx context.Context, configured []topology.Hypervisor) {
+	h := &hypervisors{c: c, ctx: ctx, clients: map[string]*ovsdb.Client{}, hosts: map[string]string{}}
+	c.hv = h
+	if c.cfg.Topology != nil {
+		c.cfg.Topology.SetHypervisors(configured)
+	}
+	for _, hv := range configured {
+		h.start(hv.Name, hv.OVSDB)
+	}
+}
+
+// start runs a client for name at endpoint (once).
+func (h *hypervisors) start(name, endpoint string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[name]; ok {
+		return
+	}
+	cl, err := ovsdb.New(name, endpoint, nil, h.c.log)
+	if err != nil {
+		h.c.log.WithError(err).Warn("hypervisor not started")
+		return
+	}
+	h.clients[name] = cl
+	if _, addr, err := ovsdb.ParseEndpoint(endpoint); err == nil {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			h.hosts[host] = name
+		}
+	}
+	go cl.Run(h.ctx)
+	go h.follow(name, endpoint, cl)
+}
+
+// switchFrom starts a client for the host a switch connected from when no
+// hypervisor covers it yet.
+func (h *hypervisors) switchFrom(remote net.Addr) {
+	if h == nil || !h.c.cfg.DiscoverOVSDB {
+		return
+	}
+	tcp, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return // unix sockets: the host is this one, and must be configured
+	}
+	host := tcp.IP.String()
+	h.mu.Lock()
+	_, known := h.hosts[host]
+	h.mu.Unlock()
+	if !known {
+		h.c.log.WithField("host", host).Info("no hypervisor configured for this switch's host; trying its OVSDB on port " + DefaultOVSDBPort)
+		h.start(host, "tcp:"+net.JoinHostPort(host, DefaultOVSDBPort))
+	}
+}
+
+// follow feeds one client's view into the topology as it changes, reports
+// the connection going away, and keeps controlled bridges secure.
+func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
+	top := h.c.cfg.Topology
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	wasUp := false
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-cl.Changed():
+		case <-tick.C:
+		}
+		snap, err := cl.Snapshot()
+		if err != nil {
+			if wasUp || top != nil {
+				if top != nil {
+					top.OVSDBState(name, endpoint, nil, err)
+				}
+			}
+			wasUp = false
+			continue
+		}
+		wasUp = true
+		if top != nil {
+			top.OVSDBState(name, endpoint, &snap, nil)
+		}
+		h.secure(cl, snap)
+	}
+}
+
+// secure puts every bridge of snap that is connected to Loom in
+// fail_mode=secure.
+func (h *hypervisors) secure(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
+	connected := map[uint64]bool{}
+	for _, d := range h.c.Switches() {
+		connected[d] = true
+	}
+	for _, b := range snap.Bridges {
+		if !connected[b.DPID] || b.FailMode == "secure" {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+		if _, err := cl.EnsureFailSecure(ctx, b.Name); err != nil {
+			h.c.log.WithError(err).WithFields(logrus.Fields{"hypervisor": snap.Name, "bridge": b.Name}).Warn("could not set fail_mode=secure")
+		}
+		cancel()
+	}
+}
