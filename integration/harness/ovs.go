@@ -23,7 +23,8 @@ type Hypervisor struct {
 	vswitchd *Process
 	bridges  []*Bridge
 	syncSeq  int
-	ctlLinks int // symlinks to controller sockets made in RunDir
+	ctlLinks int      // symlinks to controller sockets made in RunDir
+	ovsdb    *Process // the running ovsdb-server
 }
 
 // Hypervisor creates a namespace and starts a private OVS in it. It returns
@@ -46,22 +47,47 @@ func (l *Lab) Hypervisor(name string) *Hypervisor {
 		l.t.Fatalf("harness: hypervisor %s: %v", name, err)
 	}
 	// Not --detach: the lab keeps the child so it can kill exactly it.
-	l.start(name+"-ovsdb", h.NS, h.env(), filepath.Join(h.RunDir, "ovsdb-server.out"),
-		"ovsdb-server", db,
+	h.startOVSDB()
+	h.StartVswitchd()
+	return h
+}
+
+// startOVSDB runs ovsdb-server on the hypervisor's database and waits
+// until it answers.
+func (h *Hypervisor) startOVSDB() {
+	l := h.lab
+	l.t.Helper()
+	p := l.start(h.Name+"-ovsdb", h.NS, h.env(), filepath.Join(h.RunDir, "ovsdb-server.out"),
+		"ovsdb-server", filepath.Join(h.RunDir, "conf.db"),
 		"--remote=punix:"+h.dbSock(),
 		"--unixctl="+filepath.Join(h.RunDir, "ovsdb-server.ctl"),
-		"--pidfile="+filepath.Join(h.RunDir, "ovsdb-server.pid"),
+		"--pidfile="+filepath.Join(h.RunDir, "ovsdb-server.pid"), "--overwrite-pidfile",
 		"--log-file="+filepath.Join(h.RunDir, "ovsdb-server.log"),
 		"--no-chdir", "-vconsole:err")
+	h.mu.Lock()
+	h.ovsdb = p
+	h.mu.Unlock()
 	err := waitFor(10*time.Second, 50*time.Millisecond, func() error {
 		_, err := h.Vsctl("--no-wait", "init")
 		return err
 	})
 	if err != nil {
-		l.t.Fatalf("harness: hypervisor %s: ovsdb-server did not come up: %v", name, err)
+		l.t.Fatalf("harness: hypervisor %s: ovsdb-server did not come up: %v", h.Name, err)
 	}
-	h.StartVswitchd()
-	return h
+}
+
+// RestartOVSDB SIGKILLs ovsdb-server and starts it again on the same
+// database, as a crash and a supervisor restart would. ovs-vswitchd and
+// every other client reconnect by themselves.
+func (h *Hypervisor) RestartOVSDB() {
+	h.mu.Lock()
+	p := h.ovsdb
+	h.mu.Unlock()
+	if p != nil {
+		p.Kill9()
+	}
+	os.Remove(h.dbSock())
+	h.startOVSDB()
 }
 
 // env points every OVS program at the private run directory; without it
