@@ -44,6 +44,13 @@ type PacketHandler interface {
 	PacketIn(ctx Context, pkt PacketIn)
 }
 
+// Ticker gets a turn on every connected switch every Every(), in order
+// with that switch's events (for periodic probes, expiry, refreshes).
+type Ticker interface {
+	Every() time.Duration
+	Tick(ctx Context, sw Switch)
+}
+
 // Restorer gets back, at start, the declarations it made in an earlier run
 // (persisted by the controller), to rebuild its own state from them.
 type Restorer interface {

@@ -59,8 +59,16 @@ type OpenFlow struct {
 
 // Apps configures the built-in apps.
 type Apps struct {
-	L2     L2     `yaml:"l2"`
-	Static Static `yaml:"static"`
+	L2        L2        `yaml:"l2"`
+	Static    Static    `yaml:"static"`
+	Discovery Discovery `yaml:"discovery"`
+}
+
+// Discovery configures LLDP link discovery.
+type Discovery struct {
+	// Interval is how often every switch port is probed; a link not seen
+	// for three intervals is removed.
+	Interval Duration `yaml:"interval"`
 }
 
 // Static lists flows to install as configured.
@@ -100,7 +108,7 @@ func Default() Config {
 	return Config{
 		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second)},
 		Flows:    Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
-		Apps:     Apps{L2: L2{MaxMACs: 8192}},
+		Apps:     Apps{L2: L2{MaxMACs: 8192}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
 	}
 }
 
@@ -176,6 +184,9 @@ func (c Config) Validate() error {
 		if _, _, _, err := sf.Parse(); err != nil {
 			return fieldErr(fmt.Sprintf("apps.static.flows[%d]", i), "%v", err)
 		}
+	}
+	if d := time.Duration(c.Apps.Discovery.Interval); d < 100*time.Millisecond || d > time.Hour {
+		return fieldErr("apps.discovery.interval", "%v is outside 100ms..1h", d)
 	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
 		return fieldErr("apps.l2.max_macs", "%d is outside 1..1048576", c.Apps.L2.MaxMACs)

@@ -22,7 +22,7 @@ type session struct {
 	conn   *openflow.Conn
 	dpid   uint64
 	log    *logrus.Entry
-	events chan openflow.Message
+	events chan any      // openflow.Message from the switch, or tick from an app's ticker
 	kick   chan struct{} // another switch's handler declared flows for this one
 	done   chan struct{} // closed once the session has fully ended
 	// changedOnConnect is how many flow-mods the first reconcile needed:
@@ -48,7 +48,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
 		return
 	}
-	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan openflow.Message, c.cfg.EventQueue),
+	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, c.cfg.EventQueue),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	defer close(s.done)
 	served := make(chan error, 1)
@@ -69,6 +69,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	c.hv.switchFrom(s.conn.RemoteAddr())
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
 		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles, "took": time.Since(start).Round(time.Millisecond)}).Info("switch connected")
+	s.startTickers()
 	reason := s.loop(ctx, served)
 	s.switchDown()
 	if top := c.cfg.Topology; top != nil {
@@ -219,7 +220,43 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 	}
 }
 
-func (s *session) handle(m openflow.Message) {
+// tick is an app's periodic turn on this switch.
+type tick struct{ app apps.App }
+
+// startTickers gives every app that wants periodic turns (apps.Ticker) a
+// ticker feeding the session's event queue, so ticks are ordered with the
+// switch's events and run on the session goroutine like them.
+func (s *session) startTickers() {
+	for _, a := range s.c.apps {
+		tk, ok := a.(apps.Ticker)
+		if !ok {
+			continue
+		}
+		go func() {
+			t := time.NewTicker(tk.Every())
+			defer t.Stop()
+			for {
+				select {
+				case <-s.conn.Done():
+					return
+				case <-t.C:
+					select {
+					case s.events <- tick{a}:
+					case <-s.conn.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+}
+
+func (s *session) handle(ev any) {
+	if t, ok := ev.(tick); ok {
+		s.call(t.app, func(ctx apps.Context) { t.app.(apps.Ticker).Tick(ctx, s.sw) })
+		return
+	}
+	m := ev.(openflow.Message)
 	switch m := m.(type) {
 	case *openflow.PacketIn:
 		s.c.stats.packetIns.Add(1)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/loomsdn/loom/apps/discovery"
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/apps/static"
 	"github.com/loomsdn/loom/config"
@@ -100,7 +101,7 @@ func run(args []string) error {
 		Topology:       top,
 		DiscoverOVSDB:  true,
 		Log:            log,
-	}, l2.New(cfg.Apps.L2.MaxMACs), static.New(statics))
+	}, l2.New(cfg.Apps.L2.MaxMACs), static.New(statics), discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)))
 	if err != nil {
 		return err
 	}

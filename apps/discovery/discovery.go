@@ -1,0 +1,205 @@
+// Package discovery finds the links between Loom's switches with LLDP.
+//
+// Every Every() it sends a probe out of each switch port that is not a VM
+// port. A probe carries the sending (dpid, port), the time, and an HMAC
+// under a key only this process holds; a probe that comes back in on
+// another switch port is a link. Forged probes fail the HMAC, stale or
+// replayed ones fail the time window, and LLDP arriving on a VM port is
+// dropped by the switch before it reaches Loom. Links not confirmed for
+// three periods, or whose port goes down, are removed.
+package discovery
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/topology"
+)
+
+// ID is the discovery app's cookie id.
+const ID flow.AppID = 3
+
+// Table and priorities of its flows: above the learning switch's in the
+// first table, so LLDP never reaches it.
+const (
+	table          uint8  = 0
+	priorityLLDP   uint16 = 1000
+	priorityVMDrop uint16 = 1100
+)
+
+// App is the LLDP link discovery.
+type App struct {
+	top   *topology.Topology
+	every time.Duration
+	key   []byte
+
+	mu   sync.Mutex
+	seen map[topology.Link]time.Time
+	// rejected counts probes refused, by reason, for logs and tests.
+	rejected map[string]int
+}
+
+// New returns discovery probing every period (5s when <= 0).
+func New(top *topology.Topology, every time.Duration) *App {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return &App{top: top, every: every, key: key, seen: map[topology.Link]time.Time{}, rejected: map[string]int{}}
+}
+
+// Name implements apps.App.
+func (a *App) Name() string { return "discovery" }
+
+// ID implements apps.App.
+func (a *App) ID() flow.AppID { return ID }
+
+// Tables implements apps.App: its flows live in the first table.
+func (a *App) Tables() []flow.Table { return nil }
+
+// Every implements apps.Ticker.
+func (a *App) Every() time.Duration { return a.every }
+
+// SwitchUp implements apps.SwitchHandler: catch LLDP, and probe at once.
+func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
+	ctx.Set(sw.DPID, "lldp", flow.Flow{Table: table, Priority: priorityLLDP,
+		Match: flow.Match{}.EthType(EtherTypeLLDP), Actions: []flow.Action{flow.ToController()}})
+	a.Tick(ctx, sw)
+}
+
+// SwitchDown implements apps.SwitchHandler: its links are gone.
+func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {
+	a.drop(func(l topology.Link) bool { return l.A.DPID == dpid || l.B.DPID == dpid })
+}
+
+// Tick implements apps.Ticker: refresh the VM-port drops, probe, expire.
+func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
+	vm := a.vmPorts(sw.DPID)
+	for _, p := range sw.Ports {
+		key := fmt.Sprintf("vm-lldp/%d", p.No)
+		if vm[p.No] {
+			ctx.Set(sw.DPID, key, flow.Flow{Table: table, Priority: priorityVMDrop,
+				Match: flow.Match{}.InPort(p.No).EthType(EtherTypeLLDP)})
+		} else {
+			ctx.Delete(sw.DPID, key)
+		}
+	}
+	now := ctx.Now()
+	for _, p := range sw.Ports {
+		if vm[p.No] || !p.Up || p.No > 0xffffff00 {
+			continue
+		}
+		frame := buildFrame(a.key, [6]byte(p.MAC), sw.DPID, p.No, now.UnixNano())
+		ctx.PacketOut(apps.PacketOut{DPID: sw.DPID, Actions: []flow.Action{flow.Output(p.No)}, Data: frame})
+	}
+	cutoff := now.Add(-3 * a.every)
+	a.drop(func(l topology.Link) bool {
+		return (l.A.DPID == sw.DPID || l.B.DPID == sw.DPID) && a.lastSeen(l).Before(cutoff)
+	})
+}
+
+func (a *App) lastSeen(l topology.Link) time.Time {
+	return a.seen[l] // called with a.mu held by drop
+}
+
+// vmPorts returns the switch's VM ports as the topology knows them.
+func (a *App) vmPorts(dpid uint64) map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, p := range a.top.Snapshot().Ports {
+		if p.DPID == dpid && p.Kind == topology.PortVM {
+			out[p.No] = true
+		}
+	}
+	return out
+}
+
+// PacketIn implements apps.PacketHandler: a probe coming back is a link.
+func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
+	p, err := parseFrame(pkt.Data)
+	dst := topology.Endpoint{DPID: pkt.DPID, Port: pkt.InPort}
+	reason := ""
+	switch {
+	case err != nil:
+		reason = "malformed"
+	case a.vmPorts(pkt.DPID)[pkt.InPort]:
+		reason = "arrived on a VM port"
+	case !p.verify(a.key):
+		reason = "bad HMAC"
+	case abs(ctx.Now().UnixNano()-p.Sent) > int64(3*a.every):
+		reason = "stale (replayed?)"
+	case (topology.Endpoint{DPID: p.DPID, Port: p.Port}) == dst:
+		reason = "looped back to its own port"
+	}
+	if reason != "" {
+		a.reject(ctx.Log(), reason, dst)
+		return
+	}
+	l := topology.NewLink(topology.Endpoint{DPID: p.DPID, Port: p.Port}, dst)
+	a.mu.Lock()
+	_, known := a.seen[l]
+	a.seen[l] = ctx.Now()
+	a.mu.Unlock()
+	if !known {
+		ctx.Log().WithField("link", l.A.String()+" - "+l.B.String()).Info("link discovered")
+		a.top.SetLink(l, true)
+	}
+}
+
+func (a *App) reject(log *logrus.Entry, reason string, at topology.Endpoint) {
+	a.mu.Lock()
+	a.rejected[reason]++
+	first := a.rejected[reason] == 1
+	a.mu.Unlock()
+	if first { // one line per reason; the count says how many followed
+		log.WithFields(logrus.Fields{"reason": reason, "port": at.String()}).Warn("LLDP probe rejected")
+	}
+}
+
+// Rejected returns how many probes were refused for reason.
+func (a *App) Rejected(reason string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rejected[reason]
+}
+
+// PortChanged implements apps.PortHandler: a link on a port that went
+// down or away is gone.
+func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange, port apps.Port) {
+	if change == apps.PortDeleted || !port.Up {
+		e := topology.Endpoint{DPID: dpid, Port: port.No}
+		a.drop(func(l topology.Link) bool { return l.A == e || l.B == e })
+	}
+	if change == apps.PortDeleted {
+		ctx.Delete(dpid, fmt.Sprintf("vm-lldp/%d", port.No))
+	}
+}
+
+// drop removes the links for which gone is true.
+func (a *App) drop(gone func(topology.Link) bool) {
+	a.mu.Lock()
+	var out []topology.Link
+	for l := range a.seen {
+		if gone(l) {
+			out = append(out, l)
+			delete(a.seen, l)
+		}
+	}
+	a.mu.Unlock()
+	for _, l := range out {
+		a.top.SetLink(l, false)
+	}
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
