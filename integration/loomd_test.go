@@ -17,7 +17,7 @@ import (
 	"github.com/loomsdn/loom/integration/harness"
 )
 
-var loomdBin string
+var loomdBin, rawframeBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "loombin")
@@ -37,6 +37,11 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building loomd:", err)
+		os.Exit(1)
+	}
+	rawframeBin = filepath.Join(dir, "rawframe")
+	if out, err := exec.Command("go", "build", "-o", rawframeBin, "github.com/loomsdn/loom/integration/rawframe").CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "building rawframe:", err, string(out))
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/openflow"
@@ -18,10 +19,16 @@ import (
 // real OVS), so a test can read its topology directly.
 func inProcessLoom(t *testing.T, sockDir string, hvs ...topology.Hypervisor) (*controller.Controller, *topology.Topology, string) {
 	t.Helper()
-	log, _ := test.NewNullLogger()
 	top := topology.New()
+	ctl, sock := inProcessLoomWith(t, sockDir, top, hvs, l2.New(0))
+	return ctl, top, sock
+}
+
+func inProcessLoomWith(t *testing.T, sockDir string, top *topology.Topology, hvs []topology.Hypervisor, appList ...apps.App) (*controller.Controller, string) {
+	t.Helper()
+	log, _ := test.NewNullLogger()
 	ctl, err := controller.New(controller.Config{Log: log, Topology: top,
-		OpenFlow: openflow.Config{EchoInterval: time.Second}}, l2.New(0))
+		OpenFlow: openflow.Config{EchoInterval: time.Second}}, appList...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +42,7 @@ func inProcessLoom(t *testing.T, sockDir string, hvs ...topology.Hypervisor) (*c
 	go func() { ctl.Serve(ctx, l); close(served) }()
 	t.Cleanup(func() { cancel(); <-served })
 	ctl.RunHypervisors(ctx, hvs)
-	return ctl, top, sock
+	return ctl, sock
 }
 
 func portNamed(s topology.Snapshot, name string) (topology.Port, bool) {

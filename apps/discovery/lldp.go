@@ -44,6 +44,12 @@ func sign(key []byte, dpid uint64, port uint32, sent int64) []byte {
 	return m.Sum(nil)[:macLen]
 }
 
+// Probe builds a probe frame as Loom sends it, signed with key. Tests use
+// it, with a key of their own, to forge probes.
+func Probe(key []byte, src [6]byte, dpid uint64, port uint32, sent int64) []byte {
+	return buildFrame(key, src, dpid, port, sent)
+}
+
 // buildFrame returns the LLDP frame Loom sends out of (dpid, port).
 func buildFrame(key []byte, src [6]byte, dpid uint64, port uint32, sent int64) []byte {
 	f := append(append([]byte{}, lldpDst[:]...), src[:]...)

@@ -1,0 +1,90 @@
+// Command rawframe sends and captures raw Ethernet frames on one
+// interface. The integration tests run it inside a VM namespace to play a
+// misbehaving VM (forged LLDP, replays, spoofed source MACs).
+//
+//	rawframe send IFACE HEXFRAME
+//	rawframe capture IFACE ETHERTYPE_HEX TIMEOUT   prints the first matching frame in hex
+package main
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "rawframe:", err)
+		os.Exit(1)
+	}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func open(iface string) (int, *syscall.SockaddrLinklayer, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return 0, nil, err
+	}
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(syscall.ETH_P_ALL)))
+	if err != nil {
+		return 0, nil, err
+	}
+	sll := &syscall.SockaddrLinklayer{Protocol: htons(syscall.ETH_P_ALL), Ifindex: ifi.Index}
+	if err := syscall.Bind(fd, sll); err != nil {
+		return 0, nil, err
+	}
+	return fd, sll, nil
+}
+
+func run(args []string) error {
+	if len(args) < 3 {
+		return fmt.Errorf("usage: rawframe send IFACE HEX | rawframe capture IFACE ETHERTYPE TIMEOUT")
+	}
+	fd, sll, err := open(args[1])
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	switch args[0] {
+	case "send":
+		frame, err := hex.DecodeString(args[2])
+		if err != nil {
+			return err
+		}
+		return syscall.Sendto(fd, frame, 0, sll)
+	case "capture":
+		if len(args) < 4 {
+			return fmt.Errorf("capture needs ETHERTYPE and TIMEOUT")
+		}
+		et, err := strconv.ParseUint(args[2], 16, 16)
+		if err != nil {
+			return err
+		}
+		timeout, err := time.ParseDuration(args[3])
+		if err != nil {
+			return err
+		}
+		deadline := time.Now().Add(timeout)
+		tv := syscall.NsecToTimeval(int64(200 * time.Millisecond))
+		syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		buf := make([]byte, 65536)
+		for time.Now().Before(deadline) {
+			n, _, err := syscall.Recvfrom(fd, buf, 0)
+			if err != nil || n < 14 {
+				continue
+			}
+			if binary.BigEndian.Uint16(buf[12:]) == uint16(et) {
+				fmt.Println(hex.EncodeToString(buf[:n]))
+				return nil
+			}
+		}
+		return fmt.Errorf("no frame of ethertype %04x within %v", et, timeout)
+	}
+	return fmt.Errorf("unknown command %q", args[0])
+}
