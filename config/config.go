@@ -88,6 +88,9 @@ type StaticFlow struct {
 type L2 struct {
 	// MaxMACs bounds the MAC table of each switch.
 	MaxMACs int `yaml:"max_macs"`
+	// MoveHoldDown is how long a MAC must keep appearing on a second port,
+	// while its first port is up, before Loom moves it there.
+	MoveHoldDown Duration `yaml:"move_holddown"`
 }
 
 // Duration is a time.Duration written as "5s", "250ms".
@@ -108,7 +111,7 @@ func Default() Config {
 	return Config{
 		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second)},
 		Flows:    Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
-		Apps:     Apps{L2: L2{MaxMACs: 8192}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
+		Apps:     Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
 	}
 }
 
@@ -187,6 +190,9 @@ func (c Config) Validate() error {
 	}
 	if d := time.Duration(c.Apps.Discovery.Interval); d < 100*time.Millisecond || d > time.Hour {
 		return fieldErr("apps.discovery.interval", "%v is outside 100ms..1h", d)
+	}
+	if d := time.Duration(c.Apps.L2.MoveHoldDown); d < 0 || d > time.Hour {
+		return fieldErr("apps.l2.move_holddown", "%v is outside 0..1h", d)
 	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
 		return fieldErr("apps.l2.max_macs", "%d is outside 1..1048576", c.Apps.L2.MaxMACs)

@@ -146,7 +146,7 @@ var (
 )
 
 func TestHandshakeInstallsTableMisses(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	sw := r.connect(0xc1, port(1, "vm1"), port(2, "vm2"))
 	var types []uint8
 	for _, h := range sw.Received() {
@@ -178,7 +178,7 @@ func TestHandshakeInstallsTableMisses(t *testing.T) {
 }
 
 func TestPacketInLearnsThenResubmits(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	sw := r.connect(0xc1, port(1, "vm1"), port(2, "vm2"))
 	before := len(sw.FlowMods())
 	missCookie := uint64(sw.FlowMods()[0].Cookie)
@@ -209,7 +209,7 @@ func TestPacketInLearnsThenResubmits(t *testing.T) {
 func findApp(r *rig) *l2.App { return r.ctl.apps[0].(*l2.App) }
 
 func TestEventsKeepOrderPerSwitch(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	sw := r.connect(0xc1, port(1, "vm1"))
 	before := len(sw.FlowMods())
 	const n = 50
@@ -233,7 +233,7 @@ func TestEventsKeepOrderPerSwitch(t *testing.T) {
 }
 
 func TestPortDownForgetsItsMACs(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	sw := r.connect(0xc1, port(1, "vm1"), port(2, "vm2"))
 	sw.Send(fakeswitch.PacketIn(100, 0, 0, 1, frame(macB, macA)))
 	r.eventually("learned", func() bool { _, ok := findApp(r).Lookup(0xc1, macA); return ok })
@@ -256,7 +256,7 @@ func TestPortDownForgetsItsMACs(t *testing.T) {
 }
 
 func TestSecondConnectionForLiveDPIDIsRefused(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	first := r.connect(0xc1, port(1, "vm1"))
 	second := fakeswitch.Start(r.dial(), 0xc1, port(1, "vm1"))
 	select {
@@ -273,7 +273,7 @@ func TestSecondConnectionForLiveDPIDIsRefused(t *testing.T) {
 }
 
 func TestDeadHolderIsReplaced(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	first := r.connect(0xc1, port(1, "vm1"))
 	first.Mute()
 	second := fakeswitch.Start(r.dial(), 0xc1, port(1, "vm1"))
@@ -286,14 +286,14 @@ func TestDeadHolderIsReplaced(t *testing.T) {
 }
 
 func TestSilentSwitchIsDropped(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	sw := r.connect(0xc1)
 	sw.Mute()
 	r.eventually("silent switch dropped", func() bool { return len(r.ctl.Switches()) == 0 })
 }
 
 func TestMalformedPeersAreDroppedAlone(t *testing.T) {
-	r := newRig(t, l2.New(0))
+	r := newRig(t, l2.New(l2.Options{}))
 	good := r.connect(0xc1, port(1, "vm1"), port(2, "vm2"))
 	hello := openflow.Encode(openflow.HelloMsg{}, 1)
 	for name, bytes := range map[string][]byte{
@@ -346,7 +346,7 @@ func (panicky) Tables() []flow.Table                         { return nil }
 func (panicky) PacketIn(ctx apps.Context, pkt apps.PacketIn) { panic("boom") }
 
 func TestPanickingAppDoesNotKillTheSession(t *testing.T) {
-	r := newRig(t, l2.New(0), panicky{})
+	r := newRig(t, l2.New(l2.Options{}), panicky{})
 	sw := r.connect(0xc1, port(1, "vm1"))
 	sw.Send(fakeswitch.PacketIn(100, 0, 0, 1, frame(macB, macA))) // foreign cookie: every app gets it
 	r.eventually("panic logged", func() bool { return len(r.logLines("panicked")) == 1 })
@@ -354,7 +354,7 @@ func TestPanickingAppDoesNotKillTheSession(t *testing.T) {
 }
 
 func TestDuplicateAppsAreRejected(t *testing.T) {
-	if _, err := New(Config{}, l2.New(0), l2.New(0)); err == nil {
+	if _, err := New(Config{}, l2.New(l2.Options{}), l2.New(l2.Options{})); err == nil {
 		t.Fatal("two apps with one name accepted")
 	}
 }

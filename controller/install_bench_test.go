@@ -21,7 +21,7 @@ func BenchmarkConnectInstall100k(b *testing.B) {
 			Match: flow.Match{}.EthDst(flow.MAC{2, byte(i >> 16), byte(i >> 8), byte(i), 0, 1}), Actions: []flow.Action{flow.Output(1)}}}
 	}
 	for b.Loop() {
-		r := newRigQuiet(b, l2.New(0), static.New(entries))
+		r := newRigQuiet(b, l2.New(l2.Options{}), static.New(entries))
 		sw := fakeswitch.Start(r.dialB(b), 0xb1)
 		for sw.Table.Counts().Bundles == 0 {
 			select {

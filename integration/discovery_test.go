@@ -42,7 +42,7 @@ func TestLLDPFindsPatchLinksAndRejectsForgeries(t *testing.T) {
 	top := topology.New()
 	disc := discovery.New(top, every)
 	_, sock := inProcessLoomWith(t, lab.Dir(), top, []topology.Hypervisor{{Name: "hv1", OVSDB: "unix:" + filepath.Join(hv.RunDir, "db.sock")}},
-		l2.New(0), disc)
+		l2.New(l2.Options{}), disc)
 	for _, br := range []*harness.Bridge{uplink, vmbr} {
 		br.SetController("unix:" + sock)
 		if err := br.WaitConnected(15 * time.Second); err != nil {

@@ -20,7 +20,7 @@ import (
 func inProcessLoom(t *testing.T, sockDir string, hvs ...topology.Hypervisor) (*controller.Controller, *topology.Topology, string) {
 	t.Helper()
 	top := topology.New()
-	ctl, sock := inProcessLoomWith(t, sockDir, top, hvs, l2.New(0))
+	ctl, sock := inProcessLoomWith(t, sockDir, top, hvs, l2.New(l2.Options{}))
 	return ctl, top, sock
 }
 

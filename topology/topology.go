@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/loomsdn/loom/ovsdb"
 )
@@ -206,6 +207,61 @@ func (t *Topology) SetLink(l Link, up bool) {
 			delete(in.Links, l.A.String()+"-"+l.B.String())
 		}
 	})
+}
+
+// hostRefresh is how stale a host's LastSeen may get before a sighting
+// at the same place updates it (and bumps the revision).
+const hostRefresh = time.Minute
+
+// HostSeen records a host (by MAC) at (dpid, port), with an IP when one
+// was learned (from ARP); "" adds none.
+func (t *Topology) HostSeen(mac string, dpid uint64, port uint32, ip string, now time.Time) {
+	t.update(func(in *inputs) {
+		h, ok := in.Hosts[mac]
+		moved := !ok || h.DPID != dpid || h.Port != port
+		newIP := ip != "" && !contains(h.IPs, ip)
+		if !moved && !newIP && now.Sub(h.LastSeen) < hostRefresh {
+			return
+		}
+		h.MAC, h.DPID, h.Port, h.LastSeen = mac, dpid, port, now
+		if newIP {
+			h.IPs = append(append([]string(nil), h.IPs...), ip)
+			if len(h.IPs) > 8 { // bounded: a host claiming many addresses keeps its latest
+				h.IPs = h.IPs[len(h.IPs)-8:]
+			}
+		}
+		in.Hosts[mac] = h
+	})
+}
+
+// HostGone forgets a host.
+func (t *Topology) HostGone(mac string) {
+	t.update(func(in *inputs) { delete(in.Hosts, mac) })
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Port returns one port of the model.
+func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.view.Ports {
+		if p.DPID == dpid && p.No == no {
+			if p.VM != nil {
+				vm := *p.VM
+				p.VM = &vm
+			}
+			return p, true
+		}
+	}
+	return Port{}, false
 }
 
 // Links returns the current links.

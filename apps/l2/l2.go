@@ -10,12 +10,18 @@
 package l2
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/topology"
 )
 
 // Table ids and flow priorities of the pipeline.
@@ -33,21 +39,50 @@ const ID flow.AppID = 1
 // without limit.
 const DefaultMaxMACs = 8192
 
-// App is the learning switch.
-type App struct {
-	maxMACs int
+// DefaultHoldDown is how long a MAC must keep showing up on a second port
+// before Loom believes it moved there (while its old port stays up).
+const DefaultHoldDown = 10 * time.Second
 
-	mu     sync.Mutex
-	tables map[uint64]map[flow.MAC]uint32 // dpid -> MAC -> port
+// Options configure the learning switch.
+type Options struct {
+	// MaxMACs bounds the MAC table of one switch (DefaultMaxMACs when 0).
+	MaxMACs int
+	// HoldDown is how long a MAC seen on a second port, while its first
+	// port is up, must keep appearing there before it moves (DefaultHoldDown
+	// when 0). One forged frame never moves a MAC.
+	HoldDown time.Duration
+	// Topology, when set, lets l2 refuse a VM port's frames from any MAC
+	// but the one libvirt attached to it, and receives the hosts it learns.
+	Topology *topology.Topology
 }
 
-// New returns a learning switch holding at most maxMACs MACs per switch
-// (DefaultMaxMACs when maxMACs <= 0).
-func New(maxMACs int) *App {
-	if maxMACs <= 0 {
-		maxMACs = DefaultMaxMACs
+// App is the learning switch.
+type App struct {
+	o Options
+
+	mu     sync.Mutex
+	tables map[uint64]map[flow.MAC]uint32    // dpid -> MAC -> port
+	moves  map[uint64]map[flow.MAC]candidate // dpid -> MAC -> the port it may be moving to
+	down   map[uint64]map[uint32]bool        // dpid -> ports known down
+	warned map[string]bool                   // log once per (switch, port, MAC, reason)
+}
+
+// candidate is a port a known MAC has been seen on since a time.
+type candidate struct {
+	port  uint32
+	since time.Time
+}
+
+// New returns a learning switch.
+func New(o Options) *App {
+	if o.MaxMACs <= 0 {
+		o.MaxMACs = DefaultMaxMACs
 	}
-	return &App{maxMACs: maxMACs, tables: make(map[uint64]map[flow.MAC]uint32)}
+	if o.HoldDown <= 0 {
+		o.HoldDown = DefaultHoldDown
+	}
+	return &App{o: o, tables: map[uint64]map[flow.MAC]uint32{}, moves: map[uint64]map[flow.MAC]candidate{},
+		down: map[uint64]map[uint32]bool{}, warned: map[string]bool{}}
 }
 
 // Name implements apps.App.
@@ -81,33 +116,109 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	}
 	var src flow.MAC
 	copy(src[:], pkt.Data[6:12])
-	if src.Multicast() || !a.learn(pkt.DPID, src, pkt.InPort) {
-		// Not learnable (group address, or the table is full): deliver it
-		// without resubmitting, which would only bring it back here.
-		if !src.Multicast() {
-			ctx.Log().WithField("mac", src.String()).Warn("MAC table full; flooding without learning")
-		}
-		ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: []flow.Action{flow.Flood()}, Data: pkt.Data})
+	flood := apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: []flow.Action{flow.Flood()}, Data: pkt.Data}
+	if src.Multicast() {
+		// Not learnable: deliver it without resubmitting, which would
+		// only bring it back here.
+		ctx.PacketOut(flood)
+		return
+	}
+	if reason := a.spoofed(pkt.DPID, pkt.InPort, src); reason != "" {
+		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, reason)
+		return // dropped: a VM may only send as itself
+	}
+	switch a.learn(pkt.DPID, src, pkt.InPort, ctx.Now()) {
+	case full:
+		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC table full; flooding without learning")
+		ctx.PacketOut(flood)
+		return
+	case heldDown:
+		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC seen on a second port while its port is up; held down, not moved")
 		return
 	}
 	ctx.Set(pkt.DPID, key(src), Flows(src, pkt.InPort)...)
 	ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: []flow.Action{flow.ToTable()}, Data: pkt.Data})
+	if a.o.Topology != nil {
+		a.o.Topology.HostSeen(src.String(), pkt.DPID, pkt.InPort, arpSenderIP(pkt.Data, src), ctx.Now())
+	}
 }
 
-// learn records mac on port; false when the switch's table is full.
-func (a *App) learn(dpid uint64, mac flow.MAC, port uint32) bool {
+// spoofed says why a frame from src on a VM port must be refused: the
+// port's VM has a different MAC.
+func (a *App) spoofed(dpid uint64, port uint32, src flow.MAC) string {
+	if a.o.Topology == nil {
+		return ""
+	}
+	p, ok := a.o.Topology.Port(dpid, port)
+	if !ok || p.VM == nil || p.VM.MAC == "" {
+		return ""
+	}
+	if attached, err := flow.ParseMAC(p.VM.MAC); err == nil && attached != src {
+		return "frame from a MAC that is not the VM's own (libvirt attached-mac " + p.VM.MAC + "); dropped"
+	}
+	return ""
+}
+
+func (a *App) warnOnce(ctx apps.Context, dpid uint64, port uint32, mac flow.MAC, reason string) {
+	id := fmt.Sprintf("%x/%d/%s/%s", dpid, port, mac, reason)
+	a.mu.Lock()
+	seen := a.warned[id]
+	a.warned[id] = true
+	a.mu.Unlock()
+	if !seen {
+		ctx.Log().WithFields(logrus.Fields{"port": port, "mac": mac.String()}).Warn(reason)
+	}
+}
+
+// arpSenderIP returns the sender IP of an ARP frame sent by src, or "".
+func arpSenderIP(f []byte, src flow.MAC) string {
+	if len(f) < 42 || binary.BigEndian.Uint16(f[12:]) != 0x0806 || flow.MAC(f[22:28]) != src {
+		return ""
+	}
+	return netip.AddrFrom4([4]byte(f[28:32])).String()
+}
+
+type outcome int
+
+const (
+	learned outcome = iota
+	full
+	heldDown
+)
+
+// learn records mac on port, unless the table is full, or mac is known on
+// another port that is still up and has not shown up here for the whole
+// hold-down.
+func (a *App) learn(dpid uint64, mac flow.MAC, port uint32, now time.Time) outcome {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t := a.tables[dpid]
 	if t == nil {
-		t = make(map[flow.MAC]uint32)
+		t = map[flow.MAC]uint32{}
 		a.tables[dpid] = t
 	}
-	if _, known := t[mac]; !known && len(t) >= a.maxMACs {
-		return false
+	old, known := t[mac]
+	switch {
+	case !known && len(t) >= a.o.MaxMACs:
+		return full
+	case known && old != port && !a.down[dpid][old]:
+		moves := a.moves[dpid]
+		if moves == nil {
+			moves = map[flow.MAC]candidate{}
+			a.moves[dpid] = moves
+		}
+		c, ok := moves[mac]
+		if !ok || c.port != port {
+			moves[mac] = candidate{port: port, since: now}
+			return heldDown
+		}
+		if now.Sub(c.since) < a.o.HoldDown {
+			return heldDown
+		}
 	}
+	delete(a.moves[dpid], mac)
 	t[mac] = port
-	return true
+	return learned
 }
 
 // Lookup returns the port mac was learned on.
@@ -131,12 +242,16 @@ func (a *App) forget(ctx apps.Context, dpid uint64, gone func(port uint32) bool)
 	a.mu.Unlock()
 	for _, mac := range macs {
 		ctx.Delete(dpid, key(mac))
+		if a.o.Topology != nil {
+			a.o.Topology.HostGone(mac.String())
+		}
 	}
 }
 
 // PortChanged implements apps.PortHandler: a MAC behind a port that went
 // down or away is forgotten, so it is relearned wherever it shows up next.
 func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange, port apps.Port) {
+	a.setDown(dpid, port.No, change == apps.PortDeleted || !port.Up)
 	if change == apps.PortDeleted || !port.Up {
 		a.forget(ctx, dpid, func(p uint32) bool { return p == port.No })
 	}
@@ -149,8 +264,22 @@ func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
 	up := make(map[uint32]bool, len(sw.Ports))
 	for _, p := range sw.Ports {
 		up[p.No] = p.Up
+		a.setDown(sw.DPID, p.No, !p.Up)
 	}
 	a.forget(ctx, sw.DPID, func(p uint32) bool { return !up[p] })
+}
+
+func (a *App) setDown(dpid uint64, port uint32, down bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down[dpid] == nil {
+		a.down[dpid] = map[uint32]bool{}
+	}
+	if down {
+		a.down[dpid][port] = true
+	} else {
+		delete(a.down[dpid], port)
+	}
 }
 
 // SwitchDown implements apps.SwitchHandler; the MAC table is kept.
@@ -169,7 +298,12 @@ func (a *App) Restore(dpid uint64, key string, flows []flow.Flow) {
 	}
 	for _, f := range flows {
 		if f.Table == TableForward && len(f.Actions) == 1 {
-			a.learn(dpid, mac, f.Actions[0].Port())
+			a.mu.Lock()
+			if a.tables[dpid] == nil {
+				a.tables[dpid] = map[flow.MAC]uint32{}
+			}
+			a.tables[dpid][mac] = f.Actions[0].Port()
+			a.mu.Unlock()
 		}
 	}
 }

@@ -11,20 +11,23 @@ import (
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/ovsdb"
+	"github.com/loomsdn/loom/topology"
 )
 
 // fakeCtx records declarations the way the controller would carry them out.
 type fakeCtx struct {
 	flows map[string][]flow.Flow // key -> flows
 	outs  []apps.PacketOut
+	now   time.Time
 }
 
-func newCtx() *fakeCtx { return &fakeCtx{flows: map[string][]flow.Flow{}} }
+func newCtx() *fakeCtx { return &fakeCtx{flows: map[string][]flow.Flow{}, now: time.Unix(1000, 0)} }
 
 func (c *fakeCtx) Set(dpid uint64, key string, flows ...flow.Flow) { c.flows[key] = flows }
 func (c *fakeCtx) Delete(dpid uint64, key string)                  { delete(c.flows, key) }
 func (c *fakeCtx) PacketOut(po apps.PacketOut)                     { c.outs = append(c.outs, po) }
-func (c *fakeCtx) Now() time.Time                                  { return time.Unix(0, 0) }
+func (c *fakeCtx) Now() time.Time                                  { return c.now }
 func (c *fakeCtx) Log() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
@@ -50,7 +53,7 @@ func (c *fakeCtx) text() string {
 func sortStrings(s []string) []string { sort.Strings(s); return s }
 
 func TestLearnDeclaresTwoFlowsAndResubmits(t *testing.T) {
-	a, ctx := New(0), newCtx()
+	a, ctx := New(Options{}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
 	want := "table=0, priority=100,in_port=3,dl_src=02:00:00:00:00:0a actions=goto_table:1\n" +
 		"table=1, priority=100,dl_dst=02:00:00:00:00:0a actions=output:3"
@@ -62,17 +65,69 @@ func TestLearnDeclaresTwoFlowsAndResubmits(t *testing.T) {
 	}
 }
 
-func TestMoveReplacesTheFlows(t *testing.T) {
-	a, ctx := New(0), newCtx()
+func TestOneFrameNeverMovesAMAC(t *testing.T) {
+	a, ctx := New(Options{HoldDown: 10 * time.Second}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
+	outs := len(ctx.outs)
+	// The same MAC from another port while port 3 is up: held down, and
+	// the frame is not delivered.
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
+	if got := ctx.text(); !strings.Contains(got, "in_port=3") || strings.Contains(got, "in_port=4") {
+		t.Fatalf("one frame moved the MAC:\n%s", got)
+	}
+	if len(ctx.outs) != outs {
+		t.Fatal("a held-down frame was delivered")
+	}
+	// Still there after most of the hold-down: still not moved.
+	ctx.now = ctx.now.Add(9 * time.Second)
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
+	if strings.Contains(ctx.text(), "in_port=4") {
+		t.Fatal("moved before the hold-down ended")
+	}
+	// Seen there for the whole hold-down: a real move.
+	ctx.now = ctx.now.Add(2 * time.Second)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
 	if got := ctx.text(); !strings.Contains(got, "in_port=4") || strings.Contains(got, "in_port=3") {
-		t.Fatalf("after the move:\n%s", got)
+		t.Fatalf("after the hold-down:\n%s", got)
+	}
+}
+
+func TestMoveFromADownPortIsImmediate(t *testing.T) {
+	a, ctx := New(Options{}), newCtx()
+	a.SwitchUp(ctx, apps.Switch{DPID: 1, Ports: []apps.Port{{No: 3, Up: true}, {No: 4, Up: true}}})
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
+	a.setDown(1, 3, true) // as a port-status would, without forgetting (a flap)
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
+	if got := ctx.text(); !strings.Contains(got, "in_port=4") {
+		t.Fatalf("MAC did not move off a down port:\n%s", got)
+	}
+}
+
+func TestVMPortMaySendOnlyAsItsOwnMAC(t *testing.T) {
+	top := topology.New()
+	top.SetHypervisors([]topology.Hypervisor{{Name: "hv"}})
+	top.SwitchConnected(1, "r", []topology.OFPort{{No: 5, Name: "vm-port", Up: true}})
+	top.OVSDBState("hv", "unix:/x", &ovsdb.Hypervisor{Bridges: []ovsdb.Bridge{{Name: "br", DPID: 1,
+		Ports: []ovsdb.Port{{Name: "vm-port", AttachedMAC: "02:00:00:00:00:05"}}}}}, nil)
+	a, ctx := New(Options{Topology: top}), newCtx()
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
+	if len(ctx.flows)+len(ctx.outs) != 0 {
+		t.Fatalf("a spoofed source was learned or delivered: %s", ctx.text())
+	}
+	arp := frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:05")[:12]
+	arp = append(arp, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 5, 172, 16, 123, 105, 0, 0, 0, 0, 0, 0, 172, 16, 123, 1)
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: arp})
+	if len(ctx.flows) != 1 {
+		t.Fatalf("the VM's own MAC was not learned: %s", ctx.text())
+	}
+	hosts := top.Snapshot().Hosts
+	if len(hosts) != 1 || hosts[0].MAC != "02:00:00:00:00:05" || hosts[0].Port != 5 || len(hosts[0].IPs) != 1 || hosts[0].IPs[0] != "172.16.123.105" {
+		t.Fatalf("hosts %+v", hosts)
 	}
 }
 
 func TestGroupSourcesAreNotLearned(t *testing.T) {
-	a, ctx := New(0), newCtx()
+	a, ctx := New(Options{}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01")})
 	if len(ctx.flows) != 0 {
 		t.Fatalf("learned a multicast source: %s", ctx.text())
@@ -84,7 +139,7 @@ func TestGroupSourcesAreNotLearned(t *testing.T) {
 }
 
 func TestFullTableFloodsWithoutLearning(t *testing.T) {
-	a, ctx := New(1), newCtx()
+	a, ctx := New(Options{MaxMACs: 1}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 2, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")})
 	if len(ctx.flows) != 1 {
@@ -94,6 +149,7 @@ func TestFullTableFloodsWithoutLearning(t *testing.T) {
 		t.Fatalf("over-limit packet sent with %v, want FLOOD", last.Actions)
 	}
 	// A known MAC may still move when the table is full.
+	a.setDown(1, 1, true)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
 	if !strings.Contains(ctx.text(), "in_port=5") {
 		t.Fatalf("known MAC could not move in a full table:\n%s", ctx.text())
@@ -101,7 +157,7 @@ func TestFullTableFloodsWithoutLearning(t *testing.T) {
 }
 
 func TestPortDownAndSwitchUpForget(t *testing.T) {
-	a, ctx := New(0), newCtx()
+	a, ctx := New(Options{}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 2, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")})
 	a.PortChanged(ctx, 1, apps.PortModified, apps.Port{No: 1, Up: false})
@@ -116,7 +172,7 @@ func TestPortDownAndSwitchUpForget(t *testing.T) {
 }
 
 func TestShortFramesAreIgnored(t *testing.T) {
-	a, ctx := New(0), newCtx()
+	a, ctx := New(Options{}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: []byte{1, 2, 3}})
 	if len(ctx.flows)+len(ctx.outs) != 0 {
 		t.Fatal("acted on a 3-byte frame")

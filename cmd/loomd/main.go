@@ -101,7 +101,7 @@ func run(args []string) error {
 		Topology:       top,
 		DiscoverOVSDB:  true,
 		Log:            log,
-	}, l2.New(cfg.Apps.L2.MaxMACs), static.New(statics), discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)))
+	}, l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown), Topology: top}), static.New(statics), discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)))
 	if err != nil {
 		return err
 	}
