@@ -2,10 +2,13 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/apps"
@@ -122,4 +125,15 @@ func TestTopologyKnowsVMPortsBeforeTheyTalk(t *testing.T) {
 	if h := top.Snapshot().Hypervisors[0]; !h.Connected {
 		t.Fatalf("hypervisor %+v", h)
 	}
+}
+
+func discardLog() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
