@@ -4,6 +4,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +26,40 @@ type Config struct {
 	OpenFlow    OpenFlow     `yaml:"openflow"`
 	Flows       Flows        `yaml:"flows"`
 	Hypervisors []Hypervisor `yaml:"hypervisors"`
-	Apps        Apps         `yaml:"apps"`
+	// OVSDBTLS is the client certificate and CA for ssl: OVSDB endpoints.
+	OVSDBTLS TLSFiles `yaml:"ovsdb_tls"`
+	Apps     Apps     `yaml:"apps"`
+}
+
+// TLSFiles names PEM files for a TLS client.
+type TLSFiles struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Client returns the TLS client configuration, or nil when none is set.
+// Errors name the field whose file is wrong.
+func (f TLSFiles) Client(at string) (*tls.Config, error) {
+	if f.CA == "" && f.Cert == "" && f.Key == "" {
+		return nil, nil
+	}
+	if f.CA == "" || f.Cert == "" || f.Key == "" {
+		return nil, fieldErr(at, "ca, cert and key are all required")
+	}
+	pem, err := os.ReadFile(f.CA)
+	if err != nil {
+		return nil, fieldErr(at+".ca", "%v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fieldErr(at+".ca", "%s holds no PEM certificate", f.CA)
+	}
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		return nil, fieldErr(at+".cert", "%v", err)
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Hypervisor is one KVM host whose OVSDB Loom reads and writes. Hosts not
@@ -174,14 +209,21 @@ func (c Config) Validate() error {
 			return fieldErr(at+".name", "%q is listed twice", h.Name)
 		}
 		names[h.Name] = true
-		if _, _, err := ovsdb.ParseEndpoint(h.OVSDB); err != nil {
+		scheme, _, err := ovsdb.ParseEndpoint(h.OVSDB)
+		if err != nil {
 			return fieldErr(at+".ovsdb", "%v", err)
+		}
+		if scheme == "ssl" && c.OVSDBTLS.CA == "" {
+			return fieldErr(at+".ovsdb", "an ssl: endpoint needs ovsdb_tls (ca, cert, key)")
 		}
 		if h.TunnelIP != "" {
 			if _, err := netip.ParseAddr(h.TunnelIP); err != nil {
 				return fieldErr(at+".tunnel_ip", "%q is not an IP address", h.TunnelIP)
 			}
 		}
+	}
+	if _, err := c.OVSDBTLS.Client("ovsdb_tls"); err != nil {
+		return err
 	}
 	for i, sf := range c.Apps.Static.Flows {
 		if _, _, _, err := sf.Parse(); err != nil {

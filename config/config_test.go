@@ -93,3 +93,15 @@ func TestHypervisorsAndErrorLines(t *testing.T) {
 		}
 	}
 }
+
+func TestOVSDBTLSErrorsNameTheField(t *testing.T) {
+	for body, want := range map[string]string{
+		"hypervisors:\n  - name: a\n    ovsdb: ssl:10.0.0.1:6640\n":      "hypervisors[0].ovsdb: an ssl: endpoint needs ovsdb_tls",
+		"ovsdb_tls:\n  ca: /nonexistent/ca.pem\n":                        "ovsdb_tls: ca, cert and key are all required",
+		"ovsdb_tls:\n  ca: /nonexistent/ca.pem\n  cert: /x\n  key: /y\n": "line 2: ovsdb_tls.ca",
+	} {
+		if _, err := Load(write(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v, want %q", body, err, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,8 @@ type Config struct {
 	// DiscoverOVSDB starts an OVSDB client at tcp:<address>:6640 for a
 	// switch that connects over TCP from a host no hypervisor covers.
 	DiscoverOVSDB bool
+	// OVSDBTLS is the client TLS configuration for ssl: OVSDB endpoints.
+	OVSDBTLS *tls.Config
 }
 
 // Controller hosts apps and switch sessions.

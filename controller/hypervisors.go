@@ -49,7 +49,7 @@ func (h *hypervisors) start(name, endpoint string) {
 	if _, ok := h.clients[name]; ok {
 		return
 	}
-	cl, err := ovsdb.New(name, endpoint, nil, h.c.log)
+	cl, err := ovsdb.New(name, endpoint, h.c.cfg.OVSDBTLS, h.c.log)
 	if err != nil {
 		h.c.log.WithError(err).Warn("hypervisor not started")
 		return

@@ -86,6 +86,10 @@ func run(args []string) error {
 		hypervisors = append(hypervisors, topology.Hypervisor{Name: h.Name, OVSDB: h.OVSDB, TunnelIP: h.TunnelIP})
 	}
 
+	ovsdbTLS, err := cfg.OVSDBTLS.Client("ovsdb_tls") // validated with the config
+	if err != nil {
+		return err
+	}
 	foreign := controller.KeepForeign
 	if cfg.Flows.Foreign == "remove" {
 		foreign = controller.RemoveForeign
@@ -100,6 +104,7 @@ func run(args []string) error {
 		Store:          db,
 		Topology:       top,
 		DiscoverOVSDB:  true,
+		OVSDBTLS:       ovsdbTLS,
 		Log:            log,
 	}, l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown), Topology: top}), static.New(statics), discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)))
 	if err != nil {
