@@ -2,6 +2,9 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,4 +111,48 @@ func TestOVSDBClientRetriesAnUnreachableEndpoint(t *testing.T) {
 			t.Errorf("endpoint %q accepted", bad)
 		}
 	}
+}
+
+func TestOVSDBClientNamesAMissingSchemaColumn(t *testing.T) {
+	t.Parallel()
+	lab := harness.New(t)
+	// A schema without Interface.external_ids, served by a real ovsdb-server.
+	raw, err := os.ReadFile("/usr/share/openvswitch/vswitch.ovsschema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	delete(schema["tables"].(map[string]any)["Interface"].(map[string]any)["columns"].(map[string]any), "external_ids")
+	trimmed, _ := json.Marshal(schema)
+	dir := lab.Dir()
+	schemaFile, dbFile, sock := filepath.Join(dir, "trimmed.ovsschema"), filepath.Join(dir, "trimmed.db"), filepath.Join(dir, "trimmed.sock")
+	os.WriteFile(schemaFile, trimmed, 0o644)
+	if out, err := exec.Command("ovsdb-tool", "create", dbFile, schemaFile).CombinedOutput(); err != nil {
+		t.Fatalf("ovsdb-tool: %v %s", err, out)
+	}
+	lab.Start("trimmed-ovsdb", "", nil, "ovsdb-server", dbFile, "--remote=punix:"+sock, "--no-chdir",
+		"--pidfile="+filepath.Join(dir, "trimmed.pid"), "--unixctl="+filepath.Join(dir, "trimmed.ctl"), "--log-file="+filepath.Join(dir, "trimmed.log"))
+
+	log, hook := test.NewNullLogger()
+	c, err := ovsdb.New("old-host", "unix:"+sock, nil, logrus.NewEntry(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	waitFor(t, "an error naming the missing column", 10*time.Second, func() bool {
+		for _, e := range hook.AllEntries() {
+			// libovsdb checks Loom's models against the server's schema
+			// and names the column; the error reaches the log as is.
+			if err, ok := e.Data[logrus.ErrorKey].(error); ok && strings.Contains(err.Error(), "vswitch.Interface") &&
+				strings.Contains(err.Error(), "external_ids: Column does not exist in schema") {
+				return true
+			}
+		}
+		return false
+	})
 }

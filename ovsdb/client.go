@@ -105,10 +105,6 @@ func (c *Client) connect(ctx context.Context) error {
 	if err := cl.Connect(cctx); err != nil {
 		return err
 	}
-	if err := c.checkSchema(cl); err != nil {
-		cl.Close()
-		return err
-	}
 	cl.Cache().AddEventHandler(&cache.EventHandlerFuncs{
 		AddFunc:    func(string, model.Model) { c.notify() },
 		UpdateFunc: func(string, model.Model, model.Model) { c.notify() },
@@ -129,30 +125,6 @@ func (c *Client) connect(ctx context.Context) error {
 	c.mu.Unlock()
 	close(c.ready)
 	c.notify()
-	return nil
-}
-
-// checkSchema names the first table or column Loom needs that the
-// server's schema lacks.
-func (c *Client) checkSchema(cl client.Client) error {
-	need := map[string][]string{
-		"Open_vSwitch": {"external_ids"},
-		"Bridge":       {"name", "datapath_id", "fail_mode", "ports", "external_ids"},
-		"Port":         {"name", "interfaces", "tag"},
-		"Interface":    {"name", "type", "ofport", "external_ids", "mac_in_use", "link_state", "options"},
-	}
-	schema := cl.Schema()
-	for table, cols := range need {
-		t, ok := schema.Tables[table]
-		if !ok {
-			return fmt.Errorf("schema %s %s has no table %s", schema.Name, schema.Version, table)
-		}
-		for _, col := range cols {
-			if _, ok := t.Columns[col]; !ok {
-				return fmt.Errorf("schema %s %s: table %s has no column %s", schema.Name, schema.Version, table, col)
-			}
-		}
-	}
 	return nil
 }
 
