@@ -84,6 +84,7 @@ func TestOVSDBClientRetriesAnUnreachableEndpoint(t *testing.T) {
 	t.Parallel()
 	lab := harness.New(t)
 	log, hook := test.NewNullLogger()
+	log.SetLevel(logrus.DebugLevel)
 	c, err := ovsdb.New("ghost", "unix:"+filepath.Join(lab.Dir(), "nothing-here.sock"), nil, logrus.NewEntry(log))
 	if err != nil {
 		t.Fatal(err)
@@ -91,15 +92,25 @@ func TestOVSDBClientRetriesAnUnreachableEndpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
-	waitFor(t, "two logged attempts", 10*time.Second, func() bool {
+	// Retried, with one warning for the one reason.
+	waitFor(t, "three attempts", 10*time.Second, func() bool {
 		n := 0
 		for _, e := range hook.AllEntries() {
 			if e.Message == "OVSDB connection failed" && e.Data["hypervisor"] == "ghost" {
 				n++
 			}
 		}
-		return n >= 2
+		return n >= 3
 	})
+	warnings := 0
+	for _, e := range hook.AllEntries() {
+		if e.Message == "OVSDB connection failed" && e.Level == logrus.WarnLevel {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Fatalf("%d warnings for one unreachable endpoint, want 1", warnings)
+	}
 	cancel()
 	select {
 	case <-done:

@@ -64,14 +64,22 @@ func (c *Client) Ready() <-chan struct{} { return c.ready }
 func (c *Client) Run(ctx context.Context) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 250*time.Millisecond, 30*time.Second, 0
-	for {
+	last := ""
+	for attempt := 1; ; attempt++ {
 		err := c.connect(ctx)
 		if err == nil {
-			c.log.Info("OVSDB connected and monitored")
+			c.log.WithField("attempts", attempt).Info("OVSDB connected and monitored")
 			break
 		}
 		wait := bo.NextBackOff()
-		c.log.WithError(err).WithField("retry_in", wait.Round(time.Millisecond)).Warn("OVSDB connection failed")
+		// One warning per distinct failure; the retries behind it are debug.
+		entry := c.log.WithError(err).WithFields(logrus.Fields{"retry_in": wait.Round(time.Millisecond), "attempt": attempt})
+		if err.Error() != last {
+			entry.Warn("OVSDB connection failed")
+		} else {
+			entry.Debug("OVSDB connection failed")
+		}
+		last = err.Error()
 		select {
 		case <-ctx.Done():
 			return
