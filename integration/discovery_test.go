@@ -23,6 +23,16 @@ func ofport(t *testing.T, hv *harness.Hypervisor, name string) uint32 {
 	return uint32(n)
 }
 
+// addPatchPair joins vswitch01 and vswitch02 with a patch-port pair, the
+// way an uplink bridge and a VM bridge are joined on a KVM host.
+func addPatchPair(t *testing.T, hv *harness.Hypervisor) {
+	t.Helper()
+	if _, err := hv.Vsctl("add-port", "vswitch01", "patch-01-02", "--", "set", "Interface", "patch-01-02", "type=patch", "options:peer=patch-02-01",
+		"--", "add-port", "vswitch02", "patch-02-01", "--", "set", "Interface", "patch-02-01", "type=patch", "options:peer=patch-01-02"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLLDPFindsPatchLinksAndRejectsForgeries(t *testing.T) {
 	t.Parallel()
 	lab := harness.New(t)
@@ -34,10 +44,7 @@ func TestLLDPFindsPatchLinksAndRejectsForgeries(t *testing.T) {
 	if _, err := hv.Vsctl("set", "Interface", vm1.Port, "external_ids:attached-mac="+vm1.MAC, "external_ids:vm-uuid=vm-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hv.Vsctl("add-port", "vswitch01", "patch-01-02", "--", "set", "Interface", "patch-01-02", "type=patch", "options:peer=patch-02-01",
-		"--", "add-port", "vswitch02", "patch-02-01", "--", "set", "Interface", "patch-02-01", "type=patch", "options:peer=patch-01-02"); err != nil {
-		t.Fatal(err)
-	}
+	addPatchPair(t, hv)
 	const every = 300 * time.Millisecond
 	top := topology.New()
 	disc := discovery.New(top, every)

@@ -78,8 +78,7 @@ func TestTopologySurvivesARestartAndConverges(t *testing.T) {
 	vm1 := hv.AddVM("centos01", vmbr, "172.16.123.101/24")
 	vm2 := hv.AddVM("centos02", vmbr, "172.16.123.102/24")
 	hv.Vsctl("set", "Interface", vm1.Port, "external_ids:attached-mac="+vm1.MAC, "external_ids:vm-uuid=vm-1")
-	hv.Vsctl("add-port", "vswitch01", "patch-01-02", "--", "set", "Interface", "patch-01-02", "type=patch", "options:peer=patch-02-01",
-		"--", "add-port", "vswitch02", "patch-02-01", "--", "set", "Interface", "patch-02-01", "type=patch", "options:peer=patch-01-02")
+	addPatchPair(t, hv)
 	dbPath := filepath.Join(lab.Dir(), "loom.db")
 	hvs := []topology.Hypervisor{{Name: "hv1", OVSDB: "unix:" + filepath.Join(hv.RunDir, "db.sock")}}
 
