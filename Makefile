@@ -5,7 +5,7 @@ GO ?= go
 FUZZTIME ?= 5s
 FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStats FuzzParsePortDescs FuzzFramer
 
-.PHONY: all build deps test unit integration fuzz demo bench lint generate clean
+.PHONY: all build deps test unit integration fuzz demo bench lint generate proto clean
 
 all: build
 
@@ -46,6 +46,17 @@ lint:
 # OVSDB models from the installed OVS schema (committed; rerun after an OVS upgrade).
 generate: deps
 	$(GO) run github.com/ovn-org/libovsdb/cmd/modelgen -p vswitch -o ovsdb/vswitch /usr/share/openvswitch/vswitch.ovsschema
+
+# gRPC/protobuf code from proto/ (committed). protoc from Debian; the Go
+# plugins at the versions go.mod pins.
+proto:
+	@command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null; }
+	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
+	$(GO) build -o bin/protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	protoc --plugin=bin/protoc-gen-go --plugin=bin/protoc-gen-go-grpc \
+	  --go_out=. --go_opt=module=github.com/loomsdn/loom \
+	  --go-grpc_out=. --go-grpc_opt=module=github.com/loomsdn/loom \
+	  proto/loom/v1/*.proto
 
 clean:
 	rm -rf bin
