@@ -2,6 +2,7 @@ package topology
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -50,6 +51,10 @@ type Topology struct {
 	in   inputs
 	view Snapshot
 	subs map[chan Event]struct{}
+	// recent keeps the last keep events, so a watcher can resume from a
+	// revision it saw (Watch).
+	recent []Event
+	keep   int
 	// onChange is called (outside the lock) after every revision, e.g. to
 	// persist.
 	onChange func()
@@ -59,7 +64,7 @@ type Topology struct {
 func New() *Topology {
 	return &Topology{in: inputs{Configured: map[string]Hypervisor{}, OVSDB: map[string]ovsdbState{},
 		Switches: map[uint64]ofSwitch{}, Links: map[string]Link{}, Hosts: map[string]Host{}},
-		subs: map[chan Event]struct{}{}}
+		subs: map[chan Event]struct{}{}, keep: recentEvents}
 }
 
 // OnChange sets a function called after each new revision.
@@ -85,6 +90,10 @@ func (t *Topology) update(fn func(in *inputs)) {
 		events[i].Revision = next.Revision
 	}
 	t.view = next
+	t.recent = append(t.recent, events...)
+	if over := len(t.recent) - t.keep; over > 0 {
+		t.recent = append(t.recent[:0:0], t.recent[over:]...)
+	}
 	for ch := range t.subs {
 		for _, e := range events {
 			select {
@@ -127,6 +136,49 @@ func (t *Topology) Subscribe(buffer int) (<-chan Event, func()) {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// recentEvents is how many past events Watch can replay.
+const recentEvents = 10000
+
+// ErrRevisionGone means a watcher asked to resume from a revision whose
+// events are no longer kept; it must list again and watch from there.
+var ErrRevisionGone = errors.New("revision no longer available")
+
+// Watch returns the events after revision from (none for from 0) and a
+// channel of every later one, taken under one lock so nothing is missed
+// or repeated between the two.
+func (t *Topology) Watch(from uint64, buffer int) (replay []Event, live <-chan Event, cancel func(), err error) {
+	t.mu.Lock()
+	if from > 0 && from < t.view.Revision {
+		if len(t.recent) == 0 || t.recent[0].Revision > from+1 {
+			t.mu.Unlock()
+			return nil, nil, nil, fmt.Errorf("%w: %d (oldest kept: %d)", ErrRevisionGone, from, t.oldest())
+		}
+		for _, e := range t.recent {
+			if e.Revision > from {
+				replay = append(replay, e)
+			}
+		}
+	}
+	ch := make(chan Event, buffer)
+	t.subs[ch] = struct{}{}
+	t.mu.Unlock()
+	return replay, ch, func() {
+		t.mu.Lock()
+		if _, ok := t.subs[ch]; ok {
+			delete(t.subs, ch)
+			close(ch)
+		}
+		t.mu.Unlock()
+	}, nil
+}
+
+func (t *Topology) oldest() uint64 {
+	if len(t.recent) == 0 {
+		return t.view.Revision
+	}
+	return t.recent[0].Revision
 }
 
 // SetHypervisors replaces the configured hypervisor list.

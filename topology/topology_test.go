@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/loomsdn/loom/ovsdb"
@@ -125,5 +126,40 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("a subscriber with room for 1 event got %d before being dropped", n)
+	}
+}
+
+func TestWatchResumesWithoutGapsOrRepeats(t *testing.T) {
+	top := New()
+	for i := uint64(1); i <= 5; i++ {
+		top.SwitchConnected(i, "r", nil)
+	}
+	replay, live, cancel, err := top.Watch(2, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	if len(replay) != 3 || replay[0].Revision != 3 || replay[2].Revision != 5 {
+		t.Fatalf("replay %+v, want revisions 3..5", replay)
+	}
+	top.SwitchConnected(6, "r", nil)
+	if e := <-live; e.Revision != 6 {
+		t.Fatalf("live event revision %d, want 6", e.Revision)
+	}
+	if replay, _, c, err := top.Watch(0, 1); err != nil || len(replay) != 0 {
+		t.Fatalf("watch from now replayed %v, %v", replay, err)
+	} else {
+		c()
+	}
+}
+
+func TestWatchFromAForgottenRevisionFails(t *testing.T) {
+	top := New()
+	top.keep = 5
+	for i := 0; i < 10; i++ {
+		top.SwitchConnected(uint64(i+1), "r", nil)
+	}
+	if _, _, _, err := top.Watch(1, 1); !errors.Is(err, ErrRevisionGone) {
+		t.Fatalf("got %v, want ErrRevisionGone", err)
 	}
 }
