@@ -1,0 +1,45 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/topology"
+)
+
+// codeTable maps the controller's errors to gRPC codes: the one place
+// that decides what a client sees (the etcd shape).
+var codeTable = []struct {
+	err  error
+	code codes.Code
+}{
+	{controller.ErrNoTopology, codes.Unavailable},
+	{controller.ErrWatcherTooSlow, codes.ResourceExhausted},
+	{topology.ErrRevisionGone, codes.OutOfRange},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{context.Canceled, codes.Canceled},
+}
+
+// toStatus turns an error from the Go API into a gRPC status.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err // already a status (the stream's own send failed)
+	}
+	var inv *controller.InvalidArgumentError
+	if errors.As(err, &inv) {
+		return status.Error(codes.InvalidArgument, inv.Error())
+	}
+	for _, e := range codeTable {
+		if errors.Is(err, e.err) {
+			return status.Error(e.code, err.Error())
+		}
+	}
+	return status.Error(codes.Internal, err.Error())
+}

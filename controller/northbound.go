@@ -1,0 +1,231 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pb "github.com/loomsdn/loom/proto/loom/v1"
+	"github.com/loomsdn/loom/topology"
+)
+
+// API is the controller's Go API. Its methods take and return the wire
+// types, so the gRPC server is a one-line adapter per RPC and loomctl,
+// external apps and config reloads all go through the same code (the
+// gobgp shape). Errors are the typed ones below; controller/api maps them
+// to status codes in one table.
+type API struct {
+	c       *Controller
+	version string
+	started time.Time
+}
+
+// API returns the Go API of c.
+func (c *Controller) API(version string) *API {
+	return &API{c: c, version: version, started: c.now()}
+}
+
+// InvalidArgumentError names the request field that is wrong.
+type InvalidArgumentError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Reason }
+
+// ErrNoTopology means the controller runs without a topology model.
+var ErrNoTopology = errors.New("this controller keeps no topology")
+
+func (a *API) topology() (*topology.Topology, error) {
+	if a.c.cfg.Topology == nil {
+		return nil, ErrNoTopology
+	}
+	return a.c.cfg.Topology, nil
+}
+
+// GetStatus implements ControllerService.
+func (a *API) GetStatus(ctx context.Context, _ *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
+	st := a.c.Stats()
+	resp := &pb.GetStatusResponse{Version: a.version, StartedUnix: a.started.Unix(),
+		UptimeSeconds: int64(a.c.now().Sub(a.started).Seconds()), Healthy: true,
+		Counters: &pb.Counters{PacketIns: st.PacketIns, PacketInsDropped: st.PacketInsDropped, FlowMods: st.FlowMods,
+			PacketOuts: st.PacketOuts, SwitchErrors: st.SwitchErrors, RejectedConnections: st.RejectedConns,
+			BundlesRejected: st.BundlesRejected, Conflicts: st.Conflicts, DriftRepairs: st.DriftRepairs, InvalidFlows: st.InvalidFlows}}
+	if top, err := a.topology(); err == nil {
+		for _, s := range top.Snapshot().Switches {
+			resp.Switches = append(resp.Switches, &pb.SwitchConnection{Dpid: s.DPID, Remote: s.Remote, Connected: s.Connected})
+		}
+		return resp, nil
+	}
+	for _, s := range a.c.reg.list() {
+		resp.Switches = append(resp.Switches, &pb.SwitchConnection{Dpid: s.dpid, Remote: s.remote, Connected: true})
+	}
+	return resp, nil
+}
+
+// ListHypervisors implements TopologyService.
+func (a *API) ListHypervisors(ctx context.Context, _ *pb.ListHypervisorsRequest) (*pb.ListHypervisorsResponse, error) {
+	top, err := a.topology()
+	if err != nil {
+		return nil, err
+	}
+	s := top.Snapshot()
+	resp := &pb.ListHypervisorsResponse{Revision: s.Revision}
+	for _, h := range s.Hypervisors {
+		resp.Hypervisors = append(resp.Hypervisors, toHypervisor(h))
+	}
+	return resp, nil
+}
+
+// ListSwitches implements TopologyService.
+func (a *API) ListSwitches(ctx context.Context, _ *pb.ListSwitchesRequest) (*pb.ListSwitchesResponse, error) {
+	top, err := a.topology()
+	if err != nil {
+		return nil, err
+	}
+	s := top.Snapshot()
+	resp := &pb.ListSwitchesResponse{Revision: s.Revision}
+	for _, x := range s.Switches {
+		resp.Switches = append(resp.Switches, toSwitch(x))
+	}
+	return resp, nil
+}
+
+// ListPorts implements TopologyService.
+func (a *API) ListPorts(ctx context.Context, req *pb.ListPortsRequest) (*pb.ListPortsResponse, error) {
+	top, err := a.topology()
+	if err != nil {
+		return nil, err
+	}
+	s := top.Snapshot()
+	if req.GetDpid() != 0 && !hasSwitch(s, req.GetDpid()) {
+		return nil, &InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x", req.GetDpid())}
+	}
+	resp := &pb.ListPortsResponse{Revision: s.Revision}
+	for _, p := range s.Ports {
+		if req.GetDpid() == 0 || p.DPID == req.GetDpid() {
+			resp.Ports = append(resp.Ports, toPort(p))
+		}
+	}
+	return resp, nil
+}
+
+func hasSwitch(s topology.Snapshot, dpid uint64) bool {
+	for _, x := range s.Switches {
+		if x.DPID == dpid {
+			return true
+		}
+	}
+	return false
+}
+
+// ListLinks implements TopologyService.
+func (a *API) ListLinks(ctx context.Context, _ *pb.ListLinksRequest) (*pb.ListLinksResponse, error) {
+	top, err := a.topology()
+	if err != nil {
+		return nil, err
+	}
+	s := top.Snapshot()
+	resp := &pb.ListLinksResponse{Revision: s.Revision}
+	for _, l := range s.Links {
+		resp.Links = append(resp.Links, toLink(l))
+	}
+	return resp, nil
+}
+
+// ListHosts implements TopologyService.
+func (a *API) ListHosts(ctx context.Context, _ *pb.ListHostsRequest) (*pb.ListHostsResponse, error) {
+	top, err := a.topology()
+	if err != nil {
+		return nil, err
+	}
+	s := top.Snapshot()
+	resp := &pb.ListHostsResponse{Revision: s.Revision}
+	for _, h := range s.Hosts {
+		resp.Hosts = append(resp.Hosts, toHost(h))
+	}
+	return resp, nil
+}
+
+// WatchTopology implements TopologyService: every event after
+// req.FromRevision (from now when 0), until ctx ends or send fails.
+func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, send func(*pb.TopologyEvent) error) error {
+	top, err := a.topology()
+	if err != nil {
+		return err
+	}
+	if cur := top.Snapshot().Revision; req.GetFromRevision() > cur {
+		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
+	}
+	replay, live, cancel, err := top.Watch(req.GetFromRevision(), 1024)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	for _, e := range replay {
+		if err := send(toEvent(e)); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-live:
+			if !ok {
+				return ErrWatcherTooSlow
+			}
+			if err := send(toEvent(e)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// ErrWatcherTooSlow ends a watch whose client fell too far behind; it
+// resumes from the last revision it received.
+var ErrWatcherTooSlow = errors.New("watcher fell behind; resume from the last revision received")
+
+func toHypervisor(h topology.Hypervisor) *pb.Hypervisor {
+	return &pb.Hypervisor{Name: h.Name, Ovsdb: h.OVSDB, TunnelIp: h.TunnelIP, SystemId: h.SystemID, Hostname: h.Hostname,
+		Connected: h.Connected, Error: h.Error}
+}
+
+func toSwitch(s topology.Switch) *pb.Switch {
+	return &pb.Switch{Dpid: s.DPID, Bridge: s.Bridge, Hypervisor: s.Hypervisor, Remote: s.Remote, Connected: s.Connected}
+}
+
+func toPort(p topology.Port) *pb.Port {
+	out := &pb.Port{Dpid: p.DPID, No: p.No, Name: p.Name, Mac: p.MAC, Up: p.Up, SpeedKbps: p.SpeedKbps, Kind: string(p.Kind),
+		Tag: int32(p.Tag), PatchPeer: p.PatchPeer}
+	if p.VM != nil {
+		out.Vm = &pb.VM{Mac: p.VM.MAC, IfaceId: p.VM.IfaceID, Uuid: p.VM.UUID, Status: p.VM.Status}
+	}
+	return out
+}
+
+func toLink(l topology.Link) *pb.Link {
+	return &pb.Link{A: &pb.Endpoint{Dpid: l.A.DPID, Port: l.A.Port}, B: &pb.Endpoint{Dpid: l.B.DPID, Port: l.B.Port}}
+}
+
+func toHost(h topology.Host) *pb.Host {
+	return &pb.Host{Mac: h.MAC, Ips: h.IPs, Dpid: h.DPID, Port: h.Port, Vlan: int32(h.VLAN), LastSeenUnix: h.LastSeen.Unix()}
+}
+
+func toEvent(e topology.Event) *pb.TopologyEvent {
+	out := &pb.TopologyEvent{Revision: e.Revision, Type: string(e.Type), Key: e.Key}
+	switch o := e.Object.(type) {
+	case topology.Hypervisor:
+		out.Object = &pb.TopologyEvent_Hypervisor{Hypervisor: toHypervisor(o)}
+	case topology.Switch:
+		out.Object = &pb.TopologyEvent_Switch{Switch: toSwitch(o)}
+	case topology.Port:
+		out.Object = &pb.TopologyEvent_Port{Port: toPort(o)}
+	case topology.Link:
+		out.Object = &pb.TopologyEvent_Link{Link: toLink(o)}
+	case topology.Host:
+		out.Object = &pb.TopologyEvent_Host{Host: toHost(o)}
+	}
+	return out
+}
