@@ -5,6 +5,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -16,12 +19,14 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
 
 	"github.com/loomsdn/loom/apps/discovery"
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/apps/static"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/api"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/store"
 	"github.com/loomsdn/loom/topology"
@@ -41,6 +46,11 @@ func run(args []string) error {
 	cfgPath := fs.String("config", "", "YAML config file (optional)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
+	grpcListen := fs.String("grpc-listen", "127.0.0.1:9652", "gRPC API address (empty: no API)")
+	grpcCert := fs.String("grpc-tls-cert", "", "serve the API over TLS with this certificate (PEM)")
+	grpcKey := fs.String("grpc-tls-key", "", "the TLS certificate's key (PEM)")
+	grpcClientCA := fs.String("grpc-client-ca", "", "require client certificates signed by this CA (mutual TLS)")
+	grpcTokenFile := fs.String("grpc-token-file", "", "require this file's bearer token from API clients (or set LOOM_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,6 +125,11 @@ func run(args []string) error {
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
+	grpcSrv, err := newAPIServer(ctl, *grpcCert, *grpcKey, *grpcClientCA, *grpcTokenFile)
+	if err != nil {
+		return err
+	}
+
 	var listeners []net.Listener
 	for _, addr := range cfg.OpenFlow.Listen {
 		l, err := controller.Listen(strings.TrimSpace(addr))
@@ -140,6 +155,15 @@ func run(args []string) error {
 	}()
 	defer func() { stop(); <-persisted }() // the last topology write lands before the database closes
 	ctl.RunHypervisors(ctx, hypervisors)
+	if *grpcListen != "" {
+		gl, err := net.Listen("tcp", *grpcListen)
+		if err != nil {
+			return fmt.Errorf("--grpc-listen: %w", err)
+		}
+		log.WithField("grpc", gl.Addr().String()).Info("serving the gRPC API")
+		go grpcSrv.Serve(gl)
+		defer grpcSrv.GracefulStop()
+	}
 	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -155,6 +179,43 @@ func run(args []string) error {
 	log.Info("loomd stopped")
 	return firstErr
 }
+
+// newAPIServer builds the gRPC server from the flags.
+func newAPIServer(ctl *controller.Controller, cert, key, clientCA, tokenFile string) (*grpc.Server, error) {
+	var o api.Options
+	if cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("--grpc-tls-cert/--grpc-tls-key: %w", err)
+		}
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		if clientCA != "" {
+			pem, err := os.ReadFile(clientCA)
+			if err != nil {
+				return nil, fmt.Errorf("--grpc-client-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--grpc-client-ca: %s holds no PEM certificate", clientCA)
+			}
+			o.TLS.ClientCAs, o.TLS.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		}
+	} else if clientCA != "" {
+		return nil, errors.New("--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key")
+	}
+	o.Token = os.Getenv("LOOM_TOKEN")
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--grpc-token-file: %w", err)
+		}
+		o.Token = strings.TrimSpace(string(b))
+	}
+	return api.NewServer(ctl.API(version), o), nil
+}
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
 // logRuntimeOnSignal logs one line of runtime state on each SIGUSR1, so an
 // operator (or a test) can watch for leaks without a debug endpoint.
