@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/loomsdn/loom/proto/loom/v1"
+)
+
+func newGet(o *options) *cobra.Command {
+	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts or hypervisors",
+		RunE: func(_ *cobra.Command, args []string) error {
+			what := ""
+			if len(args) > 0 {
+				what = fmt.Sprintf("%q ", args[0])
+			}
+			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors", what)
+		}}
+	var portsOf uint64
+	list := func(use, short string, run func(cmd *cobra.Command, c pb.TopologyServiceClient) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return run(cmd, pb.NewTopologyServiceClient(conn))
+		}}
+	}
+	cmd.AddCommand(
+		list("switches", "OpenFlow switches (OVS bridges)", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+			ctx, cancel := o.ctx()
+			defer cancel()
+			r, err := c.ListSwitches(ctx, &pb.ListSwitchesRequest{})
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				t := &table{header: []string{"DPID", "BRIDGE", "HYPERVISOR", "CONNECTED", "REMOTE"}}
+				for _, s := range r.Switches {
+					t.add(dpid(s.Dpid), s.Bridge, s.Hypervisor, yesNo(s.Connected), s.Remote)
+				}
+				return t
+			})
+		}),
+		func() *cobra.Command {
+			c := list("ports", "switch ports, with the VM behind each", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+				ctx, cancel := o.ctx()
+				defer cancel()
+				r, err := c.ListPorts(ctx, &pb.ListPortsRequest{Dpid: portsOf})
+				if err != nil {
+					return err
+				}
+				return render(cmd.OutOrStdout(), o.output, r, func() *table {
+					t := &table{header: []string{"SWITCH", "PORT", "NAME", "KIND", "UP", "MAC", "VM", "VM-MAC"}}
+					for _, p := range r.Ports {
+						vm, vmMAC := "", ""
+						if p.Vm != nil {
+							vm, vmMAC = p.Vm.Uuid, p.Vm.Mac
+						}
+						t.add(dpid(p.Dpid), p.No, p.Name, p.Kind, yesNo(p.Up), p.Mac, vm, vmMAC)
+					}
+					return t
+				})
+			})
+			c.Flags().Uint64Var(&portsOf, "switch", 0, "only this switch's ports (datapath id, e.g. 0xc1)")
+			return c
+		}(),
+		list("links", "links between switches", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+			ctx, cancel := o.ctx()
+			defer cancel()
+			r, err := c.ListLinks(ctx, &pb.ListLinksRequest{})
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				t := &table{header: []string{"A", "B"}}
+				for _, l := range r.Links {
+					t.add(fmt.Sprintf("%s:%d", dpid(l.A.Dpid), l.A.Port), fmt.Sprintf("%s:%d", dpid(l.B.Dpid), l.B.Port))
+				}
+				return t
+			})
+		}),
+		list("hosts", "hosts (MACs) seen, with their IPs and place", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+			ctx, cancel := o.ctx()
+			defer cancel()
+			r, err := c.ListHosts(ctx, &pb.ListHostsRequest{})
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				t := &table{header: []string{"MAC", "IPS", "SWITCH", "PORT", "VLAN"}}
+				for _, h := range r.Hosts {
+					t.add(h.Mac, strings.Join(h.Ips, ","), dpid(h.Dpid), h.Port, h.Vlan)
+				}
+				return t
+			})
+		}),
+		list("hypervisors", "hypervisors and their OVSDB connection", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+			ctx, cancel := o.ctx()
+			defer cancel()
+			r, err := c.ListHypervisors(ctx, &pb.ListHypervisorsRequest{})
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				t := &table{header: []string{"NAME", "OVSDB", "TUNNEL-IP", "CONNECTED", "SYSTEM-ID", "ERROR"}}
+				for _, h := range r.Hypervisors {
+					t.add(h.Name, h.Ovsdb, h.TunnelIp, yesNo(h.Connected), h.SystemId, h.Error)
+				}
+				return t
+			})
+		}),
+	)
+	return cmd
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/api"
+	"github.com/loomsdn/loom/ovsdb"
+	"github.com/loomsdn/loom/topology"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// server runs loomd's API over a fixed topology and returns its address.
+func server(t *testing.T) string {
+	t.Helper()
+	log, _ := test.NewNullLogger()
+	top := topology.New()
+	top.SetHypervisors([]topology.Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640", TunnelIP: "192.0.2.10"}})
+	top.SwitchConnected(0xa1, "192.0.2.10:40001", []topology.OFPort{{No: 1, Name: "eth0", MAC: "02:00:00:00:01:01", Up: true}, {No: 2, Name: "patch-01-02", Up: true}})
+	top.SwitchConnected(0xc1, "192.0.2.10:40002", []topology.OFPort{{No: 1, Name: "centos01_port1", MAC: "fe:54:00:aa:bb:01", Up: true}, {No: 2, Name: "patch-02-01", Up: true}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", &ovsdb.Hypervisor{SystemID: "sys-kvm01", Bridges: []ovsdb.Bridge{
+		{Name: "vswitch01", DPID: 0xa1, Ports: []ovsdb.Port{{Name: "eth0"}, {Name: "patch-01-02", Type: "patch", PatchPeer: "patch-02-01"}}},
+		{Name: "vswitch02", DPID: 0xc1, Ports: []ovsdb.Port{{Name: "centos01_port1", AttachedMAC: "52:54:00:aa:bb:01", VMUUID: "vm-centos01"},
+			{Name: "patch-02-01", Type: "patch", PatchPeer: "patch-01-02"}}}}}, nil)
+	top.SetLink(topology.NewLink(topology.Endpoint{DPID: 0xa1, Port: 2}, topology.Endpoint{DPID: 0xc1, Port: 2}), true)
+	top.HostSeen("52:54:00:aa:bb:01", 0xc1, 1, "172.16.123.101", time.Unix(1_800_000_000, 0))
+	fixed := time.Unix(1_800_000_000, 0)
+	ctl, err := controller.New(controller.Config{Log: log, Topology: top, Now: func() time.Time { return fixed }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(ctl.API("v-test"), api.Options{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(srv.Stop)
+	return l.Addr().String()
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestGoldenOutput(t *testing.T) {
+	addr := server(t)
+	for _, c := range []struct {
+		golden string
+		args   []string
+	}{
+		{"switches.table", []string{"get", "switches"}},
+		{"ports.table", []string{"get", "ports"}},
+		{"ports-c1.table", []string{"get", "ports", "--switch", "0xc1"}},
+		{"links.table", []string{"get", "links"}},
+		{"hosts.table", []string{"get", "hosts"}},
+		{"hypervisors.table", []string{"get", "hypervisors"}},
+		{"switches.json", []string{"get", "switches", "-o", "json"}},
+		{"ports.yaml", []string{"get", "ports", "-o", "yaml"}},
+		{"status.table", []string{"status"}},
+		{"topology.dot", []string{"topology", "--format", "dot"}},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			got, err := run(t, append(c.args, "--server", addr)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", c.golden+".golden")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				os.WriteFile(path, []byte(got), 0o644)
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("loomctl %s:\n%s\nwant:\n%s", strings.Join(c.args, " "), got, want)
+			}
+		})
+	}
+}
+
+func TestErrorsAreOneLine(t *testing.T) {
+	addr := server(t)
+	for args, want := range map[string]string{
+		"get ports --switch 0xdead": "InvalidArgument: dpid: no switch 0x000000000000dead",
+		"get switches -o xml":       "--output: \"xml\" is not table, json or yaml",
+		"get bridges":               "get \"bridges\" what?",
+		"topology --format svg":     "--format: \"svg\" is not supported",
+	} {
+		_, err := run(t, append(strings.Fields(args), "--server", addr)...)
+		if err == nil || !strings.Contains(oneLine(err), want) || strings.Contains(oneLine(err), "\n") {
+			t.Errorf("loomctl %s: error %v, want one line containing %q", args, err, want)
+		}
+	}
+	// A server that is not there.
+	if _, err := run(t, "status", "--server", "127.0.0.1:1", "--timeout", "2s"); err == nil || !strings.HasPrefix(oneLine(err), "Unavailable") {
+		t.Errorf("unreachable server: %v", err)
+	}
+}
