@@ -193,6 +193,19 @@ func (d *desiredStore) snapshot(dpid uint64, log *logrus.Entry, st *Stats) map[f
 	return out
 }
 
+// countByApp returns how many flows each app declares, over all switches.
+func (d *desiredStore) countByApp() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]int{}
+	for _, s := range d.sw {
+		for o, fs := range s.flows {
+			out[o.app] += len(fs)
+		}
+	}
+	return out
+}
+
 // count returns how many flows are desired on dpid.
 func (d *desiredStore) count(dpid uint64) int {
 	d.mu.Lock()

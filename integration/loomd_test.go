@@ -75,7 +75,7 @@ func (l *loomd) start(t *testing.T, extra ...string) { l.startB(t, extra...) }
 func (l *loomd) startB(t testing.TB, extra ...string) {
 	t.Helper()
 	args := append([]string{loomdBin, "--openflow-listen", "unix:" + l.sock, "--db", l.db, "--log-level", "debug",
-		"--grpc-listen", "127.0.0.1:0"}, extra...) // tests run side by side: any free port
+		"--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, extra...) // tests run side by side: any free port
 	l.proc = l.lab.Start("loomd", "", nil, args...)
 	waitForB(t, "loomd listening", 10*time.Second, func() bool {
 		return strings.Contains(l.proc.Log(), "accepting OpenFlow connections")

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 
@@ -51,6 +52,8 @@ func run(args []string) error {
 	grpcKey := fs.String("grpc-tls-key", "", "the TLS certificate's key (PEM)")
 	grpcClientCA := fs.String("grpc-client-ca", "", "require client certificates signed by this CA (mutual TLS)")
 	grpcTokenFile := fs.String("grpc-token-file", "", "require this file's bearer token from API clients (or set LOOM_TOKEN)")
+	metricsListen := fs.String("metrics-listen", "127.0.0.1:9653", "Prometheus /metrics and /healthz address (empty: none)")
+	withPprof := fs.Bool("pprof", false, "also serve /debug/pprof on the metrics address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,7 +128,8 @@ func run(args []string) error {
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
-	grpcSrv, err := newAPIServer(ctl, *grpcCert, *grpcKey, *grpcClientCA, *grpcTokenFile)
+	reg := prometheus.NewRegistry()
+	grpcSrv, err := newAPIServer(ctl, reg, *grpcCert, *grpcKey, *grpcClientCA, *grpcTokenFile)
 	if err != nil {
 		return err
 	}
@@ -155,6 +159,14 @@ func run(args []string) error {
 	}()
 	defer func() { stop(); <-persisted }() // the last topology write lands before the database closes
 	ctl.RunHypervisors(ctx, hypervisors)
+	if *metricsListen != "" {
+		ml, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		msrv := serveObservability(ml, ctl, reg, *withPprof, log)
+		defer msrv.Close()
+	}
 	if *grpcListen != "" {
 		gl, err := net.Listen("tcp", *grpcListen)
 		if err != nil {
@@ -181,8 +193,8 @@ func run(args []string) error {
 }
 
 // newAPIServer builds the gRPC server from the flags.
-func newAPIServer(ctl *controller.Controller, cert, key, clientCA, tokenFile string) (*grpc.Server, error) {
-	var o api.Options
+func newAPIServer(ctl *controller.Controller, reg prometheus.Registerer, cert, key, clientCA, tokenFile string) (*grpc.Server, error) {
+	o := api.Options{Metrics: api.NewMetrics(reg)}
 	if cert != "" || key != "" {
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {

@@ -36,6 +36,9 @@ type Options struct {
 	MaxMessageBytes int
 	// MaxConcurrentStreams bounds streams per connection (default 128).
 	MaxConcurrentStreams uint32
+	// Metrics, when set, counts requests (before authentication, so
+	// refused ones count too).
+	Metrics *Metrics
 }
 
 // NewServer returns a gRPC server exposing a's services.
@@ -55,6 +58,9 @@ func NewServer(a *controller.API, o Options) *grpc.Server {
 	}
 	if o.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
+	if o.Metrics != nil {
+		opts = append(opts, o.Metrics.options()...)
 	}
 	if o.Token != "" {
 		check := tokenCheck(o.Token)

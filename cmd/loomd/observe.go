@@ -1,0 +1,40 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"net/http/pprof"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/controller"
+)
+
+// serveObservability serves /metrics, /healthz and, when asked, pprof on
+// l, and returns the registry so other parts can add their metrics.
+func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometheus.Registry, withPprof bool, log *logrus.Logger) *http.Server {
+	reg.MustRegister(ctl.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n")) // serving at all means the process and its listeners are up
+	})
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	srv := &http.Server{Handler: mux}
+	go func() {
+		if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
+			log.WithError(err).Error("metrics server stopped")
+		}
+	}()
+	log.WithFields(logrus.Fields{"metrics": l.Addr().String(), "pprof": withPprof}).Info("serving /metrics and /healthz")
+	return srv
+}

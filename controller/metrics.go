@@ -1,0 +1,62 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector exposes the controller's counters to Prometheus. It reads them
+// at scrape time, so the packet path pays nothing for metrics.
+type Collector struct {
+	c        *Controller
+	switches *prometheus.Desc
+	desired  *prometheus.Desc
+	counters []counterDesc
+}
+
+type counterDesc struct {
+	desc *prometheus.Desc
+	get  func(StatsSnapshot) uint64
+}
+
+// Collector returns a Prometheus collector for c.
+func (c *Controller) Collector() *Collector {
+	counter := func(name, help string, get func(StatsSnapshot) uint64) counterDesc {
+		return counterDesc{prometheus.NewDesc("loom_"+name, help, nil, nil), get}
+	}
+	return &Collector{c: c,
+		switches: prometheus.NewDesc("loom_switches_connected", "OpenFlow switches connected now.", nil, nil),
+		desired:  prometheus.NewDesc("loom_desired_flows", "Flows apps declare, by app.", []string{"app"}, nil),
+		counters: []counterDesc{
+			counter("packet_ins_total", "Packet-ins received.", func(s StatsSnapshot) uint64 { return s.PacketIns }),
+			counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full.", func(s StatsSnapshot) uint64 { return s.PacketInsDropped }),
+			counter("flow_mods_total", "Flow-mods sent (in bundles or not).", func(s StatsSnapshot) uint64 { return s.FlowMods }),
+			counter("packet_outs_total", "Packet-outs sent.", func(s StatsSnapshot) uint64 { return s.PacketOuts }),
+			counter("switch_errors_total", "OpenFlow errors switches returned.", func(s StatsSnapshot) uint64 { return s.SwitchErrors }),
+			counter("rejected_connections_total", "Connections refused or dropped before they became sessions.", func(s StatsSnapshot) uint64 { return s.RejectedConns }),
+			counter("bundles_rejected_total", "Bundles a switch refused (its table unchanged).", func(s StatsSnapshot) uint64 { return s.BundlesRejected }),
+			counter("flow_conflicts_total", "Times two owners declared the same flow.", func(s StatsSnapshot) uint64 { return s.Conflicts }),
+			counter("drift_repairs_total", "Flow-mods sent to repair out-of-band changes.", func(s StatsSnapshot) uint64 { return s.DriftRepairs }),
+			counter("invalid_flows_total", "Declarations refused for breaking their table's rules.", func(s StatsSnapshot) uint64 { return s.InvalidFlows }),
+		}}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.switches
+	ch <- m.desired
+	for _, c := range m.counters {
+		ch <- c.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(m.switches, prometheus.GaugeValue, float64(len(m.c.reg.list())))
+	for app, n := range m.c.desired.countByApp() {
+		ch <- prometheus.MustNewConstMetric(m.desired, prometheus.GaugeValue, float64(n), app)
+	}
+	st := m.c.Stats()
+	for _, c := range m.counters {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.get(st)))
+	}
+}
