@@ -61,6 +61,7 @@ type Controller struct {
 	stats    Stats
 	persist  *persister
 	hv       *hypervisors
+	packets  packetSubs
 }
 
 // New builds a controller for apps. App names and ids must be unique.
@@ -87,6 +88,9 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	for _, a := range appList {
 		if names[a.Name()] {
 			return nil, fmt.Errorf("two apps are named %q", a.Name())
+		}
+		if a.Name() == externalApp || a.ID() == externalID {
+			return nil, fmt.Errorf("app %q: the name %q and cookie id %d are reserved for API clients", a.Name(), externalApp, externalID)
 		}
 		if other, ok := c.byID[a.ID()]; ok {
 			return nil, fmt.Errorf("apps %q and %q share cookie id %d", other.Name(), a.Name(), a.ID())
@@ -123,6 +127,9 @@ func (c *Controller) Restore() error {
 	n := 0
 	err := c.cfg.Store.LoadDesired(func(ch store.DesiredChange) error {
 		a, ok := byName[ch.App]
+		if ch.App == externalApp {
+			a, ok = externalPseudoApp{}, true
+		}
 		if !ok {
 			c.log.WithFields(logrus.Fields{"app": ch.App, "key": ch.Key}).Warn("stored flows of an app that is not running; ignored")
 			return nil
@@ -148,6 +155,13 @@ func (c *Controller) Restore() error {
 	c.log.WithField("flows", n).Info("desired state restored")
 	return nil
 }
+
+// externalPseudoApp stands for the API clients' flows at restore.
+type externalPseudoApp struct{}
+
+func (externalPseudoApp) Name() string         { return externalApp }
+func (externalPseudoApp) ID() flow.AppID       { return externalID }
+func (externalPseudoApp) Tables() []flow.Table { return nil }
 
 // Close writes what is still pending to the store. Call it after Serve
 // has returned.

@@ -157,6 +157,28 @@ func (d *desiredStore) takeDirty(dpid uint64) map[owner][]flow.Flow {
 // match) is a conflict: the owner that sorts first by app/key wins, on
 // every pass and every restart; the conflict is counted and logged once.
 func (d *desiredStore) snapshot(dpid uint64, log *logrus.Entry, st *Stats) map[flow.Key]claim {
+	return d.resolve(dpid, log, st, true)
+}
+
+// peek is snapshot for a reader (the API's diff): the dirty set stays.
+func (d *desiredStore) peek(dpid uint64, log *logrus.Entry, st *Stats) map[flow.Key]claim {
+	return d.resolve(dpid, log, st, false)
+}
+
+// claims returns every owner's flows on dpid, conflicts included.
+func (d *desiredStore) claims(dpid uint64) []claim {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []claim
+	for o, fs := range d.get(dpid).flows {
+		for _, f := range fs {
+			out = append(out, claim{owner: o, flow: f})
+		}
+	}
+	return out
+}
+
+func (d *desiredStore) resolve(dpid uint64, log *logrus.Entry, st *Stats, take bool) map[flow.Key]claim {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.get(dpid)
@@ -189,7 +211,9 @@ func (d *desiredStore) snapshot(dpid uint64, log *logrus.Entry, st *Stats) map[f
 			}
 		}
 	}
-	s.dirty = make(map[owner]struct{})
+	if take {
+		s.dirty = make(map[owner]struct{})
+	}
 	return out
 }
 

@@ -78,6 +78,8 @@ type reconciler struct {
 	// owner declares something else for that key, so one bad flow cannot
 	// block every later change. The switch keeps what it has at that key.
 	held map[flow.Key]string
+	// onError, when set, hears of every flow the switch refused.
+	onError func(SwitchError)
 }
 
 func newReconciler(conn ofConn, dpid uint64, d *desiredStore, log *logrus.Entry, st *Stats, timeout time.Duration, fp ForeignPolicy) *reconciler {
@@ -237,6 +239,19 @@ func (r *reconciler) holdRefused(want map[flow.Key]claim) map[flow.Key]bool {
 			continue
 		}
 		delete(r.held, k)
+	}
+	return hold
+}
+
+// holds is holdRefused for a reader: which desired flows are held back,
+// changing nothing.
+func (r *reconciler) holds(want map[flow.Key]claim) map[flow.Key]bool {
+	hold := make(map[flow.Key]bool)
+	for k, text := range r.held {
+		if w, ok := want[k]; ok && w.flow.String() == text {
+			delete(want, k)
+			hold[k] = true
+		}
 	}
 	return hold
 }
@@ -412,9 +427,14 @@ func (r *reconciler) rejected(id uint32, n int, errs []*openflow.ErrorMsg, cause
 	for _, e := range errs {
 		r.stats.switchErrors.Add(1)
 		log := r.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
+		rec := SwitchError{Time: time.Now(), Error: openflow.ErrorName(e.ErrType, e.Code)}
 		if o, ok := r.sent.get(e.Xid); ok {
 			log = log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(), "command": commandName(o.cmd)})
 			r.refused(o)
+			rec.App, rec.Key, rec.Flow = o.owner.app, o.owner.key, o.flow.String()
+		}
+		if r.onError != nil {
+			r.onError(rec)
 		}
 		log.Warn("switch rejected a flow; it is held back until its owner declares another")
 	}

@@ -33,6 +33,7 @@ type session struct {
 	// ofPorts are the ports as PORT_DESC described them, for the topology.
 	ofPorts []openflow.Port
 	remote  string
+	errors  errorRing
 }
 
 // runSession drives one connection from HELLO to disconnect. Whatever ends
@@ -134,6 +135,7 @@ func (s *session) setup(ctx context.Context) error {
 	// Only now: declarations made during SwitchUp go out in the one full
 	// reconcile below rather than piecemeal.
 	s.rec = newReconciler(connAdapter{s.conn}, s.dpid, s.c.desired, s.log, &s.c.stats, s.c.cfg.RequestTimeout, s.c.cfg.Foreign)
+	s.rec.onError = s.errors.add
 	s.rec.probeBundles(ctx)
 	n, err := s.rec.full(ctx)
 	if errors.Is(err, errRejected) {
@@ -252,8 +254,13 @@ func (s *session) startTickers() {
 }
 
 func (s *session) handle(ev any) {
-	if t, ok := ev.(tick); ok {
-		s.call(t.app, func(ctx apps.Context) { t.app.(apps.Ticker).Tick(ctx, s.sw) })
+	switch e := ev.(type) {
+	case tick:
+		s.call(e.app, func(ctx apps.Context) { e.app.(apps.Ticker).Tick(ctx, s.sw) })
+		return
+	case sessionCall:
+		e.fn()
+		close(e.done)
 		return
 	}
 	m := ev.(openflow.Message)
@@ -276,7 +283,11 @@ func (s *session) handle(ev any) {
 func (s *session) packetIn(m *openflow.PacketIn) {
 	pkt := apps.PacketIn{DPID: s.dpid, InPort: m.InPort, TableID: m.TableID, Cookie: flow.Cookie(m.Cookie),
 		BufferID: m.BufferID, Data: m.Data}
+	s.c.packets.publish(pkt, s.c.now())
 	// The cookie of the flow that sent the packet names the app that wants it.
+	if pkt.Cookie.IsLoom() && pkt.Cookie.App() == externalID {
+		return // an external app's flow: only API subscribers want it
+	}
 	if pkt.Cookie.IsLoom() {
 		if a, ok := s.c.byID[pkt.Cookie.App()]; ok {
 			if h, ok := a.(apps.PacketHandler); ok {
@@ -331,11 +342,14 @@ func (s *session) updatePort(change apps.PortChange, p apps.Port) {
 func (s *session) switchError(e *openflow.ErrorMsg) {
 	s.c.stats.switchErrors.Add(1)
 	log := s.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
+	rec := SwitchError{Time: s.c.now(), Error: openflow.ErrorName(e.ErrType, e.Code)}
 	if o, ok := s.rec.sent.get(e.Xid); ok {
 		log = log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(),
 			"command": commandName(o.cmd)})
 		s.rec.refused(o)
+		rec.App, rec.Key, rec.Flow = o.owner.app, o.owner.key, o.flow.String()
 	}
+	s.errors.add(rec)
 	log.Warn("switch rejected a message")
 }
 

@@ -71,6 +71,18 @@ var namedPorts = map[string]uint32{
 	"TABLE": openflow.PortTable, "IN_PORT": openflow.PortInPort, "LOCAL": openflow.PortLocal, "NORMAL": openflow.PortNormal,
 }
 
+// ParseActions reads an action list in ovs-ofctl syntax ("output:2,FLOOD").
+func ParseActions(s string) ([]Action, error) {
+	var f Flow
+	if err := f.parseActions(s); err != nil {
+		return nil, err
+	}
+	if f.Goto {
+		return nil, fmt.Errorf("goto_table is an instruction, not an action")
+	}
+	return f.Actions, nil
+}
+
 func (f *Flow) parseActions(s string) error {
 	if s == "drop" || s == "" {
 		return nil

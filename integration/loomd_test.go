@@ -17,7 +17,7 @@ import (
 	"github.com/loomsdn/loom/integration/harness"
 )
 
-var loomdBin, rawframeBin string
+var loomdBin, rawframeBin, floodguardBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "loombin")
@@ -40,9 +40,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	rawframeBin = filepath.Join(dir, "rawframe")
-	if out, err := exec.Command("go", "build", "-o", rawframeBin, "github.com/loomsdn/loom/integration/rawframe").CombinedOutput(); err != nil {
-		fmt.Fprintln(os.Stderr, "building rawframe:", err, string(out))
-		os.Exit(1)
+	floodguardBin = filepath.Join(dir, "floodguard")
+	for bin, pkg := range map[string]string{rawframeBin: "./integration/rawframe", floodguardBin: "./examples/floodguard"} {
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/loomsdn/loom/"+strings.TrimPrefix(pkg, "./"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", pkg+":", err, string(out))
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -20,6 +21,7 @@ var codeTable = []struct {
 	{controller.ErrNoTopology, codes.Unavailable},
 	{controller.ErrWatcherTooSlow, codes.ResourceExhausted},
 	{topology.ErrRevisionGone, codes.OutOfRange},
+	{openflow.ErrClosed, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

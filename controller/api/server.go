@@ -81,6 +81,8 @@ func NewServer(a *controller.API, o Options) *grpc.Server {
 	s := grpc.NewServer(opts...)
 	pb.RegisterControllerServiceServer(s, controllerServer{a: a})
 	pb.RegisterTopologyServiceServer(s, topologyServer{a: a})
+	pb.RegisterFlowServiceServer(s, flowServer{a: a})
+	pb.RegisterPacketServiceServer(s, packetServer{a: a})
 	return s
 }
 
@@ -145,4 +147,52 @@ func (s topologyServer) WatchTopology(r *pb.WatchTopologyRequest, stream grpc.Se
 		return nil // the client went away: not an error
 	}
 	return toStatus(err)
+}
+
+type flowServer struct {
+	pb.UnimplementedFlowServiceServer
+	a *controller.API
+}
+
+func (s flowServer) ListFlows(ctx context.Context, r *pb.ListFlowsRequest) (*pb.ListFlowsResponse, error) {
+	resp, err := s.a.ListFlows(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s flowServer) DiffFlows(ctx context.Context, r *pb.DiffFlowsRequest) (*pb.DiffFlowsResponse, error) {
+	resp, err := s.a.DiffFlows(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s flowServer) ListSwitchErrors(ctx context.Context, r *pb.ListSwitchErrorsRequest) (*pb.ListSwitchErrorsResponse, error) {
+	resp, err := s.a.ListSwitchErrors(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s flowServer) SetFlows(ctx context.Context, r *pb.SetFlowsRequest) (*pb.SetFlowsResponse, error) {
+	resp, err := s.a.SetFlows(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s flowServer) DeleteFlows(ctx context.Context, r *pb.DeleteFlowsRequest) (*pb.DeleteFlowsResponse, error) {
+	resp, err := s.a.DeleteFlows(ctx, r)
+	return resp, toStatus(err)
+}
+
+type packetServer struct {
+	pb.UnimplementedPacketServiceServer
+	a *controller.API
+}
+
+func (s packetServer) WatchPacketIns(r *pb.WatchPacketInsRequest, stream grpc.ServerStreamingServer[pb.PacketIn]) error {
+	err := s.a.WatchPacketIns(stream.Context(), r, stream.Send)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return toStatus(err)
+}
+
+func (s packetServer) SendPacketOut(ctx context.Context, r *pb.SendPacketOutRequest) (*pb.SendPacketOutResponse, error) {
+	resp, err := s.a.SendPacketOut(ctx, r)
+	return resp, toStatus(err)
 }

@@ -1509,6 +1509,979 @@ func (*TopologyEvent_Link) isTopologyEvent_Object() {}
 
 func (*TopologyEvent_Host) isTopologyEvent_Object() {}
 
+type Flow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"` // ovs-ofctl syntax
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Cookie        uint64                 `protobuf:"varint,4,opt,name=cookie,proto3" json:"cookie,omitempty"`
+	Table         uint32                 `protobuf:"varint,5,opt,name=table,proto3" json:"table,omitempty"`
+	Priority      uint32                 `protobuf:"varint,6,opt,name=priority,proto3" json:"priority,omitempty"`
+	Packets       uint64                 `protobuf:"varint,7,opt,name=packets,proto3" json:"packets,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,8,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	AgeSeconds    uint32                 `protobuf:"varint,9,opt,name=age_seconds,json=ageSeconds,proto3" json:"age_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Flow) Reset() {
+	*x = Flow{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Flow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Flow) ProtoMessage() {}
+
+func (x *Flow) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Flow.ProtoReflect.Descriptor instead.
+func (*Flow) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Flow) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Flow) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *Flow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Flow) GetCookie() uint64 {
+	if x != nil {
+		return x.Cookie
+	}
+	return 0
+}
+
+func (x *Flow) GetTable() uint32 {
+	if x != nil {
+		return x.Table
+	}
+	return 0
+}
+
+func (x *Flow) GetPriority() uint32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *Flow) GetPackets() uint64 {
+	if x != nil {
+		return x.Packets
+	}
+	return 0
+}
+
+func (x *Flow) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *Flow) GetAgeSeconds() uint32 {
+	if x != nil {
+		return x.AgeSeconds
+	}
+	return 0
+}
+
+type ListFlowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Installed     bool                   `protobuf:"varint,2,opt,name=installed,proto3" json:"installed,omitempty"`
+	App           string                 `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"` // only this app's (desired view)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFlowsRequest) Reset() {
+	*x = ListFlowsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFlowsRequest) ProtoMessage() {}
+
+func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
+func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListFlowsRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *ListFlowsRequest) GetInstalled() bool {
+	if x != nil {
+		return x.Installed
+	}
+	return false
+}
+
+func (x *ListFlowsRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+type ListFlowsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flows         []*Flow                `protobuf:"bytes,1,rep,name=flows,proto3" json:"flows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFlowsResponse) Reset() {
+	*x = ListFlowsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFlowsResponse) ProtoMessage() {}
+
+func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
+func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListFlowsResponse) GetFlows() []*Flow {
+	if x != nil {
+		return x.Flows
+	}
+	return nil
+}
+
+type FlowChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"` // add, modify-strict, delete-strict
+	Flow          *Flow                  `protobuf:"bytes,2,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowChange) Reset() {
+	*x = FlowChange{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowChange) ProtoMessage() {}
+
+func (x *FlowChange) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
+func (*FlowChange) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *FlowChange) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *FlowChange) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type DiffFlowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffFlowsRequest) Reset() {
+	*x = DiffFlowsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffFlowsRequest) ProtoMessage() {}
+
+func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
+func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DiffFlowsRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+type DiffFlowsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changes       []*FlowChange          `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffFlowsResponse) Reset() {
+	*x = DiffFlowsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffFlowsResponse) ProtoMessage() {}
+
+func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
+func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+type SwitchError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnix      int64                  `protobuf:"varint,1,opt,name=time_unix,json=timeUnix,proto3" json:"time_unix,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	App           string                 `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`
+	Key           string                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	Flow          string                 `protobuf:"bytes,5,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchError) Reset() {
+	*x = SwitchError{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchError) ProtoMessage() {}
+
+func (x *SwitchError) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
+func (*SwitchError) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SwitchError) GetTimeUnix() int64 {
+	if x != nil {
+		return x.TimeUnix
+	}
+	return 0
+}
+
+func (x *SwitchError) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SwitchError) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *SwitchError) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SwitchError) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+type ListSwitchErrorsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSwitchErrorsRequest) Reset() {
+	*x = ListSwitchErrorsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSwitchErrorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSwitchErrorsRequest) ProtoMessage() {}
+
+func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
+func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+type ListSwitchErrorsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Errors        []*SwitchError         `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSwitchErrorsResponse) Reset() {
+	*x = ListSwitchErrorsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSwitchErrorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSwitchErrorsResponse) ProtoMessage() {}
+
+func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
+func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+type SetFlowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Client        string                 `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"` // the external app's name
+	Dpid          uint64                 `protobuf:"varint,2,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Flows         []string               `protobuf:"bytes,4,rep,name=flows,proto3" json:"flows,omitempty"` // ovs-ofctl syntax, one flow each
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFlowsRequest) Reset() {
+	*x = SetFlowsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFlowsRequest) ProtoMessage() {}
+
+func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
+func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SetFlowsRequest) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *SetFlowsRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *SetFlowsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SetFlowsRequest) GetFlows() []string {
+	if x != nil {
+		return x.Flows
+	}
+	return nil
+}
+
+type SetFlowsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFlowsResponse) Reset() {
+	*x = SetFlowsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFlowsResponse) ProtoMessage() {}
+
+func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
+func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+}
+
+type DeleteFlowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Client        string                 `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	Dpid          uint64                 `protobuf:"varint,2,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFlowsRequest) Reset() {
+	*x = DeleteFlowsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFlowsRequest) ProtoMessage() {}
+
+func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DeleteFlowsRequest) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *DeleteFlowsRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *DeleteFlowsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type DeleteFlowsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFlowsResponse) Reset() {
+	*x = DeleteFlowsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFlowsResponse) ProtoMessage() {}
+
+func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+}
+
+type WatchPacketInsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Filters; zero values match everything.
+	Dpid          uint64 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	EthType       uint32 `protobuf:"varint,2,opt,name=eth_type,json=ethType,proto3" json:"eth_type,omitempty"`
+	Cookie        uint64 `protobuf:"varint,3,opt,name=cookie,proto3" json:"cookie,omitempty"`
+	CookieMask    uint64 `protobuf:"varint,4,opt,name=cookie_mask,json=cookieMask,proto3" json:"cookie_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPacketInsRequest) Reset() {
+	*x = WatchPacketInsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPacketInsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPacketInsRequest) ProtoMessage() {}
+
+func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
+func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WatchPacketInsRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *WatchPacketInsRequest) GetEthType() uint32 {
+	if x != nil {
+		return x.EthType
+	}
+	return 0
+}
+
+func (x *WatchPacketInsRequest) GetCookie() uint64 {
+	if x != nil {
+		return x.Cookie
+	}
+	return 0
+}
+
+func (x *WatchPacketInsRequest) GetCookieMask() uint64 {
+	if x != nil {
+		return x.CookieMask
+	}
+	return 0
+}
+
+type PacketIn struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	InPort        uint32                 `protobuf:"varint,2,opt,name=in_port,json=inPort,proto3" json:"in_port,omitempty"`
+	Table         uint32                 `protobuf:"varint,3,opt,name=table,proto3" json:"table,omitempty"`
+	Cookie        uint64                 `protobuf:"varint,4,opt,name=cookie,proto3" json:"cookie,omitempty"`
+	Data          []byte                 `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	TimeUnixNano  int64                  `protobuf:"varint,6,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PacketIn) Reset() {
+	*x = PacketIn{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PacketIn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PacketIn) ProtoMessage() {}
+
+func (x *PacketIn) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
+func (*PacketIn) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *PacketIn) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *PacketIn) GetInPort() uint32 {
+	if x != nil {
+		return x.InPort
+	}
+	return 0
+}
+
+func (x *PacketIn) GetTable() uint32 {
+	if x != nil {
+		return x.Table
+	}
+	return 0
+}
+
+func (x *PacketIn) GetCookie() uint64 {
+	if x != nil {
+		return x.Cookie
+	}
+	return 0
+}
+
+func (x *PacketIn) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *PacketIn) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+type SendPacketOutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	InPort        uint32                 `protobuf:"varint,2,opt,name=in_port,json=inPort,proto3" json:"in_port,omitempty"` // 0: the controller
+	Actions       []string               `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`              // output:N, FLOOD, ALL, TABLE, IN_PORT, LOCAL, NORMAL
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendPacketOutRequest) Reset() {
+	*x = SendPacketOutRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendPacketOutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendPacketOutRequest) ProtoMessage() {}
+
+func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
+func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SendPacketOutRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *SendPacketOutRequest) GetInPort() uint32 {
+	if x != nil {
+		return x.InPort
+	}
+	return 0
+}
+
+func (x *SendPacketOutRequest) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *SendPacketOutRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type SendPacketOutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendPacketOutResponse) Reset() {
+	*x = SendPacketOutResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendPacketOutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendPacketOutResponse) ProtoMessage() {}
+
+func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
+func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+}
+
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
 
 const file_proto_loom_v1_loom_proto_rawDesc = "" +
@@ -1623,7 +2596,72 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x04port\x18\x06 \x01(\v2\r.loom.v1.PortH\x00R\x04port\x12#\n" +
 	"\x04link\x18\a \x01(\v2\r.loom.v1.LinkH\x00R\x04link\x12#\n" +
 	"\x04host\x18\b \x01(\v2\r.loom.v1.HostH\x00R\x04hostB\b\n" +
-	"\x06object2W\n" +
+	"\x06object\"\xd9\x01\n" +
+	"\x04Flow\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x16\n" +
+	"\x06cookie\x18\x04 \x01(\x04R\x06cookie\x12\x14\n" +
+	"\x05table\x18\x05 \x01(\rR\x05table\x12\x1a\n" +
+	"\bpriority\x18\x06 \x01(\rR\bpriority\x12\x18\n" +
+	"\apackets\x18\a \x01(\x04R\apackets\x12\x14\n" +
+	"\x05bytes\x18\b \x01(\x04R\x05bytes\x12\x1f\n" +
+	"\vage_seconds\x18\t \x01(\rR\n" +
+	"ageSeconds\"V\n" +
+	"\x10ListFlowsRequest\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x1c\n" +
+	"\tinstalled\x18\x02 \x01(\bR\tinstalled\x12\x10\n" +
+	"\x03app\x18\x03 \x01(\tR\x03app\"8\n" +
+	"\x11ListFlowsResponse\x12#\n" +
+	"\x05flows\x18\x01 \x03(\v2\r.loom.v1.FlowR\x05flows\"I\n" +
+	"\n" +
+	"FlowChange\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\tR\acommand\x12!\n" +
+	"\x04flow\x18\x02 \x01(\v2\r.loom.v1.FlowR\x04flow\"&\n" +
+	"\x10DiffFlowsRequest\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\"B\n" +
+	"\x11DiffFlowsResponse\x12-\n" +
+	"\achanges\x18\x01 \x03(\v2\x13.loom.v1.FlowChangeR\achanges\"x\n" +
+	"\vSwitchError\x12\x1b\n" +
+	"\ttime_unix\x18\x01 \x01(\x03R\btimeUnix\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x10\n" +
+	"\x03app\x18\x03 \x01(\tR\x03app\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12\x12\n" +
+	"\x04flow\x18\x05 \x01(\tR\x04flow\"-\n" +
+	"\x17ListSwitchErrorsRequest\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\"H\n" +
+	"\x18ListSwitchErrorsResponse\x12,\n" +
+	"\x06errors\x18\x01 \x03(\v2\x14.loom.v1.SwitchErrorR\x06errors\"e\n" +
+	"\x0fSetFlowsRequest\x12\x16\n" +
+	"\x06client\x18\x01 \x01(\tR\x06client\x12\x12\n" +
+	"\x04dpid\x18\x02 \x01(\x04R\x04dpid\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x14\n" +
+	"\x05flows\x18\x04 \x03(\tR\x05flows\"\x12\n" +
+	"\x10SetFlowsResponse\"R\n" +
+	"\x12DeleteFlowsRequest\x12\x16\n" +
+	"\x06client\x18\x01 \x01(\tR\x06client\x12\x12\n" +
+	"\x04dpid\x18\x02 \x01(\x04R\x04dpid\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"\x15\n" +
+	"\x13DeleteFlowsResponse\"\x7f\n" +
+	"\x15WatchPacketInsRequest\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x19\n" +
+	"\beth_type\x18\x02 \x01(\rR\aethType\x12\x16\n" +
+	"\x06cookie\x18\x03 \x01(\x04R\x06cookie\x12\x1f\n" +
+	"\vcookie_mask\x18\x04 \x01(\x04R\n" +
+	"cookieMask\"\x9f\x01\n" +
+	"\bPacketIn\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x17\n" +
+	"\ain_port\x18\x02 \x01(\rR\x06inPort\x12\x14\n" +
+	"\x05table\x18\x03 \x01(\rR\x05table\x12\x16\n" +
+	"\x06cookie\x18\x04 \x01(\x04R\x06cookie\x12\x12\n" +
+	"\x04data\x18\x05 \x01(\fR\x04data\x12$\n" +
+	"\x0etime_unix_nano\x18\x06 \x01(\x03R\ftimeUnixNano\"q\n" +
+	"\x14SendPacketOutRequest\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x17\n" +
+	"\ain_port\x18\x02 \x01(\rR\x06inPort\x12\x18\n" +
+	"\aactions\x18\x03 \x03(\tR\aactions\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"\x17\n" +
+	"\x15SendPacketOutResponse2W\n" +
 	"\x11ControllerService\x12B\n" +
 	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse2\xca\x03\n" +
 	"\x0fTopologyService\x12T\n" +
@@ -1632,7 +2670,16 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\tListPorts\x12\x19.loom.v1.ListPortsRequest\x1a\x1a.loom.v1.ListPortsResponse\x12B\n" +
 	"\tListLinks\x12\x19.loom.v1.ListLinksRequest\x1a\x1a.loom.v1.ListLinksResponse\x12B\n" +
 	"\tListHosts\x12\x19.loom.v1.ListHostsRequest\x1a\x1a.loom.v1.ListHostsResponse\x12H\n" +
-	"\rWatchTopology\x12\x1d.loom.v1.WatchTopologyRequest\x1a\x16.loom.v1.TopologyEvent0\x01B.Z,github.com/loomsdn/loom/proto/loom/v1;loomv1b\x06proto3"
+	"\rWatchTopology\x12\x1d.loom.v1.WatchTopologyRequest\x1a\x16.loom.v1.TopologyEvent0\x012\xf9\x02\n" +
+	"\vFlowService\x12B\n" +
+	"\tListFlows\x12\x19.loom.v1.ListFlowsRequest\x1a\x1a.loom.v1.ListFlowsResponse\x12B\n" +
+	"\tDiffFlows\x12\x19.loom.v1.DiffFlowsRequest\x1a\x1a.loom.v1.DiffFlowsResponse\x12W\n" +
+	"\x10ListSwitchErrors\x12 .loom.v1.ListSwitchErrorsRequest\x1a!.loom.v1.ListSwitchErrorsResponse\x12?\n" +
+	"\bSetFlows\x12\x18.loom.v1.SetFlowsRequest\x1a\x19.loom.v1.SetFlowsResponse\x12H\n" +
+	"\vDeleteFlows\x12\x1b.loom.v1.DeleteFlowsRequest\x1a\x1c.loom.v1.DeleteFlowsResponse2\xa6\x01\n" +
+	"\rPacketService\x12E\n" +
+	"\x0eWatchPacketIns\x12\x1e.loom.v1.WatchPacketInsRequest\x1a\x11.loom.v1.PacketIn0\x01\x12N\n" +
+	"\rSendPacketOut\x12\x1d.loom.v1.SendPacketOutRequest\x1a\x1e.loom.v1.SendPacketOutResponseB.Z,github.com/loomsdn/loom/proto/loom/v1;loomv1b\x06proto3"
 
 var (
 	file_proto_loom_v1_loom_proto_rawDescOnce sync.Once
@@ -1646,31 +2693,48 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),        // 0: loom.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),       // 1: loom.v1.GetStatusResponse
-	(*SwitchConnection)(nil),        // 2: loom.v1.SwitchConnection
-	(*Counters)(nil),                // 3: loom.v1.Counters
-	(*Hypervisor)(nil),              // 4: loom.v1.Hypervisor
-	(*Switch)(nil),                  // 5: loom.v1.Switch
-	(*VM)(nil),                      // 6: loom.v1.VM
-	(*Port)(nil),                    // 7: loom.v1.Port
-	(*Endpoint)(nil),                // 8: loom.v1.Endpoint
-	(*Link)(nil),                    // 9: loom.v1.Link
-	(*Host)(nil),                    // 10: loom.v1.Host
-	(*ListHypervisorsRequest)(nil),  // 11: loom.v1.ListHypervisorsRequest
-	(*ListHypervisorsResponse)(nil), // 12: loom.v1.ListHypervisorsResponse
-	(*ListSwitchesRequest)(nil),     // 13: loom.v1.ListSwitchesRequest
-	(*ListSwitchesResponse)(nil),    // 14: loom.v1.ListSwitchesResponse
-	(*ListPortsRequest)(nil),        // 15: loom.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),       // 16: loom.v1.ListPortsResponse
-	(*ListLinksRequest)(nil),        // 17: loom.v1.ListLinksRequest
-	(*ListLinksResponse)(nil),       // 18: loom.v1.ListLinksResponse
-	(*ListHostsRequest)(nil),        // 19: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),       // 20: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),    // 21: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),           // 22: loom.v1.TopologyEvent
+	(*GetStatusRequest)(nil),         // 0: loom.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 1: loom.v1.GetStatusResponse
+	(*SwitchConnection)(nil),         // 2: loom.v1.SwitchConnection
+	(*Counters)(nil),                 // 3: loom.v1.Counters
+	(*Hypervisor)(nil),               // 4: loom.v1.Hypervisor
+	(*Switch)(nil),                   // 5: loom.v1.Switch
+	(*VM)(nil),                       // 6: loom.v1.VM
+	(*Port)(nil),                     // 7: loom.v1.Port
+	(*Endpoint)(nil),                 // 8: loom.v1.Endpoint
+	(*Link)(nil),                     // 9: loom.v1.Link
+	(*Host)(nil),                     // 10: loom.v1.Host
+	(*ListHypervisorsRequest)(nil),   // 11: loom.v1.ListHypervisorsRequest
+	(*ListHypervisorsResponse)(nil),  // 12: loom.v1.ListHypervisorsResponse
+	(*ListSwitchesRequest)(nil),      // 13: loom.v1.ListSwitchesRequest
+	(*ListSwitchesResponse)(nil),     // 14: loom.v1.ListSwitchesResponse
+	(*ListPortsRequest)(nil),         // 15: loom.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),        // 16: loom.v1.ListPortsResponse
+	(*ListLinksRequest)(nil),         // 17: loom.v1.ListLinksRequest
+	(*ListLinksResponse)(nil),        // 18: loom.v1.ListLinksResponse
+	(*ListHostsRequest)(nil),         // 19: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 20: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 21: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 22: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 23: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 24: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 25: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 26: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 27: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 28: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 29: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 30: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 31: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 32: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 33: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 34: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 35: loom.v1.DeleteFlowsResponse
+	(*WatchPacketInsRequest)(nil),    // 36: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 37: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 38: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 39: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	2,  // 0: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
@@ -1688,25 +2752,43 @@ var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	7,  // 12: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
 	9,  // 13: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
 	10, // 14: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	0,  // 15: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	11, // 16: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	13, // 17: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	15, // 18: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	17, // 19: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	19, // 20: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	21, // 21: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	1,  // 22: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	12, // 23: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	14, // 24: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	16, // 25: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	18, // 26: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	20, // 27: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	22, // 28: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	23, // 15: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	23, // 16: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	26, // 17: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	29, // 18: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	0,  // 19: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	11, // 20: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	13, // 21: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	15, // 22: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	17, // 23: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	19, // 24: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	21, // 25: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	24, // 26: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	27, // 27: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	30, // 28: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	32, // 29: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	34, // 30: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	36, // 31: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	38, // 32: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	1,  // 33: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	12, // 34: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	14, // 35: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	16, // 36: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	18, // 37: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	20, // 38: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	22, // 39: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	25, // 40: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	28, // 41: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	31, // 42: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	33, // 43: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	35, // 44: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	37, // 45: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	39, // 46: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	33, // [33:47] is the sub-list for method output_type
+	19, // [19:33] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -1727,9 +2809,9 @@ func file_proto_loom_v1_loom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   40,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   4,
 		},
 		GoTypes:           file_proto_loom_v1_loom_proto_goTypes,
 		DependencyIndexes: file_proto_loom_v1_loom_proto_depIdxs,

@@ -435,3 +435,429 @@ var TopologyService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "proto/loom/v1/loom.proto",
 }
+
+const (
+	FlowService_ListFlows_FullMethodName        = "/loom.v1.FlowService/ListFlows"
+	FlowService_DiffFlows_FullMethodName        = "/loom.v1.FlowService/DiffFlows"
+	FlowService_ListSwitchErrors_FullMethodName = "/loom.v1.FlowService/ListSwitchErrors"
+	FlowService_SetFlows_FullMethodName         = "/loom.v1.FlowService/SetFlows"
+	FlowService_DeleteFlows_FullMethodName      = "/loom.v1.FlowService/DeleteFlows"
+)
+
+// FlowServiceClient is the client API for FlowService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// FlowService shows what Loom wants on each switch and what the switch
+// holds, and lets external apps own flows of their own.
+type FlowServiceClient interface {
+	// ListFlows lists one switch's desired flows (with app, key and cookie)
+	// or, with installed set, the flows the switch holds now (with counters).
+	ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error)
+	// DiffFlows is what the next reconcile would send, without sending it.
+	DiffFlows(ctx context.Context, in *DiffFlowsRequest, opts ...grpc.CallOption) (*DiffFlowsResponse, error)
+	// ListSwitchErrors is the last errors the switch returned, with the
+	// flow and app that caused each.
+	ListSwitchErrors(ctx context.Context, in *ListSwitchErrorsRequest, opts ...grpc.CallOption) (*ListSwitchErrorsResponse, error)
+	// SetFlows declares exactly these flows for (client, key) on a switch,
+	// in the external apps' cookie space; the reconciler manages them like
+	// any app's, and they persist across restarts.
+	SetFlows(ctx context.Context, in *SetFlowsRequest, opts ...grpc.CallOption) (*SetFlowsResponse, error)
+	// DeleteFlows withdraws what (client, key) declared.
+	DeleteFlows(ctx context.Context, in *DeleteFlowsRequest, opts ...grpc.CallOption) (*DeleteFlowsResponse, error)
+}
+
+type flowServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewFlowServiceClient(cc grpc.ClientConnInterface) FlowServiceClient {
+	return &flowServiceClient{cc}
+}
+
+func (c *flowServiceClient) ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFlowsResponse)
+	err := c.cc.Invoke(ctx, FlowService_ListFlows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *flowServiceClient) DiffFlows(ctx context.Context, in *DiffFlowsRequest, opts ...grpc.CallOption) (*DiffFlowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiffFlowsResponse)
+	err := c.cc.Invoke(ctx, FlowService_DiffFlows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *flowServiceClient) ListSwitchErrors(ctx context.Context, in *ListSwitchErrorsRequest, opts ...grpc.CallOption) (*ListSwitchErrorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSwitchErrorsResponse)
+	err := c.cc.Invoke(ctx, FlowService_ListSwitchErrors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *flowServiceClient) SetFlows(ctx context.Context, in *SetFlowsRequest, opts ...grpc.CallOption) (*SetFlowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetFlowsResponse)
+	err := c.cc.Invoke(ctx, FlowService_SetFlows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *flowServiceClient) DeleteFlows(ctx context.Context, in *DeleteFlowsRequest, opts ...grpc.CallOption) (*DeleteFlowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteFlowsResponse)
+	err := c.cc.Invoke(ctx, FlowService_DeleteFlows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FlowServiceServer is the server API for FlowService service.
+// All implementations must embed UnimplementedFlowServiceServer
+// for forward compatibility.
+//
+// FlowService shows what Loom wants on each switch and what the switch
+// holds, and lets external apps own flows of their own.
+type FlowServiceServer interface {
+	// ListFlows lists one switch's desired flows (with app, key and cookie)
+	// or, with installed set, the flows the switch holds now (with counters).
+	ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error)
+	// DiffFlows is what the next reconcile would send, without sending it.
+	DiffFlows(context.Context, *DiffFlowsRequest) (*DiffFlowsResponse, error)
+	// ListSwitchErrors is the last errors the switch returned, with the
+	// flow and app that caused each.
+	ListSwitchErrors(context.Context, *ListSwitchErrorsRequest) (*ListSwitchErrorsResponse, error)
+	// SetFlows declares exactly these flows for (client, key) on a switch,
+	// in the external apps' cookie space; the reconciler manages them like
+	// any app's, and they persist across restarts.
+	SetFlows(context.Context, *SetFlowsRequest) (*SetFlowsResponse, error)
+	// DeleteFlows withdraws what (client, key) declared.
+	DeleteFlows(context.Context, *DeleteFlowsRequest) (*DeleteFlowsResponse, error)
+	mustEmbedUnimplementedFlowServiceServer()
+}
+
+// UnimplementedFlowServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedFlowServiceServer struct{}
+
+func (UnimplementedFlowServiceServer) ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFlows not implemented")
+}
+func (UnimplementedFlowServiceServer) DiffFlows(context.Context, *DiffFlowsRequest) (*DiffFlowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiffFlows not implemented")
+}
+func (UnimplementedFlowServiceServer) ListSwitchErrors(context.Context, *ListSwitchErrorsRequest) (*ListSwitchErrorsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSwitchErrors not implemented")
+}
+func (UnimplementedFlowServiceServer) SetFlows(context.Context, *SetFlowsRequest) (*SetFlowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetFlows not implemented")
+}
+func (UnimplementedFlowServiceServer) DeleteFlows(context.Context, *DeleteFlowsRequest) (*DeleteFlowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteFlows not implemented")
+}
+func (UnimplementedFlowServiceServer) mustEmbedUnimplementedFlowServiceServer() {}
+func (UnimplementedFlowServiceServer) testEmbeddedByValue()                     {}
+
+// UnsafeFlowServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to FlowServiceServer will
+// result in compilation errors.
+type UnsafeFlowServiceServer interface {
+	mustEmbedUnimplementedFlowServiceServer()
+}
+
+func RegisterFlowServiceServer(s grpc.ServiceRegistrar, srv FlowServiceServer) {
+	// If the following call panics, it indicates UnimplementedFlowServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&FlowService_ServiceDesc, srv)
+}
+
+func _FlowService_ListFlows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFlowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlowServiceServer).ListFlows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FlowService_ListFlows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlowServiceServer).ListFlows(ctx, req.(*ListFlowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FlowService_DiffFlows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiffFlowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlowServiceServer).DiffFlows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FlowService_DiffFlows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlowServiceServer).DiffFlows(ctx, req.(*DiffFlowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FlowService_ListSwitchErrors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSwitchErrorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlowServiceServer).ListSwitchErrors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FlowService_ListSwitchErrors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlowServiceServer).ListSwitchErrors(ctx, req.(*ListSwitchErrorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FlowService_SetFlows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetFlowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlowServiceServer).SetFlows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FlowService_SetFlows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlowServiceServer).SetFlows(ctx, req.(*SetFlowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FlowService_DeleteFlows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteFlowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlowServiceServer).DeleteFlows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FlowService_DeleteFlows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlowServiceServer).DeleteFlows(ctx, req.(*DeleteFlowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// FlowService_ServiceDesc is the grpc.ServiceDesc for FlowService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var FlowService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "loom.v1.FlowService",
+	HandlerType: (*FlowServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListFlows",
+			Handler:    _FlowService_ListFlows_Handler,
+		},
+		{
+			MethodName: "DiffFlows",
+			Handler:    _FlowService_DiffFlows_Handler,
+		},
+		{
+			MethodName: "ListSwitchErrors",
+			Handler:    _FlowService_ListSwitchErrors_Handler,
+		},
+		{
+			MethodName: "SetFlows",
+			Handler:    _FlowService_SetFlows_Handler,
+		},
+		{
+			MethodName: "DeleteFlows",
+			Handler:    _FlowService_DeleteFlows_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "proto/loom/v1/loom.proto",
+}
+
+const (
+	PacketService_WatchPacketIns_FullMethodName = "/loom.v1.PacketService/WatchPacketIns"
+	PacketService_SendPacketOut_FullMethodName  = "/loom.v1.PacketService/SendPacketOut"
+)
+
+// PacketServiceClient is the client API for PacketService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// PacketService lets external apps see packet-ins and send packet-outs.
+type PacketServiceClient interface {
+	WatchPacketIns(ctx context.Context, in *WatchPacketInsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PacketIn], error)
+	SendPacketOut(ctx context.Context, in *SendPacketOutRequest, opts ...grpc.CallOption) (*SendPacketOutResponse, error)
+}
+
+type packetServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewPacketServiceClient(cc grpc.ClientConnInterface) PacketServiceClient {
+	return &packetServiceClient{cc}
+}
+
+func (c *packetServiceClient) WatchPacketIns(ctx context.Context, in *WatchPacketInsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PacketIn], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PacketService_ServiceDesc.Streams[0], PacketService_WatchPacketIns_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchPacketInsRequest, PacketIn]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PacketService_WatchPacketInsClient = grpc.ServerStreamingClient[PacketIn]
+
+func (c *packetServiceClient) SendPacketOut(ctx context.Context, in *SendPacketOutRequest, opts ...grpc.CallOption) (*SendPacketOutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendPacketOutResponse)
+	err := c.cc.Invoke(ctx, PacketService_SendPacketOut_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PacketServiceServer is the server API for PacketService service.
+// All implementations must embed UnimplementedPacketServiceServer
+// for forward compatibility.
+//
+// PacketService lets external apps see packet-ins and send packet-outs.
+type PacketServiceServer interface {
+	WatchPacketIns(*WatchPacketInsRequest, grpc.ServerStreamingServer[PacketIn]) error
+	SendPacketOut(context.Context, *SendPacketOutRequest) (*SendPacketOutResponse, error)
+	mustEmbedUnimplementedPacketServiceServer()
+}
+
+// UnimplementedPacketServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedPacketServiceServer struct{}
+
+func (UnimplementedPacketServiceServer) WatchPacketIns(*WatchPacketInsRequest, grpc.ServerStreamingServer[PacketIn]) error {
+	return status.Error(codes.Unimplemented, "method WatchPacketIns not implemented")
+}
+func (UnimplementedPacketServiceServer) SendPacketOut(context.Context, *SendPacketOutRequest) (*SendPacketOutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendPacketOut not implemented")
+}
+func (UnimplementedPacketServiceServer) mustEmbedUnimplementedPacketServiceServer() {}
+func (UnimplementedPacketServiceServer) testEmbeddedByValue()                       {}
+
+// UnsafePacketServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to PacketServiceServer will
+// result in compilation errors.
+type UnsafePacketServiceServer interface {
+	mustEmbedUnimplementedPacketServiceServer()
+}
+
+func RegisterPacketServiceServer(s grpc.ServiceRegistrar, srv PacketServiceServer) {
+	// If the following call panics, it indicates UnimplementedPacketServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&PacketService_ServiceDesc, srv)
+}
+
+func _PacketService_WatchPacketIns_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchPacketInsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PacketServiceServer).WatchPacketIns(m, &grpc.GenericServerStream[WatchPacketInsRequest, PacketIn]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PacketService_WatchPacketInsServer = grpc.ServerStreamingServer[PacketIn]
+
+func _PacketService_SendPacketOut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendPacketOutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PacketServiceServer).SendPacketOut(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PacketService_SendPacketOut_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PacketServiceServer).SendPacketOut(ctx, req.(*SendPacketOutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// PacketService_ServiceDesc is the grpc.ServiceDesc for PacketService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var PacketService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "loom.v1.PacketService",
+	HandlerType: (*PacketServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "SendPacketOut",
+			Handler:    _PacketService_SendPacketOut_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchPacketIns",
+			Handler:       _PacketService_WatchPacketIns_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "proto/loom/v1/loom.proto",
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/loomsdn/loom/proto/loom/v1"
+)
+
+func newFlows(o *options) *cobra.Command {
+	var (
+		sw        uint64
+		installed bool
+		diff      bool
+		app       string
+		errs      bool
+	)
+	cmd := &cobra.Command{Use: "flows --switch DPID [--installed | --diff | --errors]",
+		Short: "A switch's desired flows, installed flows, pending difference, or recent errors", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sw == 0 {
+				return fmt.Errorf("--switch: required (a datapath id, e.g. 0xc1)")
+			}
+			conn, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			c := pb.NewFlowServiceClient(conn)
+			ctx, cancel := o.ctx()
+			defer cancel()
+			w := cmd.OutOrStdout()
+			switch {
+			case errs:
+				r, err := c.ListSwitchErrors(ctx, &pb.ListSwitchErrorsRequest{Dpid: sw})
+				if err != nil {
+					return err
+				}
+				return render(w, o.output, r, func() *table {
+					t := &table{header: []string{"ERROR", "APP", "KEY", "FLOW"}}
+					for _, e := range r.Errors {
+						t.add(e.Error, e.App, e.Key, e.Flow)
+					}
+					return t
+				})
+			case diff:
+				r, err := c.DiffFlows(ctx, &pb.DiffFlowsRequest{Dpid: sw})
+				if err != nil {
+					return err
+				}
+				return render(w, o.output, r, func() *table {
+					t := &table{header: []string{"COMMAND", "APP", "KEY", "FLOW"}}
+					for _, ch := range r.Changes {
+						t.add(ch.Command, ch.Flow.App, ch.Flow.Key, ch.Flow.Text)
+					}
+					return t
+				})
+			}
+			r, err := c.ListFlows(ctx, &pb.ListFlowsRequest{Dpid: sw, Installed: installed, App: app})
+			if err != nil {
+				return err
+			}
+			return render(w, o.output, r, func() *table {
+				if installed {
+					t := &table{header: []string{"COOKIE", "APP", "PACKETS", "AGE", "FLOW"}}
+					for _, f := range r.Flows {
+						t.add(fmt.Sprintf("0x%016x", f.Cookie), f.App, f.Packets, fmt.Sprintf("%ds", f.AgeSeconds), f.Text)
+					}
+					return t
+				}
+				t := &table{header: []string{"APP", "KEY", "COOKIE", "FLOW"}}
+				for _, f := range r.Flows {
+					t.add(f.App, f.Key, fmt.Sprintf("0x%016x", f.Cookie), f.Text)
+				}
+				return t
+			})
+		}}
+	f := cmd.Flags()
+	f.Uint64Var(&sw, "switch", 0, "the switch's datapath id (e.g. 0xc1)")
+	f.BoolVar(&installed, "installed", false, "what the switch holds now, with counters")
+	f.BoolVar(&diff, "diff", false, "what the next reconcile would change")
+	f.BoolVar(&errs, "errors", false, "the switch's recent errors, with the app that caused each")
+	f.StringVar(&app, "app", "", "only this app's desired flows")
+	cmd.MarkFlagsMutuallyExclusive("installed", "diff", "errors")
+	return cmd
+}

@@ -1,0 +1,143 @@
+package controller
+
+import (
+	"sync"
+	"time"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/openflow"
+)
+
+// External apps (API clients) own flows under this pseudo-app: its name
+// is the owner's app, "<client>/<key>" the owner's key, and its cookie id
+// is reserved for them.
+const (
+	externalApp            = "external"
+	externalID  flow.AppID = 200
+)
+
+// errorRing keeps a switch's last errors for the API.
+type errorRing struct {
+	mu   sync.Mutex
+	errs []SwitchError
+}
+
+// SwitchError is an error a switch returned, with what caused it.
+type SwitchError struct {
+	Time  time.Time
+	Error string
+	App   string
+	Key   string
+	Flow  string
+}
+
+const keptErrors = 64
+
+func (r *errorRing) add(e SwitchError) {
+	r.mu.Lock()
+	r.errs = append(r.errs, e)
+	if len(r.errs) > keptErrors {
+		r.errs = r.errs[len(r.errs)-keptErrors:]
+	}
+	r.mu.Unlock()
+}
+
+func (r *errorRing) list() []SwitchError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]SwitchError(nil), r.errs...)
+}
+
+// sessionCall runs fn on a session's goroutine, in order with its events.
+type sessionCall struct {
+	fn   func()
+	done chan struct{}
+}
+
+// do runs fn on the session goroutine and waits for it.
+func (s *session) do(fn func()) error {
+	call := sessionCall{fn: fn, done: make(chan struct{})}
+	select {
+	case s.events <- call:
+	case <-s.conn.Done():
+		return openflow.ErrClosed
+	}
+	select {
+	case <-call.done:
+		return nil
+	case <-s.conn.Done():
+		return openflow.ErrClosed
+	}
+}
+
+// PacketFilter selects packet-ins for a subscriber; zero fields match all.
+type PacketFilter struct {
+	DPID       uint64
+	EthType    uint16
+	Cookie     uint64
+	CookieMask uint64
+}
+
+func (f PacketFilter) match(p apps.PacketIn) bool {
+	if f.DPID != 0 && p.DPID != f.DPID {
+		return false
+	}
+	if f.EthType != 0 && (len(p.Data) < 14 || uint16(p.Data[12])<<8|uint16(p.Data[13]) != f.EthType) {
+		return false
+	}
+	return uint64(p.Cookie)&f.CookieMask == f.Cookie&f.CookieMask
+}
+
+// PacketEvent is a packet-in as subscribers get it.
+type PacketEvent struct {
+	apps.PacketIn
+	Time time.Time
+}
+
+type packetSub struct {
+	filter PacketFilter
+	ch     chan PacketEvent
+}
+
+// packetSubs fans packet-ins out to API subscribers. With none, the
+// packet path pays one atomic-free length check under a read lock.
+type packetSubs struct {
+	mu   sync.RWMutex
+	subs map[*packetSub]struct{}
+	// dropped counts packet-ins a slow subscriber missed.
+	dropped uint64
+}
+
+func (p *packetSubs) publish(pkt apps.PacketIn, now time.Time) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if len(p.subs) == 0 {
+		return
+	}
+	for s := range p.subs {
+		if !s.filter.match(pkt) {
+			continue
+		}
+		select {
+		case s.ch <- PacketEvent{PacketIn: pkt, Time: now}:
+		default:
+			// a subscriber that cannot keep up misses packets; Loom does not wait
+		}
+	}
+}
+
+func (p *packetSubs) add(f PacketFilter, buffer int) (*packetSub, func()) {
+	s := &packetSub{filter: f, ch: make(chan PacketEvent, buffer)}
+	p.mu.Lock()
+	if p.subs == nil {
+		p.subs = map[*packetSub]struct{}{}
+	}
+	p.subs[s] = struct{}{}
+	p.mu.Unlock()
+	return s, func() {
+		p.mu.Lock()
+		delete(p.subs, s)
+		p.mu.Unlock()
+	}
+}
