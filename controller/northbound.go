@@ -148,6 +148,27 @@ func (a *API) ListHosts(ctx context.Context, _ *pb.ListHostsRequest) (*pb.ListHo
 	return resp, nil
 }
 
+// ListTunnels implements TopologyService.
+func (a *API) ListTunnels(ctx context.Context, _ *pb.ListTunnelsRequest) (*pb.ListTunnelsResponse, error) {
+	top, err := a.topology()
+	if err != nil {
+		return nil, err
+	}
+	s := top.Snapshot()
+	hv := map[uint64]string{}
+	for _, x := range s.Switches {
+		hv[x.DPID] = x.Hypervisor
+	}
+	resp := &pb.ListTunnelsResponse{Revision: s.Revision}
+	for _, p := range s.Ports {
+		if p.Tunnel != nil {
+			resp.Tunnels = append(resp.Tunnels, &pb.Tunnel{Dpid: p.DPID, Port: p.No, Name: p.Name, Type: p.Tunnel.Type,
+				RemoteIp: p.Tunnel.RemoteIP, Key: p.Tunnel.Key, Up: p.Up, Hypervisor: hv[p.DPID]})
+		}
+	}
+	return resp, nil
+}
+
 // WatchTopology implements TopologyService: every event after
 // req.FromRevision (from now when 0), until ctx ends or send fails.
 func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, send func(*pb.TopologyEvent) error) error {

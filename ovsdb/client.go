@@ -212,6 +212,7 @@ func fillInterface(p *Port, i *vswitch.Interface) {
 	p.VMUUID = i.ExternalIDs["vm-uuid"]
 	p.IfaceStatus = i.ExternalIDs["iface-status"]
 	p.PatchPeer = i.Options["peer"]
+	p.RemoteIP, p.Key = i.Options["remote_ip"], i.Options["key"]
 }
 
 // ErrNoBridge is returned for a bridge the hypervisor does not have.

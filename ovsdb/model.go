@@ -35,6 +35,9 @@ type Port struct {
 	IfaceStatus string // external_ids:iface-status
 	// PatchPeer is options:peer of a patch port.
 	PatchPeer string
+	// RemoteIP and Key are options:remote_ip and options:key of a tunnel port.
+	RemoteIP string
+	Key      string
 }
 
 // Bridge returns the bridge with datapath id dpid.

@@ -57,6 +57,15 @@ type Port struct {
 	Tag       int      `json:"tag,omitempty"`
 	PatchPeer string   `json:"patch_peer,omitempty"`
 	VM        *VM      `json:"vm,omitempty"`
+	// Tunnel is set on tunnel ports: its type and far end.
+	Tunnel *Tunnel `json:"tunnel,omitempty"`
+}
+
+// Tunnel describes a tunnel port (vxlan, gre, geneve).
+type Tunnel struct {
+	Type     string `json:"type"`
+	RemoteIP string `json:"remote_ip,omitempty"`
+	Key      string `json:"key,omitempty"`
 }
 
 // Endpoint is one end of a link.

@@ -420,8 +420,11 @@ func join(in inputs) Snapshot {
 			port := Port{DPID: dpid, No: p.No, Name: p.Name, MAC: p.MAC, Up: p.Up, SpeedKbps: p.SpeedKbps}
 			if op, ok := byName[p.Name]; ok {
 				port.Tag, port.PatchPeer, port.Kind = op.Tag, op.PatchPeer, kindOf(op)
-				if port.Kind == PortVM {
+				switch port.Kind {
+				case PortVM:
 					port.VM = &VM{MAC: op.AttachedMAC, IfaceID: op.IfaceID, UUID: op.VMUUID, Status: op.IfaceStatus}
+				case PortTunnel:
+					port.Tunnel = &Tunnel{Type: op.Type, RemoteIP: op.RemoteIP, Key: op.Key}
 				}
 			}
 			s.Ports = append(s.Ports, port)

@@ -13,6 +13,7 @@ func hvView() *ovsdb.Hypervisor {
 			{Name: "centos01_port1", OfPort: 1, AttachedMAC: "52:54:00:aa:bb:01", IfaceID: "if-1", VMUUID: "vm-1", IfaceStatus: "active"},
 			{Name: "patch-to-01", Type: "patch", PatchPeer: "patch-to-02", OfPort: 2},
 			{Name: "vswitch02", Type: "internal", OfPort: 65534},
+			{Name: "vxlan-kvm02", Type: "vxlan", RemoteIP: "192.0.2.20", Key: "flow", OfPort: 3},
 		}},
 	}}
 }
@@ -22,7 +23,7 @@ func TestJoinOpenFlowWithOVSDB(t *testing.T) {
 	events, cancel := top.Subscribe(100)
 	defer cancel()
 	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640", TunnelIP: "192.0.2.10"}})
-	top.SwitchConnected(0xc1, "192.0.2.10:40000", []OFPort{{No: 1, Name: "centos01_port1", Up: true}, {No: 2, Name: "patch-to-01", Up: true}})
+	top.SwitchConnected(0xc1, "192.0.2.10:40000", []OFPort{{No: 1, Name: "centos01_port1", Up: true}, {No: 2, Name: "patch-to-01", Up: true}, {No: 3, Name: "vxlan-kvm02", Up: true}})
 	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
 
 	s := top.Snapshot()
@@ -35,6 +36,9 @@ func TestJoinOpenFlowWithOVSDB(t *testing.T) {
 	}
 	if p := s.Ports[1]; p.Kind != PortPatch || p.PatchPeer != "patch-to-02" {
 		t.Fatalf("patch port %+v", p)
+	}
+	if p := s.Ports[2]; p.Kind != PortTunnel || p.Tunnel == nil || p.Tunnel.RemoteIP != "192.0.2.20" || p.Tunnel.Type != "vxlan" {
+		t.Fatalf("tunnel port %+v", p)
 	}
 	if h := s.Hypervisors[0]; h.SystemID != "sys-1" || !h.Connected || h.TunnelIP != "192.0.2.10" {
 		t.Fatalf("hypervisor %+v", h)

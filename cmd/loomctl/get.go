@@ -10,13 +10,13 @@ import (
 )
 
 func newGet(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts or hypervisors",
+	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts, hypervisors or tunnels",
 		RunE: func(_ *cobra.Command, args []string) error {
 			what := ""
 			if len(args) > 0 {
 				what = fmt.Sprintf("%q ", args[0])
 			}
-			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors", what)
+			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors, tunnels", what)
 		}}
 	var portsOf uint64
 	list := func(use, short string, run func(cmd *cobra.Command, c pb.TopologyServiceClient) error) *cobra.Command {
@@ -94,6 +94,21 @@ func newGet(o *options) *cobra.Command {
 				t := &table{header: []string{"MAC", "IPS", "SWITCH", "PORT", "VLAN"}}
 				for _, h := range r.Hosts {
 					t.add(h.Mac, strings.Join(h.Ips, ","), dpid(h.Dpid), h.Port, h.Vlan)
+				}
+				return t
+			})
+		}),
+		list("tunnels", "tunnel ports and their far ends", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+			ctx, cancel := o.ctx()
+			defer cancel()
+			r, err := c.ListTunnels(ctx, &pb.ListTunnelsRequest{})
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				t := &table{header: []string{"HYPERVISOR", "SWITCH", "PORT", "NAME", "TYPE", "REMOTE-IP", "KEY", "UP"}}
+				for _, tu := range r.Tunnels {
+					t.add(tu.Hypervisor, dpid(tu.Dpid), tu.Port, tu.Name, tu.Type, tu.RemoteIp, tu.Key, yesNo(tu.Up))
 				}
 				return t
 			})

@@ -26,10 +26,12 @@ func server(t *testing.T) string {
 	log, _ := test.NewNullLogger()
 	top := topology.New()
 	top.SetHypervisors([]topology.Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640", TunnelIP: "192.0.2.10"}})
-	top.SwitchConnected(0xa1, "192.0.2.10:40001", []topology.OFPort{{No: 1, Name: "eth0", MAC: "02:00:00:00:01:01", Up: true}, {No: 2, Name: "patch-01-02", Up: true}})
+	top.SwitchConnected(0xa1, "192.0.2.10:40001", []topology.OFPort{{No: 1, Name: "eth0", MAC: "02:00:00:00:01:01", Up: true}, {No: 2, Name: "patch-01-02", Up: true},
+		{No: 3, Name: "vxlan-kvm02", Up: true}})
 	top.SwitchConnected(0xc1, "192.0.2.10:40002", []topology.OFPort{{No: 1, Name: "centos01_port1", MAC: "fe:54:00:aa:bb:01", Up: true}, {No: 2, Name: "patch-02-01", Up: true}})
 	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", &ovsdb.Hypervisor{SystemID: "sys-kvm01", Bridges: []ovsdb.Bridge{
-		{Name: "vswitch01", DPID: 0xa1, Ports: []ovsdb.Port{{Name: "eth0"}, {Name: "patch-01-02", Type: "patch", PatchPeer: "patch-02-01"}}},
+		{Name: "vswitch01", DPID: 0xa1, Ports: []ovsdb.Port{{Name: "eth0"}, {Name: "patch-01-02", Type: "patch", PatchPeer: "patch-02-01"},
+			{Name: "vxlan-kvm02", Type: "vxlan", RemoteIP: "192.0.2.20", Key: "flow"}}},
 		{Name: "vswitch02", DPID: 0xc1, Ports: []ovsdb.Port{{Name: "centos01_port1", AttachedMAC: "52:54:00:aa:bb:01", VMUUID: "vm-centos01"},
 			{Name: "patch-02-01", Type: "patch", PatchPeer: "patch-01-02"}}}}}, nil)
 	top.SetLink(topology.NewLink(topology.Endpoint{DPID: 0xa1, Port: 2}, topology.Endpoint{DPID: 0xc1, Port: 2}), true)
@@ -71,6 +73,7 @@ func TestGoldenOutput(t *testing.T) {
 		{"links.table", []string{"get", "links"}},
 		{"hosts.table", []string{"get", "hosts"}},
 		{"hypervisors.table", []string{"get", "hypervisors"}},
+		{"tunnels.table", []string{"get", "tunnels"}},
 		{"switches.json", []string{"get", "switches", "-o", "json"}},
 		{"ports.yaml", []string{"get", "ports", "-o", "yaml"}},
 		{"status.table", []string{"status"}},

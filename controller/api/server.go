@@ -141,6 +141,11 @@ func (s topologyServer) ListHosts(ctx context.Context, r *pb.ListHostsRequest) (
 	return resp, toStatus(err)
 }
 
+func (s topologyServer) ListTunnels(ctx context.Context, r *pb.ListTunnelsRequest) (*pb.ListTunnelsResponse, error) {
+	resp, err := s.a.ListTunnels(ctx, r)
+	return resp, toStatus(err)
+}
+
 func (s topologyServer) WatchTopology(r *pb.WatchTopologyRequest, stream grpc.ServerStreamingServer[pb.TopologyEvent]) error {
 	err := s.a.WatchTopology(stream.Context(), r, stream.Send)
 	if errors.Is(err, context.Canceled) {

@@ -1222,6 +1222,194 @@ func (x *ListLinksResponse) GetLinks() []*Link {
 	return nil
 }
 
+type Tunnel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Port          uint32                 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Type          string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	RemoteIp      string                 `protobuf:"bytes,5,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	Key           string                 `protobuf:"bytes,6,opt,name=key,proto3" json:"key,omitempty"`
+	Up            bool                   `protobuf:"varint,7,opt,name=up,proto3" json:"up,omitempty"`
+	Hypervisor    string                 `protobuf:"bytes,8,opt,name=hypervisor,proto3" json:"hypervisor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tunnel) Reset() {
+	*x = Tunnel{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tunnel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tunnel) ProtoMessage() {}
+
+func (x *Tunnel) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tunnel.ProtoReflect.Descriptor instead.
+func (*Tunnel) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Tunnel) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *Tunnel) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *Tunnel) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Tunnel) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Tunnel) GetRemoteIp() string {
+	if x != nil {
+		return x.RemoteIp
+	}
+	return ""
+}
+
+func (x *Tunnel) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Tunnel) GetUp() bool {
+	if x != nil {
+		return x.Up
+	}
+	return false
+}
+
+func (x *Tunnel) GetHypervisor() string {
+	if x != nil {
+		return x.Hypervisor
+	}
+	return ""
+}
+
+type ListTunnelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTunnelsRequest) Reset() {
+	*x = ListTunnelsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTunnelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTunnelsRequest) ProtoMessage() {}
+
+func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
+func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+}
+
+type ListTunnelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Tunnels       []*Tunnel              `protobuf:"bytes,2,rep,name=tunnels,proto3" json:"tunnels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTunnelsResponse) Reset() {
+	*x = ListTunnelsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTunnelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTunnelsResponse) ProtoMessage() {}
+
+func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
+func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListTunnelsResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *ListTunnelsResponse) GetTunnels() []*Tunnel {
+	if x != nil {
+		return x.Tunnels
+	}
+	return nil
+}
+
 type ListHostsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1230,7 +1418,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1430,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1443,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
 }
 
 type ListHostsResponse struct {
@@ -1268,7 +1456,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1468,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1481,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -1320,7 +1508,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1520,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1533,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -1374,7 +1562,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1574,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1587,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -1526,7 +1714,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1726,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1739,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Flow) GetText() string {
@@ -1628,7 +1816,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1828,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1841,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -1686,7 +1874,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1886,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1899,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -1731,7 +1919,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1931,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1944,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -1782,7 +1970,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1982,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1995,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -1826,7 +2014,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +2026,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +2039,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -1874,7 +2062,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2074,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2087,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -1946,7 +2134,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2146,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2159,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -1990,7 +2178,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2190,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2203,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -2037,7 +2225,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2237,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2250,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -2101,7 +2289,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2301,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2314,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 type DeleteFlowsRequest struct {
@@ -2140,7 +2328,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2340,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2353,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -2197,7 +2385,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2397,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2410,7 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 type WatchPacketInsRequest struct {
@@ -2238,7 +2426,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2438,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2451,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -2308,7 +2496,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2508,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2333,7 +2521,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -2390,7 +2578,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2590,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2603,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -2454,7 +2642,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2654,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2667,7 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
@@ -2578,7 +2766,22 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x10ListLinksRequest\"T\n" +
 	"\x11ListLinksResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12#\n" +
-	"\x05links\x18\x02 \x03(\v2\r.loom.v1.LinkR\x05links\"\x12\n" +
+	"\x05links\x18\x02 \x03(\v2\r.loom.v1.LinkR\x05links\"\xb7\x01\n" +
+	"\x06Tunnel\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\rR\x04port\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x1b\n" +
+	"\tremote_ip\x18\x05 \x01(\tR\bremoteIp\x12\x10\n" +
+	"\x03key\x18\x06 \x01(\tR\x03key\x12\x0e\n" +
+	"\x02up\x18\a \x01(\bR\x02up\x12\x1e\n" +
+	"\n" +
+	"hypervisor\x18\b \x01(\tR\n" +
+	"hypervisor\"\x14\n" +
+	"\x12ListTunnelsRequest\"\\\n" +
+	"\x13ListTunnelsResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x04R\brevision\x12)\n" +
+	"\atunnels\x18\x02 \x03(\v2\x0f.loom.v1.TunnelR\atunnels\"\x12\n" +
 	"\x10ListHostsRequest\"T\n" +
 	"\x11ListHostsResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12#\n" +
@@ -2663,13 +2866,14 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"\x17\n" +
 	"\x15SendPacketOutResponse2W\n" +
 	"\x11ControllerService\x12B\n" +
-	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse2\xca\x03\n" +
+	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse2\x94\x04\n" +
 	"\x0fTopologyService\x12T\n" +
 	"\x0fListHypervisors\x12\x1f.loom.v1.ListHypervisorsRequest\x1a .loom.v1.ListHypervisorsResponse\x12K\n" +
 	"\fListSwitches\x12\x1c.loom.v1.ListSwitchesRequest\x1a\x1d.loom.v1.ListSwitchesResponse\x12B\n" +
 	"\tListPorts\x12\x19.loom.v1.ListPortsRequest\x1a\x1a.loom.v1.ListPortsResponse\x12B\n" +
 	"\tListLinks\x12\x19.loom.v1.ListLinksRequest\x1a\x1a.loom.v1.ListLinksResponse\x12B\n" +
 	"\tListHosts\x12\x19.loom.v1.ListHostsRequest\x1a\x1a.loom.v1.ListHostsResponse\x12H\n" +
+	"\vListTunnels\x12\x1b.loom.v1.ListTunnelsRequest\x1a\x1c.loom.v1.ListTunnelsResponse\x12H\n" +
 	"\rWatchTopology\x12\x1d.loom.v1.WatchTopologyRequest\x1a\x16.loom.v1.TopologyEvent0\x012\xf9\x02\n" +
 	"\vFlowService\x12B\n" +
 	"\tListFlows\x12\x19.loom.v1.ListFlowsRequest\x1a\x1a.loom.v1.ListFlowsResponse\x12B\n" +
@@ -2693,7 +2897,7 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),         // 0: loom.v1.GetStatusRequest
 	(*GetStatusResponse)(nil),        // 1: loom.v1.GetStatusResponse
@@ -2714,27 +2918,30 @@ var file_proto_loom_v1_loom_proto_goTypes = []any{
 	(*ListPortsResponse)(nil),        // 16: loom.v1.ListPortsResponse
 	(*ListLinksRequest)(nil),         // 17: loom.v1.ListLinksRequest
 	(*ListLinksResponse)(nil),        // 18: loom.v1.ListLinksResponse
-	(*ListHostsRequest)(nil),         // 19: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 20: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 21: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 22: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 23: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 24: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 25: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 26: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 27: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 28: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 29: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 30: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 31: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 32: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 33: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 34: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 35: loom.v1.DeleteFlowsResponse
-	(*WatchPacketInsRequest)(nil),    // 36: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 37: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 38: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 39: loom.v1.SendPacketOutResponse
+	(*Tunnel)(nil),                   // 19: loom.v1.Tunnel
+	(*ListTunnelsRequest)(nil),       // 20: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 21: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 22: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 23: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 24: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 25: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 26: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 27: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 28: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 29: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 30: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 31: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 32: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 33: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 34: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 35: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 36: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 37: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 38: loom.v1.DeleteFlowsResponse
+	(*WatchPacketInsRequest)(nil),    // 39: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 40: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 41: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 42: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	2,  // 0: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
@@ -2746,49 +2953,52 @@ var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	5,  // 6: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
 	7,  // 7: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
 	9,  // 8: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
-	10, // 9: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	4,  // 10: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	5,  // 11: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	7,  // 12: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	9,  // 13: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	10, // 14: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	23, // 15: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	23, // 16: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	26, // 17: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	29, // 18: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	0,  // 19: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	11, // 20: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	13, // 21: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	15, // 22: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	17, // 23: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	19, // 24: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	21, // 25: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	24, // 26: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	27, // 27: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	30, // 28: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	32, // 29: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	34, // 30: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	36, // 31: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	38, // 32: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	1,  // 33: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	12, // 34: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	14, // 35: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	16, // 36: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	18, // 37: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	20, // 38: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	22, // 39: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	25, // 40: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	28, // 41: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	31, // 42: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	33, // 43: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	35, // 44: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	37, // 45: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	39, // 46: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	33, // [33:47] is the sub-list for method output_type
-	19, // [19:33] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 9: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
+	10, // 10: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	4,  // 11: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	5,  // 12: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	7,  // 13: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	9,  // 14: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	10, // 15: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	26, // 16: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	26, // 17: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	29, // 18: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	32, // 19: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	0,  // 20: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	11, // 21: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	13, // 22: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	15, // 23: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	17, // 24: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	22, // 25: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	20, // 26: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	24, // 27: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	27, // 28: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	30, // 29: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	33, // 30: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	35, // 31: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	37, // 32: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	39, // 33: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	41, // 34: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	1,  // 35: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	12, // 36: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	14, // 37: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	16, // 38: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	18, // 39: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	23, // 40: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	21, // 41: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	25, // 42: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	28, // 43: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	31, // 44: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	34, // 45: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	36, // 46: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	38, // 47: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	40, // 48: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	42, // 49: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	35, // [35:50] is the sub-list for method output_type
+	20, // [20:35] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -2796,7 +3006,7 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[22].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[25].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
@@ -2809,7 +3019,7 @@ func file_proto_loom_v1_loom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

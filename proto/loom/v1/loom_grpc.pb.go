@@ -138,6 +138,7 @@ const (
 	TopologyService_ListPorts_FullMethodName       = "/loom.v1.TopologyService/ListPorts"
 	TopologyService_ListLinks_FullMethodName       = "/loom.v1.TopologyService/ListLinks"
 	TopologyService_ListHosts_FullMethodName       = "/loom.v1.TopologyService/ListHosts"
+	TopologyService_ListTunnels_FullMethodName     = "/loom.v1.TopologyService/ListTunnels"
 	TopologyService_WatchTopology_FullMethodName   = "/loom.v1.TopologyService/WatchTopology"
 )
 
@@ -154,6 +155,8 @@ type TopologyServiceClient interface {
 	ListPorts(ctx context.Context, in *ListPortsRequest, opts ...grpc.CallOption) (*ListPortsResponse, error)
 	ListLinks(ctx context.Context, in *ListLinksRequest, opts ...grpc.CallOption) (*ListLinksResponse, error)
 	ListHosts(ctx context.Context, in *ListHostsRequest, opts ...grpc.CallOption) (*ListHostsResponse, error)
+	// ListTunnels lists the tunnel ports (vxlan, gre, geneve) of every switch.
+	ListTunnels(ctx context.Context, in *ListTunnelsRequest, opts ...grpc.CallOption) (*ListTunnelsResponse, error)
 	WatchTopology(ctx context.Context, in *WatchTopologyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TopologyEvent], error)
 }
 
@@ -215,6 +218,16 @@ func (c *topologyServiceClient) ListHosts(ctx context.Context, in *ListHostsRequ
 	return out, nil
 }
 
+func (c *topologyServiceClient) ListTunnels(ctx context.Context, in *ListTunnelsRequest, opts ...grpc.CallOption) (*ListTunnelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTunnelsResponse)
+	err := c.cc.Invoke(ctx, TopologyService_ListTunnels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *topologyServiceClient) WatchTopology(ctx context.Context, in *WatchTopologyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TopologyEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &TopologyService_ServiceDesc.Streams[0], TopologyService_WatchTopology_FullMethodName, cOpts...)
@@ -247,6 +260,8 @@ type TopologyServiceServer interface {
 	ListPorts(context.Context, *ListPortsRequest) (*ListPortsResponse, error)
 	ListLinks(context.Context, *ListLinksRequest) (*ListLinksResponse, error)
 	ListHosts(context.Context, *ListHostsRequest) (*ListHostsResponse, error)
+	// ListTunnels lists the tunnel ports (vxlan, gre, geneve) of every switch.
+	ListTunnels(context.Context, *ListTunnelsRequest) (*ListTunnelsResponse, error)
 	WatchTopology(*WatchTopologyRequest, grpc.ServerStreamingServer[TopologyEvent]) error
 	mustEmbedUnimplementedTopologyServiceServer()
 }
@@ -272,6 +287,9 @@ func (UnimplementedTopologyServiceServer) ListLinks(context.Context, *ListLinksR
 }
 func (UnimplementedTopologyServiceServer) ListHosts(context.Context, *ListHostsRequest) (*ListHostsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHosts not implemented")
+}
+func (UnimplementedTopologyServiceServer) ListTunnels(context.Context, *ListTunnelsRequest) (*ListTunnelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTunnels not implemented")
 }
 func (UnimplementedTopologyServiceServer) WatchTopology(*WatchTopologyRequest, grpc.ServerStreamingServer[TopologyEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchTopology not implemented")
@@ -387,6 +405,24 @@ func _TopologyService_ListHosts_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TopologyService_ListTunnels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTunnelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TopologyServiceServer).ListTunnels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TopologyService_ListTunnels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TopologyServiceServer).ListTunnels(ctx, req.(*ListTunnelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TopologyService_WatchTopology_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchTopologyRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -424,6 +460,10 @@ var TopologyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListHosts",
 			Handler:    _TopologyService_ListHosts_Handler,
+		},
+		{
+			MethodName: "ListTunnels",
+			Handler:    _TopologyService_ListTunnels_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
