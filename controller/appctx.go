@@ -16,13 +16,14 @@ type appContext struct {
 	c       *Controller
 	app     apps.App
 	now     time.Time
-	log     *logrus.Entry
+	base    *logrus.Entry
+	log     *logrus.Entry // built on first use: most handlers never log
 	touched map[uint64]struct{}
 	outs    []apps.PacketOut
 }
 
 func (c *Controller) newContext(app apps.App, log *logrus.Entry) *appContext {
-	return &appContext{c: c, app: app, now: c.now(), log: log.WithField("app", app.Name())}
+	return &appContext{c: c, app: app, now: c.now(), base: log}
 }
 
 // Set validates every flow against the pipeline; a declaration with an
@@ -32,7 +33,7 @@ func (a *appContext) Set(dpid uint64, key string, flows ...flow.Flow) {
 	for _, f := range flows {
 		if err := a.c.pipeline.Check(f); err != nil {
 			a.c.stats.invalidFlows.Add(1)
-			a.log.WithError(err).WithField("key", key).Error("app declared an invalid flow; declaration refused")
+			a.Log().WithError(err).WithField("key", key).Error("app declared an invalid flow; declaration refused")
 			return
 		}
 	}
@@ -47,7 +48,12 @@ func (a *appContext) Delete(dpid uint64, key string) {
 
 func (a *appContext) PacketOut(po apps.PacketOut) { a.outs = append(a.outs, po) }
 func (a *appContext) Now() time.Time              { return a.now }
-func (a *appContext) Log() *logrus.Entry          { return a.log }
+func (a *appContext) Log() *logrus.Entry {
+	if a.log == nil {
+		a.log = a.base.WithField("app", a.app.Name())
+	}
+	return a.log
+}
 
 func (a *appContext) touch(dpid uint64) {
 	if a.touched == nil {

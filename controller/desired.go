@@ -74,16 +74,16 @@ func (d *desiredStore) get(dpid uint64) *switchDesired {
 // set replaces o's flows on dpid, stamping each with o's cookie.
 func (d *desiredStore) set(dpid uint64, o owner, id flow.AppID, flows []flow.Flow) {
 	c := o.cookie(id)
+	d.mu.Lock()
+	s := d.get(dpid)
+	if old, ok := s.flows[o]; ok && sameFlows(old, flows, c) {
+		d.mu.Unlock()
+		return // nothing changed: nothing to send, nothing to write (the hot path of a busy learning switch)
+	}
 	stamped := make([]flow.Flow, len(flows))
 	for i, f := range flows {
 		f.Cookie = c
 		stamped[i] = f
-	}
-	d.mu.Lock()
-	s := d.get(dpid)
-	if old, ok := s.flows[o]; ok && sameFlows(old, stamped) {
-		d.mu.Unlock()
-		return // nothing changed: nothing to send, nothing to write
 	}
 	s.flows[o] = stamped
 	s.dirty[o] = struct{}{}
@@ -94,12 +94,13 @@ func (d *desiredStore) set(dpid uint64, o owner, id flow.AppID, flows []flow.Flo
 	}
 }
 
-func sameFlows(a, b []flow.Flow) bool {
-	if len(a) != len(b) {
+// sameFlows reports whether stamped (as stored) equals flows stamped with c.
+func sameFlows(stamped, flows []flow.Flow, c flow.Cookie) bool {
+	if len(stamped) != len(flows) {
 		return false
 	}
-	for i := range a {
-		if a[i].Key() != b[i].Key() || a[i].Cookie != b[i].Cookie || !a[i].SameBehaviour(b[i]) {
+	for i := range stamped {
+		if stamped[i].Key() != flows[i].Key() || stamped[i].Cookie != c || !stamped[i].SameBehaviour(flows[i]) {
 			return false
 		}
 	}

@@ -370,7 +370,7 @@ func (s *session) call(a apps.App, fn func(apps.Context)) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				ctx.log.WithField("panic", fmt.Sprint(r)).Error("app handler panicked; event dropped")
+				ctx.Log().WithField("panic", fmt.Sprint(r)).Error("app handler panicked; event dropped")
 			}
 		}()
 		fn(ctx)

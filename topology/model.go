@@ -102,6 +102,8 @@ type Host struct {
 	Port     uint32    `json:"port"`
 	VLAN     int       `json:"vlan,omitempty"`
 	LastSeen time.Time `json:"last_seen"`
+	// firstSeen tells a new host from a known one; not part of the model.
+	firstSeen time.Time
 }
 
 // Snapshot is the whole model at one revision.

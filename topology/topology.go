@@ -76,11 +76,21 @@ func (t *Topology) OnChange(fn func()) {
 
 // update applies fn to the inputs and recomputes the model; when the model
 // changed it bumps the revision and publishes one event per changed object.
-func (t *Topology) update(fn func(in *inputs)) {
+// fn returns false when it changed nothing, which skips the recompute.
+func (t *Topology) update(fn func(in *inputs) bool) {
 	t.mu.Lock()
-	fn(&t.in)
+	if !fn(&t.in) {
+		t.mu.Unlock()
+		return
+	}
 	next := join(t.in)
 	events := diff(t.view, next)
+	t.commit(next, events)
+}
+
+// commit installs a new view with its events and publishes them; it is
+// called with t.mu held and releases it.
+func (t *Topology) commit(next Snapshot, events []Event) {
 	if len(events) == 0 {
 		t.mu.Unlock()
 		return
@@ -118,7 +128,26 @@ func (t *Topology) Snapshot() Snapshot {
 	b, _ := json.Marshal(t.view)
 	var s Snapshot
 	json.Unmarshal(b, &s)
+	s.Hosts = make([]Host, 0, len(t.in.Hosts))
+	for _, h := range t.in.Hosts {
+		h.IPs = append([]string(nil), h.IPs...)
+		s.Hosts = append(s.Hosts, h)
+	}
+	sort.Slice(s.Hosts, func(i, j int) bool { return s.Hosts[i].MAC < s.Hosts[j].MAC })
 	return s
+}
+
+// Ports returns one switch's ports (cheaper than a Snapshot).
+func (t *Topology) Ports(dpid uint64) []Port {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Port
+	for _, p := range t.view.Ports {
+		if p.DPID == dpid {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Subscribe returns a channel of events from now on. A subscriber that
@@ -183,18 +212,19 @@ func (t *Topology) oldest() uint64 {
 
 // SetHypervisors replaces the configured hypervisor list.
 func (t *Topology) SetHypervisors(hs []Hypervisor) {
-	t.update(func(in *inputs) {
+	t.update(func(in *inputs) bool {
 		in.Configured = make(map[string]Hypervisor, len(hs))
 		for _, h := range hs {
 			in.Configured[h.Name] = h
 		}
+		return true
 	})
 }
 
 // OVSDBState records what a hypervisor's OVSDB says (connected) or why
 // it cannot be reached; the last view is kept while it is down.
 func (t *Topology) OVSDBState(name, endpoint string, view *ovsdb.Hypervisor, err error) {
-	t.update(func(in *inputs) {
+	t.update(func(in *inputs) bool {
 		st := in.OVSDB[name]
 		st.Endpoint = endpoint
 		st.Connected, st.Error = err == nil, ""
@@ -205,36 +235,40 @@ func (t *Topology) OVSDBState(name, endpoint string, view *ovsdb.Hypervisor, err
 			st.View = *view
 		}
 		in.OVSDB[name] = st
+		return true
 	})
 }
 
 // SwitchConnected records a switch that finished its handshake.
 func (t *Topology) SwitchConnected(dpid uint64, remote string, ports []OFPort) {
-	t.update(func(in *inputs) {
+	t.update(func(in *inputs) bool {
 		sw := ofSwitch{Remote: remote, Connected: true, Ports: make(map[uint32]OFPort, len(ports))}
 		for _, p := range ports {
 			sw.Ports[p.No] = p
 		}
 		in.Switches[dpid] = sw
+		return true
 	})
 }
 
 // SwitchDisconnected keeps the switch, marked down.
 func (t *Topology) SwitchDisconnected(dpid uint64) {
-	t.update(func(in *inputs) {
-		if sw, ok := in.Switches[dpid]; ok {
+	t.update(func(in *inputs) bool {
+		sw, ok := in.Switches[dpid]
+		if ok {
 			sw.Connected = false
 			in.Switches[dpid] = sw
 		}
+		return ok
 	})
 }
 
 // PortChanged records a port added, changed or (deleted) removed.
 func (t *Topology) PortChanged(dpid uint64, p OFPort, deleted bool) {
-	t.update(func(in *inputs) {
+	t.update(func(in *inputs) bool {
 		sw, ok := in.Switches[dpid]
 		if !ok {
-			return
+			return false
 		}
 		ports := make(map[uint32]OFPort, len(sw.Ports)+1)
 		for k, v := range sw.Ports {
@@ -247,17 +281,21 @@ func (t *Topology) PortChanged(dpid uint64, p OFPort, deleted bool) {
 		}
 		sw.Ports = ports
 		in.Switches[dpid] = sw
+		return true
 	})
 }
 
 // SetLink records (up) or removes a link.
 func (t *Topology) SetLink(l Link, up bool) {
-	t.update(func(in *inputs) {
+	t.update(func(in *inputs) bool {
+		k := l.A.String() + "-" + l.B.String()
+		_, had := in.Links[k]
 		if up {
-			in.Links[l.A.String()+"-"+l.B.String()] = l
+			in.Links[k] = l
 		} else {
-			delete(in.Links, l.A.String()+"-"+l.B.String())
+			delete(in.Links, k)
 		}
+		return had != up
 	})
 }
 
@@ -266,29 +304,60 @@ func (t *Topology) SetLink(l Link, up bool) {
 const hostRefresh = time.Minute
 
 // HostSeen records a host (by MAC) at (dpid, port), with an IP when one
-// was learned (from ARP); "" adds none.
+// was learned (from ARP); "" adds none. Hosts depend on no other input, so
+// this path updates the model in place instead of recomputing it: it runs
+// on every packet-in that teaches the learning switch something.
 func (t *Topology) HostSeen(mac string, dpid uint64, port uint32, ip string, now time.Time) {
-	t.update(func(in *inputs) {
-		h, ok := in.Hosts[mac]
-		moved := !ok || h.DPID != dpid || h.Port != port
-		newIP := ip != "" && !contains(h.IPs, ip)
-		if !moved && !newIP && now.Sub(h.LastSeen) < hostRefresh {
-			return
+	t.mu.Lock()
+	h, ok := t.in.Hosts[mac]
+	moved := !ok || h.DPID != dpid || h.Port != port
+	newIP := ip != "" && !contains(h.IPs, ip)
+	if !moved && !newIP && now.Sub(h.LastSeen) < hostRefresh {
+		t.mu.Unlock()
+		return
+	}
+	h.MAC, h.DPID, h.Port, h.LastSeen = mac, dpid, port, now
+	if !ok {
+		h.firstSeen = now
+	}
+	if newIP {
+		h.IPs = append(append([]string(nil), h.IPs...), ip)
+		if len(h.IPs) > 8 { // bounded: a host claiming many addresses keeps its latest
+			h.IPs = h.IPs[len(h.IPs)-8:]
 		}
-		h.MAC, h.DPID, h.Port, h.LastSeen = mac, dpid, port, now
-		if newIP {
-			h.IPs = append(append([]string(nil), h.IPs...), ip)
-			if len(h.IPs) > 8 { // bounded: a host claiming many addresses keeps its latest
-				h.IPs = h.IPs[len(h.IPs)-8:]
-			}
-		}
-		in.Hosts[mac] = h
-	})
+	}
+	t.in.Hosts[mac] = h
+	t.setHost(mac, &h)
 }
 
 // HostGone forgets a host.
 func (t *Topology) HostGone(mac string) {
-	t.update(func(in *inputs) { delete(in.Hosts, mac) })
+	t.mu.Lock()
+	if _, ok := t.in.Hosts[mac]; !ok {
+		t.mu.Unlock()
+		return
+	}
+	delete(t.in.Hosts, mac)
+	t.setHost(mac, nil)
+}
+
+// setHost publishes a host change. Hosts live only in the inputs (the
+// view leaves them out; Snapshot adds them), so a change costs one map
+// write and one event, however many hosts there are. Called with t.mu
+// held; releases it.
+func (t *Topology) setHost(mac string, h *Host) {
+	ev := Event{Kind: "host", Key: mac, Type: Changed}
+	switch {
+	case h == nil:
+		ev.Type, ev.Object = Removed, Host{MAC: mac}
+	default:
+		ev.Object = *h
+		if h.LastSeen.Equal(h.firstSeen) {
+			ev.Type = Added
+		}
+	}
+	next := t.view
+	t.commit(next, []Event{ev})
 }
 
 func contains(ss []string, s string) bool {
@@ -433,9 +502,6 @@ func join(in inputs) Snapshot {
 	for _, l := range in.Links {
 		s.Links = append(s.Links, l)
 	}
-	for _, h := range in.Hosts {
-		s.Hosts = append(s.Hosts, h)
-	}
 	sortSnapshot(&s)
 	return s
 }
@@ -533,12 +599,11 @@ func diff(old, next Snapshot) []Event {
 		}
 		return
 	}
-	oh, os, op, ol, oo := index(old)
-	nh, ns, np, nl, no := index(next)
+	oh, os, op, ol, _ := index(old)
+	nh, ns, np, nl, _ := index(next)
 	add("hypervisor", oh, nh)
 	add("switch", os, ns)
 	add("port", op, np)
 	add("link", ol, nl)
-	add("host", oo, no)
 	return out
 }

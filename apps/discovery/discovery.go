@@ -112,8 +112,8 @@ func (a *App) lastSeen(l topology.Link) time.Time {
 // vmPorts returns the switch's VM ports as the topology knows them.
 func (a *App) vmPorts(dpid uint64) map[uint32]bool {
 	out := map[uint32]bool{}
-	for _, p := range a.top.Snapshot().Ports {
-		if p.DPID == dpid && p.Kind == topology.PortVM {
+	for _, p := range a.top.Ports(dpid) {
+		if p.Kind == topology.PortVM {
 			out[p.No] = true
 		}
 	}
@@ -122,6 +122,9 @@ func (a *App) vmPorts(dpid uint64) map[uint32]bool {
 
 // PacketIn implements apps.PacketHandler: a probe coming back is a link.
 func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
+	if len(pkt.Data) < 14 || pkt.Data[12] != EtherTypeLLDP>>8 || pkt.Data[13] != EtherTypeLLDP&0xff {
+		return // not LLDP: another app's packet
+	}
 	p, err := parseFrame(pkt.Data)
 	dst := topology.Endpoint{DPID: pkt.DPID, Port: pkt.InPort}
 	reason := ""
