@@ -23,7 +23,7 @@ type appContext struct {
 }
 
 func (c *Controller) newContext(app apps.App, log *logrus.Entry) *appContext {
-	return &appContext{c: c, app: app, now: c.now(), base: log}
+	return &appContext{c: c, app: app, base: log}
 }
 
 // Set validates every flow against the pipeline; a declaration with an
@@ -47,7 +47,14 @@ func (a *appContext) Delete(dpid uint64, key string) {
 }
 
 func (a *appContext) PacketOut(po apps.PacketOut) { a.outs = append(a.outs, po) }
-func (a *appContext) Now() time.Time              { return a.now }
+
+// Now is read once per handler call, on first use.
+func (a *appContext) Now() time.Time {
+	if a.now.IsZero() {
+		a.now = a.c.now()
+	}
+	return a.now
+}
 func (a *appContext) Log() *logrus.Entry {
 	if a.log == nil {
 		a.log = a.base.WithField("app", a.app.Name())

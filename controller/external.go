@@ -109,12 +109,13 @@ type packetSubs struct {
 	dropped uint64
 }
 
-func (p *packetSubs) publish(pkt apps.PacketIn, now time.Time) {
+func (p *packetSubs) publish(pkt apps.PacketIn, clock func() time.Time) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if len(p.subs) == 0 {
 		return
 	}
+	now := clock()
 	for s := range p.subs {
 		if !s.filter.match(pkt) {
 			continue

@@ -283,7 +283,7 @@ func (s *session) handle(ev any) {
 func (s *session) packetIn(m *openflow.PacketIn) {
 	pkt := apps.PacketIn{DPID: s.dpid, InPort: m.InPort, TableID: m.TableID, Cookie: flow.Cookie(m.Cookie),
 		BufferID: m.BufferID, Data: m.Data}
-	s.c.packets.publish(pkt, s.c.now())
+	s.c.packets.publish(pkt, s.c.now)
 	// The cookie of the flow that sent the packet names the app that wants it.
 	if pkt.Cookie.IsLoom() && pkt.Cookie.App() == externalID {
 		return // an external app's flow: only API subscribers want it

@@ -66,8 +66,10 @@ type Conn struct {
 	framer *Framer
 	w      *batchWriter
 
-	xid      atomic.Uint32
-	lastRecv atomic.Int64 // unix nanos of the last message from the peer
+	xid atomic.Uint32
+	// received counts messages from the peer; the keepalive watches it
+	// change instead of the read path reading the clock per message.
+	received atomic.Uint64
 
 	mu      sync.Mutex
 	pending map[uint32]*pending
@@ -327,7 +329,7 @@ func (c *Conn) forget(xid uint32) {
 	c.mu.Unlock()
 }
 
-func (c *Conn) touch() { c.lastRecv.Store(time.Now().UnixNano()) }
+func (c *Conn) touch() { c.received.Add(1) }
 
 // keepalive probes a quiet peer and closes a silent one: echo after one
 // interval of silence, dead after two.
@@ -335,22 +337,26 @@ func (c *Conn) keepalive() {
 	iv := c.cfg.EchoInterval
 	t := time.NewTicker(iv / 10)
 	defer t.Stop()
-	var probed int64
+	seen, since := c.received.Load(), time.Now()
+	probed := false
 	for {
 		select {
 		case <-c.closed:
 			return
-		case <-t.C:
-		}
-		last := c.lastRecv.Load()
-		idle := time.Since(time.Unix(0, last))
-		switch {
-		case idle >= 2*iv:
-			c.closeWith(fmt.Errorf("%w for %v (echo interval %v)", ErrPeerSilent, idle.Round(time.Millisecond), iv))
-			return
-		case idle >= iv && probed != last:
-			probed = last
-			c.Send(EchoMsg{})
+		case now := <-t.C:
+			if n := c.received.Load(); n != seen {
+				seen, since, probed = n, now, false
+				continue
+			}
+			idle := now.Sub(since)
+			switch {
+			case idle >= 2*iv:
+				c.closeWith(fmt.Errorf("%w for %v (echo interval %v)", ErrPeerSilent, idle.Round(time.Millisecond), iv))
+				return
+			case idle >= iv && !probed:
+				probed = true
+				c.Send(EchoMsg{})
+			}
 		}
 	}
 }

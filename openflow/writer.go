@@ -48,8 +48,12 @@ func (w *batchWriter) write(msg []byte) error {
 		return net.ErrClosed
 	}
 	// bufio flushes by itself when msg does not fit; that write happens
-	// under the lock, which is the back-pressure we want from a slow peer.
-	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	// under the lock, which is the back-pressure we want from a slow peer,
+	// and needs a deadline. Otherwise the flusher sets it: not reading the
+	// clock per message keeps this path cheap.
+	if len(msg) > w.buf.Available() {
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
 	_, err := w.buf.Write(msg)
 	if err != nil {
 		w.err = err

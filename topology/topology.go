@@ -55,6 +55,8 @@ type Topology struct {
 	// revision it saw (Watch).
 	recent []Event
 	keep   int
+	// portAt indexes the view's ports by (dpid, port).
+	portAt map[Endpoint]int
 	// onChange is called (outside the lock) after every revision, e.g. to
 	// persist.
 	onChange func()
@@ -98,6 +100,12 @@ func (t *Topology) commit(next Snapshot, events []Event) {
 	next.Revision = t.view.Revision + 1
 	for i := range events {
 		events[i].Revision = next.Revision
+	}
+	if len(next.Ports) != len(t.view.Ports) || t.portAt == nil || !samePortsSlice(next.Ports, t.view.Ports) {
+		t.portAt = make(map[Endpoint]int, len(next.Ports))
+		for i, p := range next.Ports {
+			t.portAt[Endpoint{p.DPID, p.No}] = i
+		}
 	}
 	t.view = next
 	t.recent = append(t.recent, events...)
@@ -369,20 +377,26 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
+// samePortsSlice reports whether two port lists share their backing
+// array (the host path reuses the view's ports as they are).
+func samePortsSlice(a, b []Port) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // Port returns one port of the model.
 func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, p := range t.view.Ports {
-		if p.DPID == dpid && p.No == no {
-			if p.VM != nil {
-				vm := *p.VM
-				p.VM = &vm
-			}
-			return p, true
-		}
+	i, ok := t.portAt[Endpoint{dpid, no}]
+	if !ok {
+		return Port{}, false
 	}
-	return Port{}, false
+	p := t.view.Ports[i]
+	if p.VM != nil {
+		vm := *p.VM
+		p.VM = &vm
+	}
+	return p, true
 }
 
 // Links returns the current links.
@@ -441,6 +455,10 @@ func (t *Topology) Restore(data []byte) error {
 	t.in = in
 	t.view = join(in)
 	t.view.Revision = saved.Revision
+	t.portAt = make(map[Endpoint]int, len(t.view.Ports))
+	for i, p := range t.view.Ports {
+		t.portAt[Endpoint{p.DPID, p.No}] = i
+	}
 	t.mu.Unlock()
 	return nil
 }

@@ -127,7 +127,8 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, reason)
 		return // dropped: a VM may only send as itself
 	}
-	switch a.learn(pkt.DPID, src, pkt.InPort, ctx.Now()) {
+	outcome := a.learn(pkt.DPID, src, pkt.InPort, ctx.Now())
+	switch outcome {
 	case full:
 		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC table full; flooding without learning")
 		ctx.PacketOut(flood)
@@ -135,13 +136,24 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	case heldDown:
 		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC seen on a second port while its port is up; held down, not moved")
 		return
+	case learned:
+		// New here (or moved): declare its flows and tell the topology.
+		// A MAC already known on this port has its flows declared: a
+		// packet-in for it (the flows are on their way, or a switch
+		// without them yet) only needs delivering.
+		ctx.Set(pkt.DPID, key(src), Flows(src, pkt.InPort)...)
 	}
-	ctx.Set(pkt.DPID, key(src), Flows(src, pkt.InPort)...)
-	ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: []flow.Action{flow.ToTable()}, Data: pkt.Data})
-	if a.o.Topology != nil {
-		a.o.Topology.HostSeen(src.String(), pkt.DPID, pkt.InPort, arpSenderIP(pkt.Data, src), ctx.Now())
+	ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: toTable, Data: pkt.Data})
+	if a.o.Topology == nil {
+		return
+	}
+	if ip := arpSenderIP(pkt.Data, src); outcome == learned || ip != "" {
+		a.o.Topology.HostSeen(src.String(), pkt.DPID, pkt.InPort, ip, ctx.Now())
 	}
 }
+
+// toTable resubmits a packet-out to the pipeline; shared, never modified.
+var toTable = []flow.Action{flow.ToTable()}
 
 // spoofed says why a frame from src on a VM port must be refused: the
 // port's VM has a different MAC.
@@ -181,7 +193,8 @@ func arpSenderIP(f []byte, src flow.MAC) string {
 type outcome int
 
 const (
-	learned outcome = iota
+	learned      outcome = iota // new, or moved here
+	sameAsBefore                // already known on this port
 	full
 	heldDown
 )
@@ -215,6 +228,9 @@ func (a *App) learn(dpid uint64, mac flow.MAC, port uint32, now time.Time) outco
 		if now.Sub(c.since) < a.o.HoldDown {
 			return heldDown
 		}
+	}
+	if known && old == port {
+		return sameAsBefore
 	}
 	delete(a.moves[dpid], mac)
 	t[mac] = port
