@@ -35,8 +35,12 @@ fuzz:
 demo: deps build
 	scripts/demo.sh
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Go benchmarks of the hot path and the flow engine, then loombench against
+# the peers and the ceiling (bench/run.sh; writes bench/results.md).
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./integration
+	$(GO) test -run '^$$' -bench . -benchmem ./openflow ./controller
+	bench/run.sh
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
