@@ -27,7 +27,7 @@ type Config struct {
 	// RequestTimeout bounds each handshake request (default 10s).
 	RequestTimeout time.Duration
 	// EventQueue is the per-switch event backlog; packet-ins beyond it are
-	// dropped and counted rather than stalling the connection (default 4096).
+	// dropped and counted rather than stalling the connection (default 1024).
 	EventQueue int
 	Log        *logrus.Logger
 	// Now is the clock handed to apps (default time.Now); tests pin it.
@@ -70,7 +70,7 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 		cfg.RequestTimeout = 10 * time.Second
 	}
 	if cfg.EventQueue <= 0 {
-		cfg.EventQueue = 4096
+		cfg.EventQueue = 1024
 	}
 	if cfg.Log == nil {
 		cfg.Log = logrus.StandardLogger()

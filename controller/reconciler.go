@@ -43,6 +43,9 @@ const (
 	RemoveForeign
 )
 
+// xidsKept is how many recent flow-mods can be traced back from an error.
+const xidsKept = 8192
+
 // bundleMin is the smallest incremental change sent as a bundle; smaller
 // ones (a learning switch's two flows) go as ordered flow-mods, which
 // saves a round trip on the packet-in path.
@@ -84,7 +87,7 @@ type reconciler struct {
 
 func newReconciler(conn ofConn, dpid uint64, d *desiredStore, log *logrus.Entry, st *Stats, timeout time.Duration, fp ForeignPolicy) *reconciler {
 	return &reconciler{conn: conn, dpid: dpid, desired: d, log: log, stats: st, timeout: timeout, foreign: fp,
-		installed: make(map[flow.Key]claim), byOwner: make(map[owner][]flow.Key), sent: newXidRing(8192),
+		installed: make(map[flow.Key]claim), byOwner: make(map[owner][]flow.Key), sent: newXidRing(xidsKept),
 		held: make(map[flow.Key]string)}
 }
 
@@ -446,17 +449,25 @@ type xidRing struct {
 	xids []uint32
 	ops  map[uint32]op
 	next int
+	size int
 }
 
+// newXidRing keeps up to n entries. Its memory grows with use rather than
+// being sized for n up front: an idle switch must cost little.
 func newXidRing(n int) *xidRing {
-	return &xidRing{xids: make([]uint32, n), ops: make(map[uint32]op, n)}
+	return &xidRing{ops: make(map[uint32]op), size: n}
 }
 
 func (x *xidRing) put(xid uint32, o op) {
+	if len(x.xids) < x.size {
+		x.xids = append(x.xids, xid)
+		x.ops[xid] = o
+		return
+	}
 	delete(x.ops, x.xids[x.next])
 	x.xids[x.next] = xid
 	x.ops[xid] = o
-	x.next = (x.next + 1) % len(x.xids)
+	x.next = (x.next + 1) % x.size
 }
 
 func (x *xidRing) get(xid uint32) (op, bool) {

@@ -21,20 +21,28 @@ const (
 // ErrBadLength is wrapped by every framing error about a declared length.
 var ErrBadLength = errors.New("bad OpenFlow message length")
 
-// Framer splits a byte stream into whole OpenFlow messages. It reads through
-// one large buffer, so a message returned by Next aliases that buffer and is
-// valid only until the following call: callers decode (and copy what they
-// keep) before reading again. That keeps the receive path free of
-// per-message allocations.
+// Framer splits a byte stream into whole OpenFlow messages. A message
+// returned by Next aliases the framer's buffers and is valid only until the
+// following call: callers decode (and copy what they keep) before reading
+// again. That keeps the receive path free of per-message allocations.
+//
+// Messages up to readBuffer bytes (nearly all of them) come straight out
+// of the read buffer; a larger one (a big multipart part) is read into a
+// slice that grows once and is reused. So an idle switch costs a small
+// buffer, not a 64 KiB one.
 type Framer struct {
-	r   *bufio.Reader
-	max int
+	r     *bufio.Reader
+	max   int
+	large []byte
 }
+
+// readBuffer is the framer's read buffer size.
+const readBuffer = 8 << 10
 
 // NewFramer reads from r and rejects any message whose declared length is
 // below the header size or above max (clamped to [HeaderLen, MaxMessageLen]).
 func NewFramer(r io.Reader, max int) *Framer {
-	f := &Framer{r: bufio.NewReaderSize(r, MaxMessageLen+1)}
+	f := &Framer{r: bufio.NewReaderSize(r, readBuffer)}
 	f.SetMax(max)
 	return f
 }
@@ -65,6 +73,20 @@ func (f *Framer) Next() ([]byte, error) {
 	}
 	if n > f.max {
 		return nil, fmt.Errorf("%w: header declares %d bytes, limit is %d (type %d)", ErrBadLength, n, f.max, hdr[1])
+	}
+	if n > readBuffer {
+		if cap(f.large) < n {
+			f.large = make([]byte, n)
+		}
+		msg := f.large[:n]
+		got, err := io.ReadFull(f.r, msg)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("truncated message: type %d declares %d bytes, stream ended after %d: %w", msg[1], n, got, io.ErrUnexpectedEOF)
+			}
+			return nil, err
+		}
+		return msg, nil
 	}
 	msg, err := f.r.Peek(n)
 	if err != nil {

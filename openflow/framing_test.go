@@ -16,7 +16,7 @@ func msgOfLen(typ uint8, n int, xid byte) []byte {
 
 func TestFramerSplitsAndJoins(t *testing.T) {
 	var stream []byte
-	want := [][]byte{msgOfLen(2, 8, 1), msgOfLen(10, 100, 2), msgOfLen(19, 3000, 3), msgOfLen(3, 9, 4)}
+	want := [][]byte{msgOfLen(2, 8, 1), msgOfLen(10, 100, 2), msgOfLen(19, 3000, 3), msgOfLen(19, 60000, 5), msgOfLen(3, 9, 4), msgOfLen(19, 20000, 6)}
 	for _, m := range want {
 		stream = append(stream, m...)
 	}
@@ -54,6 +54,7 @@ func TestFramerRejectsBadLengths(t *testing.T) {
 		{"length 7", []byte{4, 0, 0, 7, 0, 0, 0, 0}, MaxMessageLen, ErrBadLength},
 		{"above limit", msgOfLen(10, 2000, 0), 1024, ErrBadLength},
 		{"truncated body", msgOfLen(10, 100, 0)[:50], MaxMessageLen, io.ErrUnexpectedEOF},
+		{"truncated large body", msgOfLen(19, 30000, 0)[:20000], MaxMessageLen, io.ErrUnexpectedEOF},
 		{"truncated header", []byte{4, 0, 0}, MaxMessageLen, io.ErrUnexpectedEOF},
 		{"65535 then EOF", []byte{4, 10, 0xff, 0xff, 0, 0, 0, 1, 1, 2, 3}, MaxMessageLen, io.ErrUnexpectedEOF},
 	}

@@ -27,7 +27,7 @@ func newBatchWriter(c net.Conn, writeTimeout time.Duration) *batchWriter {
 	w := &batchWriter{
 		conn:    c,
 		timeout: writeTimeout,
-		buf:     bufio.NewWriterSize(c, 64*1024),
+		buf:     bufio.NewWriterSize(c, 16<<10), // larger writes go straight through
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}

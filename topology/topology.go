@@ -55,8 +55,10 @@ type Topology struct {
 	// revision it saw (Watch).
 	recent []Event
 	keep   int
-	// portAt indexes the view's ports by (dpid, port).
-	portAt map[Endpoint]int
+	// portAt indexes the view's ports by (dpid, port), kept in step with it.
+	portAt map[Endpoint]Port
+	// bridges indexes the OVSDB bridges by datapath id.
+	bridges map[uint64]where
 	// onChange is called (outside the lock) after every revision, e.g. to
 	// persist.
 	onChange func()
@@ -85,8 +87,13 @@ func (t *Topology) update(fn func(in *inputs) bool) {
 		t.mu.Unlock()
 		return
 	}
+	t.bridges = bridgeIndex(t.in)
 	next := join(t.in)
 	events := diff(t.view, next)
+	t.portAt = make(map[Endpoint]Port, len(next.Ports))
+	for _, p := range next.Ports {
+		t.portAt[Endpoint{p.DPID, p.No}] = p
+	}
 	t.commit(next, events)
 }
 
@@ -100,12 +107,6 @@ func (t *Topology) commit(next Snapshot, events []Event) {
 	next.Revision = t.view.Revision + 1
 	for i := range events {
 		events[i].Revision = next.Revision
-	}
-	if len(next.Ports) != len(t.view.Ports) || t.portAt == nil || !samePortsSlice(next.Ports, t.view.Ports) {
-		t.portAt = make(map[Endpoint]int, len(next.Ports))
-		for i, p := range next.Ports {
-			t.portAt[Endpoint{p.DPID, p.No}] = i
-		}
 	}
 	t.view = next
 	t.recent = append(t.recent, events...)
@@ -249,7 +250,7 @@ func (t *Topology) OVSDBState(name, endpoint string, view *ovsdb.Hypervisor, err
 
 // SwitchConnected records a switch that finished its handshake.
 func (t *Topology) SwitchConnected(dpid uint64, remote string, ports []OFPort) {
-	t.update(func(in *inputs) bool {
+	t.updateSwitch(dpid, func(in *inputs) bool {
 		sw := ofSwitch{Remote: remote, Connected: true, Ports: make(map[uint32]OFPort, len(ports))}
 		for _, p := range ports {
 			sw.Ports[p.No] = p
@@ -261,7 +262,7 @@ func (t *Topology) SwitchConnected(dpid uint64, remote string, ports []OFPort) {
 
 // SwitchDisconnected keeps the switch, marked down.
 func (t *Topology) SwitchDisconnected(dpid uint64) {
-	t.update(func(in *inputs) bool {
+	t.updateSwitch(dpid, func(in *inputs) bool {
 		sw, ok := in.Switches[dpid]
 		if ok {
 			sw.Connected = false
@@ -273,7 +274,7 @@ func (t *Topology) SwitchDisconnected(dpid uint64) {
 
 // PortChanged records a port added, changed or (deleted) removed.
 func (t *Topology) PortChanged(dpid uint64, p OFPort, deleted bool) {
-	t.update(func(in *inputs) bool {
+	t.updateSwitch(dpid, func(in *inputs) bool {
 		sw, ok := in.Switches[dpid]
 		if !ok {
 			return false
@@ -377,21 +378,22 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// samePortsSlice reports whether two port lists share their backing
-// array (the host path reuses the view's ports as they are).
-func samePortsSlice(a, b []Port) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+// indexPorts rebuilds the port index from the view (full recomputes).
+func (t *Topology) indexPorts() {
+	t.portAt = make(map[Endpoint]Port, len(t.view.Ports))
+	for _, p := range t.view.Ports {
+		t.portAt[Endpoint{p.DPID, p.No}] = p
+	}
 }
 
 // Port returns one port of the model.
 func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	i, ok := t.portAt[Endpoint{dpid, no}]
+	p, ok := t.portAt[Endpoint{dpid, no}]
 	if !ok {
 		return Port{}, false
 	}
-	p := t.view.Ports[i]
 	if p.VM != nil {
 		vm := *p.VM
 		p.VM = &vm
@@ -453,14 +455,31 @@ func (t *Topology) Restore(data []byte) error {
 	}
 	t.mu.Lock()
 	t.in = in
+	t.bridges = bridgeIndex(in)
 	t.view = join(in)
 	t.view.Revision = saved.Revision
-	t.portAt = make(map[Endpoint]int, len(t.view.Ports))
-	for i, p := range t.view.Ports {
-		t.portAt[Endpoint{p.DPID, p.No}] = i
-	}
+	t.indexPorts()
 	t.mu.Unlock()
 	return nil
+}
+
+// where is the OVSDB bridge (and its hypervisor) behind a datapath id.
+type where struct {
+	hv     string
+	bridge ovsdb.Bridge
+}
+
+// bridgeIndex maps datapath ids to their OVSDB bridge.
+func bridgeIndex(in inputs) map[uint64]where {
+	idx := map[uint64]where{}
+	for n, st := range in.OVSDB {
+		for _, b := range st.View.Bridges {
+			if b.DPID != 0 {
+				idx[b.DPID] = where{n, b}
+			}
+		}
+	}
+	return idx
 }
 
 // join computes the model from the inputs.
@@ -473,12 +492,6 @@ func join(in inputs) Snapshot {
 	for n := range in.OVSDB {
 		names[n] = true
 	}
-	// Which hypervisor and bridge holds each datapath id.
-	type where struct {
-		hv     string
-		bridge ovsdb.Bridge
-	}
-	byDPID := map[uint64]where{}
 	for n := range names {
 		h := in.Configured[n]
 		h.Name = n
@@ -488,40 +501,128 @@ func join(in inputs) Snapshot {
 			}
 			h.SystemID, h.Hostname = st.View.SystemID, st.View.Hostname
 			h.Connected, h.Error = st.Connected, st.Error
-			for _, b := range st.View.Bridges {
-				if b.DPID != 0 {
-					byDPID[b.DPID] = where{n, b}
-				}
-			}
 		}
 		s.Hypervisors = append(s.Hypervisors, h)
 	}
+	idx := bridgeIndex(in)
 	for dpid, sw := range in.Switches {
-		w := byDPID[dpid]
-		s.Switches = append(s.Switches, Switch{DPID: dpid, Bridge: w.bridge.Name, Hypervisor: w.hv, Remote: sw.Remote, Connected: sw.Connected})
-		byName := map[string]ovsdb.Port{}
-		for _, p := range w.bridge.Ports {
-			byName[p.Name] = p
-		}
-		for _, p := range sw.Ports {
-			port := Port{DPID: dpid, No: p.No, Name: p.Name, MAC: p.MAC, Up: p.Up, SpeedKbps: p.SpeedKbps}
-			if op, ok := byName[p.Name]; ok {
-				port.Tag, port.PatchPeer, port.Kind = op.Tag, op.PatchPeer, kindOf(op)
-				switch port.Kind {
-				case PortVM:
-					port.VM = &VM{MAC: op.AttachedMAC, IfaceID: op.IfaceID, UUID: op.VMUUID, Status: op.IfaceStatus}
-				case PortTunnel:
-					port.Tunnel = &Tunnel{Type: op.Type, RemoteIP: op.RemoteIP, Key: op.Key}
-				}
-			}
-			s.Ports = append(s.Ports, port)
-		}
+		x, ports := switchView(dpid, sw, idx)
+		s.Switches = append(s.Switches, x)
+		s.Ports = append(s.Ports, ports...)
 	}
 	for _, l := range in.Links {
 		s.Links = append(s.Links, l)
 	}
 	sortSnapshot(&s)
 	return s
+}
+
+// switchView computes one switch and its ports (sorted) from its OpenFlow
+// report and its OVSDB bridge.
+func switchView(dpid uint64, sw ofSwitch, idx map[uint64]where) (Switch, []Port) {
+	w := idx[dpid]
+	x := Switch{DPID: dpid, Bridge: w.bridge.Name, Hypervisor: w.hv, Remote: sw.Remote, Connected: sw.Connected}
+	byName := map[string]ovsdb.Port{}
+	for _, p := range w.bridge.Ports {
+		byName[p.Name] = p
+	}
+	ports := make([]Port, 0, len(sw.Ports))
+	for _, p := range sw.Ports {
+		port := Port{DPID: dpid, No: p.No, Name: p.Name, MAC: p.MAC, Up: p.Up, SpeedKbps: p.SpeedKbps}
+		if op, ok := byName[p.Name]; ok {
+			port.Tag, port.PatchPeer, port.Kind = op.Tag, op.PatchPeer, kindOf(op)
+			switch port.Kind {
+			case PortVM:
+				port.VM = &VM{MAC: op.AttachedMAC, IfaceID: op.IfaceID, UUID: op.VMUUID, Status: op.IfaceStatus}
+			case PortTunnel:
+				port.Tunnel = &Tunnel{Type: op.Type, RemoteIP: op.RemoteIP, Key: op.Key}
+			}
+		}
+		ports = append(ports, port)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].No < ports[j].No })
+	return x, ports
+}
+
+// updateSwitch applies fn to the inputs and recomputes only switch dpid
+// and its ports: switches connecting, leaving and changing ports cost in
+// proportion to that switch, not to the whole network. Everything else
+// (OVSDB reports, configuration, links) takes the full path, update.
+func (t *Topology) updateSwitch(dpid uint64, fn func(in *inputs) bool) {
+	t.mu.Lock()
+	if !fn(&t.in) {
+		t.mu.Unlock()
+		return
+	}
+	if t.bridges == nil {
+		t.bridges = bridgeIndex(t.in)
+	}
+	next := t.view
+	var events []Event
+	key := fmt.Sprintf("0x%016x", dpid)
+
+	// The switch.
+	i := sort.Search(len(next.Switches), func(i int) bool { return next.Switches[i].DPID >= dpid })
+	hadSw := i < len(next.Switches) && next.Switches[i].DPID == dpid
+	sw, present := t.in.Switches[dpid]
+	var newSw Switch
+	var newPorts []Port
+	if present {
+		newSw, newPorts = switchView(dpid, sw, t.bridges)
+	}
+	switches := append([]Switch(nil), next.Switches...)
+	switch {
+	case present && hadSw:
+		if switches[i] != newSw {
+			events = append(events, Event{Type: Changed, Kind: "switch", Key: key, Object: newSw})
+		}
+		switches[i] = newSw
+	case present:
+		events = append(events, Event{Type: Added, Kind: "switch", Key: key, Object: newSw})
+		switches = append(switches, Switch{})
+		copy(switches[i+1:], switches[i:])
+		switches[i] = newSw
+	case hadSw:
+		events = append(events, Event{Type: Removed, Kind: "switch", Key: key, Object: switches[i]})
+		switches = append(switches[:i], switches[i+1:]...)
+	}
+	next.Switches = switches
+
+	// Its ports: the run of the sorted list that belongs to dpid.
+	lo := sort.Search(len(next.Ports), func(i int) bool { return next.Ports[i].DPID >= dpid })
+	hi := sort.Search(len(next.Ports), func(i int) bool { return next.Ports[i].DPID > dpid })
+	oldPorts := map[uint32]Port{}
+	for _, p := range next.Ports[lo:hi] {
+		oldPorts[p.No] = p
+	}
+	for _, p := range newPorts {
+		k := Endpoint{dpid, p.No}.String()
+		old, had := oldPorts[p.No]
+		switch {
+		case !had:
+			events = append(events, Event{Type: Added, Kind: "port", Key: k, Object: p})
+		case !reflect.DeepEqual(old, p):
+			events = append(events, Event{Type: Changed, Kind: "port", Key: k, Object: p})
+		}
+		delete(oldPorts, p.No)
+	}
+	for no, p := range oldPorts {
+		events = append(events, Event{Type: Removed, Kind: "port", Key: Endpoint{dpid, no}.String(), Object: p})
+	}
+	if t.portAt == nil {
+		t.portAt = map[Endpoint]Port{}
+	}
+	for _, p := range next.Ports[lo:hi] {
+		delete(t.portAt, Endpoint{p.DPID, p.No})
+	}
+	for _, p := range newPorts {
+		t.portAt[Endpoint{p.DPID, p.No}] = p
+	}
+	ports := make([]Port, 0, len(next.Ports)-(hi-lo)+len(newPorts))
+	ports = append(append(append(ports, next.Ports[:lo]...), newPorts...), next.Ports[hi:]...)
+	next.Ports = ports
+	sort.SliceStable(events, func(a, b int) bool { return events[a].Key < events[b].Key })
+	t.commit(next, events)
 }
 
 func kindOf(p ovsdb.Port) PortKind {

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -166,4 +167,31 @@ func TestWatchFromAForgottenRevisionFails(t *testing.T) {
 	if _, _, _, err := top.Watch(1, 1); !errors.Is(err, ErrRevisionGone) {
 		t.Fatalf("got %v, want ErrRevisionGone", err)
 	}
+}
+
+// The per-switch path must agree with a full recompute.
+func TestSwitchUpdatesMatchAFullRecompute(t *testing.T) {
+	top := New()
+	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
+	for d := uint64(0xc5); d >= 0xc0; d-- {
+		top.SwitchConnected(d, "r", []OFPort{{No: 2, Name: "patch-to-01", Up: true}, {No: 1, Name: "centos01_port1", Up: true}})
+	}
+	top.PortChanged(0xc1, OFPort{No: 1, Name: "centos01_port1"}, false)
+	top.PortChanged(0xc2, OFPort{No: 2, Name: "patch-to-01"}, true)
+	top.PortChanged(0xc3, OFPort{No: 9, Name: "new", Up: true}, false)
+	top.SwitchDisconnected(0xc4)
+	top.mu.Lock()
+	want := join(top.in)
+	got := top.view
+	top.mu.Unlock()
+	want.Revision = got.Revision
+	if jsonOf(want) != jsonOf(got) {
+		t.Fatalf("incremental view:\n%s\nfull recompute:\n%s", jsonOf(got), jsonOf(want))
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
