@@ -116,7 +116,7 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	}
 	var src flow.MAC
 	copy(src[:], pkt.Data[6:12])
-	flood := apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: []flow.Action{flow.Flood()}, Data: pkt.Data}
+	flood := apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: floodAction, Data: pkt.Data}
 	if src.Multicast() {
 		// Not learnable: deliver it without resubmitting, which would
 		// only bring it back here.
@@ -152,8 +152,11 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	}
 }
 
-// toTable resubmits a packet-out to the pipeline; shared, never modified.
-var toTable = []flow.Action{flow.ToTable()}
+// Packet-out actions, shared and never modified.
+var (
+	toTable     = []flow.Action{flow.ToTable()}
+	floodAction = []flow.Action{flow.Flood()}
+)
 
 // spoofed says why a frame from src on a VM port must be refused: the
 // port's VM has a different MAC.

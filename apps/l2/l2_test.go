@@ -178,3 +178,40 @@ func TestShortFramesAreIgnored(t *testing.T) {
 		t.Fatal("acted on a 3-byte frame")
 	}
 }
+
+// discardCtx is an apps.Context that keeps nothing, for benchmarks.
+type discardCtx struct{ now time.Time }
+
+func (discardCtx) Set(uint64, string, ...flow.Flow) {}
+func (discardCtx) Delete(uint64, string)            {}
+func (discardCtx) PacketOut(apps.PacketOut)         {}
+func (c discardCtx) Now() time.Time                 { return c.now }
+func (discardCtx) Log() *logrus.Entry               { return logrus.NewEntry(logrus.New()) }
+
+// BenchmarkPacketInKnownHost is the learning switch's share of the hot
+// path: a packet-in from a host it already knows on that port.
+func BenchmarkPacketInKnownHost(b *testing.B) {
+	a := New(Options{})
+	ctx := discardCtx{now: time.Unix(1000, 0)}
+	f := frame("02:00:00:00:00:0b", "02:00:00:00:00:0a")
+	pkt := apps.PacketIn{DPID: 1, InPort: 3, Data: f}
+	a.PacketIn(ctx, pkt)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.PacketIn(ctx, pkt)
+	}
+}
+
+// BenchmarkPacketInNewHost learns a new host each time (declares two flows).
+func BenchmarkPacketInNewHost(b *testing.B) {
+	a := New(Options{MaxMACs: 1 << 20})
+	ctx := discardCtx{now: time.Unix(1000, 0)}
+	f := frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f[9], f[10], f[11] = byte(i>>16), byte(i>>8), byte(i)
+		a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: f})
+		i++
+	}
+}

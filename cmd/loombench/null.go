@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 
 	"github.com/loomsdn/loom/openflow"
 )
@@ -21,7 +22,7 @@ func null(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("null responder listening on", l.Addr())
+	fmt.Fprintln(os.Stderr, "null responder listening on", l.Addr())
 	fm := openflow.NewFlowMod(openflow.FlowAdd)
 	fm.TableID, fm.Priority = 1, 100
 	fm.Match = []openflow.OXM{openflow.BasicOXM(openflow.OXMEthSrc, make([]byte, 6))}

@@ -50,6 +50,11 @@ func reactive(args []string) error {
 					waitAnswers(e, *window, 5*time.Second)
 				}
 			}
+			// The last, partial window.
+			deadline := time.Now().Add(5 * time.Second)
+			for e.answered.Load() < uint64(*nmac) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
 		}()
 	}
 	wg.Wait()
