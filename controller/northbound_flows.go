@@ -45,14 +45,9 @@ func (a *API) ListFlows(ctx context.Context, req *pb.ListFlowsRequest) (*pb.List
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.conn.Multipart(ctx, openflow.MultipartRequest{MPType: openflow.MultipartFlow,
-		Body: openflow.FlowStatsRequestBody(openflow.TableAll, 0, 0)})
+	stats, err := dumpFlows(ctx, s.conn)
 	if err != nil {
-		return nil, fmt.Errorf("dumping flows of 0x%016x: %w", req.GetDpid(), err)
-	}
-	stats, err := openflow.ParseFlowStats(body)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("switch 0x%016x: %w", req.GetDpid(), err)
 	}
 	for _, fs := range stats {
 		pf := &pb.Flow{Text: describeInstalled(fs), Cookie: fs.Cookie, Table: uint32(fs.TableID), Priority: uint32(fs.Priority),
@@ -125,12 +120,7 @@ func (a *API) DiffFlows(ctx context.Context, req *pb.DiffFlowsRequest) (*pb.Diff
 	if err != nil {
 		return nil, err
 	}
-	body, err := s.conn.Multipart(ctx, openflow.MultipartRequest{MPType: openflow.MultipartFlow,
-		Body: openflow.FlowStatsRequestBody(openflow.TableAll, 0, 0)})
-	if err != nil {
-		return nil, err
-	}
-	stats, err := openflow.ParseFlowStats(body)
+	stats, err := dumpFlows(ctx, s.conn)
 	if err != nil {
 		return nil, err
 	}

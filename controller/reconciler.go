@@ -130,15 +130,10 @@ func (r *reconciler) request(ctx context.Context, m openflow.Outgoing) (openflow
 // It returns the number of flow-mods sent.
 func (r *reconciler) full(ctx context.Context) (int, error) {
 	dumpCtx, cancel := context.WithTimeout(ctx, r.timeout)
-	body, err := r.conn.Multipart(dumpCtx, openflow.MultipartRequest{MPType: openflow.MultipartFlow,
-		Body: openflow.FlowStatsRequestBody(openflow.TableAll, 0, 0)})
+	stats, err := dumpFlows(dumpCtx, r.conn)
 	cancel()
 	if err != nil {
-		return 0, fmt.Errorf("dumping flows: %w", err)
-	}
-	stats, err := openflow.ParseFlowStats(body)
-	if err != nil {
-		return 0, fmt.Errorf("dumping flows: %w", err)
+		return 0, err
 	}
 	dumped := time.Now()
 	want := r.desired.snapshot(r.dpid, r.log, r.stats)
@@ -167,6 +162,25 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 		r.byOwner[w.owner] = append(r.byOwner[w.owner], k)
 	}
 	return len(ops), nil
+}
+
+// multiparter is the one request dumpFlows needs.
+type multiparter interface {
+	Multipart(ctx context.Context, m openflow.MultipartRequest) ([]byte, error)
+}
+
+// dumpFlows reads every flow of a switch (FLOW multipart, all tables).
+func dumpFlows(ctx context.Context, c multiparter) ([]openflow.FlowStats, error) {
+	body, err := c.Multipart(ctx, openflow.MultipartRequest{MPType: openflow.MultipartFlow,
+		Body: openflow.FlowStatsRequestBody(openflow.TableAll, 0, 0)})
+	if err != nil {
+		return nil, fmt.Errorf("dumping flows: %w", err)
+	}
+	stats, err := openflow.ParseFlowStats(body)
+	if err != nil {
+		return nil, fmt.Errorf("dumping flows: %w", err)
+	}
+	return stats, nil
 }
 
 // diff computes the flow-mods that turn the switch's table into want.

@@ -52,13 +52,7 @@ func TestLoomdServesAPIAndMetrics(t *testing.T) {
 	l := connectLoom(t, lab, br, vm1, vm2)
 
 	// The gRPC API lists what OVS itself shows.
-	conn, err := grpc.NewClient(logAddr(t, l.proc.Log(), reGRPCAddr), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	conn, ctx := l.api(t)
 	tc := pb.NewTopologyServiceClient(conn)
 	ports, err := tc.ListPorts(ctx, &pb.ListPortsRequest{Dpid: br.DPID})
 	if err != nil {
@@ -153,15 +147,23 @@ func TestExampleAppsFlowIsAppliedAndSurvivesRestart(t *testing.T) {
 		t.Fatal("the external app's flow did not survive the restart")
 	}
 	// And the API files it under the external app.
-	conn, err := grpc.NewClient(logAddr(t, l.proc.Log(), reGRPCAddr), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	conn, ctx := l.api(t)
 	r, err := pb.NewFlowServiceClient(conn).ListFlows(ctx, &pb.ListFlowsRequest{Dpid: br.DPID, App: "external"})
 	if err != nil || len(r.Flows) != 1 || !strings.HasPrefix(r.Flows[0].Key, "floodguard/drop/") {
 		t.Fatalf("external flows %v, %v", r, err)
 	}
+}
+
+// api connects to loomd's gRPC API (its address from the log) and returns
+// the connection and a request context, both cleaned up with the test.
+func (l *loomd) api(t *testing.T) (*grpc.ClientConn, context.Context) {
+	t.Helper()
+	conn, err := grpc.NewClient(logAddr(t, l.proc.Log(), reGRPCAddr), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return conn, ctx
 }
