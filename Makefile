@@ -13,6 +13,7 @@ all: build
 
 build:
 	$(GO) build -o bin/loomd ./cmd/loomd
+	$(GO) build -o bin/loomctl ./cmd/loomctl
 
 deps:
 	@scripts/install-deps.sh

@@ -48,6 +48,8 @@ i=0
 for vm in "$vm1" "$vm2"; do
   i=$((i+1)); port="centos0${i}_port1"
   ip netns add "$vm"; ip netns exec "$vm" ip link set lo up
+  # IPv4 only, so each VM's first frame is the ARP that tells Loom its IP.
+  ip netns exec "$vm" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
   ip link add "$port" netns "$hv" type veth peer name eth1 netns "$vm"
   ip netns exec "$vm" ip link set eth1 address "02:00:ac:10:7b:6$i"
   ip netns exec "$vm" ip addr add "172.16.123.10$i/24" dev eth1
@@ -55,6 +57,9 @@ for vm in "$vm1" "$vm2"; do
   in_hv ip link set "$port" up
   ip netns exec "$vm" ethtool -K eth1 tx off >/dev/null; in_hv ethtool -K "$port" tx off >/dev/null
   vsctl add-port vswitch02 "$port"
+  # What libvirt records on a VM's interface (<virtualport type='openvswitch'>).
+  vsctl set Interface "$port" "external_ids:attached-mac=02:00:ac:10:7b:6$i" \
+    "external_ids:iface-id=$(printf '%08d' $i)-port1" "external_ids:vm-uuid=centos0$i" external_ids:iface-status=active
 done
 
 say "before Loom: fail_mode=secure and no controller, so no flows and no ping"
@@ -65,7 +70,13 @@ echo "ping 172.16.123.101 -> .102: no reply (as expected)"
 
 say "start loomd and point the bridge at it"
 make -s build
-bin/loomd --openflow-listen "unix:$dir/loom.sock" --db "$dir/loom.db" >"$dir/loomd.log" 2>&1 & pids+=($!)
+cat >"$dir/loom.yaml" <<YAML
+hypervisors:
+  - {name: hv1, ovsdb: "unix:$dir/db.sock"}
+YAML
+echo "+ loomd --config (hypervisor hv1, its OVSDB at unix:$dir/db.sock)"
+bin/loomd --openflow-listen "unix:$dir/loom.sock" --db "$dir/loom.db" --config "$dir/loom.yaml" \
+  --grpc-listen 127.0.0.1:0 --metrics-listen "" >"$dir/loomd.log" 2>&1 & pids+=($!)
 for _ in $(seq 50); do [ -S "$dir/loom.sock" ] && break; sleep 0.1; done
 echo "+ ovs-vsctl set-controller vswitch02 unix:$dir/loom.sock"
 vsctl set-controller vswitch02 "unix:$dir/loom.sock"
@@ -78,6 +89,17 @@ ip netns exec "$vm1" ping -c 3 -i 0.2 -W 2 172.16.123.102
 
 say "what the switch holds (ovs-ofctl dump-flows): only Loom's flows (cookie 0x4c4d...)"
 ovs-ofctl -O OpenFlow13 dump-flows "unix:$dir/vswitch02.mgmt" | sed 1d | sed 's/ duration=[^,]*,//; s/ n_bytes=[^,]*,//'
+
+say "what Loom knows, through its API (loomctl)"
+api=$(grep 'serving the gRPC API' "$dir/loomd.log" | grep -o 'grpc="\?[0-9.:]*' | tr -d 'grpc="' | head -1)
+sleep 1 # the OVSDB view joins the topology within a moment of connecting
+bin/loomctl --server "$api" get hypervisors
+echo
+bin/loomctl --server "$api" get ports --switch 0xc1
+echo
+bin/loomctl --server "$api" get hosts
+echo
+bin/loomctl --server "$api" flows --switch 0xc1
 
 say "what Loom logged"
 cat "$dir/loomd.log"

@@ -60,7 +60,7 @@ func newGet(o *options) *cobra.Command {
 						if p.Vm != nil {
 							vm, vmMAC = p.Vm.Uuid, p.Vm.Mac
 						}
-						t.add(dpid(p.Dpid), p.No, p.Name, p.Kind, yesNo(p.Up), p.Mac, vm, vmMAC)
+						t.add(dpid(p.Dpid), portNo(p.No), p.Name, p.Kind, yesNo(p.Up), p.Mac, vm, vmMAC)
 					}
 					return t
 				})

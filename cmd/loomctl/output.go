@@ -78,3 +78,14 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
+
+// portNo names OpenFlow's reserved ports.
+func portNo(n uint32) string {
+	switch n {
+	case 0xfffffffe:
+		return "LOCAL"
+	case 0xfffffffd:
+		return "CONTROLLER"
+	}
+	return fmt.Sprint(n)
+}
