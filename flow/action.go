@@ -6,10 +6,21 @@ import (
 	"github.com/loomsdn/loom/openflow"
 )
 
-// Action is one apply-action of a flow.
+// Action is one apply-action of a flow. It is comparable.
 type Action struct {
-	port uint32
+	kind actionKind
+	port uint32 // output
+	vid  uint16 // set VLAN
 }
+
+type actionKind uint8
+
+const (
+	actOutput actionKind = iota
+	actPushVLAN
+	actPopVLAN
+	actSetVLAN
+)
 
 // Output forwards to a port.
 func Output(port uint32) Action { return Action{port: port} }
@@ -23,11 +34,33 @@ func Flood() Action { return Action{port: openflow.PortFlood} }
 // ToTable resubmits a packet-out to the pipeline (packet-out only).
 func ToTable() Action { return Action{port: openflow.PortTable} }
 
-// Port is the port the action outputs to.
-func (a Action) Port() uint32 { return a.port }
+// PushVLAN adds an 802.1Q tag (VLAN 0 until SetVLAN).
+func PushVLAN() Action { return Action{kind: actPushVLAN} }
+
+// PopVLAN removes the outer VLAN tag.
+func PopVLAN() Action { return Action{kind: actPopVLAN} }
+
+// SetVLAN sets the VLAN id of the outer tag.
+func SetVLAN(vid uint16) Action { return Action{kind: actSetVLAN, vid: vid & 0xfff} }
+
+// Port is the port the action outputs to (0 for other actions).
+func (a Action) Port() uint32 {
+	if a.kind != actOutput {
+		return 0
+	}
+	return a.port
+}
 
 // String renders the action in ovs-ofctl syntax.
 func (a Action) String() string {
+	switch a.kind {
+	case actPushVLAN:
+		return "push_vlan:0x8100"
+	case actPopVLAN:
+		return "pop_vlan"
+	case actSetVLAN:
+		return fmt.Sprintf("set_field:%d->vlan_vid", a.vid|vlanPresent)
+	}
 	switch a.port {
 	case openflow.PortController:
 		return "CONTROLLER:65535"
@@ -48,7 +81,18 @@ func (a Action) String() string {
 }
 
 // Wire encodes the action.
-func (a Action) Wire() openflow.Action { return openflow.Output(a.port) }
+func (a Action) Wire() openflow.Action {
+	switch a.kind {
+	case actPushVLAN:
+		return openflow.Action{Type: openflow.ActionPushVlan, EtherType: 0x8100}
+	case actPopVLAN:
+		return openflow.Action{Type: openflow.ActionPopVlan}
+	case actSetVLAN:
+		return openflow.Action{Type: openflow.ActionSetField,
+			Field: openflow.BasicOXM(openflow.OXMVlanVID, []byte{byte((a.vid | vlanPresent) >> 8), byte(a.vid | vlanPresent)})}
+	}
+	return openflow.Output(a.port)
+}
 
 // WireActions encodes a list of actions.
 func WireActions(as []Action) []openflow.Action {

@@ -114,3 +114,35 @@ func TestTablesRefuseFieldsTheyDoNotAllow(t *testing.T) {
 		t.Fatal("flow for a missing table accepted")
 	}
 }
+
+func TestVLANMatchesAndActions(t *testing.T) {
+	access := Flow{Priority: 100, Match: Match{}.InPort(1).Untagged(), Actions: []Action{PushVLAN(), SetVLAN(10)}}.Then(1)
+	trunk := Flow{Table: 2, Priority: 100, Match: Match{}.VLAN(10).EthDst(mac), Actions: []Action{PopVLAN(), Output(1)}}
+	for want, f := range map[string]Flow{
+		"table=0, priority=100,in_port=1,vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,set_field:4106->vlan_vid,goto_table:1": access,
+		"table=2, priority=100,dl_dst=02:00:ac:10:7b:61,dl_vlan=10 actions=pop_vlan,output:1":                                   trunk,
+	} {
+		if got := f.String(); got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+		parsed, err := Parse(f.String())
+		if err != nil || parsed.Key() != f.Key() || !parsed.SameBehaviour(f) {
+			t.Errorf("parse %q: %v, %v", f, parsed, err)
+		}
+		m, err := MatchFromOXMs(f.Match.OXMs())
+		if err != nil || m != f.Match {
+			t.Errorf("match round trip of %q: %v, %v", f, m, err)
+		}
+		// Encoded instructions parse back as the same actions.
+		ins, err := openflow.ParseInstructions(f.InstructionBytes())
+		if err != nil || len(ins[0].Actions) != len(f.Actions) {
+			t.Errorf("instructions of %q: %+v, %v", f, ins, err)
+		}
+	}
+	if (Match{}).VLAN(10) == (Match{}).VLAN(20) || (Match{}).VLAN(10) == (Match{}).Untagged() {
+		t.Fatal("different VLAN matches compare equal")
+	}
+	if _, err := Parse("table=0 actions=set_field:10->vlan_vid"); err == nil {
+		t.Fatal("a vlan_vid without the present bit parsed")
+	}
+}

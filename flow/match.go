@@ -35,6 +35,7 @@ const (
 	FieldEthSrc
 	FieldEthDst
 	FieldEthType
+	FieldVLAN
 )
 
 const (
@@ -42,9 +43,13 @@ const (
 	fEthSrc  = FieldEthSrc
 	fEthDst  = FieldEthDst
 	fEthType = FieldEthType
+	fVLAN    = FieldVLAN
 )
 
-var fieldNames = []string{"in_port", "dl_src", "dl_dst", "dl_type"}
+// vlanPresent is OFPVID_PRESENT: set in vlan_vid for tagged frames.
+const vlanPresent = 0x1000
+
+var fieldNames = []string{"in_port", "dl_src", "dl_dst", "dl_type", "vlan"}
 
 // String lists the fields by their ovs-ofctl names.
 func (fs Fields) String() string {
@@ -66,6 +71,7 @@ type Match struct {
 	ethSrc  MAC
 	ethDst  MAC
 	ethType uint16
+	vlanVID uint16 // OXM vlan_vid: vid|0x1000 tagged, 0 untagged
 }
 
 // Fields returns the fields m matches on.
@@ -83,6 +89,12 @@ func (m Match) EthDst(a MAC) Match { m.set |= fEthDst; m.ethDst = a; return m }
 // EthType matches the Ethernet type.
 func (m Match) EthType(t uint16) Match { m.set |= fEthType; m.ethType = t; return m }
 
+// VLAN matches frames tagged with VLAN vid (1..4094).
+func (m Match) VLAN(vid uint16) Match { m.set |= fVLAN; m.vlanVID = vid&0xfff | vlanPresent; return m }
+
+// Untagged matches frames without a VLAN tag.
+func (m Match) Untagged() Match { m.set |= fVLAN; m.vlanVID = 0; return m }
+
 // String renders the match in ovs-ofctl syntax, fields in a fixed order.
 func (m Match) String() string {
 	var parts []string
@@ -97,6 +109,13 @@ func (m Match) String() string {
 	}
 	if m.set&fEthType != 0 {
 		parts = append(parts, fmt.Sprintf("dl_type=0x%04x", m.ethType))
+	}
+	if m.set&fVLAN != 0 {
+		if m.vlanVID == 0 {
+			parts = append(parts, "vlan_tci=0x0000/0x1fff") // ovs-ofctl's spelling of "no tag"
+		} else {
+			parts = append(parts, fmt.Sprintf("dl_vlan=%d", m.vlanVID&0xfff))
+		}
 	}
 	return strings.Join(parts, ",")
 }
@@ -116,6 +135,9 @@ func (m Match) OXMs() []openflow.OXM {
 	if m.set&fEthType != 0 {
 		out = append(out, openflow.BasicOXM(openflow.OXMEthType, binary.BigEndian.AppendUint16(nil, m.ethType)))
 	}
+	if m.set&fVLAN != 0 {
+		out = append(out, openflow.BasicOXM(openflow.OXMVlanVID, binary.BigEndian.AppendUint16(nil, m.vlanVID)))
+	}
 	return out
 }
 
@@ -129,6 +151,8 @@ func (m Match) less(o Match) bool {
 		return string(m.ethSrc[:]) < string(o.ethSrc[:])
 	case m.ethDst != o.ethDst:
 		return string(m.ethDst[:]) < string(o.ethDst[:])
+	case m.ethType != o.ethType:
+		return m.ethType < o.ethType
 	}
-	return m.ethType < o.ethType
+	return m.vlanVID < o.vlanVID
 }

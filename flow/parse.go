@@ -58,6 +58,16 @@ func (f *Flow) parseField(name, value string) error {
 			f.Match = f.Match.EthDst(m)
 		}
 		return err
+	case "dl_vlan":
+		n, err := strconv.ParseUint(value, 10, 12)
+		f.Match = f.Match.VLAN(uint16(n))
+		return err
+	case "vlan_tci":
+		if value != "0x0000/0x1fff" {
+			return fmt.Errorf("only vlan_tci=0x0000/0x1fff (no tag) is supported")
+		}
+		f.Match = f.Match.Untagged()
+		return nil
 	case "dl_type":
 		n, err := strconv.ParseUint(strings.TrimPrefix(value, "0x"), 16, 16)
 		f.Match = f.Match.EthType(uint16(n))
@@ -97,6 +107,16 @@ func (f *Flow) parseActions(s string) error {
 				return fmt.Errorf("%q: port is not a number", a)
 			}
 			f.Actions = append(f.Actions, Output(uint32(n)))
+		case a == "push_vlan:0x8100":
+			f.Actions = append(f.Actions, PushVLAN())
+		case a == "pop_vlan":
+			f.Actions = append(f.Actions, PopVLAN())
+		case strings.HasPrefix(a, "set_field:") && strings.HasSuffix(a, "->vlan_vid"):
+			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(a, "set_field:"), "->vlan_vid"), 10, 16)
+			if err != nil || n&vlanPresent == 0 {
+				return fmt.Errorf("%q: want set_field:<vid|4096>->vlan_vid", a)
+			}
+			f.Actions = append(f.Actions, SetVLAN(uint16(n)))
 		case strings.HasPrefix(a, "goto_table:"):
 			n, err := strconv.ParseUint(strings.TrimPrefix(a, "goto_table:"), 10, 8)
 			if err != nil {

@@ -25,6 +25,13 @@ func MatchFromOXMs(oxms []openflow.OXM) (Match, error) {
 			m = m.EthDst(MAC(o.Value))
 		case o.Field == openflow.OXMEthType && len(o.Value) == 2:
 			m = m.EthType(binary.BigEndian.Uint16(o.Value))
+		case o.Field == openflow.OXMVlanVID && len(o.Value) == 2:
+			v := binary.BigEndian.Uint16(o.Value)
+			if v&vlanPresent == 0 {
+				m = m.Untagged()
+			} else {
+				m = m.VLAN(v)
+			}
 		default:
 			return m, fmt.Errorf("field %d (%d bytes) is not one Loom builds", o.Field, len(o.Value))
 		}

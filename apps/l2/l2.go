@@ -94,8 +94,8 @@ func (a *App) ID() flow.AppID { return ID }
 // Tables implements apps.App.
 func (a *App) Tables() []flow.Table {
 	return []flow.Table{
-		{ID: TableLearn, Name: "l2-learn", Owner: a.Name(), Miss: flow.MissController, Match: flow.FieldInPort | flow.FieldEthSrc | flow.FieldEthType},
-		{ID: TableForward, Name: "l2-forward", Owner: a.Name(), Miss: flow.MissFlood, Match: flow.FieldEthDst},
+		{ID: TableLearn, Name: "l2-learn", Owner: a.Name(), Miss: flow.MissController, Match: flow.FieldInPort | flow.FieldEthSrc | flow.FieldEthType | flow.FieldVLAN},
+		{ID: TableForward, Name: "l2-forward", Owner: a.Name(), Miss: flow.MissFlood, Match: flow.FieldEthDst | flow.FieldVLAN},
 	}
 }
 
