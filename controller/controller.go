@@ -210,8 +210,5 @@ func (c *Controller) Switches() []uint64 {
 	return out
 }
 
-// DesiredCount is the number of flows desired on dpid.
-func (c *Controller) DesiredCount(dpid uint64) int { return c.desired.count(dpid) }
-
 // Stats are the controller's counters.
 func (c *Controller) Stats() StatsSnapshot { return c.stats.snapshot() }

@@ -168,15 +168,22 @@ func oneBridgeTwoVMs(t *testing.T) (*harness.Lab, *harness.Hypervisor, *harness.
 	return lab, hv, br, vm1, vm2
 }
 
-// connectLoom starts loomd, makes it br's controller, and proves the
-// first path through it: from and to must ping.
-func connectLoom(t *testing.T, lab *harness.Lab, br *harness.Bridge, from, to *harness.VM) *loomd {
+// attachLoom starts loomd with extra flags and makes it br's controller.
+func attachLoom(t *testing.T, lab *harness.Lab, br *harness.Bridge, extra ...string) *loomd {
 	t.Helper()
-	l := startLoomd(t, lab)
+	l := startLoomd(t, lab, extra...)
 	br.SetController("unix:" + l.sock)
 	if err := br.WaitConnected(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// connectLoom starts loomd, makes it br's controller, and proves the
+// first path through it: from and to must ping.
+func connectLoom(t *testing.T, lab *harness.Lab, br *harness.Bridge, from, to *harness.VM) *loomd {
+	t.Helper()
+	l := attachLoom(t, lab, br)
 	if err := from.Ping(to.IP, 3, 10*time.Second); err != nil {
 		t.Fatalf("ping through Loom: %v", err)
 	}

@@ -144,11 +144,7 @@ func TestOutOfBandChangesAreRepaired(t *testing.T) {
 	t.Parallel()
 	lab, _, br, vm1, vm2 := oneBridgeTwoVMs(t)
 	cfg := writeConfig(t, lab, "loom.yaml", "flows:\n  verify_interval: 1s\n")
-	l := startLoomd(t, lab, "--config", cfg)
-	br.SetController("unix:" + l.sock)
-	if err := br.WaitConnected(15 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	l := attachLoom(t, lab, br, "--config", cfg)
 	if err := vm1.Ping(vm2.IP, 3, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -236,11 +232,7 @@ apps:
       - {switch: "*", flow: "table=0, priority=300,in_port=1,vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,set_field:4106->vlan_vid,goto_table:1"}
       - {switch: "*", flow: "table=1, priority=300,dl_dst=02:00:00:00:00:99,dl_vlan=10 actions=pop_vlan,output:2"}
 `)
-	l := startLoomd(t, lab, "--config", cfg)
-	br.SetController("unix:" + l.sock)
-	if err := br.WaitConnected(15 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	l := attachLoom(t, lab, br, "--config", cfg)
 	waitFor(t, "the VLAN flows on the switch", 10*time.Second, func() bool {
 		flows, _ := br.DumpFlows()
 		return containsLine(flows, "vlan_tci=0x0000/0x1fff") && containsLine(flows, "dl_vlan=10")

@@ -401,13 +401,6 @@ func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	return p, true
 }
 
-// Links returns the current links.
-func (t *Topology) Links() []Link {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]Link(nil), t.view.Links...)
-}
-
 // Marshal returns the persisted form: the inputs.
 func (t *Topology) Marshal() ([]byte, error) {
 	t.mu.Lock()
@@ -699,8 +692,9 @@ func diff(old, next Snapshot) []Event {
 			}
 		}
 	}
-	index := func(s Snapshot) (hv, sw, po, li, ho map[string]any) {
-		hv, sw, po, li, ho = map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
+	// Hosts are not in the view (see setHost): they publish their own events.
+	index := func(s Snapshot) (hv, sw, po, li map[string]any) {
+		hv, sw, po, li = map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
 		for _, h := range s.Hypervisors {
 			hv[h.Name] = h
 		}
@@ -713,13 +707,10 @@ func diff(old, next Snapshot) []Event {
 		for _, l := range s.Links {
 			li[l.A.String()+"-"+l.B.String()] = l
 		}
-		for _, h := range s.Hosts {
-			ho[h.MAC] = h
-		}
 		return
 	}
-	oh, os, op, ol, _ := index(old)
-	nh, ns, np, nl, _ := index(next)
+	oh, os, op, ol := index(old)
+	nh, ns, np, nl := index(next)
 	add("hypervisor", oh, nh)
 	add("switch", os, ns)
 	add("port", op, np)
