@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
 )
 
 // App is the core every app implements.
@@ -49,6 +50,14 @@ type PacketHandler interface {
 type Ticker interface {
 	Every() time.Duration
 	Tick(ctx Context, sw Switch)
+}
+
+// Refresher is an app whose flows depend on more than its events: the
+// network policy, or what OVSDB says about ports. Refresh recomputes
+// everything the app declares on sw; the controller calls it after a
+// policy change and when the topology changes a switch's ports.
+type Refresher interface {
+	Refresh(ctx Context, sw Switch)
 }
 
 // Restorer gets back, at start, the declarations it made in an earlier run
@@ -119,4 +128,11 @@ type PacketOut struct {
 	InPort  uint32
 	Actions []flow.Action
 	Data    []byte // the whole frame: Loom asks switches not to buffer
+}
+
+// Planner is a Refresher that can say, without declaring anything, what it
+// would declare on sw under another network policy: the dry run of a
+// config change.
+type Planner interface {
+	Plan(p *network.Policy, sw Switch) map[string][]flow.Flow
 }

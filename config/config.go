@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/ovsdb"
 )
 
@@ -29,6 +30,16 @@ type Config struct {
 	// OVSDBTLS is the client certificate and CA for ssl: OVSDB endpoints.
 	OVSDBTLS TLSFiles `yaml:"ovsdb_tls"`
 	Apps     Apps     `yaml:"apps"`
+	// Networks, Trunks and ACLs are the live part of the file: SIGHUP
+	// (or the API's reload) applies changes to them without a restart.
+	Networks []network.Network `yaml:"networks"`
+	Trunks   []network.Trunk   `yaml:"trunks"`
+	ACLs     []network.Rule    `yaml:"acls"`
+}
+
+// NetworkSpec returns the file's network declarations.
+func (c Config) NetworkSpec() network.Spec {
+	return network.Spec{Networks: c.Networks, Trunks: c.Trunks, ACLs: c.ACLs}
 }
 
 // TLSFiles names PEM files for a TLS client.
@@ -153,11 +164,17 @@ func Default() Config {
 // Load reads path over the defaults. Unknown keys are errors, so a typo
 // never silently leaves a default in force.
 func Load(path string) (Config, error) {
-	c := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("config: %w", err)
+		return Default(), fmt.Errorf("config: %w", err)
 	}
+	return Parse(data, path)
+}
+
+// Parse reads a config file's contents over the defaults; path names it in
+// errors.
+func Parse(data []byte, path string) (Config, error) {
+	c := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) /* empty file: all defaults */ {
@@ -238,6 +255,13 @@ func (c Config) Validate() error {
 	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
 		return fieldErr("apps.l2.max_macs", "%d is outside 1..1048576", c.Apps.L2.MaxMACs)
+	}
+	if _, err := network.Compile(c.NetworkSpec()); err != nil {
+		var fe *network.FieldError
+		if errors.As(err, &fe) {
+			return &FieldError{Path: fe.Path, Err: fe.Err}
+		}
+		return err
 	}
 	return nil
 }

@@ -47,6 +47,9 @@ type Config struct {
 	DiscoverOVSDB bool
 	// OVSDBTLS is the client TLS configuration for ssl: OVSDB endpoints.
 	OVSDBTLS *tls.Config
+	// Networks, when set, is the live network policy and where it comes
+	// from; RestoreNetworks loads it.
+	Networks *Networks
 }
 
 // Controller hosts apps and switch sessions.
@@ -62,6 +65,9 @@ type Controller struct {
 	persist  *persister
 	hv       *hypervisors
 	packets  packetSubs
+	stop     context.CancelFunc // ends the controller's own goroutines
+	netMu    sync.Mutex         // serialises network policy changes
+	nets     netState
 }
 
 // New builds a controller for apps. App names and ids must be unique.
@@ -108,6 +114,11 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	if cfg.Store != nil {
 		c.persist = newPersister(cfg.Store, c.log)
 		c.desired.persist = c.persist.note
+	}
+	var ctx context.Context
+	ctx, c.stop = context.WithCancel(context.Background())
+	if cfg.Topology != nil && c.hasRefresher() {
+		go c.refreshOnPortChanges(ctx, cfg.Topology, 50*time.Millisecond)
 	}
 	return c, nil
 }
@@ -166,9 +177,19 @@ func (externalPseudoApp) Tables() []flow.Table { return nil }
 // Close writes what is still pending to the store. Call it after Serve
 // has returned.
 func (c *Controller) Close() {
+	c.stop()
 	if c.persist != nil {
 		c.persist.close()
 	}
+}
+
+func (c *Controller) hasRefresher() bool {
+	for _, a := range c.apps {
+		if _, ok := a.(apps.Refresher); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Controller) now() time.Time { return c.cfg.Now() }

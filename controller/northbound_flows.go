@@ -89,8 +89,8 @@ func describeInstalled(fs openflow.FlowStats) string {
 		switch in.Type {
 		case openflow.InstrApplyActions:
 			for _, act := range in.Actions {
-				if act.Type == openflow.ActionOutput {
-					acts = append(acts, flow.Output(act.Port).String())
+				if a, ok := flow.ActionFromWire(act); ok {
+					acts = append(acts, a.String())
 				} else {
 					acts = append(acts, fmt.Sprintf("action(%d)", act.Type))
 				}

@@ -11,6 +11,7 @@ type Action struct {
 	kind actionKind
 	port uint32 // output
 	vid  uint16 // set VLAN
+	ct   ctArgs // conntrack
 }
 
 type actionKind uint8
@@ -20,6 +21,7 @@ const (
 	actPushVLAN
 	actPopVLAN
 	actSetVLAN
+	actCT
 )
 
 // Output forwards to a port.
@@ -60,6 +62,8 @@ func (a Action) String() string {
 		return "pop_vlan"
 	case actSetVLAN:
 		return fmt.Sprintf("set_field:%d->vlan_vid", a.vid|vlanPresent)
+	case actCT:
+		return a.ct.String()
 	}
 	switch a.port {
 	case openflow.PortController:
@@ -90,6 +94,8 @@ func (a Action) Wire() openflow.Action {
 	case actSetVLAN:
 		return openflow.Action{Type: openflow.ActionSetField,
 			Field: openflow.BasicOXM(openflow.OXMVlanVID, []byte{byte((a.vid | vlanPresent) >> 8), byte(a.vid | vlanPresent)})}
+	case actCT:
+		return a.ct.wire()
 	}
 	return openflow.Output(a.port)
 }

@@ -83,7 +83,7 @@ func TestParseIsTheInverseOfString(t *testing.T) {
 			t.Fatalf("parsed %q as %q", f, got)
 		}
 	}
-	for _, bad := range []string{"table=1 priority=1", "table=300 actions=drop", "table=1,nw_src=1.2.3.4 actions=drop", "table=1 actions=output:x", "table=1 actions=explode"} {
+	for _, bad := range []string{"table=1 priority=1", "table=300 actions=drop", "table=1,nw_tos=4 actions=drop", "table=1 actions=output:x", "table=1 actions=explode"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("parsed %q", bad)
 		}
@@ -96,7 +96,7 @@ func TestMatchFromOXMsRoundTrip(t *testing.T) {
 	if err != nil || got != m {
 		t.Fatalf("got %v, %v; want %v", got, err, m)
 	}
-	if _, err := MatchFromOXMs([]openflow.OXM{{Class: openflow.OXMClassBasic, Field: openflow.OXMIPv4Src, Value: []byte{1, 2, 3, 4}}}); err == nil {
+	if _, err := MatchFromOXMs([]openflow.OXM{{Class: openflow.OXMClassBasic, Field: openflow.OXMTunnelID, Value: []byte{0, 0, 0, 0, 0, 0, 0, 4}}}); err == nil {
 		t.Fatal("an unmodelled field converted")
 	}
 }

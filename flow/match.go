@@ -36,20 +36,37 @@ const (
 	FieldEthDst
 	FieldEthType
 	FieldVLAN
+	FieldIPProto
+	FieldIPSrc
+	FieldIPDst
+	FieldL4Src
+	FieldL4Dst
+	FieldICMPType
+	FieldICMPCode
+	FieldCTState
 )
 
 const (
-	fInPort  = FieldInPort
-	fEthSrc  = FieldEthSrc
-	fEthDst  = FieldEthDst
-	fEthType = FieldEthType
-	fVLAN    = FieldVLAN
+	fInPort   = FieldInPort
+	fEthSrc   = FieldEthSrc
+	fEthDst   = FieldEthDst
+	fEthType  = FieldEthType
+	fVLAN     = FieldVLAN
+	fIPProto  = FieldIPProto
+	fIPSrc    = FieldIPSrc
+	fIPDst    = FieldIPDst
+	fL4Src    = FieldL4Src
+	fL4Dst    = FieldL4Dst
+	fICMPType = FieldICMPType
+	fICMPCode = FieldICMPCode
+	fCTState  = FieldCTState
 )
 
 // vlanPresent is OFPVID_PRESENT: set in vlan_vid for tagged frames.
 const vlanPresent = 0x1000
 
-var fieldNames = []string{"in_port", "dl_src", "dl_dst", "dl_type", "vlan"}
+var fieldNames = []string{"in_port", "dl_src", "dl_dst", "dl_type", "vlan",
+	"nw_proto", "ip_src", "ip_dst", "tp_src", "tp_dst", "icmp_type", "icmp_code", "ct_state"}
 
 // String lists the fields by their ovs-ofctl names.
 func (fs Fields) String() string {
@@ -62,16 +79,28 @@ func (fs Fields) String() string {
 	return strings.Join(names, ",")
 }
 
-// Match is a set of exact field matches. It is comparable, so (table,
-// priority, match) can key a map: the identity of a flow in OpenFlow.
-// Build it with the chaining methods: flow.Match{}.InPort(1).EthDst(m).
+// Match is a set of field matches: exact, except IP prefixes, L4 ports and
+// ct_state, which may be masked. It is comparable, so (table, priority,
+// match) can key a map: the identity of a flow in OpenFlow. Build it with
+// the chaining methods: flow.Match{}.InPort(1).EthDst(m). The builders
+// keep it canonical (unset fields zero, value bits outside a mask
+// cleared), so equal matches compare equal.
 type Match struct {
-	set     Fields
+	// Ordered to pack without padding and holding no pointers: matches
+	// key maps of 100k+ flows per switch, which the GC never has to scan.
 	inPort  uint32
-	ethSrc  MAC
-	ethDst  MAC
+	set     Fields
 	ethType uint16
 	vlanVID uint16 // OXM vlan_vid: vid|0x1000 tagged, 0 untagged
+	ethSrc  MAC
+	ethDst  MAC
+
+	l4Src, l4SrcMask   uint16
+	l4Dst, l4DstMask   uint16
+	ipProto            uint8
+	icmpType, icmpCode uint8
+	ctState, ctMask    uint8 // the bits OVS keeps: see ctKnown
+	ipSrc, ipDst       ipNet
 }
 
 // Fields returns the fields m matches on.
@@ -117,6 +146,7 @@ func (m Match) String() string {
 			parts = append(parts, fmt.Sprintf("dl_vlan=%d", m.vlanVID&0xfff))
 		}
 	}
+	parts = m.appendL3Text(parts)
 	return strings.Join(parts, ",")
 }
 
@@ -138,7 +168,8 @@ func (m Match) OXMs() []openflow.OXM {
 	if m.set&fVLAN != 0 {
 		out = append(out, openflow.BasicOXM(openflow.OXMVlanVID, binary.BigEndian.AppendUint16(nil, m.vlanVID)))
 	}
-	return out
+	// After eth_type: OVS checks a field's prerequisites as it reads it.
+	return m.appendL3OXMs(out)
 }
 
 func (m Match) less(o Match) bool {
@@ -153,6 +184,8 @@ func (m Match) less(o Match) bool {
 		return string(m.ethDst[:]) < string(o.ethDst[:])
 	case m.ethType != o.ethType:
 		return m.ethType < o.ethType
+	case m.vlanVID != o.vlanVID:
+		return m.vlanVID < o.vlanVID
 	}
-	return m.vlanVID < o.vlanVID
+	return m.lessL3(o)
 }

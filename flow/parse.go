@@ -20,11 +20,18 @@ func Parse(s string) (Flow, error) {
 	if !ok {
 		return f, fmt.Errorf("flow %q: no actions= part", s)
 	}
+	icmpv6 := "" // an icmpv6_ field named: checked against dl_type once all are read
 	for _, field := range strings.FieldsFunc(head, func(r rune) bool { return r == ',' || r == ' ' }) {
 		name, value, _ := strings.Cut(field, "=")
 		if err := f.parseField(name, value); err != nil {
 			return f, fmt.Errorf("flow %q: %s: %w", s, name, err)
 		}
+		if strings.HasPrefix(name, "icmpv6_") {
+			icmpv6 = name
+		}
+	}
+	if m := f.Match; icmpv6 != "" && m.set&fEthType != 0 && m.ethType != ethTypeIPv6 {
+		return f, fmt.Errorf("flow %q: %s: ICMPv6 needs dl_type=0x86dd, not 0x%04x", s, icmpv6, m.ethType)
 	}
 	if err := f.parseActions(strings.TrimSpace(acts)); err != nil {
 		return f, fmt.Errorf("flow %q: actions: %w", s, err)
@@ -73,7 +80,7 @@ func (f *Flow) parseField(name, value string) error {
 		f.Match = f.Match.EthType(uint16(n))
 		return err
 	}
-	return fmt.Errorf("unknown field")
+	return f.parseL3Field(name, value)
 }
 
 var namedPorts = map[string]uint32{
@@ -97,7 +104,7 @@ func (f *Flow) parseActions(s string) error {
 	if s == "drop" || s == "" {
 		return nil
 	}
-	for _, a := range strings.Split(s, ",") {
+	for _, a := range splitActions(s) {
 		switch {
 		case namedPorts[a] != 0:
 			f.Actions = append(f.Actions, Output(namedPorts[a]))
@@ -117,6 +124,12 @@ func (f *Flow) parseActions(s string) error {
 				return fmt.Errorf("%q: want set_field:<vid|4096>->vlan_vid", a)
 			}
 			f.Actions = append(f.Actions, SetVLAN(uint16(n)))
+		case a == "ct" || strings.HasPrefix(a, "ct("):
+			ct, err := parseCT(a)
+			if err != nil {
+				return err
+			}
+			f.Actions = append(f.Actions, ct)
 		case strings.HasPrefix(a, "goto_table:"):
 			n, err := strconv.ParseUint(strings.TrimPrefix(a, "goto_table:"), 10, 8)
 			if err != nil {
@@ -128,4 +141,25 @@ func (f *Flow) parseActions(s string) error {
 		}
 	}
 	return nil
+}
+
+// splitActions splits an action list at the commas outside parentheses:
+// ct(commit,zone=10) is one action.
+func splitActions(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }

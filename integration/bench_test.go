@@ -72,7 +72,7 @@ func BenchmarkFlowInstall100k(b *testing.B) {
 				if i < changed {
 					p = port + 1
 				}
-				out[i] = fmt.Sprintf("table=1, priority=200,dl_dst=02:%02x:%02x:%02x:00:01 actions=output:%d", i>>16&0xff, i>>8&0xff, i&0xff, p)
+				out[i] = fmt.Sprintf("table=4, priority=200,dl_dst=02:%02x:%02x:%02x:00:01 actions=output:%d", i>>16&0xff, i>>8&0xff, i&0xff, p)
 			}
 			return out
 		}

@@ -151,9 +151,9 @@ func TestOutOfBandChangesAreRepaired(t *testing.T) {
 	want := flowTable(t, br)
 
 	for _, change := range [][]string{
-		{"del-flows", "--strict", "table=1,priority=100,dl_dst=" + vm1.MAC},
-		{"mod-flows", "--strict", "table=1,priority=100,dl_dst=" + vm2.MAC + ",actions=output:99"},
-		{"add-flow", "table=1,priority=50,cookie=0x4c4d010000000042,dl_dst=02:00:00:00:00:99,actions=drop"},
+		{"del-flows", "--strict", "table=4,priority=100,vlan_tci=0x0000/0x1fff,dl_dst=" + vm1.MAC},
+		{"mod-flows", "--strict", "table=4,priority=100,vlan_tci=0x0000/0x1fff,dl_dst=" + vm2.MAC + ",actions=output:99"},
+		{"add-flow", "table=4,priority=50,cookie=0x4c4d010000000042,dl_dst=02:00:00:00:00:99,actions=drop"},
 	} {
 		if out, err := br.Ofctl(change...); err != nil {
 			t.Fatalf("ovs-ofctl %v: %v %s", change, err, out)
@@ -181,13 +181,13 @@ func TestRejectedBundleLeavesTheTableAndNamesTheFlow(t *testing.T) {
 
 	// Restart with two static flows, one of which OVS refuses (goto_table
 	// may only go forward): the whole bundle is refused.
-	const bad = "table=1, priority=500,dl_dst=02:00:00:00:00:99 actions=goto_table:0"
+	const bad = "table=4, priority=500,dl_dst=02:00:00:00:00:99 actions=goto_table:0"
 	cfg := writeConfig(t, lab, "loom.yaml", `flows:
   verify_interval: 1h
 apps:
   static:
     flows:
-      - {switch: "*", flow: "table=1, priority=400,dl_dst=02:00:00:00:00:98 actions=drop"}
+      - {switch: "*", flow: "table=4, priority=400,dl_dst=02:00:00:00:00:98 actions=drop"}
       - {switch: "*", flow: "`+bad+`"}
 `)
 	l.proc.Stop()
@@ -230,7 +230,7 @@ apps:
   static:
     flows:
       - {switch: "*", flow: "table=0, priority=300,in_port=1,vlan_tci=0x0000/0x1fff actions=push_vlan:0x8100,set_field:4106->vlan_vid,goto_table:1"}
-      - {switch: "*", flow: "table=1, priority=300,dl_dst=02:00:00:00:00:99,dl_vlan=10 actions=pop_vlan,output:2"}
+      - {switch: "*", flow: "table=4, priority=300,dl_dst=02:00:00:00:00:99,dl_vlan=10 actions=pop_vlan,output:2"}
 `)
 	l := attachLoom(t, lab, br, "--config", cfg)
 	waitFor(t, "the VLAN flows on the switch", 10*time.Second, func() bool {

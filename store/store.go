@@ -21,12 +21,14 @@ var Buckets = []string{
 	bucketMeta,
 	bucketDesired,
 	bucketTopology,
+	bucketNetworks,
 }
 
 const (
 	bucketMeta     = "meta"
 	bucketDesired  = "desired"  // dpid (8 bytes BE) -> app NUL key -> flows, one per line
 	bucketTopology = "topology" // "model" -> the topology's persisted form (JSON)
+	bucketNetworks = "networks" // "api" -> the API's network declarations (JSON); a bucket added within schema 1
 	keySchema      = "schema_version"
 )
 
@@ -49,6 +51,10 @@ type Store interface {
 	SaveTopology(data []byte) error
 	// LoadTopology returns the stored model, nil when there is none.
 	LoadTopology() ([]byte, error)
+	// SaveNetworks stores the API's network declarations (durably).
+	SaveNetworks(data []byte) error
+	// LoadNetworks returns them, nil when there are none.
+	LoadNetworks() ([]byte, error)
 	Close() error
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,10 +22,11 @@ import (
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/topology"
 )
 
-// Table ids and flow priorities of the pipeline.
+// Table ids (when standing alone) and flow priorities of the pipeline.
 const (
 	TableLearn   uint8 = 0
 	TableForward uint8 = 1
@@ -43,6 +45,13 @@ const DefaultMaxMACs = 8192
 // before Loom believes it moved there (while its old port stays up).
 const DefaultHoldDown = 10 * time.Second
 
+// VLANs is what l2 needs from the VLAN classifier (apps/vlan): how each
+// port carries networks, and how to flood within one.
+type VLANs interface {
+	Mode(dpid uint64, port uint32) (network.Mode, bool)
+	FloodActions(dpid uint64, vid uint16) []flow.Action
+}
+
 // Options configure the learning switch.
 type Options struct {
 	// MaxMACs bounds the MAC table of one switch (DefaultMaxMACs when 0).
@@ -54,6 +63,15 @@ type Options struct {
 	// Topology, when set, lets l2 refuse a VM port's frames from any MAC
 	// but the one libvirt attached to it, and receives the hosts it learns.
 	Topology *topology.Topology
+	// VLANs, when set, makes l2 learn per VLAN: a MAC is known per (VLAN,
+	// MAC), delivered with or without its tag as the port wants, and
+	// unknown destinations are flooded by the classifier's flows (the
+	// forward table's miss drops). Without it l2 is a plain learning
+	// switch whose forward table floods.
+	VLANs VLANs
+	// Learn and Forward are the table ids (TableLearn, TableForward when
+	// both are 0).
+	Learn, Forward uint8
 }
 
 // App is the learning switch.
@@ -61,10 +79,16 @@ type App struct {
 	o Options
 
 	mu     sync.Mutex
-	tables map[uint64]map[flow.MAC]uint32    // dpid -> MAC -> port
-	moves  map[uint64]map[flow.MAC]candidate // dpid -> MAC -> the port it may be moving to
-	down   map[uint64]map[uint32]bool        // dpid -> ports known down
-	warned map[string]bool                   // log once per (switch, port, MAC, reason)
+	tables map[uint64]map[vmac]uint32    // dpid -> (VLAN, MAC) -> port
+	moves  map[uint64]map[vmac]candidate // dpid -> (VLAN, MAC) -> the port it may be moving to
+	down   map[uint64]map[uint32]bool    // dpid -> ports known down
+	warned map[string]bool               // log once per (switch, port, MAC, reason)
+}
+
+// vmac is a MAC in one VLAN (0: untagged, or l2 without VLANs).
+type vmac struct {
+	vid uint16
+	mac flow.MAC
 }
 
 // candidate is a port a known MAC has been seen on since a time.
@@ -81,7 +105,10 @@ func New(o Options) *App {
 	if o.HoldDown <= 0 {
 		o.HoldDown = DefaultHoldDown
 	}
-	return &App{o: o, tables: map[uint64]map[flow.MAC]uint32{}, moves: map[uint64]map[flow.MAC]candidate{},
+	if o.Learn == 0 && o.Forward == 0 {
+		o.Learn, o.Forward = TableLearn, TableForward
+	}
+	return &App{o: o, tables: map[uint64]map[vmac]uint32{}, moves: map[uint64]map[vmac]candidate{},
 		down: map[uint64]map[uint32]bool{}, warned: map[string]bool{}}
 }
 
@@ -93,21 +120,40 @@ func (a *App) ID() flow.AppID { return ID }
 
 // Tables implements apps.App.
 func (a *App) Tables() []flow.Table {
+	miss := flow.MissFlood
+	if a.o.VLANs != nil {
+		miss = flow.MissDrop // the classifier declares each network's flooding
+	}
 	return []flow.Table{
-		{ID: TableLearn, Name: "l2-learn", Owner: a.Name(), Miss: flow.MissController, Match: flow.FieldInPort | flow.FieldEthSrc | flow.FieldEthType | flow.FieldVLAN},
-		{ID: TableForward, Name: "l2-forward", Owner: a.Name(), Miss: flow.MissFlood, Match: flow.FieldEthDst | flow.FieldVLAN},
+		{ID: a.o.Learn, Name: "l2-learn", Owner: a.Name(), Miss: flow.MissController, Match: flow.FieldInPort | flow.FieldEthSrc | flow.FieldEthType | flow.FieldVLAN},
+		{ID: a.o.Forward, Name: "l2-forward", Owner: a.Name(), Miss: miss, Match: flow.FieldEthDst | flow.FieldVLAN},
 	}
 }
 
-// Flows returns the two flows that make mac reachable on port.
+// Flows returns the two flows that make mac reachable on port, for l2
+// standing alone in its default tables.
 func Flows(mac flow.MAC, port uint32) []flow.Flow {
+	return New(Options{}).flows(vmac{mac: mac}, port, []flow.Action{flow.Output(port)})
+}
+
+// flows makes m reachable on port through egress.
+func (a *App) flows(m vmac, port uint32, egress []flow.Action) []flow.Flow {
+	learn, fwd := flow.Match{}.InPort(port).EthSrc(m.mac), flow.Match{}.EthDst(m.mac)
+	if a.o.VLANs != nil {
+		learn, fwd = network.MatchVLAN(learn, m.vid), network.MatchVLAN(fwd, m.vid)
+	}
 	return []flow.Flow{
-		flow.Flow{Table: TableLearn, Priority: priorityMAC, Match: flow.Match{}.InPort(port).EthSrc(mac)}.Then(TableForward),
-		{Table: TableForward, Priority: priorityMAC, Match: flow.Match{}.EthDst(mac), Actions: []flow.Action{flow.Output(port)}},
+		flow.Flow{Table: a.o.Learn, Priority: priorityMAC, Match: learn}.Then(a.o.Forward),
+		{Table: a.o.Forward, Priority: priorityMAC, Match: fwd, Actions: egress},
 	}
 }
 
-func key(mac flow.MAC) string { return "mac/" + mac.String() }
+func key(m vmac) string {
+	if m.vid == 0 {
+		return "mac/" + m.mac.String()
+	}
+	return fmt.Sprintf("mac/%d/%s", m.vid, m.mac)
+}
 
 // PacketIn implements apps.PacketHandler.
 func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
@@ -116,22 +162,25 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	}
 	var src flow.MAC
 	copy(src[:], pkt.Data[6:12])
-	flood := apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: floodAction, Data: pkt.Data}
+	m, egress, ok := a.classify(pkt, src)
+	if !ok {
+		return // a frame its port may not carry, or a VLAN left behind by a policy change
+	}
 	if src.Multicast() {
 		// Not learnable: deliver it without resubmitting, which would
 		// only bring it back here.
-		ctx.PacketOut(flood)
+		a.flood(ctx, pkt, m.vid)
 		return
 	}
 	if reason := a.spoofed(pkt.DPID, pkt.InPort, src); reason != "" {
 		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, reason)
 		return // dropped: a VM may only send as itself
 	}
-	outcome := a.learn(pkt.DPID, src, pkt.InPort, ctx.Now())
+	outcome := a.learn(pkt.DPID, m, pkt.InPort, ctx.Now())
 	switch outcome {
 	case full:
 		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC table full; flooding without learning")
-		ctx.PacketOut(flood)
+		a.flood(ctx, pkt, m.vid)
 		return
 	case heldDown:
 		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC seen on a second port while its port is up; held down, not moved")
@@ -141,14 +190,56 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 		// A MAC already known on this port has its flows declared: a
 		// packet-in for it (the flows are on their way, or a switch
 		// without them yet) only needs delivering.
-		ctx.Set(pkt.DPID, key(src), Flows(src, pkt.InPort)...)
+		ctx.Set(pkt.DPID, key(m), a.flows(m, pkt.InPort, egress)...)
 	}
-	ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: toTable, Data: pkt.Data})
+	// Back through the whole pipeline, as it entered the port: the
+	// classifier tags it again and the ACLs see it again.
+	data := pkt.Data
+	if a.o.VLANs != nil && !isTagged(egress) {
+		data = untag(data)
+	}
+	ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: toTable, Data: data})
 	if a.o.Topology == nil {
 		return
 	}
-	if ip := arpSenderIP(pkt.Data, src); outcome == learned || ip != "" {
+	if ip := arpSenderIP(untag(pkt.Data), src); outcome == learned || ip != "" {
 		a.o.Topology.HostSeen(src.String(), pkt.DPID, pkt.InPort, ip, ctx.Now())
+	}
+}
+
+// classify finds the VLAN a packet-in belongs to and how its port takes
+// frames of that VLAN. Inside the pipeline a network's frames carry their
+// tag; should a switch hand one over without it, the port's untagged VLAN
+// is the one it was classified into.
+func (a *App) classify(pkt apps.PacketIn, src flow.MAC) (vmac, []flow.Action, bool) {
+	if a.o.VLANs == nil {
+		return vmac{mac: src}, []flow.Action{flow.Output(pkt.InPort)}, true
+	}
+	mode, ok := a.o.VLANs.Mode(pkt.DPID, pkt.InPort)
+	if !ok {
+		return vmac{}, nil, false
+	}
+	vid, tagged := frameVLAN(pkt.Data)
+	if !tagged {
+		if !mode.UntaggedOK {
+			return vmac{}, nil, false
+		}
+		vid = mode.Untagged
+	}
+	egress, ok := mode.Egress(pkt.InPort, vid)
+	return vmac{vid: vid, mac: src}, egress, ok
+}
+
+// flood delivers a frame to its network's ports without learning.
+func (a *App) flood(ctx apps.Context, pkt apps.PacketIn, vid uint16) {
+	acts := floodAction
+	data := pkt.Data
+	if a.o.VLANs != nil {
+		acts = a.o.VLANs.FloodActions(pkt.DPID, vid)
+		data = withTag(pkt.Data, vid)
+	}
+	if len(acts) > 0 {
+		ctx.PacketOut(apps.PacketOut{DPID: pkt.DPID, InPort: pkt.InPort, Actions: acts, Data: data})
 	}
 }
 
@@ -205,12 +296,12 @@ const (
 // learn records mac on port, unless the table is full, or mac is known on
 // another port that is still up and has not shown up here for the whole
 // hold-down.
-func (a *App) learn(dpid uint64, mac flow.MAC, port uint32, now time.Time) outcome {
+func (a *App) learn(dpid uint64, mac vmac, port uint32, now time.Time) outcome {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t := a.tables[dpid]
 	if t == nil {
-		t = map[flow.MAC]uint32{}
+		t = map[vmac]uint32{}
 		a.tables[dpid] = t
 	}
 	old, known := t[mac]
@@ -220,7 +311,7 @@ func (a *App) learn(dpid uint64, mac flow.MAC, port uint32, now time.Time) outco
 	case known && old != port && !a.down[dpid][old]:
 		moves := a.moves[dpid]
 		if moves == nil {
-			moves = map[flow.MAC]candidate{}
+			moves = map[vmac]candidate{}
 			a.moves[dpid] = moves
 		}
 		c, ok := moves[mac]
@@ -240,29 +331,33 @@ func (a *App) learn(dpid uint64, mac flow.MAC, port uint32, now time.Time) outco
 	return learned
 }
 
-// Lookup returns the port mac was learned on.
+// Lookup returns the port mac was learned on, in any VLAN.
 func (a *App) Lookup(dpid uint64, mac flow.MAC) (uint32, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p, ok := a.tables[dpid][mac]
-	return p, ok
+	for m, p := range a.tables[dpid] {
+		if m.mac == mac {
+			return p, true
+		}
+	}
+	return 0, false
 }
 
 // forget drops every MAC learned on a port for which gone is true.
-func (a *App) forget(ctx apps.Context, dpid uint64, gone func(port uint32) bool) {
+func (a *App) forget(ctx apps.Context, dpid uint64, gone func(m vmac, port uint32) bool) {
 	a.mu.Lock()
-	var macs []flow.MAC
-	for mac, port := range a.tables[dpid] {
-		if gone(port) {
-			macs = append(macs, mac)
-			delete(a.tables[dpid], mac)
+	var macs []vmac
+	for m, port := range a.tables[dpid] {
+		if gone(m, port) {
+			macs = append(macs, m)
+			delete(a.tables[dpid], m)
 		}
 	}
 	a.mu.Unlock()
-	for _, mac := range macs {
-		ctx.Delete(dpid, key(mac))
+	for _, m := range macs {
+		ctx.Delete(dpid, key(m))
 		if a.o.Topology != nil {
-			a.o.Topology.HostGone(mac.String())
+			a.o.Topology.HostGone(m.mac.String())
 		}
 	}
 }
@@ -272,7 +367,7 @@ func (a *App) forget(ctx apps.Context, dpid uint64, gone func(port uint32) bool)
 func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange, port apps.Port) {
 	a.setDown(dpid, port.No, change == apps.PortDeleted || !port.Up)
 	if change == apps.PortDeleted || !port.Up {
-		a.forget(ctx, dpid, func(p uint32) bool { return p == port.No })
+		a.forget(ctx, dpid, func(_ vmac, p uint32) bool { return p == port.No })
 	}
 }
 
@@ -285,7 +380,40 @@ func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
 		up[p.No] = p.Up
 		a.setDown(sw.DPID, p.No, !p.Up)
 	}
-	a.forget(ctx, sw.DPID, func(p uint32) bool { return !up[p] })
+	a.forget(ctx, sw.DPID, func(_ vmac, p uint32) bool { return !up[p] })
+}
+
+// Refresh implements apps.Refresher: after a policy change a MAC whose
+// port no longer carries its VLAN is forgotten (so no frame of that VLAN
+// still reaches the port), and the rest are declared again with the
+// port's current egress (it may have turned from access to trunk).
+func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
+	if a.o.VLANs == nil {
+		return
+	}
+	a.forget(ctx, sw.DPID, func(m vmac, port uint32) bool {
+		_, ok := a.egress(sw.DPID, port, m.vid)
+		return !ok
+	})
+	a.mu.Lock()
+	known := make(map[vmac]uint32, len(a.tables[sw.DPID]))
+	for m, p := range a.tables[sw.DPID] {
+		known[m] = p
+	}
+	a.mu.Unlock()
+	for m, port := range known {
+		if egress, ok := a.egress(sw.DPID, port, m.vid); ok {
+			ctx.Set(sw.DPID, key(m), a.flows(m, port, egress)...)
+		}
+	}
+}
+
+func (a *App) egress(dpid uint64, port uint32, vid uint16) ([]flow.Action, bool) {
+	mode, ok := a.o.VLANs.Mode(dpid, port)
+	if !ok {
+		return nil, false
+	}
+	return mode.Egress(port, vid)
 }
 
 func (a *App) setDown(dpid uint64, port uint32, down bool) {
@@ -305,23 +433,32 @@ func (a *App) setDown(dpid uint64, port uint32, down bool) {
 func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {}
 
 // Restore implements apps.Restorer: the MAC table is rebuilt from the
-// forward flows of the previous run.
+// forward flows of the previous run ("mac/<mac>" or "mac/<vlan>/<mac>").
 func (a *App) Restore(dpid uint64, key string, flows []flow.Flow) {
-	macText, ok := strings.CutPrefix(key, "mac/")
+	rest, ok := strings.CutPrefix(key, "mac/")
 	if !ok {
 		return
 	}
-	mac, err := flow.ParseMAC(macText)
+	var m vmac
+	if vidText, macText, tagged := strings.Cut(rest, "/"); tagged {
+		vid, err := strconv.ParseUint(vidText, 10, 12)
+		if err != nil {
+			return
+		}
+		m.vid, rest = uint16(vid), macText
+	}
+	mac, err := flow.ParseMAC(rest)
 	if err != nil {
 		return
 	}
+	m.mac = mac
 	for _, f := range flows {
-		if f.Table == TableForward && len(f.Actions) == 1 {
+		if f.Table == a.o.Forward && len(f.Actions) > 0 {
 			a.mu.Lock()
 			if a.tables[dpid] == nil {
-				a.tables[dpid] = map[flow.MAC]uint32{}
+				a.tables[dpid] = map[vmac]uint32{}
 			}
-			a.tables[dpid][mac] = f.Actions[0].Port()
+			a.tables[dpid][m] = f.Actions[len(f.Actions)-1].Port()
 			a.mu.Unlock()
 		}
 	}

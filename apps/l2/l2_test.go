@@ -1,7 +1,6 @@
 package l2
 
 import (
-	"io"
 	"sort"
 	"strings"
 	"testing"
@@ -11,43 +10,19 @@ import (
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/internal/apptest"
 	"github.com/loomsdn/loom/ovsdb"
 	"github.com/loomsdn/loom/topology"
 )
 
-// fakeCtx records declarations the way the controller would carry them out.
-type fakeCtx struct {
-	flows map[string][]flow.Flow // key -> flows
-	outs  []apps.PacketOut
-	now   time.Time
-}
+type fakeCtx = apptest.Ctx
 
-func newCtx() *fakeCtx { return &fakeCtx{flows: map[string][]flow.Flow{}, now: time.Unix(1000, 0)} }
-
-func (c *fakeCtx) Set(dpid uint64, key string, flows ...flow.Flow) { c.flows[key] = flows }
-func (c *fakeCtx) Delete(dpid uint64, key string)                  { delete(c.flows, key) }
-func (c *fakeCtx) PacketOut(po apps.PacketOut)                     { c.outs = append(c.outs, po) }
-func (c *fakeCtx) Now() time.Time                                  { return c.now }
-func (c *fakeCtx) Log() *logrus.Entry {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return logrus.NewEntry(l)
-}
+func newCtx() *fakeCtx { return apptest.New() }
 
 func frame(dst, src string) []byte {
 	d, _ := flow.ParseMAC(dst)
 	s, _ := flow.ParseMAC(src)
 	return append(append(append([]byte(nil), d[:]...), s[:]...), 0x08, 0x00, 0x45)
-}
-
-func (c *fakeCtx) text() string {
-	var lines []string
-	for _, fs := range c.flows {
-		for _, f := range fs {
-			lines = append(lines, f.String())
-		}
-	}
-	return strings.Join(sortStrings(lines), "\n")
 }
 
 func sortStrings(s []string) []string { sort.Strings(s); return s }
@@ -57,37 +32,37 @@ func TestLearnDeclaresTwoFlowsAndResubmits(t *testing.T) {
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
 	want := "table=0, priority=100,in_port=3,dl_src=02:00:00:00:00:0a actions=goto_table:1\n" +
 		"table=1, priority=100,dl_dst=02:00:00:00:00:0a actions=output:3"
-	if got := ctx.text(); got != want {
+	if got := ctx.Text(); got != want {
 		t.Fatalf("flows:\n%s\nwant:\n%s", got, want)
 	}
-	if len(ctx.outs) != 1 || ctx.outs[0].Actions[0] != flow.ToTable() || ctx.outs[0].InPort != 3 {
-		t.Fatalf("packet-outs %+v, want one output:TABLE from port 3", ctx.outs)
+	if len(ctx.Outs) != 1 || ctx.Outs[0].Actions[0] != flow.ToTable() || ctx.Outs[0].InPort != 3 {
+		t.Fatalf("packet-outs %+v, want one output:TABLE from port 3", ctx.Outs)
 	}
 }
 
 func TestOneFrameNeverMovesAMAC(t *testing.T) {
 	a, ctx := New(Options{HoldDown: 10 * time.Second}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	outs := len(ctx.outs)
+	outs := len(ctx.Outs)
 	// The same MAC from another port while port 3 is up: held down, and
 	// the frame is not delivered.
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	if got := ctx.text(); !strings.Contains(got, "in_port=3") || strings.Contains(got, "in_port=4") {
+	if got := ctx.Text(); !strings.Contains(got, "in_port=3") || strings.Contains(got, "in_port=4") {
 		t.Fatalf("one frame moved the MAC:\n%s", got)
 	}
-	if len(ctx.outs) != outs {
+	if len(ctx.Outs) != outs {
 		t.Fatal("a held-down frame was delivered")
 	}
 	// Still there after most of the hold-down: still not moved.
-	ctx.now = ctx.now.Add(9 * time.Second)
+	ctx.T = ctx.T.Add(9 * time.Second)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	if strings.Contains(ctx.text(), "in_port=4") {
+	if strings.Contains(ctx.Text(), "in_port=4") {
 		t.Fatal("moved before the hold-down ended")
 	}
 	// Seen there for the whole hold-down: a real move.
-	ctx.now = ctx.now.Add(2 * time.Second)
+	ctx.T = ctx.T.Add(2 * time.Second)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	if got := ctx.text(); !strings.Contains(got, "in_port=4") || strings.Contains(got, "in_port=3") {
+	if got := ctx.Text(); !strings.Contains(got, "in_port=4") || strings.Contains(got, "in_port=3") {
 		t.Fatalf("after the hold-down:\n%s", got)
 	}
 }
@@ -98,7 +73,7 @@ func TestMoveFromADownPortIsImmediate(t *testing.T) {
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
 	a.setDown(1, 3, true) // as a port-status would, without forgetting (a flap)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 4, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	if got := ctx.text(); !strings.Contains(got, "in_port=4") {
+	if got := ctx.Text(); !strings.Contains(got, "in_port=4") {
 		t.Fatalf("MAC did not move off a down port:\n%s", got)
 	}
 }
@@ -111,14 +86,14 @@ func TestVMPortMaySendOnlyAsItsOwnMAC(t *testing.T) {
 		Ports: []ovsdb.Port{{Name: "vm-port", AttachedMAC: "02:00:00:00:00:05"}}}}}, nil)
 	a, ctx := New(Options{Topology: top}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	if len(ctx.flows)+len(ctx.outs) != 0 {
-		t.Fatalf("a spoofed source was learned or delivered: %s", ctx.text())
+	if len(ctx.Flows)+len(ctx.Outs) != 0 {
+		t.Fatalf("a spoofed source was learned or delivered: %s", ctx.Text())
 	}
 	arp := frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:05")[:12]
 	arp = append(arp, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 5, 172, 16, 123, 105, 0, 0, 0, 0, 0, 0, 172, 16, 123, 1)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: arp})
-	if len(ctx.flows) != 1 {
-		t.Fatalf("the VM's own MAC was not learned: %s", ctx.text())
+	if len(ctx.Flows) != 1 {
+		t.Fatalf("the VM's own MAC was not learned: %s", ctx.Text())
 	}
 	hosts := top.Snapshot().Hosts
 	if len(hosts) != 1 || hosts[0].MAC != "02:00:00:00:00:05" || hosts[0].Port != 5 || len(hosts[0].IPs) != 1 || hosts[0].IPs[0] != "172.16.123.105" {
@@ -129,12 +104,12 @@ func TestVMPortMaySendOnlyAsItsOwnMAC(t *testing.T) {
 func TestGroupSourcesAreNotLearned(t *testing.T) {
 	a, ctx := New(Options{}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 3, Data: frame("ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01")})
-	if len(ctx.flows) != 0 {
-		t.Fatalf("learned a multicast source: %s", ctx.text())
+	if len(ctx.Flows) != 0 {
+		t.Fatalf("learned a multicast source: %s", ctx.Text())
 	}
 	// Delivered by flooding, not resubmitted (which would loop back to Loom).
-	if len(ctx.outs) != 1 || ctx.outs[0].Actions[0] != flow.Flood() {
-		t.Fatalf("packet-outs %+v, want one FLOOD", ctx.outs)
+	if len(ctx.Outs) != 1 || ctx.Outs[0].Actions[0] != flow.Flood() {
+		t.Fatalf("packet-outs %+v, want one FLOOD", ctx.Outs)
 	}
 }
 
@@ -142,17 +117,17 @@ func TestFullTableFloodsWithoutLearning(t *testing.T) {
 	a, ctx := New(Options{MaxMACs: 1}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 2, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")})
-	if len(ctx.flows) != 1 {
-		t.Fatalf("%d MACs declared with max_macs=1", len(ctx.flows))
+	if len(ctx.Flows) != 1 {
+		t.Fatalf("%d MACs declared with max_macs=1", len(ctx.Flows))
 	}
-	if last := ctx.outs[len(ctx.outs)-1]; last.Actions[0] != flow.Flood() {
+	if last := ctx.Outs[len(ctx.Outs)-1]; last.Actions[0] != flow.Flood() {
 		t.Fatalf("over-limit packet sent with %v, want FLOOD", last.Actions)
 	}
 	// A known MAC may still move when the table is full.
 	a.setDown(1, 1, true)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
-	if !strings.Contains(ctx.text(), "in_port=5") {
-		t.Fatalf("known MAC could not move in a full table:\n%s", ctx.text())
+	if !strings.Contains(ctx.Text(), "in_port=5") {
+		t.Fatalf("known MAC could not move in a full table:\n%s", ctx.Text())
 	}
 }
 
@@ -161,20 +136,20 @@ func TestPortDownAndSwitchUpForget(t *testing.T) {
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 2, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")})
 	a.PortChanged(ctx, 1, apps.PortModified, apps.Port{No: 1, Up: false})
-	if _, ok := a.Lookup(1, flow.MAC{2, 0, 0, 0, 0, 1}); ok || len(ctx.flows) != 1 {
-		t.Fatalf("MAC behind the down port kept: %s", ctx.text())
+	if _, ok := a.Lookup(1, flow.MAC{2, 0, 0, 0, 0, 1}); ok || len(ctx.Flows) != 1 {
+		t.Fatalf("MAC behind the down port kept: %s", ctx.Text())
 	}
 	// Reconnect with port 2 gone: its MAC goes too.
 	a.SwitchUp(ctx, apps.Switch{DPID: 1, Ports: []apps.Port{{No: 1, Up: true}}})
-	if len(ctx.flows) != 0 {
-		t.Fatalf("MAC behind a vanished port kept across reconnect: %s", ctx.text())
+	if len(ctx.Flows) != 0 {
+		t.Fatalf("MAC behind a vanished port kept across reconnect: %s", ctx.Text())
 	}
 }
 
 func TestShortFramesAreIgnored(t *testing.T) {
 	a, ctx := New(Options{}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: []byte{1, 2, 3}})
-	if len(ctx.flows)+len(ctx.outs) != 0 {
+	if len(ctx.Flows)+len(ctx.Outs) != 0 {
 		t.Fatal("acted on a 3-byte frame")
 	}
 }

@@ -22,12 +22,17 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/acl"
 	"github.com/loomsdn/loom/apps/discovery"
 	"github.com/loomsdn/loom/apps/l2"
+	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/apps/static"
+	"github.com/loomsdn/loom/apps/vlan"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/api"
+	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/store"
 	"github.com/loomsdn/loom/topology"
@@ -54,8 +59,12 @@ func run(args []string) error {
 	grpcTokenFile := fs.String("grpc-token-file", "", "require this file's bearer token from API clients (or set LOOM_TOKEN)")
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9653", "Prometheus /metrics and /healthz address (empty: none)")
 	withPprof := fs.Bool("pprof", false, "also serve /debug/pprof on the metrics address")
+	checkConfig := fs.String("check-config", "", "validate this config file, print what it would change on a running loomd's switches (at --grpc-listen), and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *checkConfig != "" {
+		return checkConfigFile(*checkConfig, *grpcListen, os.Stdout)
 	}
 	log, err := newLogger(*level, *format)
 	if err != nil {
@@ -99,6 +108,11 @@ func run(args []string) error {
 		hypervisors = append(hypervisors, topology.Hypervisor{Name: h.Name, OVSDB: h.OVSDB, TunnelIP: h.TunnelIP})
 	}
 
+	policy := network.NewHolder(nil)
+	nets := &controller.Networks{Policy: policy, File: cfg.NetworkSpec()}
+	if *cfgPath != "" {
+		nets.Reload = reloader(*cfgPath, cfg, log)
+	}
 	ovsdbTLS, err := cfg.OVSDBTLS.Client("ovsdb_tls") // validated with the config
 	if err != nil {
 		return err
@@ -118,12 +132,16 @@ func run(args []string) error {
 		Topology:       top,
 		DiscoverOVSDB:  true,
 		OVSDBTLS:       ovsdbTLS,
+		Networks:       nets,
 		Log:            log,
-	}, l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown), Topology: top}), static.New(statics), discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)))
+	}, pipelineApps(cfg, top, policy, statics)...)
 	if err != nil {
 		return err
 	}
 	if err := ctl.Restore(); err != nil {
+		return err
+	}
+	if err := ctl.RestoreNetworks(); err != nil {
 		return err
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
@@ -152,6 +170,10 @@ func run(args []string) error {
 	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
 	defer signal.Stop(usr1)
 	go logRuntimeOnSignal(ctx, usr1, log, ctl)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // its default action is to exit too
+	defer signal.Stop(hup)
+	go reloadOnSignal(ctx, hup, ctl)
 	persisted := make(chan struct{})
 	go func() {
 		controller.PersistTopology(ctx, top, db, time.Second, logrus.NewEntry(log))
@@ -224,6 +246,20 @@ func newAPIServer(ctl *controller.Controller, reg prometheus.Registerer, cert, k
 		o.Token = strings.TrimSpace(string(b))
 	}
 	return api.NewServer(ctl.API(version), o), nil
+}
+
+// pipelineApps are loomd's apps in pipeline order (see apps/pipeline):
+// the classifier first, so every other app sees its port modes.
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry) []apps.App {
+	vl := vlan.New(policy, top)
+	return []apps.App{
+		vl,
+		acl.New(policy),
+		l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown), Topology: top,
+			VLANs: vl, Learn: pipeline.L2Learn, Forward: pipeline.L2Forward}),
+		static.New(statics),
+		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
+	}
 }
 
 // version is set at build time (-ldflags "-X main.version=...").

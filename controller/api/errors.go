@@ -20,6 +20,8 @@ var codeTable = []struct {
 }{
 	{controller.ErrNoTopology, codes.Unavailable},
 	{controller.ErrWatcherTooSlow, codes.ResourceExhausted},
+	{controller.ErrNoNetworks, codes.FailedPrecondition},
+	{controller.ErrNoConfigFile, codes.FailedPrecondition},
 	{topology.ErrRevisionGone, codes.OutOfRange},
 	{openflow.ErrClosed, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
@@ -34,9 +36,21 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err // already a status (the stream's own send failed)
 	}
-	var inv *controller.InvalidArgumentError
-	if errors.As(err, &inv) {
+	var (
+		inv    *controller.InvalidArgumentError
+		nf     *controller.NotFoundError
+		exists *controller.AlreadyExistsError
+		pre    *controller.FailedPreconditionError
+	)
+	switch {
+	case errors.As(err, &inv):
 		return status.Error(codes.InvalidArgument, inv.Error())
+	case errors.As(err, &nf):
+		return status.Error(codes.NotFound, nf.Error())
+	case errors.As(err, &exists):
+		return status.Error(codes.AlreadyExists, exists.Error())
+	case errors.As(err, &pre):
+		return status.Error(codes.FailedPrecondition, pre.Error())
 	}
 	for _, e := range codeTable {
 		if errors.Is(err, e.err) {

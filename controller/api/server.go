@@ -83,6 +83,7 @@ func NewServer(a *controller.API, o Options) *grpc.Server {
 	pb.RegisterTopologyServiceServer(s, topologyServer{a: a})
 	pb.RegisterFlowServiceServer(s, flowServer{a: a})
 	pb.RegisterPacketServiceServer(s, packetServer{a: a})
+	pb.RegisterNetworkServiceServer(s, networkServer{a: a})
 	return s
 }
 
@@ -108,6 +109,16 @@ type controllerServer struct {
 
 func (s controllerServer) GetStatus(ctx context.Context, r *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
 	resp, err := s.a.GetStatus(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s controllerServer) Reload(ctx context.Context, r *pb.ReloadRequest) (*pb.ReloadResponse, error) {
+	resp, err := s.a.Reload(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s controllerServer) Plan(ctx context.Context, r *pb.PlanRequest) (*pb.PlanResponse, error) {
+	resp, err := s.a.Plan(ctx, r)
 	return resp, toStatus(err)
 }
 
@@ -199,5 +210,55 @@ func (s packetServer) WatchPacketIns(r *pb.WatchPacketInsRequest, stream grpc.Se
 
 func (s packetServer) SendPacketOut(ctx context.Context, r *pb.SendPacketOutRequest) (*pb.SendPacketOutResponse, error) {
 	resp, err := s.a.SendPacketOut(ctx, r)
+	return resp, toStatus(err)
+}
+
+type networkServer struct {
+	pb.UnimplementedNetworkServiceServer
+	a *controller.API
+}
+
+func (s networkServer) ListNetworks(ctx context.Context, r *pb.ListNetworksRequest) (*pb.ListNetworksResponse, error) {
+	resp, err := s.a.ListNetworks(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) AddNetwork(ctx context.Context, r *pb.AddNetworkRequest) (*pb.AddNetworkResponse, error) {
+	resp, err := s.a.AddNetwork(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) DeleteNetwork(ctx context.Context, r *pb.DeleteNetworkRequest) (*pb.DeleteNetworkResponse, error) {
+	resp, err := s.a.DeleteNetwork(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) ListTrunks(ctx context.Context, r *pb.ListTrunksRequest) (*pb.ListTrunksResponse, error) {
+	resp, err := s.a.ListTrunks(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) AddTrunk(ctx context.Context, r *pb.AddTrunkRequest) (*pb.AddTrunkResponse, error) {
+	resp, err := s.a.AddTrunk(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) DeleteTrunk(ctx context.Context, r *pb.DeleteTrunkRequest) (*pb.DeleteTrunkResponse, error) {
+	resp, err := s.a.DeleteTrunk(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) ListACLs(ctx context.Context, r *pb.ListACLsRequest) (*pb.ListACLsResponse, error) {
+	resp, err := s.a.ListACLs(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) AddACL(ctx context.Context, r *pb.AddACLRequest) (*pb.AddACLResponse, error) {
+	resp, err := s.a.AddACL(ctx, r)
+	return resp, toStatus(err)
+}
+
+func (s networkServer) DeleteACL(ctx context.Context, r *pb.DeleteACLRequest) (*pb.DeleteACLResponse, error) {
+	resp, err := s.a.DeleteACL(ctx, r)
 	return resp, toStatus(err)
 }

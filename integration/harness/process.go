@@ -170,3 +170,6 @@ func isSignalExit(err error) bool {
 func (p *Process) String() string {
 	return fmt.Sprintf("%s (pid %d: %s)", p.Name, p.PID(), strings.Join(p.cmd.Args, " "))
 }
+
+// Signal sends sig (SIGHUP, SIGUSR1) to the process.
+func (p *Process) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }

@@ -25,6 +25,236 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadRequest) Reset() {
+	*x = ReloadRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadRequest) ProtoMessage() {}
+
+func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
+func (*ReloadRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+}
+
+type ReloadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadResponse) Reset() {
+	*x = ReloadResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadResponse) ProtoMessage() {}
+
+func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
+func (*ReloadResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+}
+
+type PlanRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// config is a YAML config file's contents, validated whole as loomd
+	// would at start.
+	Config        []byte `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanRequest) Reset() {
+	*x = PlanRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanRequest) ProtoMessage() {}
+
+func (x *PlanRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
+func (*PlanRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PlanRequest) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+type SwitchPlan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Add           []string               `protobuf:"bytes,2,rep,name=add,proto3" json:"add,omitempty"`       // flows, ovs-ofctl syntax
+	Change        []string               `protobuf:"bytes,3,rep,name=change,proto3" json:"change,omitempty"` // "old => new"
+	Remove        []string               `protobuf:"bytes,4,rep,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchPlan) Reset() {
+	*x = SwitchPlan{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchPlan) ProtoMessage() {}
+
+func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchPlan.ProtoReflect.Descriptor instead.
+func (*SwitchPlan) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SwitchPlan) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *SwitchPlan) GetAdd() []string {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *SwitchPlan) GetChange() []string {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *SwitchPlan) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+type PlanResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Switches      []*SwitchPlan          `protobuf:"bytes,1,rep,name=switches,proto3" json:"switches,omitempty"` // by dpid
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanResponse) Reset() {
+	*x = PlanResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanResponse) ProtoMessage() {}
+
+func (x *PlanResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
+func (*PlanResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PlanResponse) GetSwitches() []*SwitchPlan {
+	if x != nil {
+		return x.Switches
+	}
+	return nil
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -33,7 +263,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +275,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +288,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
 }
 
 type GetStatusResponse struct {
@@ -75,7 +305,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -87,7 +317,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -100,7 +330,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -156,7 +386,7 @@ type SwitchConnection struct {
 
 func (x *SwitchConnection) Reset() {
 	*x = SwitchConnection{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +398,7 @@ func (x *SwitchConnection) String() string {
 func (*SwitchConnection) ProtoMessage() {}
 
 func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +411,7 @@ func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchConnection.ProtoReflect.Descriptor instead.
 func (*SwitchConnection) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SwitchConnection) GetDpid() uint64 {
@@ -223,7 +453,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +465,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +478,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Counters) GetPacketIns() uint64 {
@@ -336,7 +566,7 @@ type Hypervisor struct {
 
 func (x *Hypervisor) Reset() {
 	*x = Hypervisor{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +578,7 @@ func (x *Hypervisor) String() string {
 func (*Hypervisor) ProtoMessage() {}
 
 func (x *Hypervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +591,7 @@ func (x *Hypervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hypervisor.ProtoReflect.Descriptor instead.
 func (*Hypervisor) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Hypervisor) GetName() string {
@@ -426,7 +656,7 @@ type Switch struct {
 
 func (x *Switch) Reset() {
 	*x = Switch{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +668,7 @@ func (x *Switch) String() string {
 func (*Switch) ProtoMessage() {}
 
 func (x *Switch) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +681,7 @@ func (x *Switch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Switch.ProtoReflect.Descriptor instead.
 func (*Switch) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Switch) GetDpid() uint64 {
@@ -501,7 +731,7 @@ type VM struct {
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +743,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +756,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VM) GetMac() string {
@@ -575,7 +805,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +817,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +830,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Port) GetDpid() uint64 {
@@ -683,7 +913,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +925,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +938,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Endpoint) GetDpid() uint64 {
@@ -735,7 +965,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +977,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +990,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Link) GetA() *Endpoint {
@@ -791,7 +1021,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1033,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1046,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Host) GetMac() string {
@@ -869,7 +1099,7 @@ type ListHypervisorsRequest struct {
 
 func (x *ListHypervisorsRequest) Reset() {
 	*x = ListHypervisorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1111,7 @@ func (x *ListHypervisorsRequest) String() string {
 func (*ListHypervisorsRequest) ProtoMessage() {}
 
 func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1124,7 @@ func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsRequest.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
 }
 
 type ListHypervisorsResponse struct {
@@ -907,7 +1137,7 @@ type ListHypervisorsResponse struct {
 
 func (x *ListHypervisorsResponse) Reset() {
 	*x = ListHypervisorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1149,7 @@ func (x *ListHypervisorsResponse) String() string {
 func (*ListHypervisorsResponse) ProtoMessage() {}
 
 func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1162,7 @@ func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsResponse.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListHypervisorsResponse) GetRevision() uint64 {
@@ -957,7 +1187,7 @@ type ListSwitchesRequest struct {
 
 func (x *ListSwitchesRequest) Reset() {
 	*x = ListSwitchesRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1199,7 @@ func (x *ListSwitchesRequest) String() string {
 func (*ListSwitchesRequest) ProtoMessage() {}
 
 func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1212,7 @@ func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchesRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
 }
 
 type ListSwitchesResponse struct {
@@ -995,7 +1225,7 @@ type ListSwitchesResponse struct {
 
 func (x *ListSwitchesResponse) Reset() {
 	*x = ListSwitchesResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1237,7 @@ func (x *ListSwitchesResponse) String() string {
 func (*ListSwitchesResponse) ProtoMessage() {}
 
 func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1250,7 @@ func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListSwitchesResponse) GetRevision() uint64 {
@@ -1047,7 +1277,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1289,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1302,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListPortsRequest) GetDpid() uint64 {
@@ -1092,7 +1322,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1334,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1347,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListPortsResponse) GetRevision() uint64 {
@@ -1142,7 +1372,7 @@ type ListLinksRequest struct {
 
 func (x *ListLinksRequest) Reset() {
 	*x = ListLinksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1384,7 @@ func (x *ListLinksRequest) String() string {
 func (*ListLinksRequest) ProtoMessage() {}
 
 func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1397,7 @@ func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksRequest.ProtoReflect.Descriptor instead.
 func (*ListLinksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
 }
 
 type ListLinksResponse struct {
@@ -1180,7 +1410,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1422,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1435,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListLinksResponse) GetRevision() uint64 {
@@ -1238,7 +1468,7 @@ type Tunnel struct {
 
 func (x *Tunnel) Reset() {
 	*x = Tunnel{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1480,7 @@ func (x *Tunnel) String() string {
 func (*Tunnel) ProtoMessage() {}
 
 func (x *Tunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1493,7 @@ func (x *Tunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tunnel.ProtoReflect.Descriptor instead.
 func (*Tunnel) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Tunnel) GetDpid() uint64 {
@@ -1330,7 +1560,7 @@ type ListTunnelsRequest struct {
 
 func (x *ListTunnelsRequest) Reset() {
 	*x = ListTunnelsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1572,7 @@ func (x *ListTunnelsRequest) String() string {
 func (*ListTunnelsRequest) ProtoMessage() {}
 
 func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1585,7 @@ func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
 }
 
 type ListTunnelsResponse struct {
@@ -1368,7 +1598,7 @@ type ListTunnelsResponse struct {
 
 func (x *ListTunnelsResponse) Reset() {
 	*x = ListTunnelsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1610,7 @@ func (x *ListTunnelsResponse) String() string {
 func (*ListTunnelsResponse) ProtoMessage() {}
 
 func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1623,7 @@ func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListTunnelsResponse) GetRevision() uint64 {
@@ -1418,7 +1648,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1660,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1673,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 type ListHostsResponse struct {
@@ -1456,7 +1686,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1698,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1711,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -1508,7 +1738,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1750,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1763,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -1562,7 +1792,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1804,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1817,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -1714,7 +1944,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +1956,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +1969,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Flow) GetText() string {
@@ -1816,7 +2046,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +2058,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2071,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -1874,7 +2104,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2116,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2129,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -1919,7 +2149,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2161,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2174,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -1970,7 +2200,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2212,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2225,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -2014,7 +2244,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2256,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2269,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -2062,7 +2292,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2304,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2317,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -2134,7 +2364,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2376,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2389,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -2178,7 +2408,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2420,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2433,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -2225,7 +2455,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2467,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2480,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -2289,7 +2519,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2531,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2544,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 type DeleteFlowsRequest struct {
@@ -2328,7 +2558,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2340,7 +2570,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2353,7 +2583,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -2385,7 +2615,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2397,7 +2627,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2410,7 +2640,1071 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
+}
+
+// Network is one isolated L2 segment: a VLAN on the access side, a VNI
+// across tunnels.
+type Network struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Vlan          uint32                 `protobuf:"varint,2,opt,name=vlan,proto3" json:"vlan,omitempty"`
+	Vni           uint32                 `protobuf:"varint,3,opt,name=vni,proto3" json:"vni,omitempty"`
+	Ports         []string               `protobuf:"bytes,4,rep,name=ports,proto3" json:"ports,omitempty"`                                      // port names or globs
+	IfaceIds      []string               `protobuf:"bytes,5,rep,name=iface_ids,json=ifaceIds,proto3" json:"iface_ids,omitempty"`                // libvirt external_ids:iface-id
+	VmIds         []string               `protobuf:"bytes,6,rep,name=vm_ids,json=vmIds,proto3" json:"vm_ids,omitempty"`                         // libvirt vm-uuid
+	DefaultPolicy string                 `protobuf:"bytes,7,opt,name=default_policy,json=defaultPolicy,proto3" json:"default_policy,omitempty"` // allow (default) or deny
+	Stateful      bool                   `protobuf:"varint,8,opt,name=stateful,proto3" json:"stateful,omitempty"`
+	Source        string                 `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"` // file or api (output only)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Network) Reset() {
+	*x = Network{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Network) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Network) ProtoMessage() {}
+
+func (x *Network) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Network.ProtoReflect.Descriptor instead.
+func (*Network) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *Network) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Network) GetVlan() uint32 {
+	if x != nil {
+		return x.Vlan
+	}
+	return 0
+}
+
+func (x *Network) GetVni() uint32 {
+	if x != nil {
+		return x.Vni
+	}
+	return 0
+}
+
+func (x *Network) GetPorts() []string {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+func (x *Network) GetIfaceIds() []string {
+	if x != nil {
+		return x.IfaceIds
+	}
+	return nil
+}
+
+func (x *Network) GetVmIds() []string {
+	if x != nil {
+		return x.VmIds
+	}
+	return nil
+}
+
+func (x *Network) GetDefaultPolicy() string {
+	if x != nil {
+		return x.DefaultPolicy
+	}
+	return ""
+}
+
+func (x *Network) GetStateful() bool {
+	if x != nil {
+		return x.Stateful
+	}
+	return false
+}
+
+func (x *Network) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+// Trunk is a port (name or glob) carrying several networks' VLANs tagged.
+type Trunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          string                 `protobuf:"bytes,1,opt,name=port,proto3" json:"port,omitempty"`
+	Vlans         []uint32               `protobuf:"varint,2,rep,packed,name=vlans,proto3" json:"vlans,omitempty"`
+	Native        uint32                 `protobuf:"varint,3,opt,name=native,proto3" json:"native,omitempty"` // the VLAN untagged frames join; 0: none
+	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`  // file or api (output only)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Trunk) Reset() {
+	*x = Trunk{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Trunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Trunk) ProtoMessage() {}
+
+func (x *Trunk) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
+func (*Trunk) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *Trunk) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
+func (x *Trunk) GetVlans() []uint32 {
+	if x != nil {
+		return x.Vlans
+	}
+	return nil
+}
+
+func (x *Trunk) GetNative() uint32 {
+	if x != nil {
+		return x.Native
+	}
+	return 0
+}
+
+func (x *Trunk) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+// ACLRule is one ordered rule; the first that matches decides.
+type ACLRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Network       string                 `protobuf:"bytes,2,opt,name=network,proto3" json:"network,omitempty"` // network or vlan scopes the rule
+	Vlan          uint32                 `protobuf:"varint,3,opt,name=vlan,proto3" json:"vlan,omitempty"`
+	InPort        string                 `protobuf:"bytes,4,opt,name=in_port,json=inPort,proto3" json:"in_port,omitempty"`
+	EthType       string                 `protobuf:"bytes,5,opt,name=eth_type,json=ethType,proto3" json:"eth_type,omitempty"` // ipv4, ipv6, arp or a number like 0x0800
+	Src           string                 `protobuf:"bytes,6,opt,name=src,proto3" json:"src,omitempty"`                        // IP address or CIDR prefix
+	Dst           string                 `protobuf:"bytes,7,opt,name=dst,proto3" json:"dst,omitempty"`
+	Proto         string                 `protobuf:"bytes,8,opt,name=proto,proto3" json:"proto,omitempty"`                    // tcp, udp, sctp, icmp, icmpv6 or a number
+	SrcPort       string                 `protobuf:"bytes,9,opt,name=src_port,json=srcPort,proto3" json:"src_port,omitempty"` // "8080" or "1000-2000"
+	DstPort       string                 `protobuf:"bytes,10,opt,name=dst_port,json=dstPort,proto3" json:"dst_port,omitempty"`
+	IcmpType      *uint32                `protobuf:"varint,11,opt,name=icmp_type,json=icmpType,proto3,oneof" json:"icmp_type,omitempty"`
+	IcmpCode      *uint32                `protobuf:"varint,12,opt,name=icmp_code,json=icmpCode,proto3,oneof" json:"icmp_code,omitempty"`
+	Action        string                 `protobuf:"bytes,13,opt,name=action,proto3" json:"action,omitempty"`    // allow or deny
+	Source        string                 `protobuf:"bytes,14,opt,name=source,proto3" json:"source,omitempty"`    // file or api (output only)
+	Packets       uint64                 `protobuf:"varint,15,opt,name=packets,proto3" json:"packets,omitempty"` // output only
+	Bytes         uint64                 `protobuf:"varint,16,opt,name=bytes,proto3" json:"bytes,omitempty"`     // output only
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACLRule) Reset() {
+	*x = ACLRule{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACLRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACLRule) ProtoMessage() {}
+
+func (x *ACLRule) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACLRule.ProtoReflect.Descriptor instead.
+func (*ACLRule) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ACLRule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ACLRule) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+func (x *ACLRule) GetVlan() uint32 {
+	if x != nil {
+		return x.Vlan
+	}
+	return 0
+}
+
+func (x *ACLRule) GetInPort() string {
+	if x != nil {
+		return x.InPort
+	}
+	return ""
+}
+
+func (x *ACLRule) GetEthType() string {
+	if x != nil {
+		return x.EthType
+	}
+	return ""
+}
+
+func (x *ACLRule) GetSrc() string {
+	if x != nil {
+		return x.Src
+	}
+	return ""
+}
+
+func (x *ACLRule) GetDst() string {
+	if x != nil {
+		return x.Dst
+	}
+	return ""
+}
+
+func (x *ACLRule) GetProto() string {
+	if x != nil {
+		return x.Proto
+	}
+	return ""
+}
+
+func (x *ACLRule) GetSrcPort() string {
+	if x != nil {
+		return x.SrcPort
+	}
+	return ""
+}
+
+func (x *ACLRule) GetDstPort() string {
+	if x != nil {
+		return x.DstPort
+	}
+	return ""
+}
+
+func (x *ACLRule) GetIcmpType() uint32 {
+	if x != nil && x.IcmpType != nil {
+		return *x.IcmpType
+	}
+	return 0
+}
+
+func (x *ACLRule) GetIcmpCode() uint32 {
+	if x != nil && x.IcmpCode != nil {
+		return *x.IcmpCode
+	}
+	return 0
+}
+
+func (x *ACLRule) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ACLRule) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ACLRule) GetPackets() uint64 {
+	if x != nil {
+		return x.Packets
+	}
+	return 0
+}
+
+func (x *ACLRule) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type ListNetworksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworksRequest) Reset() {
+	*x = ListNetworksRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworksRequest) ProtoMessage() {}
+
+func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworksRequest.ProtoReflect.Descriptor instead.
+func (*ListNetworksRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
+}
+
+type ListNetworksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Networks      []*Network             `protobuf:"bytes,1,rep,name=networks,proto3" json:"networks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNetworksResponse) Reset() {
+	*x = ListNetworksResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNetworksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNetworksResponse) ProtoMessage() {}
+
+func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNetworksResponse.ProtoReflect.Descriptor instead.
+func (*ListNetworksResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListNetworksResponse) GetNetworks() []*Network {
+	if x != nil {
+		return x.Networks
+	}
+	return nil
+}
+
+type AddNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Network       *Network               `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNetworkRequest) Reset() {
+	*x = AddNetworkRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNetworkRequest) ProtoMessage() {}
+
+func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNetworkRequest.ProtoReflect.Descriptor instead.
+func (*AddNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *AddNetworkRequest) GetNetwork() *Network {
+	if x != nil {
+		return x.Network
+	}
+	return nil
+}
+
+type AddNetworkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNetworkResponse) Reset() {
+	*x = AddNetworkResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNetworkResponse) ProtoMessage() {}
+
+func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNetworkResponse.ProtoReflect.Descriptor instead.
+func (*AddNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
+}
+
+type DeleteNetworkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNetworkRequest) Reset() {
+	*x = DeleteNetworkRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNetworkRequest) ProtoMessage() {}
+
+func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNetworkRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *DeleteNetworkRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteNetworkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNetworkResponse) Reset() {
+	*x = DeleteNetworkResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNetworkResponse) ProtoMessage() {}
+
+func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNetworkResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
+}
+
+type ListTrunksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrunksRequest) Reset() {
+	*x = ListTrunksRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrunksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrunksRequest) ProtoMessage() {}
+
+func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrunksRequest.ProtoReflect.Descriptor instead.
+func (*ListTrunksRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
+}
+
+type ListTrunksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Trunks        []*Trunk               `protobuf:"bytes,1,rep,name=trunks,proto3" json:"trunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrunksResponse) Reset() {
+	*x = ListTrunksResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrunksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrunksResponse) ProtoMessage() {}
+
+func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrunksResponse.ProtoReflect.Descriptor instead.
+func (*ListTrunksResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListTrunksResponse) GetTrunks() []*Trunk {
+	if x != nil {
+		return x.Trunks
+	}
+	return nil
+}
+
+type AddTrunkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Trunk         *Trunk                 `protobuf:"bytes,1,opt,name=trunk,proto3" json:"trunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTrunkRequest) Reset() {
+	*x = AddTrunkRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTrunkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTrunkRequest) ProtoMessage() {}
+
+func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTrunkRequest.ProtoReflect.Descriptor instead.
+func (*AddTrunkRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *AddTrunkRequest) GetTrunk() *Trunk {
+	if x != nil {
+		return x.Trunk
+	}
+	return nil
+}
+
+type AddTrunkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTrunkResponse) Reset() {
+	*x = AddTrunkResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTrunkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTrunkResponse) ProtoMessage() {}
+
+func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTrunkResponse.ProtoReflect.Descriptor instead.
+func (*AddTrunkResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
+}
+
+type DeleteTrunkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          string                 `protobuf:"bytes,1,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTrunkRequest) Reset() {
+	*x = DeleteTrunkRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTrunkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTrunkRequest) ProtoMessage() {}
+
+func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTrunkRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTrunkRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *DeleteTrunkRequest) GetPort() string {
+	if x != nil {
+		return x.Port
+	}
+	return ""
+}
+
+type DeleteTrunkResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTrunkResponse) Reset() {
+	*x = DeleteTrunkResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTrunkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTrunkResponse) ProtoMessage() {}
+
+func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTrunkResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTrunkResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
+}
+
+type ListACLsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListACLsRequest) Reset() {
+	*x = ListACLsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListACLsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListACLsRequest) ProtoMessage() {}
+
+func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListACLsRequest.ProtoReflect.Descriptor instead.
+func (*ListACLsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
+}
+
+type ListACLsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*ACLRule             `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListACLsResponse) Reset() {
+	*x = ListACLsResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListACLsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListACLsResponse) ProtoMessage() {}
+
+func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListACLsResponse.ProtoReflect.Descriptor instead.
+func (*ListACLsResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListACLsResponse) GetRules() []*ACLRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type AddACLRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *ACLRule               `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddACLRequest) Reset() {
+	*x = AddACLRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddACLRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddACLRequest) ProtoMessage() {}
+
+func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddACLRequest.ProtoReflect.Descriptor instead.
+func (*AddACLRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *AddACLRequest) GetRule() *ACLRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+type AddACLResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddACLResponse) Reset() {
+	*x = AddACLResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddACLResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddACLResponse) ProtoMessage() {}
+
+func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddACLResponse.ProtoReflect.Descriptor instead.
+func (*AddACLResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
+}
+
+type DeleteACLRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteACLRequest) Reset() {
+	*x = DeleteACLRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteACLRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteACLRequest) ProtoMessage() {}
+
+func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteACLRequest.ProtoReflect.Descriptor instead.
+func (*DeleteACLRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *DeleteACLRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteACLResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteACLResponse) Reset() {
+	*x = DeleteACLResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteACLResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteACLResponse) ProtoMessage() {}
+
+func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteACLResponse.ProtoReflect.Descriptor instead.
+func (*DeleteACLResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
 }
 
 type WatchPacketInsRequest struct {
@@ -2426,7 +3720,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +3732,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +3745,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -2496,7 +3790,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +3802,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +3815,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -2578,7 +3872,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +3884,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +3897,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -2642,7 +3936,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2654,7 +3948,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2667,14 +3961,26 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
 
 const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\n" +
-	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\"\x12\n" +
+	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\"\x0f\n" +
+	"\rReloadRequest\"\x10\n" +
+	"\x0eReloadResponse\"%\n" +
+	"\vPlanRequest\x12\x16\n" +
+	"\x06config\x18\x01 \x01(\fR\x06config\"b\n" +
+	"\n" +
+	"SwitchPlan\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x10\n" +
+	"\x03add\x18\x02 \x03(\tR\x03add\x12\x16\n" +
+	"\x06change\x18\x03 \x03(\tR\x06change\x12\x16\n" +
+	"\x06remove\x18\x04 \x03(\tR\x06remove\"?\n" +
+	"\fPlanResponse\x12/\n" +
+	"\bswitches\x18\x01 \x03(\v2\x13.loom.v1.SwitchPlanR\bswitches\"\x12\n" +
 	"\x10GetStatusRequest\"\xf7\x01\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
@@ -2845,7 +4151,71 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x06client\x18\x01 \x01(\tR\x06client\x12\x12\n" +
 	"\x04dpid\x18\x02 \x01(\x04R\x04dpid\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\"\x15\n" +
-	"\x13DeleteFlowsResponse\"\x7f\n" +
+	"\x13DeleteFlowsResponse\"\xe8\x01\n" +
+	"\aNetwork\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04vlan\x18\x02 \x01(\rR\x04vlan\x12\x10\n" +
+	"\x03vni\x18\x03 \x01(\rR\x03vni\x12\x14\n" +
+	"\x05ports\x18\x04 \x03(\tR\x05ports\x12\x1b\n" +
+	"\tiface_ids\x18\x05 \x03(\tR\bifaceIds\x12\x15\n" +
+	"\x06vm_ids\x18\x06 \x03(\tR\x05vmIds\x12%\n" +
+	"\x0edefault_policy\x18\a \x01(\tR\rdefaultPolicy\x12\x1a\n" +
+	"\bstateful\x18\b \x01(\bR\bstateful\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\"a\n" +
+	"\x05Trunk\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\tR\x04port\x12\x14\n" +
+	"\x05vlans\x18\x02 \x03(\rR\x05vlans\x12\x16\n" +
+	"\x06native\x18\x03 \x01(\rR\x06native\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\"\xaf\x03\n" +
+	"\aACLRule\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\anetwork\x18\x02 \x01(\tR\anetwork\x12\x12\n" +
+	"\x04vlan\x18\x03 \x01(\rR\x04vlan\x12\x17\n" +
+	"\ain_port\x18\x04 \x01(\tR\x06inPort\x12\x19\n" +
+	"\beth_type\x18\x05 \x01(\tR\aethType\x12\x10\n" +
+	"\x03src\x18\x06 \x01(\tR\x03src\x12\x10\n" +
+	"\x03dst\x18\a \x01(\tR\x03dst\x12\x14\n" +
+	"\x05proto\x18\b \x01(\tR\x05proto\x12\x19\n" +
+	"\bsrc_port\x18\t \x01(\tR\asrcPort\x12\x19\n" +
+	"\bdst_port\x18\n" +
+	" \x01(\tR\adstPort\x12 \n" +
+	"\ticmp_type\x18\v \x01(\rH\x00R\bicmpType\x88\x01\x01\x12 \n" +
+	"\ticmp_code\x18\f \x01(\rH\x01R\bicmpCode\x88\x01\x01\x12\x16\n" +
+	"\x06action\x18\r \x01(\tR\x06action\x12\x16\n" +
+	"\x06source\x18\x0e \x01(\tR\x06source\x12\x18\n" +
+	"\apackets\x18\x0f \x01(\x04R\apackets\x12\x14\n" +
+	"\x05bytes\x18\x10 \x01(\x04R\x05bytesB\f\n" +
+	"\n" +
+	"_icmp_typeB\f\n" +
+	"\n" +
+	"_icmp_code\"\x15\n" +
+	"\x13ListNetworksRequest\"D\n" +
+	"\x14ListNetworksResponse\x12,\n" +
+	"\bnetworks\x18\x01 \x03(\v2\x10.loom.v1.NetworkR\bnetworks\"?\n" +
+	"\x11AddNetworkRequest\x12*\n" +
+	"\anetwork\x18\x01 \x01(\v2\x10.loom.v1.NetworkR\anetwork\"\x14\n" +
+	"\x12AddNetworkResponse\"*\n" +
+	"\x14DeleteNetworkRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x15DeleteNetworkResponse\"\x13\n" +
+	"\x11ListTrunksRequest\"<\n" +
+	"\x12ListTrunksResponse\x12&\n" +
+	"\x06trunks\x18\x01 \x03(\v2\x0e.loom.v1.TrunkR\x06trunks\"7\n" +
+	"\x0fAddTrunkRequest\x12$\n" +
+	"\x05trunk\x18\x01 \x01(\v2\x0e.loom.v1.TrunkR\x05trunk\"\x12\n" +
+	"\x10AddTrunkResponse\"(\n" +
+	"\x12DeleteTrunkRequest\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\tR\x04port\"\x15\n" +
+	"\x13DeleteTrunkResponse\"\x11\n" +
+	"\x0fListACLsRequest\":\n" +
+	"\x10ListACLsResponse\x12&\n" +
+	"\x05rules\x18\x01 \x03(\v2\x10.loom.v1.ACLRuleR\x05rules\"5\n" +
+	"\rAddACLRequest\x12$\n" +
+	"\x04rule\x18\x01 \x01(\v2\x10.loom.v1.ACLRuleR\x04rule\"\x10\n" +
+	"\x0eAddACLResponse\"&\n" +
+	"\x10DeleteACLRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x13\n" +
+	"\x11DeleteACLResponse\"\x7f\n" +
 	"\x15WatchPacketInsRequest\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x19\n" +
 	"\beth_type\x18\x02 \x01(\rR\aethType\x12\x16\n" +
@@ -2864,9 +4234,11 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\ain_port\x18\x02 \x01(\rR\x06inPort\x12\x18\n" +
 	"\aactions\x18\x03 \x03(\tR\aactions\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"\x17\n" +
-	"\x15SendPacketOutResponse2W\n" +
+	"\x15SendPacketOutResponse2\xc7\x01\n" +
 	"\x11ControllerService\x12B\n" +
-	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse2\x94\x04\n" +
+	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse\x129\n" +
+	"\x06Reload\x12\x16.loom.v1.ReloadRequest\x1a\x17.loom.v1.ReloadResponse\x123\n" +
+	"\x04Plan\x12\x14.loom.v1.PlanRequest\x1a\x15.loom.v1.PlanResponse2\x94\x04\n" +
 	"\x0fTopologyService\x12T\n" +
 	"\x0fListHypervisors\x12\x1f.loom.v1.ListHypervisorsRequest\x1a .loom.v1.ListHypervisorsResponse\x12K\n" +
 	"\fListSwitches\x12\x1c.loom.v1.ListSwitchesRequest\x1a\x1d.loom.v1.ListSwitchesResponse\x12B\n" +
@@ -2880,7 +4252,19 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\tDiffFlows\x12\x19.loom.v1.DiffFlowsRequest\x1a\x1a.loom.v1.DiffFlowsResponse\x12W\n" +
 	"\x10ListSwitchErrors\x12 .loom.v1.ListSwitchErrorsRequest\x1a!.loom.v1.ListSwitchErrorsResponse\x12?\n" +
 	"\bSetFlows\x12\x18.loom.v1.SetFlowsRequest\x1a\x19.loom.v1.SetFlowsResponse\x12H\n" +
-	"\vDeleteFlows\x12\x1b.loom.v1.DeleteFlowsRequest\x1a\x1c.loom.v1.DeleteFlowsResponse2\xa6\x01\n" +
+	"\vDeleteFlows\x12\x1b.loom.v1.DeleteFlowsRequest\x1a\x1c.loom.v1.DeleteFlowsResponse2\x86\x05\n" +
+	"\x0eNetworkService\x12K\n" +
+	"\fListNetworks\x12\x1c.loom.v1.ListNetworksRequest\x1a\x1d.loom.v1.ListNetworksResponse\x12E\n" +
+	"\n" +
+	"AddNetwork\x12\x1a.loom.v1.AddNetworkRequest\x1a\x1b.loom.v1.AddNetworkResponse\x12N\n" +
+	"\rDeleteNetwork\x12\x1d.loom.v1.DeleteNetworkRequest\x1a\x1e.loom.v1.DeleteNetworkResponse\x12E\n" +
+	"\n" +
+	"ListTrunks\x12\x1a.loom.v1.ListTrunksRequest\x1a\x1b.loom.v1.ListTrunksResponse\x12?\n" +
+	"\bAddTrunk\x12\x18.loom.v1.AddTrunkRequest\x1a\x19.loom.v1.AddTrunkResponse\x12H\n" +
+	"\vDeleteTrunk\x12\x1b.loom.v1.DeleteTrunkRequest\x1a\x1c.loom.v1.DeleteTrunkResponse\x12?\n" +
+	"\bListACLs\x12\x18.loom.v1.ListACLsRequest\x1a\x19.loom.v1.ListACLsResponse\x129\n" +
+	"\x06AddACL\x12\x16.loom.v1.AddACLRequest\x1a\x17.loom.v1.AddACLResponse\x12B\n" +
+	"\tDeleteACL\x12\x19.loom.v1.DeleteACLRequest\x1a\x1a.loom.v1.DeleteACLResponse2\xa6\x01\n" +
 	"\rPacketService\x12E\n" +
 	"\x0eWatchPacketIns\x12\x1e.loom.v1.WatchPacketInsRequest\x1a\x11.loom.v1.PacketIn0\x01\x12N\n" +
 	"\rSendPacketOut\x12\x1d.loom.v1.SendPacketOutRequest\x1a\x1e.loom.v1.SendPacketOutResponseB.Z,github.com/loomsdn/loom/proto/loom/v1;loomv1b\x06proto3"
@@ -2897,108 +4281,163 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
-	(*GetStatusRequest)(nil),         // 0: loom.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 1: loom.v1.GetStatusResponse
-	(*SwitchConnection)(nil),         // 2: loom.v1.SwitchConnection
-	(*Counters)(nil),                 // 3: loom.v1.Counters
-	(*Hypervisor)(nil),               // 4: loom.v1.Hypervisor
-	(*Switch)(nil),                   // 5: loom.v1.Switch
-	(*VM)(nil),                       // 6: loom.v1.VM
-	(*Port)(nil),                     // 7: loom.v1.Port
-	(*Endpoint)(nil),                 // 8: loom.v1.Endpoint
-	(*Link)(nil),                     // 9: loom.v1.Link
-	(*Host)(nil),                     // 10: loom.v1.Host
-	(*ListHypervisorsRequest)(nil),   // 11: loom.v1.ListHypervisorsRequest
-	(*ListHypervisorsResponse)(nil),  // 12: loom.v1.ListHypervisorsResponse
-	(*ListSwitchesRequest)(nil),      // 13: loom.v1.ListSwitchesRequest
-	(*ListSwitchesResponse)(nil),     // 14: loom.v1.ListSwitchesResponse
-	(*ListPortsRequest)(nil),         // 15: loom.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),        // 16: loom.v1.ListPortsResponse
-	(*ListLinksRequest)(nil),         // 17: loom.v1.ListLinksRequest
-	(*ListLinksResponse)(nil),        // 18: loom.v1.ListLinksResponse
-	(*Tunnel)(nil),                   // 19: loom.v1.Tunnel
-	(*ListTunnelsRequest)(nil),       // 20: loom.v1.ListTunnelsRequest
-	(*ListTunnelsResponse)(nil),      // 21: loom.v1.ListTunnelsResponse
-	(*ListHostsRequest)(nil),         // 22: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 23: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 24: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 25: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 26: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 27: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 28: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 29: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 30: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 31: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 32: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 33: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 34: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 35: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 36: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 37: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 38: loom.v1.DeleteFlowsResponse
-	(*WatchPacketInsRequest)(nil),    // 39: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 40: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 41: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 42: loom.v1.SendPacketOutResponse
+	(*ReloadRequest)(nil),            // 0: loom.v1.ReloadRequest
+	(*ReloadResponse)(nil),           // 1: loom.v1.ReloadResponse
+	(*PlanRequest)(nil),              // 2: loom.v1.PlanRequest
+	(*SwitchPlan)(nil),               // 3: loom.v1.SwitchPlan
+	(*PlanResponse)(nil),             // 4: loom.v1.PlanResponse
+	(*GetStatusRequest)(nil),         // 5: loom.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 6: loom.v1.GetStatusResponse
+	(*SwitchConnection)(nil),         // 7: loom.v1.SwitchConnection
+	(*Counters)(nil),                 // 8: loom.v1.Counters
+	(*Hypervisor)(nil),               // 9: loom.v1.Hypervisor
+	(*Switch)(nil),                   // 10: loom.v1.Switch
+	(*VM)(nil),                       // 11: loom.v1.VM
+	(*Port)(nil),                     // 12: loom.v1.Port
+	(*Endpoint)(nil),                 // 13: loom.v1.Endpoint
+	(*Link)(nil),                     // 14: loom.v1.Link
+	(*Host)(nil),                     // 15: loom.v1.Host
+	(*ListHypervisorsRequest)(nil),   // 16: loom.v1.ListHypervisorsRequest
+	(*ListHypervisorsResponse)(nil),  // 17: loom.v1.ListHypervisorsResponse
+	(*ListSwitchesRequest)(nil),      // 18: loom.v1.ListSwitchesRequest
+	(*ListSwitchesResponse)(nil),     // 19: loom.v1.ListSwitchesResponse
+	(*ListPortsRequest)(nil),         // 20: loom.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),        // 21: loom.v1.ListPortsResponse
+	(*ListLinksRequest)(nil),         // 22: loom.v1.ListLinksRequest
+	(*ListLinksResponse)(nil),        // 23: loom.v1.ListLinksResponse
+	(*Tunnel)(nil),                   // 24: loom.v1.Tunnel
+	(*ListTunnelsRequest)(nil),       // 25: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 26: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 27: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 28: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 29: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 30: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 31: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 32: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 33: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 34: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 35: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 36: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 37: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 38: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 39: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 40: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 41: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 42: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 43: loom.v1.DeleteFlowsResponse
+	(*Network)(nil),                  // 44: loom.v1.Network
+	(*Trunk)(nil),                    // 45: loom.v1.Trunk
+	(*ACLRule)(nil),                  // 46: loom.v1.ACLRule
+	(*ListNetworksRequest)(nil),      // 47: loom.v1.ListNetworksRequest
+	(*ListNetworksResponse)(nil),     // 48: loom.v1.ListNetworksResponse
+	(*AddNetworkRequest)(nil),        // 49: loom.v1.AddNetworkRequest
+	(*AddNetworkResponse)(nil),       // 50: loom.v1.AddNetworkResponse
+	(*DeleteNetworkRequest)(nil),     // 51: loom.v1.DeleteNetworkRequest
+	(*DeleteNetworkResponse)(nil),    // 52: loom.v1.DeleteNetworkResponse
+	(*ListTrunksRequest)(nil),        // 53: loom.v1.ListTrunksRequest
+	(*ListTrunksResponse)(nil),       // 54: loom.v1.ListTrunksResponse
+	(*AddTrunkRequest)(nil),          // 55: loom.v1.AddTrunkRequest
+	(*AddTrunkResponse)(nil),         // 56: loom.v1.AddTrunkResponse
+	(*DeleteTrunkRequest)(nil),       // 57: loom.v1.DeleteTrunkRequest
+	(*DeleteTrunkResponse)(nil),      // 58: loom.v1.DeleteTrunkResponse
+	(*ListACLsRequest)(nil),          // 59: loom.v1.ListACLsRequest
+	(*ListACLsResponse)(nil),         // 60: loom.v1.ListACLsResponse
+	(*AddACLRequest)(nil),            // 61: loom.v1.AddACLRequest
+	(*AddACLResponse)(nil),           // 62: loom.v1.AddACLResponse
+	(*DeleteACLRequest)(nil),         // 63: loom.v1.DeleteACLRequest
+	(*DeleteACLResponse)(nil),        // 64: loom.v1.DeleteACLResponse
+	(*WatchPacketInsRequest)(nil),    // 65: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 66: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 67: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 68: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
-	2,  // 0: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
-	3,  // 1: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
-	6,  // 2: loom.v1.Port.vm:type_name -> loom.v1.VM
-	8,  // 3: loom.v1.Link.a:type_name -> loom.v1.Endpoint
-	8,  // 4: loom.v1.Link.b:type_name -> loom.v1.Endpoint
-	4,  // 5: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
-	5,  // 6: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
-	7,  // 7: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
-	9,  // 8: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
-	19, // 9: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
-	10, // 10: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	4,  // 11: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	5,  // 12: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	7,  // 13: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	9,  // 14: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	10, // 15: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	26, // 16: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	26, // 17: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	29, // 18: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	32, // 19: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	0,  // 20: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	11, // 21: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	13, // 22: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	15, // 23: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	17, // 24: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	22, // 25: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	20, // 26: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
-	24, // 27: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	27, // 28: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	30, // 29: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	33, // 30: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	35, // 31: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	37, // 32: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	39, // 33: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	41, // 34: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	1,  // 35: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	12, // 36: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	14, // 37: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	16, // 38: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	18, // 39: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	23, // 40: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	21, // 41: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
-	25, // 42: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	28, // 43: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	31, // 44: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	34, // 45: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	36, // 46: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	38, // 47: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	40, // 48: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	42, // 49: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	35, // [35:50] is the sub-list for method output_type
-	20, // [20:35] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	3,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
+	7,  // 1: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
+	8,  // 2: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
+	11, // 3: loom.v1.Port.vm:type_name -> loom.v1.VM
+	13, // 4: loom.v1.Link.a:type_name -> loom.v1.Endpoint
+	13, // 5: loom.v1.Link.b:type_name -> loom.v1.Endpoint
+	9,  // 6: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
+	10, // 7: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
+	12, // 8: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
+	14, // 9: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
+	24, // 10: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
+	15, // 11: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	9,  // 12: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	10, // 13: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	12, // 14: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	14, // 15: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	15, // 16: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	31, // 17: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	31, // 18: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	34, // 19: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	37, // 20: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	44, // 21: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
+	44, // 22: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
+	45, // 23: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
+	45, // 24: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
+	46, // 25: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
+	46, // 26: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
+	5,  // 27: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	0,  // 28: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
+	2,  // 29: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
+	16, // 30: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	18, // 31: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	20, // 32: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	22, // 33: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	27, // 34: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	25, // 35: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	29, // 36: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	32, // 37: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	35, // 38: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	38, // 39: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	40, // 40: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	42, // 41: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	47, // 42: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
+	49, // 43: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
+	51, // 44: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
+	53, // 45: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
+	55, // 46: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
+	57, // 47: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
+	59, // 48: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
+	61, // 49: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
+	63, // 50: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
+	65, // 51: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	67, // 52: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	6,  // 53: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	1,  // 54: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
+	4,  // 55: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
+	17, // 56: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	19, // 57: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	21, // 58: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	23, // 59: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	28, // 60: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	26, // 61: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	30, // 62: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	33, // 63: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	36, // 64: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	39, // 65: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	41, // 66: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	43, // 67: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	48, // 68: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
+	50, // 69: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
+	52, // 70: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
+	54, // 71: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
+	56, // 72: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
+	58, // 73: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
+	60, // 74: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
+	62, // 75: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
+	64, // 76: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
+	66, // 77: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	68, // 78: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	53, // [53:79] is the sub-list for method output_type
+	27, // [27:53] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -3006,22 +4445,23 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[25].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[30].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
 		(*TopologyEvent_Link)(nil),
 		(*TopologyEvent_Host)(nil),
 	}
+	file_proto_loom_v1_loom_proto_msgTypes[46].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   69,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_proto_loom_v1_loom_proto_goTypes,
 		DependencyIndexes: file_proto_loom_v1_loom_proto_depIdxs,

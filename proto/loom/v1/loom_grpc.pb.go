@@ -24,6 +24,8 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ControllerService_GetStatus_FullMethodName = "/loom.v1.ControllerService/GetStatus"
+	ControllerService_Reload_FullMethodName    = "/loom.v1.ControllerService/Reload"
+	ControllerService_Plan_FullMethodName      = "/loom.v1.ControllerService/Plan"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -35,6 +37,14 @@ type ControllerServiceClient interface {
 	// GetStatus returns version, uptime, health, per-switch connection state
 	// and counters.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// Reload re-reads loomd's config file and applies its networks, trunks
+	// and ACLs. An invalid file changes nothing (FailedPrecondition, naming
+	// the field); so does a loomd started without a config file.
+	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
+	// Plan is what a config file's networks, trunks and ACLs (with the
+	// API's) would add, change and remove on each connected switch, without
+	// applying anything. An invalid file is InvalidArgument naming the field.
+	Plan(ctx context.Context, in *PlanRequest, opts ...grpc.CallOption) (*PlanResponse, error)
 }
 
 type controllerServiceClient struct {
@@ -55,6 +65,26 @@ func (c *controllerServiceClient) GetStatus(ctx context.Context, in *GetStatusRe
 	return out, nil
 }
 
+func (c *controllerServiceClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReloadResponse)
+	err := c.cc.Invoke(ctx, ControllerService_Reload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controllerServiceClient) Plan(ctx context.Context, in *PlanRequest, opts ...grpc.CallOption) (*PlanResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlanResponse)
+	err := c.cc.Invoke(ctx, ControllerService_Plan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -64,6 +94,14 @@ type ControllerServiceServer interface {
 	// GetStatus returns version, uptime, health, per-switch connection state
 	// and counters.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// Reload re-reads loomd's config file and applies its networks, trunks
+	// and ACLs. An invalid file changes nothing (FailedPrecondition, naming
+	// the field); so does a loomd started without a config file.
+	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
+	// Plan is what a config file's networks, trunks and ACLs (with the
+	// API's) would add, change and remove on each connected switch, without
+	// applying anything. An invalid file is InvalidArgument naming the field.
+	Plan(context.Context, *PlanRequest) (*PlanResponse, error)
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -76,6 +114,12 @@ type UnimplementedControllerServiceServer struct{}
 
 func (UnimplementedControllerServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedControllerServiceServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reload not implemented")
+}
+func (UnimplementedControllerServiceServer) Plan(context.Context, *PlanRequest) (*PlanResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Plan not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -116,6 +160,42 @@ func _ControllerService_GetStatus_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_Reload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).Reload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_Reload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).Reload(ctx, req.(*ReloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ControllerService_Plan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).Plan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_Plan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).Plan(ctx, req.(*PlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +206,14 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _ControllerService_GetStatus_Handler,
+		},
+		{
+			MethodName: "Reload",
+			Handler:    _ControllerService_Reload_Handler,
+		},
+		{
+			MethodName: "Plan",
+			Handler:    _ControllerService_Plan_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -748,6 +836,432 @@ var FlowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteFlows",
 			Handler:    _FlowService_DeleteFlows_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "proto/loom/v1/loom.proto",
+}
+
+const (
+	NetworkService_ListNetworks_FullMethodName  = "/loom.v1.NetworkService/ListNetworks"
+	NetworkService_AddNetwork_FullMethodName    = "/loom.v1.NetworkService/AddNetwork"
+	NetworkService_DeleteNetwork_FullMethodName = "/loom.v1.NetworkService/DeleteNetwork"
+	NetworkService_ListTrunks_FullMethodName    = "/loom.v1.NetworkService/ListTrunks"
+	NetworkService_AddTrunk_FullMethodName      = "/loom.v1.NetworkService/AddTrunk"
+	NetworkService_DeleteTrunk_FullMethodName   = "/loom.v1.NetworkService/DeleteTrunk"
+	NetworkService_ListACLs_FullMethodName      = "/loom.v1.NetworkService/ListACLs"
+	NetworkService_AddACL_FullMethodName        = "/loom.v1.NetworkService/AddACL"
+	NetworkService_DeleteACL_FullMethodName     = "/loom.v1.NetworkService/DeleteACL"
+)
+
+// NetworkServiceClient is the client API for NetworkService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// NetworkService manages virtual networks, trunk ports and ACL rules.
+// Loom runs the config file's declarations followed by the API's; these
+// RPCs add and delete the API's only (a name the file declares cannot be
+// deleted here: FailedPrecondition). Every change is validated with the
+// rest as a whole: a bad field is InvalidArgument naming it, as a path in
+// the merged declarations ("acls[3].dst_port"), and changes nothing.
+type NetworkServiceClient interface {
+	ListNetworks(ctx context.Context, in *ListNetworksRequest, opts ...grpc.CallOption) (*ListNetworksResponse, error)
+	AddNetwork(ctx context.Context, in *AddNetworkRequest, opts ...grpc.CallOption) (*AddNetworkResponse, error)
+	DeleteNetwork(ctx context.Context, in *DeleteNetworkRequest, opts ...grpc.CallOption) (*DeleteNetworkResponse, error)
+	ListTrunks(ctx context.Context, in *ListTrunksRequest, opts ...grpc.CallOption) (*ListTrunksResponse, error)
+	AddTrunk(ctx context.Context, in *AddTrunkRequest, opts ...grpc.CallOption) (*AddTrunkResponse, error)
+	DeleteTrunk(ctx context.Context, in *DeleteTrunkRequest, opts ...grpc.CallOption) (*DeleteTrunkResponse, error)
+	// ListACLs lists the rules in the order they apply, with the packets
+	// and bytes each has matched (summed over the connected switches).
+	ListACLs(ctx context.Context, in *ListACLsRequest, opts ...grpc.CallOption) (*ListACLsResponse, error)
+	// AddACL appends a rule after every declared rule.
+	AddACL(ctx context.Context, in *AddACLRequest, opts ...grpc.CallOption) (*AddACLResponse, error)
+	DeleteACL(ctx context.Context, in *DeleteACLRequest, opts ...grpc.CallOption) (*DeleteACLResponse, error)
+}
+
+type networkServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewNetworkServiceClient(cc grpc.ClientConnInterface) NetworkServiceClient {
+	return &networkServiceClient{cc}
+}
+
+func (c *networkServiceClient) ListNetworks(ctx context.Context, in *ListNetworksRequest, opts ...grpc.CallOption) (*ListNetworksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNetworksResponse)
+	err := c.cc.Invoke(ctx, NetworkService_ListNetworks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) AddNetwork(ctx context.Context, in *AddNetworkRequest, opts ...grpc.CallOption) (*AddNetworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddNetworkResponse)
+	err := c.cc.Invoke(ctx, NetworkService_AddNetwork_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) DeleteNetwork(ctx context.Context, in *DeleteNetworkRequest, opts ...grpc.CallOption) (*DeleteNetworkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNetworkResponse)
+	err := c.cc.Invoke(ctx, NetworkService_DeleteNetwork_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) ListTrunks(ctx context.Context, in *ListTrunksRequest, opts ...grpc.CallOption) (*ListTrunksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrunksResponse)
+	err := c.cc.Invoke(ctx, NetworkService_ListTrunks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) AddTrunk(ctx context.Context, in *AddTrunkRequest, opts ...grpc.CallOption) (*AddTrunkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddTrunkResponse)
+	err := c.cc.Invoke(ctx, NetworkService_AddTrunk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) DeleteTrunk(ctx context.Context, in *DeleteTrunkRequest, opts ...grpc.CallOption) (*DeleteTrunkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTrunkResponse)
+	err := c.cc.Invoke(ctx, NetworkService_DeleteTrunk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) ListACLs(ctx context.Context, in *ListACLsRequest, opts ...grpc.CallOption) (*ListACLsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListACLsResponse)
+	err := c.cc.Invoke(ctx, NetworkService_ListACLs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) AddACL(ctx context.Context, in *AddACLRequest, opts ...grpc.CallOption) (*AddACLResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddACLResponse)
+	err := c.cc.Invoke(ctx, NetworkService_AddACL_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *networkServiceClient) DeleteACL(ctx context.Context, in *DeleteACLRequest, opts ...grpc.CallOption) (*DeleteACLResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteACLResponse)
+	err := c.cc.Invoke(ctx, NetworkService_DeleteACL_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NetworkServiceServer is the server API for NetworkService service.
+// All implementations must embed UnimplementedNetworkServiceServer
+// for forward compatibility.
+//
+// NetworkService manages virtual networks, trunk ports and ACL rules.
+// Loom runs the config file's declarations followed by the API's; these
+// RPCs add and delete the API's only (a name the file declares cannot be
+// deleted here: FailedPrecondition). Every change is validated with the
+// rest as a whole: a bad field is InvalidArgument naming it, as a path in
+// the merged declarations ("acls[3].dst_port"), and changes nothing.
+type NetworkServiceServer interface {
+	ListNetworks(context.Context, *ListNetworksRequest) (*ListNetworksResponse, error)
+	AddNetwork(context.Context, *AddNetworkRequest) (*AddNetworkResponse, error)
+	DeleteNetwork(context.Context, *DeleteNetworkRequest) (*DeleteNetworkResponse, error)
+	ListTrunks(context.Context, *ListTrunksRequest) (*ListTrunksResponse, error)
+	AddTrunk(context.Context, *AddTrunkRequest) (*AddTrunkResponse, error)
+	DeleteTrunk(context.Context, *DeleteTrunkRequest) (*DeleteTrunkResponse, error)
+	// ListACLs lists the rules in the order they apply, with the packets
+	// and bytes each has matched (summed over the connected switches).
+	ListACLs(context.Context, *ListACLsRequest) (*ListACLsResponse, error)
+	// AddACL appends a rule after every declared rule.
+	AddACL(context.Context, *AddACLRequest) (*AddACLResponse, error)
+	DeleteACL(context.Context, *DeleteACLRequest) (*DeleteACLResponse, error)
+	mustEmbedUnimplementedNetworkServiceServer()
+}
+
+// UnimplementedNetworkServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedNetworkServiceServer struct{}
+
+func (UnimplementedNetworkServiceServer) ListNetworks(context.Context, *ListNetworksRequest) (*ListNetworksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNetworks not implemented")
+}
+func (UnimplementedNetworkServiceServer) AddNetwork(context.Context, *AddNetworkRequest) (*AddNetworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddNetwork not implemented")
+}
+func (UnimplementedNetworkServiceServer) DeleteNetwork(context.Context, *DeleteNetworkRequest) (*DeleteNetworkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNetwork not implemented")
+}
+func (UnimplementedNetworkServiceServer) ListTrunks(context.Context, *ListTrunksRequest) (*ListTrunksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTrunks not implemented")
+}
+func (UnimplementedNetworkServiceServer) AddTrunk(context.Context, *AddTrunkRequest) (*AddTrunkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddTrunk not implemented")
+}
+func (UnimplementedNetworkServiceServer) DeleteTrunk(context.Context, *DeleteTrunkRequest) (*DeleteTrunkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTrunk not implemented")
+}
+func (UnimplementedNetworkServiceServer) ListACLs(context.Context, *ListACLsRequest) (*ListACLsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListACLs not implemented")
+}
+func (UnimplementedNetworkServiceServer) AddACL(context.Context, *AddACLRequest) (*AddACLResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddACL not implemented")
+}
+func (UnimplementedNetworkServiceServer) DeleteACL(context.Context, *DeleteACLRequest) (*DeleteACLResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteACL not implemented")
+}
+func (UnimplementedNetworkServiceServer) mustEmbedUnimplementedNetworkServiceServer() {}
+func (UnimplementedNetworkServiceServer) testEmbeddedByValue()                        {}
+
+// UnsafeNetworkServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to NetworkServiceServer will
+// result in compilation errors.
+type UnsafeNetworkServiceServer interface {
+	mustEmbedUnimplementedNetworkServiceServer()
+}
+
+func RegisterNetworkServiceServer(s grpc.ServiceRegistrar, srv NetworkServiceServer) {
+	// If the following call panics, it indicates UnimplementedNetworkServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&NetworkService_ServiceDesc, srv)
+}
+
+func _NetworkService_ListNetworks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNetworksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).ListNetworks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_ListNetworks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).ListNetworks(ctx, req.(*ListNetworksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_AddNetwork_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddNetworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).AddNetwork(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_AddNetwork_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).AddNetwork(ctx, req.(*AddNetworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_DeleteNetwork_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNetworkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).DeleteNetwork(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_DeleteNetwork_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).DeleteNetwork(ctx, req.(*DeleteNetworkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_ListTrunks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrunksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).ListTrunks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_ListTrunks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).ListTrunks(ctx, req.(*ListTrunksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_AddTrunk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddTrunkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).AddTrunk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_AddTrunk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).AddTrunk(ctx, req.(*AddTrunkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_DeleteTrunk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTrunkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).DeleteTrunk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_DeleteTrunk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).DeleteTrunk(ctx, req.(*DeleteTrunkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_ListACLs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListACLsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).ListACLs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_ListACLs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).ListACLs(ctx, req.(*ListACLsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_AddACL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddACLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).AddACL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_AddACL_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).AddACL(ctx, req.(*AddACLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NetworkService_DeleteACL_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteACLRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NetworkServiceServer).DeleteACL(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NetworkService_DeleteACL_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NetworkServiceServer).DeleteACL(ctx, req.(*DeleteACLRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// NetworkService_ServiceDesc is the grpc.ServiceDesc for NetworkService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var NetworkService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "loom.v1.NetworkService",
+	HandlerType: (*NetworkServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListNetworks",
+			Handler:    _NetworkService_ListNetworks_Handler,
+		},
+		{
+			MethodName: "AddNetwork",
+			Handler:    _NetworkService_AddNetwork_Handler,
+		},
+		{
+			MethodName: "DeleteNetwork",
+			Handler:    _NetworkService_DeleteNetwork_Handler,
+		},
+		{
+			MethodName: "ListTrunks",
+			Handler:    _NetworkService_ListTrunks_Handler,
+		},
+		{
+			MethodName: "AddTrunk",
+			Handler:    _NetworkService_AddTrunk_Handler,
+		},
+		{
+			MethodName: "DeleteTrunk",
+			Handler:    _NetworkService_DeleteTrunk_Handler,
+		},
+		{
+			MethodName: "ListACLs",
+			Handler:    _NetworkService_ListACLs_Handler,
+		},
+		{
+			MethodName: "AddACL",
+			Handler:    _NetworkService_AddACL_Handler,
+		},
+		{
+			MethodName: "DeleteACL",
+			Handler:    _NetworkService_DeleteACL_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

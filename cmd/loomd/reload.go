@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"os"
+	"reflect"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/config"
+	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/network"
+)
+
+// reloader re-reads the config file for a reload. Only networks, trunks
+// and ACLs apply live; a change anywhere else is logged as waiting for the
+// next restart rather than silently ignored.
+func reloader(path string, running config.Config, log *logrus.Logger) func() (network.Spec, error) {
+	return func() (network.Spec, error) {
+		next, err := config.Load(path)
+		if err != nil {
+			return network.Spec{}, err
+		}
+		if !reflect.DeepEqual(withoutNetworks(next), withoutNetworks(running)) {
+			log.WithField("config", path).Warn("config changes outside networks, trunks and acls take effect at the next restart")
+		}
+		return next.NetworkSpec(), nil
+	}
+}
+
+func withoutNetworks(c config.Config) config.Config {
+	c.Networks, c.Trunks, c.ACLs = nil, nil, nil
+	return c
+}
+
+// reloadOnSignal reloads the config file on each SIGHUP; a rejected file
+// is logged by the controller and changes nothing.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, ctl *controller.Controller) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			ctl.ReloadConfig()
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/topology"
+)
+
+// Refresh gives every apps.Refresher a turn on the switches named (all
+// connected switches when none), on each switch's goroutine in order with
+// its events, and returns when all have run and reconciled. A policy
+// change is exactly this: swap the policy, Refresh, and the reconciler
+// sends only the difference.
+func (c *Controller) Refresh(dpids ...uint64) {
+	var sessions []*session
+	if len(dpids) == 0 {
+		sessions = c.reg.list()
+	}
+	for _, d := range dpids {
+		if s := c.reg.get(d); s != nil {
+			sessions = append(sessions, s)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.do(s.refresh) // a switch that goes away meanwhile needs nothing
+		}()
+	}
+	wg.Wait()
+}
+
+// refresh runs on the session goroutine.
+func (s *session) refresh() {
+	for _, a := range s.c.apps {
+		if r, ok := a.(apps.Refresher); ok {
+			s.call(a, func(ctx apps.Context) { r.Refresh(ctx, s.sw) })
+		}
+	}
+}
+
+// refreshOnPortChanges refreshes a switch when the topology changes one of
+// its ports (OVSDB adds a VM's identity or a tag after the OpenFlow port
+// appeared), batching bursts so a host booting ten VMs costs one pass.
+func (c *Controller) refreshOnPortChanges(ctx context.Context, top *topology.Topology, settle time.Duration) {
+	events, cancel := top.Subscribe(1024)
+	defer func() { cancel() }()
+	pending := map[uint64]bool{}
+	var timer <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok { // dropped for falling behind: catch up on everything
+				events, cancel = top.Subscribe(1024)
+				c.Refresh()
+				continue
+			}
+			if p, isPort := ev.Object.(topology.Port); isPort {
+				pending[p.DPID] = true
+				if timer == nil {
+					timer = time.After(settle)
+				}
+			}
+		case <-timer:
+			dpids := make([]uint64, 0, len(pending))
+			for d := range pending {
+				dpids = append(dpids, d)
+			}
+			clear(pending)
+			timer = nil
+			c.Refresh(dpids...)
+		}
+	}
+}
