@@ -66,7 +66,7 @@ func TestFlowsAndStaticConfig(t *testing.T) {
 	for body, want := range map[string]string{
 		"flows:\n  foreign: maybe\n":       "flows.foreign",
 		"flows:\n  verify_interval: 1ms\n": "flows.verify_interval",
-		"apps:\n  static:\n    flows:\n      - switch: zz\n        flow: \"table=1 actions=drop\"\n":                   "apps.static.flows[0]: switch",
+		"apps:\n  static:\n    flows:\n      - switch: zz\n        flow: \"table=1 actions=drop\"\n":             "apps.static.flows[0]: switch",
 		"apps:\n  static:\n    flows:\n      - switch: \"*\"\n        flow: \"table=1,nw_tos=4 actions=drop\"\n": "apps.static.flows[0]: flow",
 	} {
 		if _, err := Load(write(t, body)); err == nil || !strings.Contains(err.Error(), want) {

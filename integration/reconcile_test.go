@@ -22,6 +22,23 @@ func writeConfig(t testing.TB, lab *harness.Lab, name, body string) string {
 	return p
 }
 
+// startFlowMonitor runs ovs-ofctl monitor on br and waits until it is
+// watching: its log then holds one line per flow added, modified or
+// deleted. (OpenFlow 1.3, the only version Loom's bridges speak; a monitor
+// that failed to attach would see no change and prove nothing.)
+func startFlowMonitor(t *testing.T, lab *harness.Lab, hv *harness.Hypervisor, br *harness.Bridge) *harness.Process {
+	t.Helper()
+	monitor := lab.Start("monitor-"+br.Name, hv.NS, []string{"OVS_RUNDIR=" + hv.RunDir}, "ovs-ofctl", "-O", "OpenFlow13", "monitor",
+		"unix:"+filepath.Join(hv.RunDir, br.Name+".mgmt"), "watch:!initial")
+	waitFor(t, "flow monitor attached", 10*time.Second, func() bool {
+		return strings.Contains(monitor.Log(), "FLOW_MONITOR reply") || monitor.Exited()
+	})
+	if monitor.Exited() {
+		t.Fatalf("ovs-ofctl monitor failed:\n%s", monitor.Log())
+	}
+	return monitor
+}
+
 // flowState is a flow as dump-flows shows it, split into its identity and
 // behaviour (cookie, match, actions) and its counters.
 type flowState struct {
@@ -86,8 +103,7 @@ func TestControllerRestartIsHitless(t *testing.T) {
 	before := flowTable(t, br)
 
 	// Watch every change to the table, and ping every 10 ms throughout.
-	monitor := lab.Start("monitor", hv.NS, nil, "ovs-ofctl", "monitor", "unix:"+filepath.Join(hv.RunDir, br.Name+".mgmt"), "watch:")
-	waitFor(t, "flow monitor attached", 10*time.Second, func() bool { return strings.Contains(monitor.Log(), "NXST_FLOW_MONITOR") || len(monitor.Log()) > 0 })
+	monitor := startFlowMonitor(t, lab, hv, br)
 	pinger := lab.Start("pinger", vm1.NS, nil, "ping", "-i", "0.01", "-c", "1000", "-W", "1", vm2.IP)
 
 	l.proc.Kill9()
