@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/loomsdn/loom/internal/plantext"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
 
@@ -32,30 +32,7 @@ func newPlan(o *options) *cobra.Command {
 			if o.output != "table" {
 				return render(cmd.OutOrStdout(), o.output, r, nil)
 			}
-			w := cmd.OutOrStdout()
-			changes := 0
-			for _, s := range r.Switches {
-				if len(s.Add)+len(s.Change)+len(s.Remove) == 0 {
-					continue
-				}
-				if changes > 0 {
-					fmt.Fprintln(w)
-				}
-				changes++
-				fmt.Fprintf(w, "switch %s: +%d ~%d -%d\n", dpid(s.Dpid), len(s.Add), len(s.Change), len(s.Remove))
-				for _, f := range s.Add {
-					fmt.Fprintln(w, "+ "+f)
-				}
-				for _, f := range s.Change {
-					fmt.Fprintln(w, "~ "+f)
-				}
-				for _, f := range s.Remove {
-					fmt.Fprintln(w, "- "+f)
-				}
-			}
-			if changes == 0 {
-				fmt.Fprintln(w, "no changes")
-			}
+			plantext.Write(cmd.OutOrStdout(), r)
 			return nil
 		}}
 }
