@@ -278,17 +278,23 @@ networks:
 		t.Fatal("the monitor saw no change at all")
 	}
 
-	// A rejected config (port 70000) leaves the table untouched.
+	// A rejected config (bad CIDR, port 70000, unknown VLAN) leaves the
+	// table untouched, and the log names the field.
 	table := flowTable(t, br)
-	writeConfig(t, lab, "loom.yaml", before+`acls:
-  - {name: web, network: blue, proto: tcp, dst_port: 70000, action: allow}
-`)
-	if err := l.proc.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the rejection logged", 10*time.Second, func() bool { return strings.Contains(l.proc.Log(), "config reload rejected") })
-	if !strings.Contains(l.proc.Log(), `acls[0].dst_port`) {
-		t.Errorf("the rejection does not name the field:\n%s", tailLines(l.proc.Log(), 5))
+	for field, rule := range map[string]string{
+		"acls[0].src":      "{name: bad, network: blue, src: 10.0.0.300/24, action: deny}",
+		"acls[0].dst_port": "{name: web, network: blue, proto: tcp, dst_port: 70000, action: allow}",
+		"acls[0].vlan":     "{name: lost, vlan: 99, action: deny}",
+	} {
+		rejected := strings.Count(l.proc.Log(), "config reload rejected")
+		writeConfig(t, lab, "loom.yaml", before+"acls:\n  - "+rule+"\n")
+		if err := l.proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the rejection logged", 10*time.Second, func() bool { return strings.Count(l.proc.Log(), "config reload rejected") > rejected })
+		if !strings.Contains(l.proc.Log(), field) {
+			t.Errorf("the rejection does not name %s:\n%s", field, tailLines(l.proc.Log(), 5))
+		}
 	}
 	if after := flowTable(t, br); !sameFlows(table, after) {
 		t.Fatalf("a rejected config changed the flows:\nbefore %v\nafter  %v", table, after)
