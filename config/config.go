@@ -30,6 +30,7 @@ type Config struct {
 	// OVSDBTLS is the client certificate and CA for ssl: OVSDB endpoints.
 	OVSDBTLS TLSFiles `yaml:"ovsdb_tls"`
 	Apps     Apps     `yaml:"apps"`
+	Tunnels  Tunnels  `yaml:"tunnels"`
 	// Networks, Trunks and ACLs are the live part of the file: SIGHUP
 	// (or the API's reload) applies changes to them without a restart.
 	Networks []network.Network `yaml:"networks"`
@@ -80,6 +81,21 @@ type Hypervisor struct {
 	Name     string `yaml:"name"`
 	OVSDB    string `yaml:"ovsdb"`     // unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT
 	TunnelIP string `yaml:"tunnel_ip"` // the host's tunnel endpoint (optional here)
+}
+
+// Tunnels configures the tunnel mesh between hypervisors.
+type Tunnels struct {
+	// Type is vxlan (default), gre, or none (Loom makes no tunnel ports).
+	Type string `yaml:"type"`
+	// Bridge is the tunnel bridge on every hypervisor; empty: every bridge
+	// connected to Loom that holds VM ports.
+	Bridge string `yaml:"bridge"`
+	// ProbeInterval is how often each peer is probed through the tunnel; a
+	// peer is down after three intervals without a probe.
+	ProbeInterval Duration `yaml:"probe_interval"`
+	// PeerTimeout is how long a hypervisor whose switches disconnected
+	// stays in the mesh before its flows are withdrawn everywhere.
+	PeerTimeout Duration `yaml:"peer_timeout"`
 }
 
 // Flows configures the flow engine.
@@ -158,6 +174,7 @@ func Default() Config {
 		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second)},
 		Flows:    Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
 		Apps:     Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
+		Tunnels:  Tunnels{Type: "vxlan", ProbeInterval: Duration(time.Second), PeerTimeout: Duration(30 * time.Second)},
 	}
 }
 
@@ -255,6 +272,17 @@ func (c Config) Validate() error {
 	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
 		return fieldErr("apps.l2.max_macs", "%d is outside 1..1048576", c.Apps.L2.MaxMACs)
+	}
+	switch c.Tunnels.Type {
+	case "vxlan", "gre", "none":
+	default:
+		return fieldErr("tunnels.type", "%q is not vxlan, gre or none", c.Tunnels.Type)
+	}
+	if d := time.Duration(c.Tunnels.ProbeInterval); d < 100*time.Millisecond || d > time.Minute {
+		return fieldErr("tunnels.probe_interval", "%v is outside 100ms..1m", d)
+	}
+	if d := time.Duration(c.Tunnels.PeerTimeout); d < time.Second || d > 24*time.Hour {
+		return fieldErr("tunnels.peer_timeout", "%v is outside 1s..24h", d)
 	}
 	if _, err := network.Compile(c.NetworkSpec()); err != nil {
 		var fe *network.FieldError

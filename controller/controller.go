@@ -50,6 +50,18 @@ type Config struct {
 	// Networks, when set, is the live network policy and where it comes
 	// from; RestoreNetworks loads it.
 	Networks *Networks
+	// Tunnels configures the tunnel ports Loom keeps on hypervisors.
+	Tunnels Tunnels
+}
+
+// Tunnels says which tunnel port Loom keeps on each hypervisor's tunnel
+// bridge.
+type Tunnels struct {
+	// Type is vxlan or gre; empty: Loom manages no tunnel ports.
+	Type string
+	// Bridge names the tunnel bridge on every hypervisor; empty: every
+	// bridge connected to Loom that holds VM ports.
+	Bridge string
 }
 
 // Controller hosts apps and switch sessions.
@@ -67,6 +79,7 @@ type Controller struct {
 	packets  packetSubs
 	stop     context.CancelFunc // ends the controller's own goroutines
 	netMu    sync.Mutex         // serialises network policy changes
+	warned   sync.Map           // ids of standing conditions already logged
 	nets     netState
 }
 
@@ -118,7 +131,7 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	var ctx context.Context
 	ctx, c.stop = context.WithCancel(context.Background())
 	if cfg.Topology != nil && c.hasRefresher() {
-		go c.refreshOnPortChanges(ctx, cfg.Topology, 50*time.Millisecond)
+		go c.refreshOnTopology(ctx, cfg.Topology, 50*time.Millisecond)
 	}
 	return c, nil
 }

@@ -113,6 +113,7 @@ func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
 			top.OVSDBState(name, endpoint, &snap, nil)
 		}
 		h.secure(cl, snap)
+		h.tunnelPorts(cl, snap)
 	}
 }
 
@@ -132,5 +133,80 @@ func (h *hypervisors) secure(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 			h.c.log.WithError(err).WithFields(logrus.Fields{"hypervisor": snap.Name, "bridge": b.Name}).Warn("could not set fail_mode=secure")
 		}
 		cancel()
+	}
+}
+
+// tunnelPorts makes every tunnel bridge of snap (a bridge connected to
+// Loom that holds VM ports, or the one named in the config) hold Loom's
+// flow-based tunnel port of the configured type, and removes tunnel ports
+// Loom made that are no longer wanted (another type, a bridge that no
+// longer qualifies). Ports Loom did not make are never touched, even when
+// they carry Loom's port name.
+func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
+	typ := h.c.cfg.Tunnels.Type
+	if typ == "" {
+		return
+	}
+	connected := map[uint64]bool{}
+	for _, d := range h.c.Switches() {
+		connected[d] = true
+	}
+	want := ovsdb.TunnelPortName(typ)
+	for _, b := range snap.Bridges {
+		wanted := connected[b.DPID] && h.isTunnelBridge(b)
+		has := false
+		for _, p := range b.Ports {
+			switch {
+			case p.Name == want && p.LoomOwned == ovsdb.OwnedTunnel && wanted:
+				has = true
+			case p.Name == want && p.LoomOwned != ovsdb.OwnedTunnel:
+				has = true // the operator's own port of that name: left alone
+				h.c.warnOnce("tunnel-foreign/"+snap.Name+"/"+p.Name, h.c.log.WithFields(logrus.Fields{"hypervisor": snap.Name, "bridge": b.Name, "port": p.Name}),
+					"a port with Loom's tunnel port name is not Loom's; Loom leaves it alone and adds none")
+			case p.LoomOwned == ovsdb.OwnedTunnel:
+				h.ovsdbDo(snap.Name, b.Name, p.Name, "removed a tunnel port Loom no longer needs", func(ctx context.Context) error {
+					return cl.RemovePort(ctx, b.Name, p.Name)
+				})
+			}
+		}
+		if wanted && !has {
+			h.ovsdbDo(snap.Name, b.Name, want, "added Loom's flow-based tunnel port", func(ctx context.Context) error {
+				return cl.AddTunnelPort(ctx, b.Name, typ)
+			})
+		}
+	}
+}
+
+// isTunnelBridge says whether b should hold a tunnel port: the bridge the
+// config names, or else any bridge with a VM port.
+func (h *hypervisors) isTunnelBridge(b ovsdb.Bridge) bool {
+	if name := h.c.cfg.Tunnels.Bridge; name != "" {
+		return b.Name == name
+	}
+	for _, p := range b.Ports {
+		if p.AttachedMAC != "" || p.IfaceID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// ovsdbDo runs one OVSDB change with a timeout and logs its outcome.
+func (h *hypervisors) ovsdbDo(hv, bridge, port, done string, fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	log := h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": bridge, "port": port})
+	if err := fn(ctx); err != nil {
+		log.WithError(err).Warn("OVSDB change failed; retrying on the next change or within a second")
+		return
+	}
+	log.Info(done)
+}
+
+// warnOnce logs a standing condition once per id rather than on every
+// OVSDB change.
+func (c *Controller) warnOnce(id string, log *logrus.Entry, msg string) {
+	if _, seen := c.warned.LoadOrStore(id, true); !seen {
+		log.Warn(msg)
 	}
 }

@@ -10,6 +10,7 @@ type Collector struct {
 	c        *Controller
 	switches *prometheus.Desc
 	desired  *prometheus.Desc
+	peers    *prometheus.Desc
 	counters []counterDesc
 }
 
@@ -26,6 +27,8 @@ func (c *Controller) Collector() *Collector {
 	return &Collector{c: c,
 		switches: prometheus.NewDesc("loom_switches_connected", "OpenFlow switches connected now.", nil, nil),
 		desired:  prometheus.NewDesc("loom_desired_flows", "Flows apps declare, by app.", []string{"app"}, nil),
+		peers: prometheus.NewDesc("loom_tunnel_peer_up", "1 while probes from one hypervisor reach another through the tunnel, else 0.",
+			[]string{"from", "to"}, nil),
 		counters: []counterDesc{
 			counter("packet_ins_total", "Packet-ins received.", func(s StatsSnapshot) uint64 { return s.PacketIns }),
 			counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full.", func(s StatsSnapshot) uint64 { return s.PacketInsDropped }),
@@ -44,6 +47,7 @@ func (c *Controller) Collector() *Collector {
 func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.switches
 	ch <- m.desired
+	ch <- m.peers
 	for _, c := range m.counters {
 		ch <- c.desc
 	}
@@ -54,6 +58,13 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.switches, prometheus.GaugeValue, float64(len(m.c.reg.list())))
 	for app, n := range m.c.desired.countByApp() {
 		ch <- prometheus.MustNewConstMetric(m.desired, prometheus.GaugeValue, float64(n), app)
+	}
+	for _, p := range m.c.tunnelPeers() {
+		up := 0.0
+		if p.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(m.peers, prometheus.GaugeValue, up, p.From, p.To)
 	}
 	st := m.c.Stats()
 	for _, c := range m.counters {

@@ -166,6 +166,13 @@ func (a *API) ListTunnels(ctx context.Context, _ *pb.ListTunnelsRequest) (*pb.Li
 				RemoteIp: p.Tunnel.RemoteIP, Key: p.Tunnel.Key, Up: p.Up, Hypervisor: hv[p.DPID]})
 		}
 	}
+	for _, peer := range a.c.tunnelPeers() {
+		tp := &pb.TunnelPeer{From: peer.From, To: peer.To, RemoteIp: peer.RemoteIP, Up: peer.Up, Reason: peer.Reason}
+		if !peer.LastProbe.IsZero() {
+			tp.LastProbeUnixNano = peer.LastProbe.UnixNano()
+		}
+		resp.Peers = append(resp.Peers, tp)
+	}
 	return resp, nil
 }
 

@@ -44,13 +44,14 @@ func (s *session) refresh() {
 	}
 }
 
-// refreshOnPortChanges refreshes a switch when the topology changes one of
-// its ports (OVSDB adds a VM's identity or a tag after the OpenFlow port
-// appeared), batching bursts so a host booting ten VMs costs one pass.
-func (c *Controller) refreshOnPortChanges(ctx context.Context, top *topology.Topology, settle time.Duration) {
+// refreshOnTopology refreshes every switch when the topology changes what
+// apps derive flows from: ports (OVSDB adding a VM's identity or a tag
+// after the OpenFlow port appeared), hosts, switches and hypervisors
+// (the tunnel mesh spans switches, so one host's change is every host's).
+// Bursts are batched, so a host booting ten VMs costs one pass.
+func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topology, settle time.Duration) {
 	events, cancel := top.Subscribe(1024)
 	defer func() { cancel() }()
-	pending := map[uint64]bool{}
 	var timer <-chan time.Time
 	for {
 		select {
@@ -62,20 +63,12 @@ func (c *Controller) refreshOnPortChanges(ctx context.Context, top *topology.Top
 				c.Refresh()
 				continue
 			}
-			if p, isPort := ev.Object.(topology.Port); isPort {
-				pending[p.DPID] = true
-				if timer == nil {
-					timer = time.After(settle)
-				}
+			if ev.Kind != "link" && timer == nil {
+				timer = time.After(settle)
 			}
 		case <-timer:
-			dpids := make([]uint64, 0, len(pending))
-			for d := range pending {
-				dpids = append(dpids, d)
-			}
-			clear(pending)
 			timer = nil
-			c.Refresh(dpids...)
+			c.Refresh()
 		}
 	}
 }

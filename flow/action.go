@@ -12,6 +12,7 @@ type Action struct {
 	port uint32 // output
 	vid  uint16 // set VLAN
 	ct   ctArgs // conntrack
+	tun  uint64 // set tunnel: the tun_id, or tun_dst's IPv4 address
 }
 
 type actionKind uint8
@@ -22,6 +23,8 @@ const (
 	actPopVLAN
 	actSetVLAN
 	actCT
+	actSetTunID
+	actSetTunDst
 )
 
 // Output forwards to a port.
@@ -64,6 +67,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("set_field:%d->vlan_vid", a.vid|vlanPresent)
 	case actCT:
 		return a.ct.String()
+	case actSetTunID, actSetTunDst:
+		return a.tunnelString()
 	}
 	switch a.port {
 	case openflow.PortController:
@@ -96,6 +101,8 @@ func (a Action) Wire() openflow.Action {
 			Field: openflow.BasicOXM(openflow.OXMVlanVID, []byte{byte((a.vid | vlanPresent) >> 8), byte(a.vid | vlanPresent)})}
 	case actCT:
 		return a.ct.wire()
+	case actSetTunID, actSetTunDst:
+		return a.tunnelWire()
 	}
 	return openflow.Output(a.port)
 }

@@ -96,7 +96,7 @@ func TestMatchFromOXMsRoundTrip(t *testing.T) {
 	if err != nil || got != m {
 		t.Fatalf("got %v, %v; want %v", got, err, m)
 	}
-	if _, err := MatchFromOXMs([]openflow.OXM{{Class: openflow.OXMClassBasic, Field: openflow.OXMTunnelID, Value: []byte{0, 0, 0, 0, 0, 0, 0, 4}}}); err == nil {
+	if _, err := MatchFromOXMs([]openflow.OXM{{Class: openflow.OXMClassBasic, Field: openflow.OXMMetadata, Value: []byte{0, 0, 0, 0, 0, 0, 0, 4}}}); err == nil {
 		t.Fatal("an unmodelled field converted")
 	}
 }

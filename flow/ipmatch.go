@@ -216,7 +216,8 @@ func portOXM(field uint8, port, mask uint16) openflow.OXM {
 	return o
 }
 
-// lessL3 continues Match.less over the IP, L4, ICMP and ct_state fields.
+// lessL3 continues Match.less over the IP, L4, ICMP and ct_state fields,
+// then the tunnel fields.
 func (m Match) lessL3(o Match) bool {
 	switch {
 	case m.ipProto != o.ipProto:
@@ -239,6 +240,8 @@ func (m Match) lessL3(o Match) bool {
 		return m.icmpCode < o.icmpCode
 	case m.ctState != o.ctState:
 		return m.ctState < o.ctState
+	case m.ctMask != o.ctMask:
+		return m.ctMask < o.ctMask
 	}
-	return m.ctMask < o.ctMask
+	return m.lessTunnel(o)
 }

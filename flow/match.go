@@ -44,6 +44,8 @@ const (
 	FieldICMPType
 	FieldICMPCode
 	FieldCTState
+	FieldTunID
+	FieldTunSrc
 )
 
 const (
@@ -60,13 +62,16 @@ const (
 	fICMPType = FieldICMPType
 	fICMPCode = FieldICMPCode
 	fCTState  = FieldCTState
+	fTunID    = FieldTunID
+	fTunSrc   = FieldTunSrc
 )
 
 // vlanPresent is OFPVID_PRESENT: set in vlan_vid for tagged frames.
 const vlanPresent = 0x1000
 
 var fieldNames = []string{"in_port", "dl_src", "dl_dst", "dl_type", "vlan",
-	"nw_proto", "ip_src", "ip_dst", "tp_src", "tp_dst", "icmp_type", "icmp_code", "ct_state"}
+	"nw_proto", "ip_src", "ip_dst", "tp_src", "tp_dst", "icmp_type", "icmp_code", "ct_state",
+	"tun_id", "tun_src"}
 
 // String lists the fields by their ovs-ofctl names.
 func (fs Fields) String() string {
@@ -101,6 +106,8 @@ type Match struct {
 	icmpType, icmpCode uint8
 	ctState, ctMask    uint8 // the bits OVS keeps: see ctKnown
 	ipSrc, ipDst       ipNet
+	tunID              [8]byte // big-endian: a uint64 would 8-byte align every Key
+	tunSrc             [4]byte
 }
 
 // Fields returns the fields m matches on.
@@ -146,7 +153,7 @@ func (m Match) String() string {
 			parts = append(parts, fmt.Sprintf("dl_vlan=%d", m.vlanVID&0xfff))
 		}
 	}
-	parts = m.appendL3Text(parts)
+	parts = m.appendTunnelText(m.appendL3Text(parts))
 	return strings.Join(parts, ",")
 }
 
@@ -169,7 +176,7 @@ func (m Match) OXMs() []openflow.OXM {
 		out = append(out, openflow.BasicOXM(openflow.OXMVlanVID, binary.BigEndian.AppendUint16(nil, m.vlanVID)))
 	}
 	// After eth_type: OVS checks a field's prerequisites as it reads it.
-	return m.appendL3OXMs(out)
+	return m.appendTunnelOXMs(m.appendL3OXMs(out))
 }
 
 func (m Match) less(o Match) bool {

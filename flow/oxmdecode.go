@@ -40,6 +40,9 @@ func (d *matchDecoder) decode(o openflow.OXM) (Fields, error) {
 		d.m = d.m.CTState(state, mask)
 		return fCTState, err
 	}
+	if o.Class == oxmClassNXM1 && o.Field == nxmTunIPv4Src {
+		return d.tunSrc(o)
+	}
 	if o.Class != openflow.OXMClassBasic {
 		return 0, fmt.Errorf("field class 0x%04x/%d is not one Loom builds", o.Class, o.Field)
 	}
@@ -48,6 +51,8 @@ func (d *matchDecoder) decode(o openflow.OXM) (Fields, error) {
 		return d.prefix(o)
 	case oxmTCPSrc, oxmUDPSrc, oxmSCTPSrc, oxmTCPDst, oxmUDPDst, oxmSCTPDst:
 		return d.port(o)
+	case openflow.OXMTunnelID:
+		return d.tunID(o)
 	}
 	if o.Mask != nil {
 		return 0, fmt.Errorf("field %d is masked; Loom builds it exact only", o.Field)

@@ -17,12 +17,15 @@ const (
 	oxmICMPv6Code uint8 = 30
 )
 
-// ct_state is a Nicira extension field. OVS puts it in the NXM_1 class
-// (0x0001), which OpenFlow 1.3 switches from OVS accept beside the basic
-// class; the TLV carries no experimenter id.
+// ct_state and the tunnel addresses are Nicira extension fields. OVS puts
+// them in the NXM_1 class (0x0001), which OpenFlow 1.3 switches from OVS
+// accept beside the basic class; the TLV carries no experimenter id.
+// (tun_id is OpenFlow's own tunnel_id, openflow.OXMTunnelID.)
 const (
-	oxmClassNXM1 uint16 = 0x0001
-	nxmCTState   uint8  = 105
+	oxmClassNXM1  uint16 = 0x0001
+	nxmTunIPv4Src uint8  = 31 // NXM_NX_TUN_IPV4_SRC, tun_src
+	nxmTunIPv4Dst uint8  = 32 // NXM_NX_TUN_IPV4_DST, tun_dst
+	nxmCTState    uint8  = 105
 )
 
 // The values that decide which OXM a field goes in: one Match field (an

@@ -124,6 +124,12 @@ func (f *Flow) parseActions(s string) error {
 				return fmt.Errorf("%q: want set_field:<vid|4096>->vlan_vid", a)
 			}
 			f.Actions = append(f.Actions, SetVLAN(uint16(n)))
+		case strings.HasPrefix(a, "set_field:") && (strings.HasSuffix(a, "->tun_id") || strings.HasSuffix(a, "->tun_dst")):
+			act, err := parseTunnelSetField(a)
+			if err != nil {
+				return err
+			}
+			f.Actions = append(f.Actions, act)
 		case a == "ct" || strings.HasPrefix(a, "ct("):
 			ct, err := parseCT(a)
 			if err != nil {

@@ -49,7 +49,7 @@ func (f *Flow) parseL3Field(name, value string) error {
 		*m = m.CTState(state, mask)
 		return err
 	}
-	return fmt.Errorf("unknown field")
+	return f.parseTunnelField(name, value)
 }
 
 // parsePrefix reads an address or CIDR prefix of the family the field

@@ -60,6 +60,8 @@ func ActionFromWire(w openflow.Action) (a Action, ok bool) {
 	case w.Type == openflow.ActionSetField && w.Field.Class == openflow.OXMClassBasic &&
 		w.Field.Field == openflow.OXMVlanVID && len(w.Field.Value) == 2:
 		a, ok = SetVLAN(uint16(w.Field.Value[0])<<8|uint16(w.Field.Value[1])), true
+	case w.Type == openflow.ActionSetField:
+		a, ok = tunnelFromWire(w.Field)
 	}
 	if !ok || !bytes.Equal(actionBytes(a.Wire()), actionBytes(w)) {
 		return Action{}, false

@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// MaxVNI is the highest VNI a network may use; the one above it carries
+// Loom's tunnel health probes.
+const MaxVNI = 1<<24 - 2
+
 // MaxRules bounds a policy's ACL rules (each gets its own flow priority).
 const MaxRules = 50000
 
@@ -48,8 +52,8 @@ func Compile(s Spec) (*Policy, error) {
 		if o := p.byVLAN[uint16(n.VLAN)]; o != nil {
 			return nil, fieldErr(at+".vlan", "network %q: VLAN %d is already network %q's", n.Name, n.VLAN, o.Name)
 		}
-		if n.VNI < 0 || n.VNI > 1<<24-1 {
-			return nil, fieldErr(at+".vni", "network %q: %d is not a VNI (1-16777215)", n.Name, n.VNI)
+		if n.VNI < 0 || n.VNI > MaxVNI {
+			return nil, fieldErr(at+".vni", "network %q: %d is not a VNI (1-%d; %d is Loom's tunnel probes')", n.Name, n.VNI, MaxVNI, MaxVNI+1)
 		}
 		if o, dup := vnis[n.VNI]; dup && n.VNI != 0 {
 			return nil, fieldErr(at+".vni", "network %q: VNI %d is already network %q's", n.Name, n.VNI, o)

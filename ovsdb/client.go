@@ -163,6 +163,7 @@ func (c *Client) Snapshot() (Hypervisor, error) {
 	for _, m := range ca.Table("Open_vSwitch").Rows() {
 		o := m.(*vswitch.OpenvSwitch)
 		h.SystemID, h.Hostname = o.ExternalIDs["system-id"], o.ExternalIDs["hostname"]
+		h.TunnelIP = o.ExternalIDs["loom-tunnel-ip"]
 	}
 	ports, ifaces := ca.Table("Port"), ca.Table("Interface")
 	for uuid, m := range ca.Table("Bridge").Rows() {
@@ -180,7 +181,7 @@ func (c *Client) Snapshot() (Hypervisor, error) {
 				continue
 			}
 			p := pm.(*vswitch.Port)
-			port := Port{Name: p.Name}
+			port := Port{Name: p.Name, LoomOwned: p.ExternalIDs[ownerKey]}
 			if p.Tag != nil {
 				port.Tag = *p.Tag
 			}

@@ -5,6 +5,9 @@ type Hypervisor struct {
 	Name     string // as configured
 	SystemID string // Open_vSwitch external_ids:system-id
 	Hostname string // Open_vSwitch external_ids:hostname
+	// TunnelIP is Open_vSwitch external_ids:loom-tunnel-ip, the host's
+	// tunnel endpoint when the config does not name one.
+	TunnelIP string
 	Bridges  []Bridge
 }
 
@@ -38,6 +41,9 @@ type Port struct {
 	// RemoteIP and Key are options:remote_ip and options:key of a tunnel port.
 	RemoteIP string
 	Key      string
+	// LoomOwned is the Port's external_ids:loom-owned ("tunnel" on the
+	// tunnel ports Loom made; "" on everyone else's).
+	LoomOwned string
 }
 
 // Bridge returns the bridge with datapath id dpid.

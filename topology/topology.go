@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"reflect"
 	"sort"
 	"sync"
@@ -494,6 +496,12 @@ func join(in inputs) Snapshot {
 			}
 			h.SystemID, h.Hostname = st.View.SystemID, st.View.Hostname
 			h.Connected, h.Error = st.Connected, st.Error
+			if h.TunnelIP == "" {
+				h.TunnelIP = st.View.TunnelIP
+			}
+		}
+		if h.TunnelIP == "" {
+			h.TunnelIP = endpointIP(h.OVSDB)
 		}
 		s.Hypervisors = append(s.Hypervisors, h)
 	}
@@ -716,4 +724,21 @@ func diff(old, next Snapshot) []Event {
 	add("port", op, np)
 	add("link", ol, nl)
 	return out
+}
+
+// endpointIP is the IP address of a tcp: or ssl: OVSDB endpoint: the tunnel
+// endpoint of last resort for a host whose config and OVSDB name none.
+func endpointIP(endpoint string) string {
+	_, addr, err := ovsdb.ParseEndpoint(endpoint)
+	if err != nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.String()
+	}
+	return ""
 }

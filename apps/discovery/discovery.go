@@ -81,10 +81,10 @@ func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {
 
 // Tick implements apps.Ticker: refresh the VM-port drops, probe, expire.
 func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
-	vm := a.vmPorts(sw.DPID)
+	kinds := a.portKinds(sw.DPID)
 	for _, p := range sw.Ports {
 		key := fmt.Sprintf("vm-lldp/%d", p.No)
-		if vm[p.No] {
+		if kinds[p.No] == topology.PortVM {
 			ctx.Set(sw.DPID, key, flow.Flow{Table: table, Priority: priorityVMDrop,
 				Match: flow.Match{}.InPort(p.No).EthType(EtherTypeLLDP)})
 		} else {
@@ -93,8 +93,8 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	}
 	now := ctx.Now()
 	for _, p := range sw.Ports {
-		if vm[p.No] || !p.Up || p.No > 0xffffff00 {
-			continue
+		if k := kinds[p.No]; k == topology.PortVM || k == topology.PortTunnel || !p.Up || p.No > 0xffffff00 {
+			continue // no LLDP to VMs, nor into a flow-based tunnel (it needs a destination)
 		}
 		frame := buildFrame(a.key, [6]byte(p.MAC), sw.DPID, p.No, now.UnixNano())
 		ctx.PacketOut(apps.PacketOut{DPID: sw.DPID, Actions: []flow.Action{flow.Output(p.No)}, Data: frame})
@@ -109,13 +109,11 @@ func (a *App) lastSeen(l topology.Link) time.Time {
 	return a.seen[l] // called with a.mu held by drop
 }
 
-// vmPorts returns the switch's VM ports as the topology knows them.
-func (a *App) vmPorts(dpid uint64) map[uint32]bool {
-	out := map[uint32]bool{}
+// portKinds returns what the topology knows is behind each port.
+func (a *App) portKinds(dpid uint64) map[uint32]topology.PortKind {
+	out := map[uint32]topology.PortKind{}
 	for _, p := range a.top.Ports(dpid) {
-		if p.Kind == topology.PortVM {
-			out[p.No] = true
-		}
+		out[p.No] = p.Kind
 	}
 	return out
 }
@@ -131,7 +129,7 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	switch {
 	case err != nil:
 		reason = "malformed"
-	case a.vmPorts(pkt.DPID)[pkt.InPort]:
+	case a.portKinds(pkt.DPID)[pkt.InPort] == topology.PortVM:
 		reason = "arrived on a VM port"
 	case !p.verify(a.key):
 		reason = "bad HMAC"

@@ -12,6 +12,7 @@ package vlan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -32,10 +33,18 @@ const (
 	priorityFlood    = 1
 )
 
+// Remote extends a network's flooding beyond the switch: the tunnel mesh
+// (apps/tunnel) returns the actions that reach the other hypervisors with
+// ports in the network, for a frame already without its tag.
+type Remote interface {
+	FloodActions(dpid uint64, vid uint16) []flow.Action
+}
+
 // App is the VLAN classifier.
 type App struct {
 	policy *network.Holder
 	top    *topology.Topology // nil: ports are known by name only
+	remote Remote             // nil: flooding stays on the switch
 
 	mu       sync.Mutex
 	modes    map[uint64]map[uint32]network.Mode // dpid -> port -> mode, as last declared
@@ -49,6 +58,9 @@ func New(policy *network.Holder, top *topology.Topology) *App {
 		declared: apps.Declared{}}
 }
 
+// FloodBeyond makes every network's flood also reach what r returns.
+func (a *App) FloodBeyond(r Remote) { a.remote = r }
+
 // Name implements apps.App.
 func (a *App) Name() string { return "vlan" }
 
@@ -59,7 +71,7 @@ func (a *App) ID() flow.AppID { return ID }
 // admits: a tagged frame on an access port, a VLAN a trunk may not carry.
 func (a *App) Tables() []flow.Table {
 	return []flow.Table{{ID: pipeline.Classify, Name: "classify", Owner: a.Name(), Miss: flow.MissDrop,
-		Match: flow.FieldInPort | flow.FieldVLAN | flow.FieldEthType | flow.FieldEthSrc}}
+		Match: flow.FieldInPort | flow.FieldVLAN | flow.FieldEthType | flow.FieldEthSrc | flow.FieldTunID | flow.FieldTunSrc}}
 }
 
 // SwitchUp implements apps.SwitchHandler.
@@ -89,7 +101,7 @@ func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange,
 // Refresh implements apps.Refresher: it recomputes every flow the app
 // wants on sw from the running policy and declares the difference.
 func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
-	modes, decl := Compute(a.policy.Policy(), a.top, sw)
+	modes, decl := compute(a.policy.Policy(), a.top, sw, a.remote)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.modes[sw.DPID] = modes
@@ -117,6 +129,10 @@ func (a *App) FloodActions(dpid uint64, vid uint16) []flow.Action {
 // (by key) the policy wants on sw. Plans (dry runs) call it with a policy
 // that is not running.
 func Compute(p *network.Policy, top *topology.Topology, sw apps.Switch) (map[uint32]network.Mode, map[string][]flow.Flow) {
+	return compute(p, top, sw, nil)
+}
+
+func compute(p *network.Policy, top *topology.Topology, sw apps.Switch, remote Remote) (map[uint32]network.Mode, map[string][]flow.Flow) {
 	modes := make(map[uint32]network.Mode, len(sw.Ports))
 	for _, port := range sw.Ports {
 		if port.No >= reservedPorts {
@@ -127,6 +143,9 @@ func Compute(p *network.Policy, top *topology.Topology, sw apps.Switch) (map[uin
 			if known, ok := top.Port(sw.DPID, port.No); ok {
 				tp = known
 			}
+		}
+		if tp.Tunnel != nil {
+			continue // tunnel ports belong to the mesh (apps/tunnel), classified by VNI
 		}
 		modes[port.No] = p.Mode(tp)
 	}
@@ -142,7 +161,16 @@ func Compute(p *network.Policy, top *topology.Topology, sw apps.Switch) (map[uin
 		}
 	}
 	for vid := range vids {
-		if acts := floodActions(modes, vid); len(acts) > 0 {
+		acts := floodActions(modes, vid)
+		if remote != nil {
+			if beyond := remote.FloodActions(sw.DPID, vid); len(beyond) > 0 {
+				if vid != network.DefaultSegment && !slices.Contains(acts, flow.PopVLAN()) {
+					acts = append(acts, flow.PopVLAN())
+				}
+				acts = append(acts, beyond...)
+			}
+		}
+		if len(acts) > 0 {
 			decl[fmt.Sprintf("flood/%d", vid)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: priorityFlood,
 				Match: network.MatchVLAN(flow.Match{}, vid), Actions: acts}}
 		}
@@ -201,6 +229,6 @@ func floodActions(modes map[uint32]network.Mode, vid uint16) []flow.Action {
 
 // Plan implements apps.Planner.
 func (a *App) Plan(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
-	_, decl := Compute(p, a.top, sw)
+	_, decl := compute(p, a.top, sw, a.remote)
 	return decl
 }

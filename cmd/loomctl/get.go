@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -109,6 +110,19 @@ func newGet(o *options) *cobra.Command {
 				t := &table{header: []string{"HYPERVISOR", "SWITCH", "PORT", "NAME", "TYPE", "REMOTE-IP", "KEY", "UP"}}
 				for _, tu := range r.Tunnels {
 					t.add(tu.Hypervisor, dpid(tu.Dpid), tu.Port, tu.Name, tu.Type, tu.RemoteIp, tu.Key, yesNo(tu.Up))
+				}
+				if len(r.Peers) > 0 {
+					t.then = &table{header: []string{"FROM", "TO", "REMOTE-IP", "STATE", "LAST-PROBE", "WHY"}}
+					for _, p := range r.Peers {
+						state, last := "down", "-"
+						if p.Up {
+							state = "up"
+						}
+						if p.LastProbeUnixNano != 0 {
+							last = time.Unix(0, p.LastProbeUnixNano).UTC().Format(time.RFC3339)
+						}
+						t.then.add(p.From, p.To, p.RemoteIp, state, last, p.Reason)
+					}
 				}
 				return t
 			})

@@ -15,6 +15,7 @@ import (
 type table struct {
 	header []string
 	rows   [][]string
+	then   *table // a second table printed after a blank line
 }
 
 func (t *table) add(cells ...any) {
@@ -43,7 +44,11 @@ func (t *table) write(w io.Writer) error {
 	for _, r := range t.rows {
 		line(r)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil || t.then == nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return t.then.write(w)
 }
 
 // render writes msg as JSON or YAML, or calls asTable for a table.

@@ -28,6 +28,7 @@ import (
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/apps/static"
+	"github.com/loomsdn/loom/apps/tunnel"
 	"github.com/loomsdn/loom/apps/vlan"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
@@ -109,6 +110,7 @@ func run(args []string) error {
 	}
 
 	policy := network.NewHolder(nil)
+	refresh := func() {} // until the controller exists
 	nets := &controller.Networks{Policy: policy, File: cfg.NetworkSpec()}
 	if *cfgPath != "" {
 		nets.Reload = reloader(*cfgPath, cfg, log)
@@ -133,8 +135,9 @@ func run(args []string) error {
 		DiscoverOVSDB:  true,
 		OVSDBTLS:       ovsdbTLS,
 		Networks:       nets,
+		Tunnels:        tunnelPorts(cfg.Tunnels),
 		Log:            log,
-	}, pipelineApps(cfg, top, policy, statics)...)
+	}, pipelineApps(cfg, top, policy, statics, func() { refresh() })...)
 	if err != nil {
 		return err
 	}
@@ -144,6 +147,7 @@ func run(args []string) error {
 	if err := ctl.RestoreNetworks(); err != nil {
 		return err
 	}
+	refresh = func() { ctl.Refresh() }
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
 	reg := prometheus.NewRegistry()
@@ -250,9 +254,13 @@ func newAPIServer(ctl *controller.Controller, reg prometheus.Registerer, cert, k
 
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline):
 // the classifier first, so every other app sees its port modes.
-func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry) []apps.App {
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry, meshChanged func()) []apps.App {
+	tun := tunnel.New(tunnel.Options{Topology: top, Policy: policy, Every: time.Duration(cfg.Tunnels.ProbeInterval),
+		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), Changed: meshChanged})
 	vl := vlan.New(policy, top)
+	vl.FloodBeyond(tun)
 	return []apps.App{
+		tun, // first: the classifier's flooding reads its view of the mesh
 		vl,
 		acl.New(policy),
 		l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown), Topology: top,
@@ -260,6 +268,14 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		static.New(statics),
 		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
 	}
+}
+
+// tunnelPorts is the controller's side of the tunnels config.
+func tunnelPorts(t config.Tunnels) controller.Tunnels {
+	if t.Type == "none" {
+		return controller.Tunnels{}
+	}
+	return controller.Tunnels{Type: t.Type, Bridge: t.Bridge}
 }
 
 // version is set at build time (-ldflags "-X main.version=...").

@@ -11,7 +11,8 @@ const diagLines = 40
 
 // dumpDiagnostics logs what is needed to understand a failed test while the
 // lab is still up: for every hypervisor the bridges, their flows and the
-// tail of the ovs-vswitchd log, and the tail of every process log.
+// tail of the ovs-vswitchd log (plus the userspace tunnelling state of
+// hypervisors with an uplink), and the tail of every process log.
 func (l *Lab) dumpDiagnostics() {
 	l.mu.Lock()
 	hvs := append([]*Hypervisor(nil), l.hypervisors...)
@@ -36,6 +37,9 @@ func (l *Lab) dumpDiagnostics() {
 				continue
 			}
 			fmt.Fprintf(&b, "--- dump-flows %s (%d flows)\n%s\n", br.Name, len(flows), strings.Join(flows, "\n"))
+		}
+		if h.TunnelIP != "" {
+			b.WriteString(h.TunnelState())
 		}
 		fmt.Fprintf(&b, "--- tail of %s\n%s", h.VswitchdLog(), tail(readFile(h.VswitchdLog()), diagLines))
 		l.t.Logf("%s", b.String())

@@ -17,6 +17,11 @@ type Hypervisor struct {
 	NS     string // network namespace of ovs-vswitchd, its taps and VM ports
 	RunDir string // private OVS_RUNDIR: db, sockets, pidfiles, logs
 
+	// Set by AddUplink: the tunnel endpoint address (without prefix
+	// length, e.g. "192.168.50.11") and the standalone bridge holding it.
+	TunnelIP     string
+	UplinkBridge *Bridge
+
 	lab *Lab
 
 	mu       sync.Mutex

@@ -1552,6 +1552,92 @@ func (x *Tunnel) GetHypervisor() string {
 	return ""
 }
 
+// TunnelPeer is the health of the tunnel path from one hypervisor to
+// another, as Loom's probes through the tunnel find it.
+type TunnelPeer struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	From              string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	To                string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	RemoteIp          string                 `protobuf:"bytes,3,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	Up                bool                   `protobuf:"varint,4,opt,name=up,proto3" json:"up,omitempty"`
+	Reason            string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"` // why it is down
+	LastProbeUnixNano int64                  `protobuf:"varint,6,opt,name=last_probe_unix_nano,json=lastProbeUnixNano,proto3" json:"last_probe_unix_nano,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *TunnelPeer) Reset() {
+	*x = TunnelPeer{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TunnelPeer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TunnelPeer) ProtoMessage() {}
+
+func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TunnelPeer.ProtoReflect.Descriptor instead.
+func (*TunnelPeer) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TunnelPeer) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *TunnelPeer) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *TunnelPeer) GetRemoteIp() string {
+	if x != nil {
+		return x.RemoteIp
+	}
+	return ""
+}
+
+func (x *TunnelPeer) GetUp() bool {
+	if x != nil {
+		return x.Up
+	}
+	return false
+}
+
+func (x *TunnelPeer) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TunnelPeer) GetLastProbeUnixNano() int64 {
+	if x != nil {
+		return x.LastProbeUnixNano
+	}
+	return 0
+}
+
 type ListTunnelsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1560,7 +1646,7 @@ type ListTunnelsRequest struct {
 
 func (x *ListTunnelsRequest) Reset() {
 	*x = ListTunnelsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1658,7 @@ func (x *ListTunnelsRequest) String() string {
 func (*ListTunnelsRequest) ProtoMessage() {}
 
 func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,20 +1671,21 @@ func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 type ListTunnelsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Revision      uint64                 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
 	Tunnels       []*Tunnel              `protobuf:"bytes,2,rep,name=tunnels,proto3" json:"tunnels,omitempty"`
+	Peers         []*TunnelPeer          `protobuf:"bytes,3,rep,name=peers,proto3" json:"peers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListTunnelsResponse) Reset() {
 	*x = ListTunnelsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1697,7 @@ func (x *ListTunnelsResponse) String() string {
 func (*ListTunnelsResponse) ProtoMessage() {}
 
 func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1710,7 @@ func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListTunnelsResponse) GetRevision() uint64 {
@@ -1640,6 +1727,13 @@ func (x *ListTunnelsResponse) GetTunnels() []*Tunnel {
 	return nil
 }
 
+func (x *ListTunnelsResponse) GetPeers() []*TunnelPeer {
+	if x != nil {
+		return x.Peers
+	}
+	return nil
+}
+
 type ListHostsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1648,7 +1742,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1754,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1767,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 type ListHostsResponse struct {
@@ -1686,7 +1780,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1792,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1805,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -1738,7 +1832,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1844,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1857,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -1792,7 +1886,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1898,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1911,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -1944,7 +2038,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2050,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2063,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Flow) GetText() string {
@@ -2046,7 +2140,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2152,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2165,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -2104,7 +2198,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2210,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2223,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2149,7 +2243,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2255,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2268,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -2200,7 +2294,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2306,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2319,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -2244,7 +2338,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2256,7 +2350,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2269,7 +2363,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -2292,7 +2386,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2398,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2411,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -2364,7 +2458,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2470,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2483,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -2408,7 +2502,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2514,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2527,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -2455,7 +2549,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2561,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2574,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -2519,7 +2613,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2625,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2638,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 type DeleteFlowsRequest struct {
@@ -2558,7 +2652,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2664,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2677,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -2615,7 +2709,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +2721,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +2734,7 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
 }
 
 // Network is one isolated L2 segment: a VLAN on the access side, a VNI
@@ -2662,7 +2756,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +2768,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +2781,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Network) GetName() string {
@@ -2766,7 +2860,7 @@ type Trunk struct {
 
 func (x *Trunk) Reset() {
 	*x = Trunk{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2872,7 @@ func (x *Trunk) String() string {
 func (*Trunk) ProtoMessage() {}
 
 func (x *Trunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2885,7 @@ func (x *Trunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
 func (*Trunk) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Trunk) GetPort() string {
@@ -2847,7 +2941,7 @@ type ACLRule struct {
 
 func (x *ACLRule) Reset() {
 	*x = ACLRule{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +2953,7 @@ func (x *ACLRule) String() string {
 func (*ACLRule) ProtoMessage() {}
 
 func (x *ACLRule) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +2966,7 @@ func (x *ACLRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ACLRule.ProtoReflect.Descriptor instead.
 func (*ACLRule) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ACLRule) GetName() string {
@@ -2995,7 +3089,7 @@ type ListNetworksRequest struct {
 
 func (x *ListNetworksRequest) Reset() {
 	*x = ListNetworksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3007,7 +3101,7 @@ func (x *ListNetworksRequest) String() string {
 func (*ListNetworksRequest) ProtoMessage() {}
 
 func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3020,7 +3114,7 @@ func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksRequest.ProtoReflect.Descriptor instead.
 func (*ListNetworksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
 }
 
 type ListNetworksResponse struct {
@@ -3032,7 +3126,7 @@ type ListNetworksResponse struct {
 
 func (x *ListNetworksResponse) Reset() {
 	*x = ListNetworksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3138,7 @@ func (x *ListNetworksResponse) String() string {
 func (*ListNetworksResponse) ProtoMessage() {}
 
 func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3151,7 @@ func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksResponse.ProtoReflect.Descriptor instead.
 func (*ListNetworksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListNetworksResponse) GetNetworks() []*Network {
@@ -3076,7 +3170,7 @@ type AddNetworkRequest struct {
 
 func (x *AddNetworkRequest) Reset() {
 	*x = AddNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3182,7 @@ func (x *AddNetworkRequest) String() string {
 func (*AddNetworkRequest) ProtoMessage() {}
 
 func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3195,7 @@ func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkRequest.ProtoReflect.Descriptor instead.
 func (*AddNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AddNetworkRequest) GetNetwork() *Network {
@@ -3119,7 +3213,7 @@ type AddNetworkResponse struct {
 
 func (x *AddNetworkResponse) Reset() {
 	*x = AddNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3225,7 @@ func (x *AddNetworkResponse) String() string {
 func (*AddNetworkResponse) ProtoMessage() {}
 
 func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3238,7 @@ func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkResponse.ProtoReflect.Descriptor instead.
 func (*AddNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
 }
 
 type DeleteNetworkRequest struct {
@@ -3156,7 +3250,7 @@ type DeleteNetworkRequest struct {
 
 func (x *DeleteNetworkRequest) Reset() {
 	*x = DeleteNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3168,7 +3262,7 @@ func (x *DeleteNetworkRequest) String() string {
 func (*DeleteNetworkRequest) ProtoMessage() {}
 
 func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3181,7 +3275,7 @@ func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DeleteNetworkRequest) GetName() string {
@@ -3199,7 +3293,7 @@ type DeleteNetworkResponse struct {
 
 func (x *DeleteNetworkResponse) Reset() {
 	*x = DeleteNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3211,7 +3305,7 @@ func (x *DeleteNetworkResponse) String() string {
 func (*DeleteNetworkResponse) ProtoMessage() {}
 
 func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3224,7 +3318,7 @@ func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
 }
 
 type ListTrunksRequest struct {
@@ -3235,7 +3329,7 @@ type ListTrunksRequest struct {
 
 func (x *ListTrunksRequest) Reset() {
 	*x = ListTrunksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3341,7 @@ func (x *ListTrunksRequest) String() string {
 func (*ListTrunksRequest) ProtoMessage() {}
 
 func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3354,7 @@ func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksRequest.ProtoReflect.Descriptor instead.
 func (*ListTrunksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
 }
 
 type ListTrunksResponse struct {
@@ -3272,7 +3366,7 @@ type ListTrunksResponse struct {
 
 func (x *ListTrunksResponse) Reset() {
 	*x = ListTrunksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3284,7 +3378,7 @@ func (x *ListTrunksResponse) String() string {
 func (*ListTrunksResponse) ProtoMessage() {}
 
 func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3297,7 +3391,7 @@ func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksResponse.ProtoReflect.Descriptor instead.
 func (*ListTrunksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListTrunksResponse) GetTrunks() []*Trunk {
@@ -3316,7 +3410,7 @@ type AddTrunkRequest struct {
 
 func (x *AddTrunkRequest) Reset() {
 	*x = AddTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3328,7 +3422,7 @@ func (x *AddTrunkRequest) String() string {
 func (*AddTrunkRequest) ProtoMessage() {}
 
 func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3341,7 +3435,7 @@ func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkRequest.ProtoReflect.Descriptor instead.
 func (*AddTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *AddTrunkRequest) GetTrunk() *Trunk {
@@ -3359,7 +3453,7 @@ type AddTrunkResponse struct {
 
 func (x *AddTrunkResponse) Reset() {
 	*x = AddTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +3465,7 @@ func (x *AddTrunkResponse) String() string {
 func (*AddTrunkResponse) ProtoMessage() {}
 
 func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +3478,7 @@ func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkResponse.ProtoReflect.Descriptor instead.
 func (*AddTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
 }
 
 type DeleteTrunkRequest struct {
@@ -3396,7 +3490,7 @@ type DeleteTrunkRequest struct {
 
 func (x *DeleteTrunkRequest) Reset() {
 	*x = DeleteTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3408,7 +3502,7 @@ func (x *DeleteTrunkRequest) String() string {
 func (*DeleteTrunkRequest) ProtoMessage() {}
 
 func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3421,7 +3515,7 @@ func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteTrunkRequest) GetPort() string {
@@ -3439,7 +3533,7 @@ type DeleteTrunkResponse struct {
 
 func (x *DeleteTrunkResponse) Reset() {
 	*x = DeleteTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3545,7 @@ func (x *DeleteTrunkResponse) String() string {
 func (*DeleteTrunkResponse) ProtoMessage() {}
 
 func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3558,7 @@ func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
 }
 
 type ListACLsRequest struct {
@@ -3475,7 +3569,7 @@ type ListACLsRequest struct {
 
 func (x *ListACLsRequest) Reset() {
 	*x = ListACLsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3487,7 +3581,7 @@ func (x *ListACLsRequest) String() string {
 func (*ListACLsRequest) ProtoMessage() {}
 
 func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3500,7 +3594,7 @@ func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsRequest.ProtoReflect.Descriptor instead.
 func (*ListACLsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
 }
 
 type ListACLsResponse struct {
@@ -3512,7 +3606,7 @@ type ListACLsResponse struct {
 
 func (x *ListACLsResponse) Reset() {
 	*x = ListACLsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3524,7 +3618,7 @@ func (x *ListACLsResponse) String() string {
 func (*ListACLsResponse) ProtoMessage() {}
 
 func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3537,7 +3631,7 @@ func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsResponse.ProtoReflect.Descriptor instead.
 func (*ListACLsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListACLsResponse) GetRules() []*ACLRule {
@@ -3556,7 +3650,7 @@ type AddACLRequest struct {
 
 func (x *AddACLRequest) Reset() {
 	*x = AddACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3662,7 @@ func (x *AddACLRequest) String() string {
 func (*AddACLRequest) ProtoMessage() {}
 
 func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3675,7 @@ func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLRequest.ProtoReflect.Descriptor instead.
 func (*AddACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddACLRequest) GetRule() *ACLRule {
@@ -3599,7 +3693,7 @@ type AddACLResponse struct {
 
 func (x *AddACLResponse) Reset() {
 	*x = AddACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3611,7 +3705,7 @@ func (x *AddACLResponse) String() string {
 func (*AddACLResponse) ProtoMessage() {}
 
 func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3624,7 +3718,7 @@ func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLResponse.ProtoReflect.Descriptor instead.
 func (*AddACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
 }
 
 type DeleteACLRequest struct {
@@ -3636,7 +3730,7 @@ type DeleteACLRequest struct {
 
 func (x *DeleteACLRequest) Reset() {
 	*x = DeleteACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3648,7 +3742,7 @@ func (x *DeleteACLRequest) String() string {
 func (*DeleteACLRequest) ProtoMessage() {}
 
 func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3661,7 +3755,7 @@ func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLRequest.ProtoReflect.Descriptor instead.
 func (*DeleteACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DeleteACLRequest) GetName() string {
@@ -3679,7 +3773,7 @@ type DeleteACLResponse struct {
 
 func (x *DeleteACLResponse) Reset() {
 	*x = DeleteACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3785,7 @@ func (x *DeleteACLResponse) String() string {
 func (*DeleteACLResponse) ProtoMessage() {}
 
 func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +3798,7 @@ func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLResponse.ProtoReflect.Descriptor instead.
 func (*DeleteACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
 }
 
 type WatchPacketInsRequest struct {
@@ -3720,7 +3814,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3732,7 +3826,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3745,7 +3839,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -3790,7 +3884,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3802,7 +3896,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3815,7 +3909,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -3872,7 +3966,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3884,7 +3978,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3897,7 +3991,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -3936,7 +4030,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4042,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4055,7 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
@@ -4083,11 +4177,20 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x02up\x18\a \x01(\bR\x02up\x12\x1e\n" +
 	"\n" +
 	"hypervisor\x18\b \x01(\tR\n" +
-	"hypervisor\"\x14\n" +
-	"\x12ListTunnelsRequest\"\\\n" +
+	"hypervisor\"\xa6\x01\n" +
+	"\n" +
+	"TunnelPeer\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x1b\n" +
+	"\tremote_ip\x18\x03 \x01(\tR\bremoteIp\x12\x0e\n" +
+	"\x02up\x18\x04 \x01(\bR\x02up\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12/\n" +
+	"\x14last_probe_unix_nano\x18\x06 \x01(\x03R\x11lastProbeUnixNano\"\x14\n" +
+	"\x12ListTunnelsRequest\"\x87\x01\n" +
 	"\x13ListTunnelsResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12)\n" +
-	"\atunnels\x18\x02 \x03(\v2\x0f.loom.v1.TunnelR\atunnels\"\x12\n" +
+	"\atunnels\x18\x02 \x03(\v2\x0f.loom.v1.TunnelR\atunnels\x12)\n" +
+	"\x05peers\x18\x03 \x03(\v2\x13.loom.v1.TunnelPeerR\x05peers\"\x12\n" +
 	"\x10ListHostsRequest\"T\n" +
 	"\x11ListHostsResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12#\n" +
@@ -4281,7 +4384,7 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
 	(*ReloadRequest)(nil),            // 0: loom.v1.ReloadRequest
 	(*ReloadResponse)(nil),           // 1: loom.v1.ReloadResponse
@@ -4308,50 +4411,51 @@ var file_proto_loom_v1_loom_proto_goTypes = []any{
 	(*ListLinksRequest)(nil),         // 22: loom.v1.ListLinksRequest
 	(*ListLinksResponse)(nil),        // 23: loom.v1.ListLinksResponse
 	(*Tunnel)(nil),                   // 24: loom.v1.Tunnel
-	(*ListTunnelsRequest)(nil),       // 25: loom.v1.ListTunnelsRequest
-	(*ListTunnelsResponse)(nil),      // 26: loom.v1.ListTunnelsResponse
-	(*ListHostsRequest)(nil),         // 27: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 28: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 29: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 30: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 31: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 32: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 33: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 34: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 35: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 36: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 37: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 38: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 39: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 40: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 41: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 42: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 43: loom.v1.DeleteFlowsResponse
-	(*Network)(nil),                  // 44: loom.v1.Network
-	(*Trunk)(nil),                    // 45: loom.v1.Trunk
-	(*ACLRule)(nil),                  // 46: loom.v1.ACLRule
-	(*ListNetworksRequest)(nil),      // 47: loom.v1.ListNetworksRequest
-	(*ListNetworksResponse)(nil),     // 48: loom.v1.ListNetworksResponse
-	(*AddNetworkRequest)(nil),        // 49: loom.v1.AddNetworkRequest
-	(*AddNetworkResponse)(nil),       // 50: loom.v1.AddNetworkResponse
-	(*DeleteNetworkRequest)(nil),     // 51: loom.v1.DeleteNetworkRequest
-	(*DeleteNetworkResponse)(nil),    // 52: loom.v1.DeleteNetworkResponse
-	(*ListTrunksRequest)(nil),        // 53: loom.v1.ListTrunksRequest
-	(*ListTrunksResponse)(nil),       // 54: loom.v1.ListTrunksResponse
-	(*AddTrunkRequest)(nil),          // 55: loom.v1.AddTrunkRequest
-	(*AddTrunkResponse)(nil),         // 56: loom.v1.AddTrunkResponse
-	(*DeleteTrunkRequest)(nil),       // 57: loom.v1.DeleteTrunkRequest
-	(*DeleteTrunkResponse)(nil),      // 58: loom.v1.DeleteTrunkResponse
-	(*ListACLsRequest)(nil),          // 59: loom.v1.ListACLsRequest
-	(*ListACLsResponse)(nil),         // 60: loom.v1.ListACLsResponse
-	(*AddACLRequest)(nil),            // 61: loom.v1.AddACLRequest
-	(*AddACLResponse)(nil),           // 62: loom.v1.AddACLResponse
-	(*DeleteACLRequest)(nil),         // 63: loom.v1.DeleteACLRequest
-	(*DeleteACLResponse)(nil),        // 64: loom.v1.DeleteACLResponse
-	(*WatchPacketInsRequest)(nil),    // 65: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 66: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 67: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 68: loom.v1.SendPacketOutResponse
+	(*TunnelPeer)(nil),               // 25: loom.v1.TunnelPeer
+	(*ListTunnelsRequest)(nil),       // 26: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 27: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 28: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 29: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 30: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 31: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 32: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 33: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 34: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 35: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 36: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 37: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 38: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 39: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 40: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 41: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 42: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 43: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 44: loom.v1.DeleteFlowsResponse
+	(*Network)(nil),                  // 45: loom.v1.Network
+	(*Trunk)(nil),                    // 46: loom.v1.Trunk
+	(*ACLRule)(nil),                  // 47: loom.v1.ACLRule
+	(*ListNetworksRequest)(nil),      // 48: loom.v1.ListNetworksRequest
+	(*ListNetworksResponse)(nil),     // 49: loom.v1.ListNetworksResponse
+	(*AddNetworkRequest)(nil),        // 50: loom.v1.AddNetworkRequest
+	(*AddNetworkResponse)(nil),       // 51: loom.v1.AddNetworkResponse
+	(*DeleteNetworkRequest)(nil),     // 52: loom.v1.DeleteNetworkRequest
+	(*DeleteNetworkResponse)(nil),    // 53: loom.v1.DeleteNetworkResponse
+	(*ListTrunksRequest)(nil),        // 54: loom.v1.ListTrunksRequest
+	(*ListTrunksResponse)(nil),       // 55: loom.v1.ListTrunksResponse
+	(*AddTrunkRequest)(nil),          // 56: loom.v1.AddTrunkRequest
+	(*AddTrunkResponse)(nil),         // 57: loom.v1.AddTrunkResponse
+	(*DeleteTrunkRequest)(nil),       // 58: loom.v1.DeleteTrunkRequest
+	(*DeleteTrunkResponse)(nil),      // 59: loom.v1.DeleteTrunkResponse
+	(*ListACLsRequest)(nil),          // 60: loom.v1.ListACLsRequest
+	(*ListACLsResponse)(nil),         // 61: loom.v1.ListACLsResponse
+	(*AddACLRequest)(nil),            // 62: loom.v1.AddACLRequest
+	(*AddACLResponse)(nil),           // 63: loom.v1.AddACLResponse
+	(*DeleteACLRequest)(nil),         // 64: loom.v1.DeleteACLRequest
+	(*DeleteACLResponse)(nil),        // 65: loom.v1.DeleteACLResponse
+	(*WatchPacketInsRequest)(nil),    // 66: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 67: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 68: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 69: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	3,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
@@ -4365,79 +4469,80 @@ var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	12, // 8: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
 	14, // 9: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
 	24, // 10: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
-	15, // 11: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	9,  // 12: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	10, // 13: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	12, // 14: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	14, // 15: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	15, // 16: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	31, // 17: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	31, // 18: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	34, // 19: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	37, // 20: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	44, // 21: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
-	44, // 22: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
-	45, // 23: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
-	45, // 24: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
-	46, // 25: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
-	46, // 26: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
-	5,  // 27: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	0,  // 28: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
-	2,  // 29: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
-	16, // 30: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	18, // 31: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	20, // 32: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	22, // 33: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	27, // 34: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	25, // 35: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
-	29, // 36: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	32, // 37: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	35, // 38: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	38, // 39: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	40, // 40: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	42, // 41: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	47, // 42: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
-	49, // 43: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
-	51, // 44: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
-	53, // 45: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
-	55, // 46: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
-	57, // 47: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
-	59, // 48: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
-	61, // 49: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
-	63, // 50: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
-	65, // 51: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	67, // 52: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	6,  // 53: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	1,  // 54: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
-	4,  // 55: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
-	17, // 56: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	19, // 57: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	21, // 58: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	23, // 59: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	28, // 60: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	26, // 61: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
-	30, // 62: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	33, // 63: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	36, // 64: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	39, // 65: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	41, // 66: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	43, // 67: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	48, // 68: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
-	50, // 69: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
-	52, // 70: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
-	54, // 71: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
-	56, // 72: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
-	58, // 73: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
-	60, // 74: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
-	62, // 75: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
-	64, // 76: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
-	66, // 77: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	68, // 78: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	53, // [53:79] is the sub-list for method output_type
-	27, // [27:53] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	25, // 11: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
+	15, // 12: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	9,  // 13: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	10, // 14: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	12, // 15: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	14, // 16: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	15, // 17: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	32, // 18: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	32, // 19: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	35, // 20: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	38, // 21: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	45, // 22: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
+	45, // 23: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
+	46, // 24: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
+	46, // 25: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
+	47, // 26: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
+	47, // 27: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
+	5,  // 28: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	0,  // 29: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
+	2,  // 30: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
+	16, // 31: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	18, // 32: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	20, // 33: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	22, // 34: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	28, // 35: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	26, // 36: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	30, // 37: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	33, // 38: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	36, // 39: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	39, // 40: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	41, // 41: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	43, // 42: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	48, // 43: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
+	50, // 44: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
+	52, // 45: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
+	54, // 46: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
+	56, // 47: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
+	58, // 48: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
+	60, // 49: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
+	62, // 50: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
+	64, // 51: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
+	66, // 52: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	68, // 53: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	6,  // 54: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	1,  // 55: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
+	4,  // 56: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
+	17, // 57: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	19, // 58: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	21, // 59: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	23, // 60: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	29, // 61: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	27, // 62: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	31, // 63: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	34, // 64: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	37, // 65: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	40, // 66: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	42, // 67: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	44, // 68: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	49, // 69: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
+	51, // 70: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
+	53, // 71: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
+	55, // 72: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
+	57, // 73: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
+	59, // 74: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
+	61, // 75: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
+	63, // 76: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
+	65, // 77: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
+	67, // 78: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	69, // 79: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	54, // [54:80] is the sub-list for method output_type
+	28, // [28:54] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -4445,21 +4550,21 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[30].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[31].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
 		(*TopologyEvent_Link)(nil),
 		(*TopologyEvent_Host)(nil),
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[46].OneofWrappers = []any{}
+	file_proto_loom_v1_loom_proto_msgTypes[47].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   69,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -1,0 +1,307 @@
+// Package tunnel joins the hypervisors' VM bridges into one L2 fabric per
+// network over flow-based VXLAN or GRE tunnel ports (one per bridge,
+// remote_ip=flow, key=flow, made by the controller through OVSDB).
+//
+// On each switch it declares: classification of frames arriving from the
+// tunnel by VNI into their network's VLAN; a bypass of learning for them
+// (their MACs are known from the topology, not learned on the tunnel
+// port); and, for every MAC of the switch's networks that lives on another
+// hypervisor (a VM's attached-mac from OVSDB before it ever sends, or a
+// MAC learned there), a forward flow that sets the VNI and the peer's
+// tunnel IP and leaves through the tunnel. Broadcast and unknown unicast
+// reach the other hypervisors with ports in the network, and no others,
+// through the actions it adds to each network's flood flow (FloodActions).
+// OVS never sends a frame back out of the port it came in on, so a frame
+// from the tunnel is never replicated again.
+//
+// It also probes every peer through the tunnel each interval; a peer is up
+// while its probes arrive.
+package tunnel
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/pipeline"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
+	"github.com/loomsdn/loom/topology"
+)
+
+// ID is the tunnel app's cookie id.
+const ID flow.AppID = 6
+
+// Priorities: the probe catch above classification; remote MACs below
+// l2's local ones, so a MAC that arrives locally wins at once.
+const (
+	priorityProbe    = 200
+	priorityClassify = 100
+	priorityBypass   = 90
+	priorityRemote   = 90
+)
+
+// Defaults.
+const (
+	DefaultEvery       = time.Second
+	DefaultPeerTimeout = 30 * time.Second
+)
+
+// Options configure the mesh.
+type Options struct {
+	Topology *topology.Topology
+	Policy   *network.Holder
+	// Every is the probe interval; a peer is down after three without a
+	// probe (DefaultEvery when 0).
+	Every time.Duration
+	// PeerTimeout is how long a hypervisor whose switches disconnected
+	// stays in the mesh before its flows are withdrawn everywhere
+	// (DefaultPeerTimeout when 0). It keeps a loomd restart, when every
+	// switch reconnects one by one, from tearing the mesh down.
+	PeerTimeout time.Duration
+	// Changed is called, off the switch goroutines, when the mesh's
+	// membership changes without a topology event (a peer timing out):
+	// loomd refreshes every switch then.
+	Changed func()
+}
+
+// App is the tunnel mesh.
+type App struct {
+	o     Options
+	start time.Time
+
+	mu       sync.Mutex
+	meshes   map[uint64]mesh      // dpid -> its view, as last declared
+	sums     map[uint64]uint64    // dpid -> hash of the membership last declared
+	seen     map[string]time.Time // hypervisor -> last time one of its switches was connected
+	probes   map[[2]string]time.Time
+	declared apps.Declared
+}
+
+// New returns the app.
+func New(o Options) *App {
+	if o.Every <= 0 {
+		o.Every = DefaultEvery
+	}
+	if o.PeerTimeout <= 0 {
+		o.PeerTimeout = DefaultPeerTimeout
+	}
+	return &App{o: o, start: time.Now(), meshes: map[uint64]mesh{}, sums: map[uint64]uint64{},
+		seen: map[string]time.Time{}, probes: map[[2]string]time.Time{}, declared: apps.Declared{}}
+}
+
+// Name implements apps.App.
+func (a *App) Name() string { return "tunnel" }
+
+// ID implements apps.App.
+func (a *App) ID() flow.AppID { return ID }
+
+// Tables implements apps.App: its flows live in the classifier's and l2's.
+func (a *App) Tables() []flow.Table { return nil }
+
+// SwitchUp implements apps.SwitchHandler.
+func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) { a.Refresh(ctx, sw) }
+
+// SwitchDown implements apps.SwitchHandler.
+func (a *App) SwitchDown(apps.Context, uint64) {}
+
+// Every implements apps.Ticker.
+func (a *App) Every() time.Duration { return a.o.Every }
+
+// alive is the membership rule, at now.
+func (a *App) alive(snap topology.Snapshot, now time.Time) func(string) bool {
+	connected := map[string]bool{}
+	for _, s := range snap.Switches {
+		if s.Connected && s.Hypervisor != "" {
+			connected[s.Hypervisor] = true
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for hv := range connected {
+		a.seen[hv] = now
+	}
+	seen := make(map[string]time.Time, len(a.seen))
+	for k, v := range a.seen {
+		seen[k] = v
+	}
+	return func(hv string) bool {
+		last, ok := seen[hv]
+		if !ok {
+			last = a.start // known only from the restored topology: give it the timeout from start
+		}
+		return connected[hv] || now.Sub(last) < a.o.PeerTimeout
+	}
+}
+
+// Refresh implements apps.Refresher.
+func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
+	if a.o.Topology == nil {
+		return
+	}
+	snap := a.o.Topology.Snapshot()
+	m := buildMesh(snap, a.o.Policy.Policy(), sw.DPID, a.alive(snap, ctx.Now()))
+	decl := Flows(m, a.o.Policy.Policy())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.meshes[sw.DPID] = m
+	a.sums[sw.DPID] = m.sum()
+	a.declared.Replace(ctx, sw.DPID, decl)
+}
+
+// Plan implements apps.Planner.
+func (a *App) Plan(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
+	if a.o.Topology == nil {
+		return nil
+	}
+	snap := a.o.Topology.Snapshot()
+	return Flows(buildMesh(snap, p, sw.DPID, a.alive(snap, time.Now())), p)
+}
+
+// Flows is what a switch with view m declares.
+func Flows(m mesh, p *network.Policy) map[string][]flow.Flow {
+	decl := map[string][]flow.Flow{}
+	if m.port == 0 {
+		return decl
+	}
+	in := flow.Match{}.InPort(m.port)
+	classify := []flow.Flow{{Table: pipeline.Classify, Priority: priorityProbe, Match: in.TunID(ProbeVNI),
+		Actions: []flow.Action{flow.ToController()}}}
+	var bypass []flow.Flow
+	for _, n := range p.Networks() {
+		if n.VNI == 0 {
+			continue
+		}
+		vid := uint16(n.VLAN)
+		classify = append(classify, flow.Flow{Table: pipeline.Classify, Priority: priorityClassify, Match: in.TunID(uint64(n.VNI)),
+			Actions: []flow.Action{flow.PushVLAN(), flow.SetVLAN(vid)}}.Then(pipeline.ACL))
+		bypass = append(bypass, flow.Flow{Table: pipeline.L2Learn, Priority: priorityBypass, Match: in.VLAN(vid)}.Then(pipeline.L2Forward))
+		for _, r := range m.macs[vid] {
+			decl[fmt.Sprintf("remote/%d/%s", vid, r.mac)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: priorityRemote,
+				Match:   flow.Match{}.VLAN(vid).EthDst(r.mac),
+				Actions: []flow.Action{flow.PopVLAN(), flow.SetTunID(uint64(n.VNI)), flow.SetTunDst(r.ip), flow.Output(m.port)}}}
+		}
+	}
+	decl["from-tunnel"] = classify
+	if len(bypass) > 0 {
+		decl["no-learning"] = bypass
+	}
+	return decl
+}
+
+// FloodActions returns what a network's flood flow adds on dpid to reach
+// the other hypervisors with ports in it: the frame, already untagged,
+// once per peer with the network's VNI.
+func (a *App) FloodActions(dpid uint64, vid uint16) []flow.Action {
+	a.mu.Lock()
+	m, ok := a.meshes[dpid]
+	a.mu.Unlock()
+	n, known := a.o.Policy.Policy().Network(vid)
+	if !ok || !known || n.VNI == 0 || m.port == 0 || len(m.members[vid]) == 0 {
+		return nil
+	}
+	acts := []flow.Action{flow.SetTunID(uint64(n.VNI))}
+	for _, ip := range m.members[vid] {
+		acts = append(acts, flow.SetTunDst(ip), flow.Output(m.port))
+	}
+	return acts
+}
+
+// sum hashes the parts of a view that other apps' flows depend on (who is
+// in the mesh, and where), so a Tick can tell a membership change.
+func (m mesh) sum() uint64 {
+	h := fnv.New64a()
+	fmt.Fprint(h, m.port, m.peers)
+	for vid, ips := range m.members {
+		fmt.Fprint(h, vid, ips)
+	}
+	for vid, macs := range m.macs {
+		fmt.Fprint(h, vid, macs)
+	}
+	return h.Sum64()
+}
+
+// Tick implements apps.Ticker: it probes every peer through the tunnel and
+// notices a membership change no topology event announced (a peer that
+// timed out).
+func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
+	if a.o.Topology == nil {
+		return
+	}
+	snap := a.o.Topology.Snapshot()
+	m := buildMesh(snap, a.o.Policy.Policy(), sw.DPID, a.alive(snap, ctx.Now()))
+	a.mu.Lock()
+	changed := a.sums[sw.DPID] != m.sum()
+	a.mu.Unlock()
+	if changed && a.o.Changed != nil {
+		go a.o.Changed()
+	}
+	if m.port == 0 {
+		return
+	}
+	for _, p := range m.peers {
+		ctx.PacketOut(apps.PacketOut{DPID: sw.DPID, Actions: []flow.Action{flow.SetTunID(ProbeVNI), flow.SetTunDst(p.ip), flow.Output(m.port)},
+			Data: probeFrame(m.local, p.name, ctx.Now())})
+	}
+}
+
+// PacketIn implements apps.PacketHandler: a probe that crossed a tunnel.
+func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
+	from, to, _, ok := parseProbe(pkt.Data)
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	a.probes[[2]string{from, to}] = ctx.Now()
+	a.mu.Unlock()
+}
+
+// Peer is the health of the tunnel path from one hypervisor to another.
+type Peer struct {
+	From, To  string
+	RemoteIP  string
+	Up        bool
+	Reason    string // why it is down
+	LastProbe time.Time
+}
+
+// Peers returns the state of every path between hypervisors in the mesh.
+func (a *App) Peers(now time.Time) []Peer {
+	if a.o.Topology == nil {
+		return nil
+	}
+	snap := a.o.Topology.Snapshot()
+	alive := a.alive(snap, now)
+	p := a.o.Policy.Policy()
+	var out []Peer
+	done := map[string]bool{}
+	for _, s := range snap.Switches {
+		if s.Hypervisor == "" || done[s.Hypervisor] {
+			continue
+		}
+		m := buildMesh(snap, p, s.DPID, alive)
+		if m.port == 0 {
+			continue
+		}
+		done[s.Hypervisor] = true
+		for _, peer := range m.peers {
+			a.mu.Lock()
+			last := a.probes[[2]string{s.Hypervisor, peer.name}]
+			a.mu.Unlock()
+			st := Peer{From: s.Hypervisor, To: peer.name, RemoteIP: peer.ip.String(), LastProbe: last}
+			switch {
+			case last.IsZero():
+				st.Reason = "no probe has arrived yet"
+			case now.Sub(last) > 3*a.o.Every:
+				st.Reason = fmt.Sprintf("no probe for %s", now.Sub(last).Round(time.Second))
+			default:
+				st.Up = true
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
