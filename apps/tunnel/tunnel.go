@@ -304,4 +304,3 @@ func (a *App) Peers(now time.Time) []Peer {
 	}
 	return out
 }
-
