@@ -62,6 +62,9 @@ type Tunnels struct {
 	// Bridge names the tunnel bridge on every hypervisor; empty: every
 	// bridge connected to Loom that holds VM ports.
 	Bridge string
+	// PeerTimeout is how long a bridge's switch may stay away before Loom
+	// removes its tunnel port (default 30s).
+	PeerTimeout time.Duration
 }
 
 // Controller hosts apps and switch sessions.
@@ -99,6 +102,9 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Tunnels.PeerTimeout <= 0 {
+		cfg.Tunnels.PeerTimeout = 30 * time.Second
 	}
 	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
 		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry()}

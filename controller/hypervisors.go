@@ -147,13 +147,22 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 	if typ == "" {
 		return
 	}
-	connected := map[uint64]bool{}
+	known := map[uint64]bool{}
+	if top := h.c.cfg.Topology; top != nil {
+		for _, s := range top.Snapshot().Switches {
+			known[s.DPID] = true
+		}
+	}
 	for _, d := range h.c.Switches() {
-		connected[d] = true
+		known[d] = true
 	}
 	want := ovsdb.TunnelPortName(typ)
+	now := time.Now()
 	for _, b := range snap.Bridges {
-		wanted := connected[b.DPID] && h.isTunnelBridge(b)
+		// A bridge keeps its port while its switch is connected or away for
+		// less than the peer timeout (a loomd restart, a switch reconnecting),
+		// and loses it when the switch is gone for good.
+		wanted := known[b.DPID] && h.c.reg.awayFor(b.DPID, now) < h.c.cfg.Tunnels.PeerTimeout && h.isTunnelBridge(b)
 		has := false
 		for _, p := range b.Ports {
 			switch {

@@ -9,11 +9,15 @@ import (
 
 // registry maps datapath ids to their live session.
 type registry struct {
-	mu   sync.Mutex
-	sess map[uint64]*session
+	mu      sync.Mutex
+	sess    map[uint64]*session
+	left    map[uint64]time.Time // when each switch last disconnected
+	started time.Time
 }
 
-func newRegistry() *registry { return &registry{sess: make(map[uint64]*session)} }
+func newRegistry() *registry {
+	return &registry{sess: make(map[uint64]*session), left: make(map[uint64]time.Time), started: time.Now()}
+}
 
 // claim registers s for its dpid. A live session already holding the dpid
 // keeps it: the newcomer is refused. Only when the holder fails an echo
@@ -43,13 +47,28 @@ func (r *registry) claim(s *session, probe time.Duration) error {
 	}
 }
 
-// release removes s if it still holds its dpid.
+// release removes s if it still holds its dpid, noting when it left.
 func (r *registry) release(s *session) {
 	r.mu.Lock()
 	if r.sess[s.dpid] == s {
 		delete(r.sess, s.dpid)
+		r.left[s.dpid] = time.Now()
 	}
 	r.mu.Unlock()
+}
+
+// awayFor says how long dpid has been disconnected: 0 while connected,
+// since start for a switch that has not connected since.
+func (r *registry) awayFor(dpid uint64, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sess[dpid]; ok {
+		return 0
+	}
+	if t, ok := r.left[dpid]; ok {
+		return now.Sub(t)
+	}
+	return now.Sub(r.started)
 }
 
 func (r *registry) get(dpid uint64) *session {

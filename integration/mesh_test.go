@@ -125,3 +125,115 @@ func TestMeshJoinsNetworksAcrossHosts(t *testing.T) {
 		})
 	}
 }
+
+// A hypervisor joins (its VMs reach the others within 5 s), a VM moves to
+// another host with its MAC and IP (reachable again within 2 s), and a
+// hypervisor leaves for good (after the peer timeout its flows are gone
+// everywhere and Loom removes its own tunnel port there).
+func TestMeshFollowsJoinsMovesAndLeaves(t *testing.T) {
+	t.Parallel()
+	lab := harness.New(t)
+	hosts := meshLab(t, lab, lab.Fabric("underlay"), 1, []string{"b1"}, []string{"b2", "b4"}, []string{"b3"})
+	h1, h2, h3 := hosts[0], hosts[1], hosts[2]
+	cfg := writeConfig(t, lab, "loom.yaml", strings.Replace(meshConfig("vxlan", hosts, ""), "probe_interval: 300ms", "probe_interval: 300ms, peer_timeout: 2s", 1))
+	l := startLoomd(t, lab, "--config", cfg)
+	joinLoom(t, l, h1, h2)
+	mustPing(t, h1.vms["b1"], h2.vms["b2"])
+
+	// hv3 joins.
+	joined := time.Now()
+	joinLoom(t, l, h3)
+	if err := h3.vms["b3"].Ping(h1.vms["b1"].IP, 1, 5*time.Second-time.Since(joined)); err != nil {
+		t.Fatalf("a joining host's VM does not reach the others within 5 s: %v", err)
+	}
+	mustPing(t, h2.vms["b2"], h3.vms["b3"])
+
+	// b2 moves from hv2 to hv3: same MAC, same IP.
+	b2 := h2.vms["b2"]
+	if _, err := h2.hv.Vsctl("del-port", "vswitch02", b2.Port); err != nil {
+		t.Fatal(err)
+	}
+	moved := h3.hv.AddVM("b2moved", h3.vs2, b2.IP+"/24")
+	if _, err := moved.Exec("ip", "link", "set", "eth1", "address", b2.MAC); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h3.hv.Vsctl("set", "Interface", moved.Port, "external_ids:attached-mac="+b2.MAC); err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.vms["b1"].Ping(b2.IP, 1, 2*time.Second); err != nil {
+		t.Fatalf("a moved VM is not reachable within 2 s: %v", err)
+	}
+
+	// hv3 leaves for good: its switch goes and stays away.
+	h3.vs2.DelController()
+	waitFor(t, "hv3's flows gone from hv1 and hv2, and its tunnel port from hv3", 10*time.Second, func() bool {
+		for _, h := range []*meshHost{h1, h2} {
+			lines, _ := h.vs2.DumpFlows()
+			if containsLine(lines, h3.hv.TunnelIP) {
+				return false
+			}
+		}
+		out, _ := h3.hv.Vsctl("list-ports", "vswitch02")
+		return !strings.Contains(out, "loom-vxlan")
+	})
+	mustPing(t, h1.vms["b1"], h2.vms["b4"])
+}
+
+// Restarting loomd (kill -9) during traffic across the tunnel loses no
+// ping: the switches keep their flows, and the new loomd wants exactly
+// the same ones.
+func TestMeshSurvivesALoomdRestart(t *testing.T) {
+	t.Parallel()
+	lab := harness.New(t)
+	hosts := meshLab(t, lab, lab.Fabric("underlay"), 1, []string{"b1"}, []string{"b2"})
+	cfg := writeConfig(t, lab, "loom.yaml", meshConfig("vxlan", hosts, ""))
+	l := startLoomd(t, lab, "--config", cfg)
+	joinLoom(t, l, hosts...)
+	b1, b2 := hosts[0].vms["b1"], hosts[1].vms["b2"]
+	mustPing(t, b1, b2)
+	l.waitPersisted(t)
+	conn, ctx := l.api(t)
+	for _, h := range hosts {
+		waitFor(t, h.hv.Name+": the switch holds what Loom wants", 10*time.Second, func() bool {
+			d, err := pb.NewFlowServiceClient(conn).DiffFlows(ctx, &pb.DiffFlowsRequest{Dpid: h.vs2.DPID})
+			return err == nil && len(d.Changes) == 0
+		})
+	}
+	before := flowTable(t, hosts[0].vs2)
+
+	pinger := lab.Start("pinger", b1.NS, nil, "ping", "-i", "0.01", "-c", "800", "-W", "1", b2.IP)
+	time.Sleep(300 * time.Millisecond)
+	l.proc.Kill9()
+	l.start(t, "--config", cfg)
+	for _, h := range hosts {
+		if err := h.vs2.WaitConnected(15 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pinger.Wait(30 * time.Second); err != nil {
+		t.Fatalf("ping across the restart: %v\n%s", err, pinger.Log())
+	}
+	if n := strings.Count(l.proc.Log(), "switch connected"); n != 2 || strings.Count(l.proc.Log(), "flow_mods=0 flows=") != 2 {
+		after := flowTable(t, hosts[0].vs2)
+		for k := range after {
+			if _, ok := before[k]; !ok {
+				t.Logf("added: %s", k)
+			}
+		}
+		for k := range before {
+			if _, ok := after[k]; !ok {
+				t.Logf("removed: %s", k)
+			}
+		}
+		t.Errorf("the restarted loomd changed flows on connect:\n%s", tailLines(l.proc.Log(), 30))
+	}
+	if !strings.Contains(pinger.Log(), " 0% packet loss") {
+		var changes []string
+		for _, line := range strings.Split(l.proc.Log(), "\n") {
+			if strings.Contains(line, "flow_mods=") || strings.Contains(line, "repaired") || strings.Contains(line, "desired state restored") {
+				changes = append(changes, line)
+			}
+		}
+		t.Fatalf("pings lost across the restart:\n%s\nthe restarted loomd:\n%s\n%s", tailLines(pinger.Log(), 3), strings.Join(changes, "\n"), tailLines(l.proc.Log(), 40))
+	}
+}

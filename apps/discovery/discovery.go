@@ -79,18 +79,14 @@ func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {
 	a.drop(func(l topology.Link) bool { return l.A.DPID == dpid || l.B.DPID == dpid })
 }
 
+// Refresh implements apps.Refresher: the VM-port drops follow what the
+// topology learns about ports at once, not at the next probe.
+func (a *App) Refresh(ctx apps.Context, sw apps.Switch) { a.vmDrops(ctx, sw, a.portKinds(sw.DPID)) }
+
 // Tick implements apps.Ticker: refresh the VM-port drops, probe, expire.
 func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	kinds := a.portKinds(sw.DPID)
-	for _, p := range sw.Ports {
-		key := fmt.Sprintf("vm-lldp/%d", p.No)
-		if kinds[p.No] == topology.PortVM {
-			ctx.Set(sw.DPID, key, flow.Flow{Table: table, Priority: priorityVMDrop,
-				Match: flow.Match{}.InPort(p.No).EthType(EtherTypeLLDP)})
-		} else {
-			ctx.Delete(sw.DPID, key)
-		}
-	}
+	a.vmDrops(ctx, sw, kinds)
 	now := ctx.Now()
 	for _, p := range sw.Ports {
 		if k := kinds[p.No]; k == topology.PortVM || k == topology.PortTunnel || !p.Up || p.No > 0xffffff00 {
@@ -103,6 +99,19 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	a.drop(func(l topology.Link) bool {
 		return (l.A.DPID == sw.DPID || l.B.DPID == sw.DPID) && a.lastSeen(l).Before(cutoff)
 	})
+}
+
+// vmDrops drops LLDP arriving from VM ports: a VM may not fake a link.
+func (a *App) vmDrops(ctx apps.Context, sw apps.Switch, kinds map[uint32]topology.PortKind) {
+	for _, p := range sw.Ports {
+		key := fmt.Sprintf("vm-lldp/%d", p.No)
+		if kinds[p.No] == topology.PortVM {
+			ctx.Set(sw.DPID, key, flow.Flow{Table: table, Priority: priorityVMDrop,
+				Match: flow.Match{}.InPort(p.No).EthType(EtherTypeLLDP)})
+		} else {
+			ctx.Delete(sw.DPID, key)
+		}
+	}
 }
 
 func (a *App) lastSeen(l topology.Link) time.Time {

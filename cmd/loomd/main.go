@@ -275,7 +275,7 @@ func tunnelPorts(t config.Tunnels) controller.Tunnels {
 	if t.Type == "none" {
 		return controller.Tunnels{}
 	}
-	return controller.Tunnels{Type: t.Type, Bridge: t.Bridge}
+	return controller.Tunnels{Type: t.Type, Bridge: t.Bridge, PeerTimeout: time.Duration(t.PeerTimeout)}
 }
 
 // version is set at build time (-ldflags "-X main.version=...").
