@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Loom's main job, end to end, on one machine:
-#   one hypervisor (a network namespace running its own OVS, userspace
-#   datapath) with the VM bridge vswitch02 in fail_mode=secure, two VMs
-#   (namespaces) on it, and loomd as the bridge's controller. The VMs cannot
-#   ping until Loom connects; then they ping through Loom's flows only.
+# Loom's main job, end to end, on one machine: the seed scenario.
+#
+#   fabric (ns): a plain OVS switch standing in for the physical network
+#     |-- hv1 (ns, own OVS): vswitch01 (uplink eth0, host IP 192.168.50.11)
+#     |                      vswitch02 (VM bridge, Loom's): centos01 172.16.123.101
+#     |-- hv2 (ns, own OVS): vswitch01 (uplink eth0, host IP 192.168.50.12)
+#     |                      vswitch02 (VM bridge, Loom's): centos02 172.16.123.102,
+#     |                                                     centos03 172.16.123.103
+#     `-- loom (ns): loomd at 192.168.50.2
+#
+# centos01 and centos02 are in network "blue" (VLAN 10, VNI 5010), centos03
+# in "red" (VLAN 20, VNI 5020). Each vswitch02 connects to Loom over TCP;
+# Loom finds each host's OVSDB from the connection, creates the VXLAN tunnel
+# port on each vswitch02, and programs the flows: centos01 and centos02 ping
+# across hosts, centos03 reaches neither. vswitch01 forwards the underlay on
+# its own (standalone); the userspace datapath encapsulates and routes.
+#
 # It creates only its own namespaces and processes and removes them on exit,
-# also on failure or Ctrl-C.
+# also on failure or Ctrl-C. Every address lives inside its namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +25,7 @@ cd "$(dirname "$0")/.."
 
 tag="ld$$"                       # unique per run, so demos never collide
 dir=$(mktemp -d /tmp/loomdemo.XXXXXX)
-hv="${tag}-hv1" vm1="${tag}-centos01" vm2="${tag}-centos02"
-pids=()   # started directly (ip netns exec execs), so $! is the daemon itself
+namespaces=() pids=()            # started directly (ip netns exec execs), so $! is the daemon itself
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cleanup() {
@@ -22,85 +33,135 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.3
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for ns in "$vm1" "$vm2" "$hv"; do ip netns del "$ns" 2>/dev/null; done
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$dir"
 }
 trap cleanup EXIT
 
-export OVS_RUNDIR="$dir" OVS_LOGDIR="$dir" OVS_DBDIR="$dir" OVS_SYSCONFDIR="$dir"
-vsctl() { ovs-vsctl --db="unix:$dir/db.sock" --timeout=10 "$@"; }
-in_hv() { ip netns exec "$hv" "$@"; }
+newns() { ip netns add "$1"; namespaces+=("$1"); ip netns exec "$1" ip link set lo up; }
+vsctl() { local h=$1; shift; ovs-vsctl --db="unix:$dir/$h/db.sock" --timeout=10 "$@"; }
+ofctl() { local h=$1; shift; ovs-ofctl -O OpenFlow13 "$1" "unix:$dir/$h/$2.mgmt" "${@:3}"; }
 
-say "hypervisor $hv: private OVS (ovsdb-server + ovs-vswitchd, datapath_type=netdev)"
-ip netns add "$hv"; in_hv ip link set lo up
-ovsdb-tool create "$dir/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-ip netns exec "$hv" ovsdb-server "$dir/conf.db" --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb.pid" \
-  --log-file="$dir/ovsdb.log" --unixctl="$dir/ovsdb.ctl" >/dev/null 2>&1 & pids+=($!)
-for _ in $(seq 50); do [ -S "$dir/db.sock" ] && break; sleep 0.1; done
-vsctl --no-wait init
-ip netns exec "$hv" ovs-vswitchd "unix:$dir/db.sock" --pidfile="$dir/vswitchd.pid" --log-file="$dir/vswitchd.log" \
-  --unixctl="$dir/vswitchd.ctl" >/dev/null 2>&1 & pids+=($!)
-vsctl add-br vswitch02 -- set bridge vswitch02 datapath_type=netdev protocols=OpenFlow13 \
-  fail_mode=secure other-config:datapath-id=00000000000000c1
+# start_ovs NAME: a namespace running its own ovsdb-server and ovs-vswitchd.
+start_ovs() {
+  local h=$1 d="$dir/$1"
+  mkdir -p "$d"; newns "$tag-$h"
+  ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  ip netns exec "$tag-$h" ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" \
+    --remote=db:Open_vSwitch,Open_vSwitch,manager_options --pidfile="$d/ovsdb.pid" \
+    --log-file="$d/ovsdb.log" --unixctl="$d/ovsdb.ctl" >/dev/null 2>&1 & pids+=($!)
+  for _ in $(seq 50); do [ -S "$d/db.sock" ] && break; sleep 0.1; done
+  vsctl "$h" --no-wait init
+  OVS_RUNDIR="$d" ip netns exec "$tag-$h" ovs-vswitchd "unix:$d/db.sock" --pidfile="$d/vswitchd.pid" \
+    --log-file="$d/vswitchd.log" --unixctl="$d/vswitchd.ctl" >/dev/null 2>&1 & pids+=($!)
+}
 
-say "VMs centos01 (172.16.123.101) and centos02 (172.16.123.102) on vswitch02"
-i=0
-for vm in "$vm1" "$vm2"; do
-  i=$((i+1)); port="centos0${i}_port1"
-  ip netns add "$vm"; ip netns exec "$vm" ip link set lo up
-  # IPv4 only, so each VM's first frame is the ARP that tells Loom its IP.
-  ip netns exec "$vm" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip link add "$port" netns "$hv" type veth peer name eth1 netns "$vm"
-  ip netns exec "$vm" ip link set eth1 address "02:00:ac:10:7b:6$i"
-  ip netns exec "$vm" ip addr add "172.16.123.10$i/24" dev eth1
-  ip netns exec "$vm" ip link set eth1 up
-  in_hv ip link set "$port" up
-  ip netns exec "$vm" ethtool -K eth1 tx off >/dev/null; in_hv ethtool -K "$port" tx off >/dev/null
-  vsctl add-port vswitch02 "$port"
-  # What libvirt records on a VM's interface (<virtualport type='openvswitch'>).
-  vsctl set Interface "$port" "external_ids:attached-mac=02:00:ac:10:7b:6$i" \
-    "external_ids:iface-id=$(printf '%08d' $i)-port1" "external_ids:vm-uuid=centos0$i" external_ids:iface-status=active
+# plug NS IFACE PEER: a veth from NS (named IFACE) to the fabric (named PEER, a fabric port).
+plug() {
+  ip link add "$2" netns "$1" mtu 1600 type veth peer name "$3" netns "$tag-fabric" mtu 1600
+  ip netns exec "$1" ethtool -K "$2" tx off >/dev/null; ip netns exec "$tag-fabric" ethtool -K "$3" tx off >/dev/null
+  ip netns exec "$1" ip link set "$2" up; ip netns exec "$tag-fabric" ip link set "$3" up
+  vsctl fabric add-port fabric "$3"
+}
+
+say "the physical network: a standalone OVS switch in its own namespace"
+start_ovs fabric
+vsctl fabric add-br fabric -- set bridge fabric datapath_type=netdev fail_mode=standalone
+
+for i in 1 2; do
+  h=hv$i ip=192.168.50.1$i
+  say "hypervisor $h: vswitch01 (uplink eth0, host IP $ip) and vswitch02 (VM bridge, fail_mode=secure)"
+  start_ovs $h
+  vsctl $h add-br vswitch01 -- set bridge vswitch01 datapath_type=netdev fail_mode=standalone \
+    other-config:datapath-id=00000000000000a$i
+  plug "$tag-$h" eth0 "u-$h"
+  vsctl $h add-port vswitch01 eth0
+  ip netns exec "$tag-$h" ip addr add "$ip/24" dev vswitch01
+  ip netns exec "$tag-$h" ip link set vswitch01 up
+  vsctl $h add-br vswitch02 -- set bridge vswitch02 datapath_type=netdev protocols=OpenFlow13 \
+    fail_mode=secure other-config:datapath-id=00000000000000c$i
+  vsctl $h set-manager "ptcp:6640:$ip"     # how Loom reaches this host's OVSDB
 done
+
+# vm NAME HOST N: a VM namespace on HOST's vswitch02 with 172.16.123.10N.
+vm() {
+  local name=$1 h=$2 n=$3 port="$1_port1" ns="$tag-$1" mac="02:00:ac:10:7b:6$3"
+  newns "$ns"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip link add "$port" netns "$tag-$h" type veth peer name eth1 netns "$ns"
+  ip netns exec "$ns" ip link set eth1 address "$mac"
+  ip netns exec "$ns" ip addr add "172.16.123.10$n/24" dev eth1
+  ip netns exec "$ns" ip link set eth1 up
+  ip netns exec "$tag-$h" ip link set "$port" up
+  ip netns exec "$ns" ethtool -K eth1 tx off >/dev/null; ip netns exec "$tag-$h" ethtool -K "$port" tx off >/dev/null
+  vsctl $h add-port vswitch02 "$port"
+  # What libvirt records on a VM's interface (<virtualport type='openvswitch'>).
+  vsctl $h set Interface "$port" "external_ids:attached-mac=$mac" "external_ids:iface-id=$name-port1" \
+    "external_ids:vm-uuid=$name" external_ids:iface-status=active
+  echo "$name on $h: 172.16.123.10$n ($mac)"
+}
+say "VMs"
+vm centos01 hv1 1; vm centos02 hv2 2; vm centos03 hv2 3
+in_vm() { local v=$1; shift; ip netns exec "$tag-$v" "$@"; }
 
 say "before Loom: fail_mode=secure and no controller, so no flows and no ping"
-if ip netns exec "$vm1" ping -c 2 -W 1 -i 0.2 172.16.123.102 >/dev/null 2>&1; then
+if in_vm centos01 ping -c 2 -W 1 -i 0.2 172.16.123.102 >/dev/null 2>&1; then
   echo "unexpected: ping works without a controller" >&2; exit 1
 fi
-echo "ping 172.16.123.101 -> .102: no reply (as expected)"
+echo "ping centos01 -> centos02: no reply (as expected)"
 
-say "start loomd and point the bridge at it"
+say "loomd in its own namespace at 192.168.50.2; both vswitch02 point at it"
 make -s build
+newns "$tag-loom"
+plug "$tag-loom" eth0 u-loom
+ip netns exec "$tag-loom" ip addr add 192.168.50.2/24 dev eth0
 cat >"$dir/loom.yaml" <<YAML
-hypervisors:
-  - {name: hv1, ovsdb: "unix:$dir/db.sock"}
+# No hypervisors listed: Loom finds each host's OVSDB at tcp:<its switch's address>:6640,
+# and uses that address as the host's tunnel endpoint.
+tunnels: {type: vxlan}
+networks:
+  - {name: blue, vlan: 10, vni: 5010, ports: [centos01_port1, centos02_port1]}
+  - {name: red,  vlan: 20, vni: 5020, ports: [centos03_port1]}
 YAML
-echo "+ loomd --config (hypervisor hv1, its OVSDB at unix:$dir/db.sock)"
-bin/loomd --openflow-listen "unix:$dir/loom.sock" --db "$dir/loom.db" --config "$dir/loom.yaml" \
-  --grpc-listen 127.0.0.1:0 --metrics-listen "" >"$dir/loomd.log" 2>&1 & pids+=($!)
-for _ in $(seq 50); do [ -S "$dir/loom.sock" ] && break; sleep 0.1; done
-echo "+ ovs-vsctl set-controller vswitch02 unix:$dir/loom.sock"
-vsctl set-controller vswitch02 "unix:$dir/loom.sock"
-for _ in $(seq 100); do
-  [ "$(vsctl get controller vswitch02 is_connected 2>/dev/null)" = true ] && break; sleep 0.1
+sed 's/^/    /' "$dir/loom.yaml"
+ip netns exec "$tag-loom" bin/loomd --openflow-listen tcp:192.168.50.2:6653 --db "$dir/loom.db" --config "$dir/loom.yaml" \
+  --grpc-listen 127.0.0.1:9652 --metrics-listen "" >"$dir/loomd.log" 2>&1 & pids+=($!)
+loomctl() { ip netns exec "$tag-loom" bin/loomctl --server 127.0.0.1:9652 "$@"; }
+for _ in $(seq 50); do grep -q 'accepting OpenFlow' "$dir/loomd.log" && break; sleep 0.1; done
+for h in hv1 hv2; do
+  echo "+ $h: ovs-vsctl set-controller vswitch02 tcp:192.168.50.2:6653"
+  vsctl $h set-controller vswitch02 tcp:192.168.50.2:6653
+done
+for h in hv1 hv2; do
+  for _ in $(seq 150); do
+    [ "$(vsctl $h get controller vswitch02 is_connected 2>/dev/null)" = true ] && \
+      vsctl $h list-ports vswitch02 | grep -q loom-vxlan && break
+    sleep 0.1
+  done
+  echo "$h: vswitch02 connected; Loom's tunnel port: $(vsctl $h list-ports vswitch02 | grep loom- || echo none)"
 done
 
-say "with Loom: ping 172.16.123.101 -> 172.16.123.102"
-ip netns exec "$vm1" ping -c 3 -i 0.2 -W 2 172.16.123.102
+say "with Loom: centos01 (hv1) -> centos02 (hv2), across the VXLAN tunnel"
+in_vm centos01 ping -c 3 -i 0.2 -W 2 172.16.123.102
 
-say "what the switch holds (ovs-ofctl dump-flows): only Loom's flows (cookie 0x4c4d...)"
-ovs-ofctl -O OpenFlow13 dump-flows "unix:$dir/vswitch02.mgmt" | sed 1d | sed 's/ duration=[^,]*,//; s/ n_bytes=[^,]*,//'
+say "centos03 (red, on hv2) cannot reach centos01 or centos02 (blue)"
+for dst in 172.16.123.101 172.16.123.102; do
+  if in_vm centos03 ping -c 2 -i 0.2 -W 1 "$dst" >/dev/null 2>&1; then
+    echo "unexpected: centos03 reaches $dst" >&2; exit 1
+  fi
+  echo "ping centos03 -> $dst: no reply (as expected)"
+done
 
-say "what Loom knows, through its API (loomctl)"
-api=$(grep 'serving the gRPC API' "$dir/loomd.log" | grep -o 'grpc="\?[0-9.:]*' | tr -d 'grpc="' | head -1)
-sleep 1 # the OVSDB view joins the topology within a moment of connecting
-bin/loomctl --server "$api" get hypervisors
-echo
-bin/loomctl --server "$api" get ports --switch 0xc1
-echo
-bin/loomctl --server "$api" get hosts
-echo
-bin/loomctl --server "$api" flows --switch 0xc1
+sleep 2 # a few probe rounds through the tunnel
+say "loomctl get hypervisors"
+loomctl get hypervisors
+say "loomctl get tunnels"
+loomctl get tunnels
+say "loomctl net list"
+loomctl net list
+say "the flows on hv1's vswitch02 (ovs-ofctl dump-flows): only Loom's (cookie 0x4c4d...)"
+ofctl hv1 dump-flows vswitch02 | sed 1d | sed 's/ duration=[^,]*,//; s/ n_bytes=[^,]*,//; s/ idle_age=[^,]*,//'
 
 say "what Loom logged"
-cat "$dir/loomd.log"
+grep -v 'level=debug' "$dir/loomd.log"
 say "demo done; cleaning up"

@@ -22,6 +22,10 @@ type mesh struct {
 	peers   []peer // hypervisors in the mesh, but local, by name
 	members map[uint16][]netip.Addr
 	macs    map[uint16][]remoteMAC
+	// local are the networks (by VLAN) with ports on this switch: only
+	// their traffic crosses its tunnel, and only their remote MACs are
+	// programmed here.
+	here map[uint16]bool
 }
 
 type peer struct {
@@ -43,7 +47,7 @@ func isLoomTunnel(p topology.Port) bool {
 // policy. alive says whether a hypervisor counts as present (connected,
 // or gone for less than the peer timeout).
 func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive func(hv string) bool) mesh {
-	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}}
+	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
 	hvOf := map[uint64]string{}
 	for _, s := range snap.Switches {
 		hvOf[s.DPID] = s.Hypervisor
@@ -85,6 +89,13 @@ func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive fun
 		}
 		n, ok := p.Network(mode.Untagged)
 		return mode.Untagged, ok && n.VNI != 0
+	}
+	for _, port := range snap.Ports {
+		if port.DPID == dpid && port.Tunnel == nil {
+			if vid, ok := vniVLAN(port); ok {
+				m.here[vid] = true
+			}
+		}
 	}
 	for _, port := range snap.Ports {
 		ip, ok := remote(port.DPID)

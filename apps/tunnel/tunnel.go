@@ -21,6 +21,8 @@ package tunnel
 import (
 	"fmt"
 	"hash/fnv"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -171,8 +173,8 @@ func Flows(m mesh, p *network.Policy) map[string][]flow.Flow {
 		Actions: []flow.Action{flow.ToController()}}}
 	var bypass []flow.Flow
 	for _, n := range p.Networks() {
-		if n.VNI == 0 {
-			continue
+		if n.VNI == 0 || !m.here[uint16(n.VLAN)] {
+			continue // a network without ports here neither enters nor leaves through this tunnel
 		}
 		vid := uint16(n.VLAN)
 		classify = append(classify, flow.Flow{Table: pipeline.Classify, Priority: priorityClassify, Match: in.TunID(uint64(n.VNI)),
@@ -210,17 +212,35 @@ func (a *App) FloodActions(dpid uint64, vid uint16) []flow.Action {
 }
 
 // sum hashes the parts of a view that other apps' flows depend on (who is
-// in the mesh, and where), so a Tick can tell a membership change.
+// in the mesh, and where), in a fixed order, so a Tick can tell a
+// membership change.
 func (m mesh) sum() uint64 {
 	h := fnv.New64a()
 	fmt.Fprint(h, m.port, m.peers)
-	for vid, ips := range m.members {
-		fmt.Fprint(h, vid, ips)
-	}
-	for vid, macs := range m.macs {
-		fmt.Fprint(h, vid, macs)
+	for _, vid := range sortedVIDs(m.here, m.members, m.macs) {
+		fmt.Fprint(h, vid, m.here[vid], m.members[vid], m.macs[vid])
 	}
 	return h.Sum64()
+}
+
+// sortedVIDs lists every VLAN any of the maps has, in order.
+func sortedVIDs(here map[uint16]bool, members map[uint16][]netip.Addr, macs map[uint16][]remoteMAC) []uint16 {
+	set := map[uint16]bool{}
+	for v := range here {
+		set[v] = true
+	}
+	for v := range members {
+		set[v] = true
+	}
+	for v := range macs {
+		set[v] = true
+	}
+	out := make([]uint16, 0, len(set))
+	for v := range set {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Tick implements apps.Ticker: it probes every peer through the tunnel and
