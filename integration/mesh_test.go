@@ -237,3 +237,46 @@ func TestMeshSurvivesALoomdRestart(t *testing.T) {
 		t.Fatalf("pings lost across the restart:\n%s\nthe restarted loomd:\n%s\n%s", tailLines(pinger.Log(), 3), strings.Join(changes, "\n"), tailLines(l.proc.Log(), 40))
 	}
 }
+
+// kill -9 of loomd while it creates tunnel ports, again and again, leaves
+// exactly one Loom tunnel port per VM bridge after a restart: one fixed
+// name per bridge and one OVSDB transaction per port make a duplicate or a
+// half-made port impossible, and the stamp lets Loom find its own.
+func TestMeshKill9DuringPortCreationLeavesNoStrayPorts(t *testing.T) {
+	t.Parallel()
+	lab := harness.New(t)
+	hosts := meshLab(t, lab, lab.Fabric("underlay"), 1, []string{"b1"}, []string{"b2"})
+	cfg := writeConfig(t, lab, "loom.yaml", meshConfig("vxlan", hosts, ""))
+	l := startLoomd(t, lab, "--config", cfg)
+	for _, h := range hosts {
+		h.vs2.SetController("unix:" + l.sock)
+	}
+	for i := 0; i < 6; i++ {
+		time.Sleep(time.Duration(100+i*60) * time.Millisecond) // somewhere in connect, OVSDB sync and port creation
+		l.proc.Kill9()
+		for _, h := range hosts { // and sometimes with the port just removed by hand
+			if i%3 == 2 {
+				h.hv.Vsctl("--if-exists", "del-port", "vswitch02", "loom-vxlan")
+			}
+		}
+		l.start(t, "--config", cfg)
+	}
+	joinLoom(t, l, hosts...)
+	time.Sleep(2 * time.Second) // a few OVSDB passes: nothing more may appear
+	for _, h := range hosts {
+		for _, br := range []string{"vswitch01", "vswitch02"} {
+			out, err := h.hv.Vsctl("list-ports", br)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if br == "vswitch02" {
+				want = 1
+			}
+			if n := strings.Count(out, "loom-"); n != want {
+				t.Errorf("%s %s: %d Loom tunnel ports, want %d:\n%s", h.hv.Name, br, n, want, out)
+			}
+		}
+	}
+	mustPing(t, hosts[0].vms["b1"], hosts[1].vms["b2"])
+}

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,45 +44,50 @@ func isLoomTunnel(p topology.Port) bool {
 	return p.Tunnel != nil && strings.HasPrefix(p.Name, "loom-")
 }
 
-// buildMesh computes dpid's view of the mesh from the topology and the
-// policy. alive says whether a hypervisor counts as present (connected,
-// or gone for less than the peer timeout).
-func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive func(hv string) bool) mesh {
-	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
-	hvOf := map[uint64]string{}
+// index is the mesh's raw material, computed once per topology revision
+// and policy and shared by every switch's view: which hypervisor each
+// switch is on, each hypervisor's tunnel IP, which switches have Loom's
+// tunnel port, and per hypervisor the networks and MACs of its ports.
+type index struct {
+	hvOf   map[uint64]string
+	ips    map[string]netip.Addr
+	tunnel map[uint64]uint32 // dpid -> its tunnel port
+	hvs    []string          // hypervisors with a tunnel bridge and an IP, sorted
+	vids   map[string]map[uint16]bool
+	macs   map[string][]vmac // hypervisor -> MACs of its ports, by network
+	byDPID map[uint64]map[uint16]bool
+}
+
+type vmac struct {
+	vid uint16
+	mac flow.MAC
+}
+
+func buildIndex(snap topology.Snapshot, p *network.Policy) *index {
+	x := &index{hvOf: map[uint64]string{}, ips: map[string]netip.Addr{}, tunnel: map[uint64]uint32{},
+		vids: map[string]map[uint16]bool{}, macs: map[string][]vmac{}, byDPID: map[uint64]map[uint16]bool{}}
 	for _, s := range snap.Switches {
-		hvOf[s.DPID] = s.Hypervisor
+		x.hvOf[s.DPID] = s.Hypervisor
 	}
-	m.local = hvOf[dpid]
-	ips := map[string]netip.Addr{}
 	for _, h := range snap.Hypervisors {
 		if ip, err := netip.ParseAddr(h.TunnelIP); err == nil && ip.Is4() {
-			ips[h.Name] = ip
+			x.ips[h.Name] = ip
 		}
 	}
-	tunnelSwitch := map[uint64]bool{}
 	for _, port := range snap.Ports {
 		if isLoomTunnel(port) {
-			tunnelSwitch[port.DPID] = true
-			if port.DPID == dpid {
-				m.port = port.No
-			}
+			x.tunnel[port.DPID] = port.No
 		}
 	}
-	if m.local == "" || m.port == 0 || !ips[m.local].IsValid() {
-		return m // not part of any mesh
-	}
-	// remote says where a port's frames go: its hypervisor's IP, if that
-	// hypervisor is another live member of the mesh.
-	remote := func(dpid uint64) (netip.Addr, bool) {
-		hv := hvOf[dpid]
-		ip, ok := ips[hv]
-		if hv == "" || hv == m.local || !ok || !tunnelSwitch[dpid] || !alive(hv) {
-			return netip.Addr{}, false
+	withTunnel := map[string]bool{}
+	for dpid := range x.tunnel {
+		if hv := x.hvOf[dpid]; hv != "" && x.ips[hv].IsValid() && !withTunnel[hv] {
+			withTunnel[hv] = true
+			x.hvs = append(x.hvs, hv)
 		}
-		return ip, true
 	}
-	inPeers := map[string]bool{}
+	sort.Strings(x.hvs)
+	// vniVLAN is the network of a port that crosses tunnels.
 	vniVLAN := func(port topology.Port) (uint16, bool) {
 		mode := p.Mode(port)
 		if !mode.UntaggedOK || mode.Untagged == network.DefaultSegment {
@@ -90,82 +96,90 @@ func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive fun
 		n, ok := p.Network(mode.Untagged)
 		return mode.Untagged, ok && n.VNI != 0
 	}
+	ports := map[topology.Endpoint]uint16{}
 	for _, port := range snap.Ports {
-		if port.DPID == dpid && port.Tunnel == nil {
-			if vid, ok := vniVLAN(port); ok {
-				m.here[vid] = true
-			}
-		}
-	}
-	for _, port := range snap.Ports {
-		ip, ok := remote(port.DPID)
-		if !ok || port.Tunnel != nil {
+		if port.Tunnel != nil {
 			continue
-		}
-		if !inPeers[hvOf[port.DPID]] {
-			inPeers[hvOf[port.DPID]] = true
-			m.peers = append(m.peers, peer{hvOf[port.DPID], ip})
 		}
 		vid, ok := vniVLAN(port)
 		if !ok {
 			continue
 		}
-		m.members[vid] = appendIP(m.members[vid], ip)
+		ports[topology.Endpoint{DPID: port.DPID, Port: port.No}] = vid
+		if x.byDPID[port.DPID] == nil {
+			x.byDPID[port.DPID] = map[uint16]bool{}
+		}
+		x.byDPID[port.DPID][vid] = true
+		hv := x.hvOf[port.DPID]
+		if _, ok := x.tunnel[port.DPID]; !ok || hv == "" {
+			continue // not reachable through a tunnel
+		}
+		if x.vids[hv] == nil {
+			x.vids[hv] = map[uint16]bool{}
+		}
+		x.vids[hv][vid] = true
 		if port.VM != nil {
 			if mac, err := flow.ParseMAC(port.VM.MAC); err == nil {
-				m.macs[vid] = append(m.macs[vid], remoteMAC{mac, ip})
+				x.macs[hv] = append(x.macs[hv], vmac{vid, mac})
 			}
 		}
-	}
-	ports := map[topology.Endpoint]topology.Port{}
-	for _, port := range snap.Ports {
-		ports[topology.Endpoint{DPID: port.DPID, Port: port.No}] = port
 	}
 	for _, h := range snap.Hosts {
-		ip, ok := remote(h.DPID)
-		port, known := ports[topology.Endpoint{DPID: h.DPID, Port: h.Port}]
-		if !ok || !known {
+		vid, ok := ports[topology.Endpoint{DPID: h.DPID, Port: h.Port}]
+		hv := x.hvOf[h.DPID]
+		if _, tunneled := x.tunnel[h.DPID]; !ok || !tunneled || hv == "" {
 			continue
 		}
-		if vid, ok := vniVLAN(port); ok {
-			if mac, err := flow.ParseMAC(h.MAC); err == nil {
-				m.macs[vid] = append(m.macs[vid], remoteMAC{mac, ip})
+		if mac, err := flow.ParseMAC(h.MAC); err == nil {
+			x.macs[hv] = append(x.macs[hv], vmac{vid, mac})
+		}
+	}
+	return x
+}
+
+// buildMesh computes dpid's view of the mesh from the topology and the
+// policy. alive says whether a hypervisor counts as present (connected,
+// or gone for less than the peer timeout).
+func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive func(hv string) bool) mesh {
+	return buildIndex(snap, p).view(dpid, alive)
+}
+
+// view is one switch's mesh: the live peers, and for the networks with
+// ports on this switch, which peers have members and which MACs live there.
+func (x *index) view(dpid uint64, alive func(hv string) bool) mesh {
+	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
+	m.local, m.port = x.hvOf[dpid], x.tunnel[dpid]
+	if m.local == "" || m.port == 0 || !x.ips[m.local].IsValid() {
+		return mesh{members: m.members, macs: m.macs, here: m.here} // not part of any mesh
+	}
+	for vid := range x.byDPID[dpid] {
+		m.here[vid] = true
+	}
+	for _, hv := range x.hvs {
+		if hv == m.local || !alive(hv) {
+			continue
+		}
+		ip := x.ips[hv]
+		m.peers = append(m.peers, peer{hv, ip})
+		for vid := range x.vids[hv] {
+			if m.here[vid] {
+				m.members[vid] = append(m.members[vid], ip)
+			}
+		}
+		for _, vm := range x.macs[hv] {
+			if m.here[vm.vid] {
+				m.macs[vm.vid] = append(m.macs[vm.vid], remoteMAC{vm.mac, ip})
 			}
 		}
 	}
-	for _, h := range snap.Hypervisors {
-		// A hypervisor with a tunnel bridge but no VM yet is still a peer
-		// (probed, shown); it just receives no network's traffic.
-		if ip, ok := ips[h.Name]; ok && h.Name != m.local && !inPeers[h.Name] && alive(h.Name) && hasTunnel(snap, h.Name, tunnelSwitch) {
-			inPeers[h.Name] = true
-			m.peers = append(m.peers, peer{h.Name, ip})
-		}
+	for vid, ips := range m.members {
+		slices.SortFunc(ips, func(a, b netip.Addr) int { return a.Compare(b) })
+		m.members[vid] = ips
 	}
-	sort.Slice(m.peers, func(i, j int) bool { return m.peers[i].name < m.peers[j].name })
 	for vid, macs := range m.macs {
 		m.macs[vid] = dedupe(macs)
 	}
 	return m
-}
-
-func hasTunnel(snap topology.Snapshot, hv string, tunnelSwitch map[uint64]bool) bool {
-	for _, s := range snap.Switches {
-		if s.Hypervisor == hv && tunnelSwitch[s.DPID] {
-			return true
-		}
-	}
-	return false
-}
-
-func appendIP(ips []netip.Addr, ip netip.Addr) []netip.Addr {
-	for _, x := range ips {
-		if x == ip {
-			return ips
-		}
-	}
-	ips = append(ips, ip)
-	sort.Slice(ips, func(i, j int) bool { return ips[i].Less(ips[j]) })
-	return ips
 }
 
 // dedupe keeps one location per MAC (the first in MAC order wins when a

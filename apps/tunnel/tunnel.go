@@ -80,6 +80,22 @@ type App struct {
 	seen     map[string]time.Time // hypervisor -> last time one of its switches was connected
 	probes   map[[2]string]time.Time
 	declared apps.Declared
+
+	idxMu  sync.Mutex
+	idx    *index // for idxRev and idxPol: every switch's view shares it
+	idxRev uint64
+	idxPol *network.Policy
+}
+
+// index returns the shared index of snap under p, building it once per
+// topology revision and policy.
+func (a *App) index(snap topology.Snapshot, p *network.Policy) *index {
+	a.idxMu.Lock()
+	defer a.idxMu.Unlock()
+	if a.idx == nil || a.idxRev != snap.Revision || a.idxPol != p {
+		a.idx, a.idxRev, a.idxPol = buildIndex(snap, p), snap.Revision, p
+	}
+	return a.idx
 }
 
 // New returns the app.
@@ -144,8 +160,9 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 		return
 	}
 	snap := a.o.Topology.Snapshot()
-	m := buildMesh(snap, a.o.Policy.Policy(), sw.DPID, a.alive(snap, ctx.Now()))
-	decl := Flows(m, a.o.Policy.Policy())
+	p := a.o.Policy.Policy()
+	m := a.index(snap, p).view(sw.DPID, a.alive(snap, ctx.Now()))
+	decl := Flows(m, p)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.meshes[sw.DPID] = m
@@ -159,7 +176,7 @@ func (a *App) Plan(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
 		return nil
 	}
 	snap := a.o.Topology.Snapshot()
-	return Flows(buildMesh(snap, p, sw.DPID, a.alive(snap, time.Now())), p)
+	return Flows(buildIndex(snap, p).view(sw.DPID, a.alive(snap, time.Now())), p)
 }
 
 // Flows is what a switch with view m declares.
@@ -251,7 +268,7 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 		return
 	}
 	snap := a.o.Topology.Snapshot()
-	m := buildMesh(snap, a.o.Policy.Policy(), sw.DPID, a.alive(snap, ctx.Now()))
+	m := a.index(snap, a.o.Policy.Policy()).view(sw.DPID, a.alive(snap, ctx.Now()))
 	a.mu.Lock()
 	changed := a.sums[sw.DPID] != m.sum()
 	a.mu.Unlock()
@@ -301,7 +318,7 @@ func (a *App) Peers(now time.Time) []Peer {
 		if s.Hypervisor == "" || done[s.Hypervisor] {
 			continue
 		}
-		m := buildMesh(snap, p, s.DPID, alive)
+		m := a.index(snap, p).view(s.DPID, alive)
 		if m.port == 0 {
 			continue
 		}

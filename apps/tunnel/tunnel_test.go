@@ -18,12 +18,12 @@ func site(vms ...[]string) topology.Snapshot {
 	var s topology.Snapshot
 	for i, names := range vms {
 		hv, dpid := fmt.Sprintf("hv%d", i+1), uint64(0xc1+i)
-		s.Hypervisors = append(s.Hypervisors, topology.Hypervisor{Name: hv, TunnelIP: fmt.Sprintf("192.168.50.%d", 11+i), Connected: true})
+		s.Hypervisors = append(s.Hypervisors, topology.Hypervisor{Name: hv, TunnelIP: fmt.Sprintf("10.0.%d.%d", (i+1)/256, (i+1)%256), Connected: true})
 		s.Switches = append(s.Switches, topology.Switch{DPID: dpid, Hypervisor: hv, Connected: true})
 		s.Ports = append(s.Ports, topology.Port{DPID: dpid, No: 1, Name: "loom-vxlan", Kind: topology.PortTunnel, Tunnel: &topology.Tunnel{Type: "vxlan"}})
 		for j, name := range names {
 			s.Ports = append(s.Ports, topology.Port{DPID: dpid, No: uint32(2 + j), Name: name, Kind: topology.PortVM,
-				VM: &topology.VM{MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i+1, j+1)}})
+				VM: &topology.VM{MAC: fmt.Sprintf("02:00:00:%02x:%02x:%02x", (i+1)>>8, (i+1)&0xff, j+1)}})
 		}
 	}
 	return s
@@ -52,13 +52,13 @@ func TestFlowsReachOnlyMembersOfTheSwitchsNetworks(t *testing.T) {
 		"table=0, priority=100,in_port=1,tun_id=0x1392 actions=push_vlan:0x8100,set_field:4106->vlan_vid,goto_table:1",
 		"table=0, priority=200,in_port=1,tun_id=0xffffff actions=CONTROLLER:65535",
 		"table=3, priority=90,in_port=1,dl_vlan=10 actions=goto_table:4",
-		"table=4, priority=90,dl_dst=02:00:00:00:02:01,dl_vlan=10 actions=pop_vlan,set_field:0x1392->tun_id,set_field:192.168.50.12->tun_dst,output:1",
+		"table=4, priority=90,dl_dst=02:00:00:00:02:01,dl_vlan=10 actions=pop_vlan,set_field:0x1392->tun_id,set_field:10.0.0.2->tun_dst,output:1",
 	}, "\n")
 	if got != want {
 		t.Fatalf("hv1 (blue only) got\n%s\nwant\n%s", got, want)
 	}
 	// Blue floods reach hv2 only; hv3 has no blue port.
-	if ips := m.members[10]; len(ips) != 1 || ips[0].String() != "192.168.50.12" {
+	if ips := m.members[10]; len(ips) != 1 || ips[0].String() != "10.0.0.2" {
 		t.Fatalf("blue members seen from hv1: %v", ips)
 	}
 	if peers := m.peers; len(peers) != 2 {
