@@ -126,27 +126,29 @@ func TestMeshJoinsNetworksAcrossHosts(t *testing.T) {
 	}
 }
 
-// A hypervisor joins (its VMs reach the others within 5 s), a VM moves to
-// another host with its MAC and IP (reachable again within 2 s), and a
-// hypervisor leaves for good (after the peer timeout its flows are gone
-// everywhere and Loom removes its own tunnel port there).
+// Three hypervisors, then a fourth joins (its VMs reach the others within
+// 5 s), a VM moves to another host with its MAC and IP (reachable again
+// within 2 s), and the fourth leaves for good (after the peer timeout its
+// flows are gone everywhere and Loom removes its own tunnel port there).
 func TestMeshFollowsJoinsMovesAndLeaves(t *testing.T) {
 	t.Parallel()
 	lab := harness.New(t)
-	hosts := meshLab(t, lab, lab.Fabric("underlay"), 1, []string{"b1"}, []string{"b2", "b4"}, []string{"b3"})
-	h1, h2, h3 := hosts[0], hosts[1], hosts[2]
+	hosts := meshLab(t, lab, lab.Fabric("underlay"), 1, []string{"b1"}, []string{"b2", "b4"}, []string{"b3"}, []string{"b5"})
+	h1, h2, h3, h4 := hosts[0], hosts[1], hosts[2], hosts[3]
 	cfg := writeConfig(t, lab, "loom.yaml", strings.Replace(meshConfig("vxlan", hosts, ""), "probe_interval: 300ms", "probe_interval: 300ms, peer_timeout: 2s", 1))
 	l := startLoomd(t, lab, "--config", cfg)
-	joinLoom(t, l, h1, h2)
+	joinLoom(t, l, h1, h2, h3)
 	mustPing(t, h1.vms["b1"], h2.vms["b2"])
+	mustPing(t, h3.vms["b3"], h2.vms["b4"])
 
-	// hv3 joins.
+	// hv4 joins.
 	joined := time.Now()
-	joinLoom(t, l, h3)
-	if err := h3.vms["b3"].Ping(h1.vms["b1"].IP, 1, 5*time.Second-time.Since(joined)); err != nil {
+	joinLoom(t, l, h4)
+	if err := h4.vms["b5"].Ping(h1.vms["b1"].IP, 1, 5*time.Second-time.Since(joined)); err != nil {
 		t.Fatalf("a joining host's VM does not reach the others within 5 s: %v", err)
 	}
-	mustPing(t, h2.vms["b2"], h3.vms["b3"])
+	mustPing(t, h2.vms["b2"], h4.vms["b5"])
+	mustPing(t, h4.vms["b5"], h3.vms["b3"])
 
 	// b2 moves from hv2 to hv3: same MAC, same IP.
 	b2 := h2.vms["b2"]
@@ -164,19 +166,20 @@ func TestMeshFollowsJoinsMovesAndLeaves(t *testing.T) {
 		t.Fatalf("a moved VM is not reachable within 2 s: %v", err)
 	}
 
-	// hv3 leaves for good: its switch goes and stays away.
-	h3.vs2.DelController()
-	waitFor(t, "hv3's flows gone from hv1 and hv2, and its tunnel port from hv3", 10*time.Second, func() bool {
-		for _, h := range []*meshHost{h1, h2} {
+	// hv4 leaves for good: its switch goes and stays away.
+	h4.vs2.DelController()
+	waitFor(t, "hv4's flows gone from the others, and its tunnel port from hv4", 10*time.Second, func() bool {
+		for _, h := range []*meshHost{h1, h2, h3} {
 			lines, _ := h.vs2.DumpFlows()
-			if containsLine(lines, h3.hv.TunnelIP) {
+			if containsLine(lines, h4.hv.TunnelIP) {
 				return false
 			}
 		}
-		out, _ := h3.hv.Vsctl("list-ports", "vswitch02")
+		out, _ := h4.hv.Vsctl("list-ports", "vswitch02")
 		return !strings.Contains(out, "loom-vxlan")
 	})
 	mustPing(t, h1.vms["b1"], h2.vms["b4"])
+	mustPing(t, h3.vms["b3"], h1.vms["b1"])
 }
 
 // Restarting loomd (kill -9) during traffic across the tunnel loses no
