@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -21,27 +20,31 @@ import (
 	"github.com/loomsdn/loom/openflow"
 )
 
-// aclTestApp declares fixed flows in tables that allow every field. The
-// test is about the flow package's IP, L4, ICMP and conntrack forms
-// against OVS, not any app's pipeline: loomd's static flows must obey
-// the l2 tables' allowed fields, which refuse all of these.
-type aclTestApp struct{ flows []flow.Flow }
-
-func (aclTestApp) Name() string                    { return "acltest" }
-func (aclTestApp) ID() flow.AppID                  { return 99 }
-func (aclTestApp) SwitchDown(apps.Context, uint64) {}
-func (a aclTestApp) SwitchUp(ctx apps.Context, sw apps.Switch) {
-	ctx.Set(sw.DPID, "acl", a.flows...)
+// fixedFlowsApp declares fixed flows in three tables that allow every
+// field. The round-trip tests are about the flow package's IP, L4, ICMP,
+// conntrack and tunnel forms against OVS, not any app's pipeline, whose
+// tables allow only the fields their own flows use.
+type fixedFlowsApp struct {
+	name  string
+	id    flow.AppID
+	flows []flow.Flow
 }
-func (aclTestApp) Tables() []flow.Table {
+
+func (a fixedFlowsApp) Name() string                  { return a.name }
+func (a fixedFlowsApp) ID() flow.AppID                { return a.id }
+func (fixedFlowsApp) SwitchDown(apps.Context, uint64) {}
+func (a fixedFlowsApp) SwitchUp(ctx apps.Context, sw apps.Switch) {
+	ctx.Set(sw.DPID, "fixed", a.flows...)
+}
+func (a fixedFlowsApp) Tables() []flow.Table {
 	all := flow.FieldInPort | flow.FieldEthSrc | flow.FieldEthDst | flow.FieldEthType | flow.FieldVLAN |
 		flow.FieldIPProto | flow.FieldIPSrc | flow.FieldIPDst | flow.FieldL4Src | flow.FieldL4Dst |
-		flow.FieldICMPType | flow.FieldICMPCode | flow.FieldCTState
-	return []flow.Table{
-		{ID: 0, Name: "acl", Owner: "acltest", Miss: flow.MissDrop, Match: all},
-		{ID: 1, Name: "acl-ct", Owner: "acltest", Miss: flow.MissDrop, Match: all},
-		{ID: 2, Name: "acl-out", Owner: "acltest", Miss: flow.MissDrop, Match: all},
+		flow.FieldICMPType | flow.FieldICMPCode | flow.FieldCTState | flow.FieldTunID | flow.FieldTunSrc
+	var ts []flow.Table
+	for id := uint8(0); id < 3; id++ {
+		ts = append(ts, flow.Table{ID: id, Name: fmt.Sprintf("%s-%d", a.name, id), Owner: a.name, Miss: flow.MissDrop, Match: all})
 	}
+	return ts
 }
 
 // aclCase is a flow and how ovs-ofctl dump-flows shows it: OVS's own
@@ -149,7 +152,7 @@ func TestACLFlowsRoundTripThroughOVS(t *testing.T) {
 	lab := harness.New(t)
 	br := lab.Hypervisor("hv1").AddBridge("vswitch02", 0xc1)
 	cases := aclCases()
-	app := aclTestApp{}
+	app := fixedFlowsApp{name: "acltest", id: 99}
 	for _, c := range cases {
 		app.flows = append(app.flows, c.flow)
 	}
@@ -159,88 +162,10 @@ func TestACLFlowsRoundTripThroughOVS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// (a) Every flow is on the switch, as OVS spells it.
-	missing := func() []string {
-		lines, err := br.DumpFlows()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-	cases:
-		for _, c := range cases {
-			for _, l := range lines {
-				if strings.Contains(l, "cookie=0x4c4d") && strings.Contains(l, fmt.Sprintf(" table=%d,", c.flow.Table)) &&
-					strings.HasSuffix(l, " "+c.ovs) {
-					continue cases
-				}
-			}
-			out = append(out, fmt.Sprintf("table=%d %s", c.flow.Table, c.ovs))
-		}
-		return out
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for len(missing()) > 0 {
-		if time.Now().After(deadline) {
-			lines, _ := br.DumpFlows()
-			t.Fatalf("flows missing from the switch:\n%s\nthe switch has:\n%s\nloom logged:\n%s",
-				strings.Join(missing(), "\n"), strings.Join(lines, "\n"), logText(hook))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-
-	// What OVS reports on the wire reads back as the very flow Loom
-	// declared: same key, same instruction bytes, same actions.
-	want := map[flow.Key]flow.Flow{}
-	for _, c := range cases {
-		want[c.flow.Key()] = c.flow
-	}
-	seen := 0
-	for _, fs := range wireFlows(t, br) {
-		if fs.Priority == 0 {
-			continue // the tables' miss flows
-		}
-		m, err := flow.MatchFromOXMs(fs.Match)
-		if err != nil {
-			t.Errorf("table %d priority %d: match %+v: %v", fs.TableID, fs.Priority, fs.Match, err)
-			continue
-		}
-		f, ok := want[flow.Key{Table: fs.TableID, Priority: fs.Priority, Match: m}]
-		if !ok {
-			t.Errorf("table %d priority %d: %s is not a declared key", fs.TableID, fs.Priority, m)
-			continue
-		}
-		seen++
-		if !bytes.Equal(fs.RawInstructions, f.InstructionBytes()) {
-			t.Errorf("%s: OVS reports instructions %x, Loom encodes %x", f, fs.RawInstructions, f.InstructionBytes())
-		}
-		var acts []flow.Action
-		for _, in := range fs.Instructions {
-			for _, w := range in.Actions {
-				a, ok := flow.ActionFromWire(w)
-				if !ok {
-					t.Errorf("%s: action %+v does not read back", f, w)
-				}
-				acts = append(acts, a)
-			}
-		}
-		if got := (flow.Flow{Actions: acts, Goto: f.Goto, GotoTable: f.GotoTable}); !got.SameBehaviour(f) {
-			t.Errorf("%s: actions read back as %s", f, got.ActionsString())
-		}
-	}
-	if seen != len(cases) {
-		t.Errorf("%d of %d declared flows recognised in the switch's report", seen, len(cases))
-	}
-
+	// (a) Every flow is on the switch, as OVS spells it; what OVS reports
+	// on the wire reads back as the very flow Loom declared.
+	waitForDumpedFlows(t, br, hook, cases)
+	checkWireReadBack(t, br, cases)
 	// (b) Several verify passes later nothing was rewritten.
-	before := ctl.Stats()
-	time.Sleep(2 * time.Second)
-	after := ctl.Stats()
-	if after.DriftRepairs != 0 || after.FlowMods != before.FlowMods {
-		t.Fatalf("the reconciler keeps rewriting the ACL flows: drift repairs %d, flow-mods %d -> %d\n%s",
-			after.DriftRepairs, before.FlowMods, after.FlowMods, logText(hook))
-	}
-	if after.InvalidFlows != 0 || after.SwitchErrors != 0 || after.BundlesRejected != 0 {
-		t.Fatalf("invalid flows %d, switch errors %d, rejected bundles %d\n%s",
-			after.InvalidFlows, after.SwitchErrors, after.BundlesRejected, logText(hook))
-	}
+	checkNoDrift(t, ctl, hook, 2*time.Second)
 }

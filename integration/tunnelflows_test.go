@@ -10,32 +10,10 @@ import (
 
 	"github.com/sirupsen/logrus/hooks/test"
 
-	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/integration/harness"
 )
-
-// tunnelTestApp declares fixed flows in tables that allow every field,
-// tunnel metadata included, like aclTestApp: the test is about the flow
-// package's tun_id, tun_src and tunnel set-fields against OVS.
-type tunnelTestApp struct{ flows []flow.Flow }
-
-func (tunnelTestApp) Name() string                    { return "tunneltest" }
-func (tunnelTestApp) ID() flow.AppID                  { return 98 }
-func (tunnelTestApp) SwitchDown(apps.Context, uint64) {}
-func (a tunnelTestApp) SwitchUp(ctx apps.Context, sw apps.Switch) {
-	ctx.Set(sw.DPID, "tunnel", a.flows...)
-}
-func (tunnelTestApp) Tables() []flow.Table {
-	all := flow.FieldInPort | flow.FieldEthSrc | flow.FieldEthDst | flow.FieldEthType | flow.FieldVLAN |
-		flow.FieldIPProto | flow.FieldIPSrc | flow.FieldIPDst | flow.FieldL4Src | flow.FieldL4Dst |
-		flow.FieldICMPType | flow.FieldICMPCode | flow.FieldCTState | flow.FieldTunID | flow.FieldTunSrc
-	return []flow.Table{
-		{ID: 0, Name: "tun-in", Owner: "tunneltest", Miss: flow.MissDrop, Match: all},
-		{ID: 1, Name: "tun-out", Owner: "tunneltest", Miss: flow.MissDrop, Match: all},
-	}
-}
 
 // tunnelCases are the flows of a VXLAN gateway: keys and tunnel sources
 // mapped to VLANs on the way in, VLANs to keys and remote VTEPs on the way
@@ -85,7 +63,7 @@ func TestTunnelFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := tunnelCases(uint32(vx))
-	app := tunnelTestApp{}
+	app := fixedFlowsApp{name: "tunneltest", id: 98}
 	for _, c := range cases {
 		app.flows = append(app.flows, c.flow)
 	}
