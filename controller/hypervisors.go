@@ -147,14 +147,13 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 	if typ == "" {
 		return
 	}
-	known := map[uint64]bool{}
-	if top := h.c.cfg.Topology; top != nil {
-		for _, s := range top.Snapshot().Switches {
-			known[s.DPID] = true
-		}
-	}
+	connected := map[uint64]bool{}
 	for _, d := range h.c.Switches() {
-		known[d] = true
+		connected[d] = true
+	}
+	// known: connected now, or in the (restored) topology from before.
+	known := func(dpid uint64) bool {
+		return connected[dpid] || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(dpid)) > 0
 	}
 	want := ovsdb.TunnelPortName(typ)
 	now := time.Now()
@@ -162,7 +161,7 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		// A bridge keeps its port while its switch is connected or away for
 		// less than the peer timeout (a loomd restart, a switch reconnecting),
 		// and loses it when the switch is gone for good.
-		wanted := known[b.DPID] && h.c.reg.awayFor(b.DPID, now) < h.c.cfg.Tunnels.PeerTimeout && h.isTunnelBridge(b)
+		wanted := known(b.DPID) && h.c.reg.awayFor(b.DPID, now) < h.c.cfg.Tunnels.PeerTimeout && h.isTunnelBridge(b)
 		has := false
 		for _, p := range b.Ports {
 			switch {

@@ -52,6 +52,7 @@ func (s *session) refresh() {
 func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topology, settle time.Duration) {
 	events, cancel := top.Subscribe(1024)
 	defer func() { cancel() }()
+	hostAt := map[string]topology.Endpoint{} // where each host was last seen, to tell a move from a refresh
 	var timer <-chan time.Time
 	for {
 		select {
@@ -63,7 +64,7 @@ func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topolo
 				c.Refresh()
 				continue
 			}
-			if ev.Kind != "link" && timer == nil {
+			if mattersToApps(ev, hostAt) && timer == nil {
 				timer = time.After(settle)
 			}
 		case <-timer:
@@ -71,4 +72,27 @@ func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topolo
 			c.Refresh()
 		}
 	}
+}
+
+// mattersToApps says whether an event can change what apps declare: links
+// never do; a host only when it appears, goes or moves, not when the
+// topology merely refreshes its last-seen time or adds an IP.
+func mattersToApps(ev topology.Event, hostAt map[string]topology.Endpoint) bool {
+	switch ev.Kind {
+	case "link":
+		return false
+	case "host":
+		h, _ := ev.Object.(topology.Host)
+		if ev.Type == topology.Removed {
+			delete(hostAt, ev.Key)
+			return true
+		}
+		at := topology.Endpoint{DPID: h.DPID, Port: h.Port}
+		if old, ok := hostAt[ev.Key]; ok && old == at {
+			return false
+		}
+		hostAt[ev.Key] = at
+		return true
+	}
+	return true
 }

@@ -22,10 +22,13 @@ func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 // aclFlows pairs every new field and the ct action with its text: the
 // spelling ovs-ofctl dump-flows uses, where Loom has a choice.
-var aclFlows = []struct {
+// textCase is a flow and its ovs-ofctl text.
+type textCase struct {
 	text string
 	flow Flow
-}{
+}
+
+var aclFlows = []textCase{
 	{"table=0, priority=100,dl_type=0x0800,nw_proto=6,nw_src=10.0.0.0/24,nw_dst=10.1.2.3,tp_dst=0x1f90/0xfff0 actions=goto_table:1",
 		Flow{Priority: 100, Match: ipv4.IPProto(6).IPSrc(net24).IPDst(pfx("10.1.2.3/32")).L4Dst(0x1f90, 0xfff0)}.Then(1)},
 	{"table=0, priority=101,dl_type=0x86dd,nw_proto=17,ipv6_src=2001:db8::/64,tp_src=53 actions=output:2",
@@ -52,8 +55,13 @@ var aclFlows = []struct {
 		Flow{Table: 2, Priority: 111, Match: ipv4.InPort(1).EthSrc(mac).IPProto(47)}},
 }
 
-func TestACLFlowText(t *testing.T) {
-	for _, c := range aclFlows {
+func TestACLFlowText(t *testing.T) { checkTextRoundTrip(t, aclFlows) }
+
+// checkTextRoundTrip checks that each flow prints as its text and that
+// the text parses back to the same flow.
+func checkTextRoundTrip(t *testing.T, cases []textCase) {
+	t.Helper()
+	for _, c := range cases {
 		if got := c.flow.String(); got != c.text {
 			t.Errorf("String:\ngot  %s\nwant %s", got, c.text)
 		}

@@ -2,7 +2,10 @@ package integration
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +125,18 @@ func TestMeshJoinsNetworksAcrossHosts(t *testing.T) {
 				}
 				return true
 			})
+			// The same, as metrics: one loom_tunnel_peer_up per path, all 1.
+			resp, err := http.Get("http://" + logAddr(t, l.proc.Log(), reMetricsAddr) + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			up := regexp.MustCompile(`(?m)^loom_tunnel_peer_up\{[^}]*\} 1$`).FindAll(body, -1)
+			down := regexp.MustCompile(`(?m)^loom_tunnel_peer_up\{[^}]*\} 0$`).FindAll(body, -1)
+			if len(up) != 6 || len(down) != 0 {
+				t.Errorf("loom_tunnel_peer_up: %d paths up, %d down; want 6 and 0", len(up), len(down))
+			}
 		})
 	}
 }

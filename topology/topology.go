@@ -132,6 +132,14 @@ func (t *Topology) commit(next Snapshot, events []Event) {
 	}
 }
 
+// Revision is the model's current revision: a cheap way to tell whether a
+// Snapshot taken earlier is still current.
+func (t *Topology) Revision() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.view.Revision
+}
+
 // Snapshot returns a copy of the model.
 func (t *Topology) Snapshot() Snapshot {
 	t.mu.Lock()

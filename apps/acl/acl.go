@@ -11,7 +11,6 @@
 package acl
 
 import (
-	"fmt"
 	"path"
 	"sync"
 
@@ -217,11 +216,6 @@ func orAny(pms []network.PortMask) []network.PortMask {
 		return []network.PortMask{{}}
 	}
 	return pms
-}
-
-// String describes the app, for logs.
-func (a *App) String() string {
-	return fmt.Sprintf("acl: %d rules", len(a.policy.Policy().Rules()))
 }
 
 // Plan implements apps.Planner.

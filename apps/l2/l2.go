@@ -130,12 +130,6 @@ func (a *App) Tables() []flow.Table {
 	}
 }
 
-// Flows returns the two flows that make mac reachable on port, for l2
-// standing alone in its default tables.
-func Flows(mac flow.MAC, port uint32) []flow.Flow {
-	return New(Options{}).flows(vmac{mac: mac}, port, []flow.Action{flow.Output(port)})
-}
-
 // flows makes m reachable on port through egress.
 func (a *App) flows(m vmac, port uint32, egress []flow.Action) []flow.Flow {
 	learn, fwd := flow.Match{}.InPort(port).EthSrc(m.mac), flow.Match{}.EthDst(m.mac)

@@ -56,6 +56,9 @@ type index struct {
 	vids   map[string]map[uint16]bool
 	macs   map[string][]vmac // hypervisor -> MACs of its ports, by network
 	byDPID map[uint64]map[uint16]bool
+	// connected are the hypervisors with a switch connected now.
+	connected map[string]bool
+	rev       uint64 // the topology revision it was built from
 }
 
 type vmac struct {
@@ -65,9 +68,13 @@ type vmac struct {
 
 func buildIndex(snap topology.Snapshot, p *network.Policy) *index {
 	x := &index{hvOf: map[uint64]string{}, ips: map[string]netip.Addr{}, tunnel: map[uint64]uint32{},
-		vids: map[string]map[uint16]bool{}, macs: map[string][]vmac{}, byDPID: map[uint64]map[uint16]bool{}}
+		vids: map[string]map[uint16]bool{}, macs: map[string][]vmac{}, byDPID: map[uint64]map[uint16]bool{},
+		connected: map[string]bool{}, rev: snap.Revision}
 	for _, s := range snap.Switches {
 		x.hvOf[s.DPID] = s.Hypervisor
+		if s.Connected && s.Hypervisor != "" {
+			x.connected[s.Hypervisor] = true
+		}
 	}
 	for _, h := range snap.Hypervisors {
 		if ip, err := netip.ParseAddr(h.TunnelIP); err == nil && ip.Is4() {
@@ -198,4 +205,15 @@ func dedupe(macs []remoteMAC) []remoteMAC {
 		}
 	}
 	return out
+}
+
+// tunnelSwitch returns one switch of hv that holds Loom's tunnel port.
+func (x *index) tunnelSwitch(hv string) (uint64, bool) {
+	var best uint64
+	for dpid := range x.tunnel {
+		if x.hvOf[dpid] == hv && (best == 0 || dpid < best) {
+			best = dpid
+		}
+	}
+	return best, best != 0
 }

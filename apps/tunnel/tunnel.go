@@ -63,10 +63,11 @@ type Options struct {
 	// (DefaultPeerTimeout when 0). It keeps a loomd restart, when every
 	// switch reconnects one by one, from tearing the mesh down.
 	PeerTimeout time.Duration
-	// Changed is called, off the switch goroutines, when the mesh's
-	// membership changes without a topology event (a peer timing out):
-	// loomd refreshes every switch then.
-	Changed func()
+	// Changed is called, off the switch goroutine, when a switch's view of
+	// the mesh changed without a topology event (a peer timing out): loomd
+	// refreshes that switch then, so every app's flows on it (the
+	// classifier's flooding too) follow.
+	Changed func(dpid uint64)
 }
 
 // App is the tunnel mesh.
@@ -82,20 +83,8 @@ type App struct {
 	declared apps.Declared
 
 	idxMu  sync.Mutex
-	idx    *index // for idxRev and idxPol: every switch's view shares it
-	idxRev uint64
+	idx    *index // of the topology at idx.rev under idxPol
 	idxPol *network.Policy
-}
-
-// index returns the shared index of snap under p, building it once per
-// topology revision and policy.
-func (a *App) index(snap topology.Snapshot, p *network.Policy) *index {
-	a.idxMu.Lock()
-	defer a.idxMu.Unlock()
-	if a.idx == nil || a.idxRev != snap.Revision || a.idxPol != p {
-		a.idx, a.idxRev, a.idxPol = buildIndex(snap, p), snap.Revision, p
-	}
-	return a.idx
 }
 
 // New returns the app.
@@ -108,6 +97,18 @@ func New(o Options) *App {
 	}
 	return &App{o: o, start: time.Now(), meshes: map[uint64]mesh{}, sums: map[uint64]uint64{},
 		seen: map[string]time.Time{}, probes: map[[2]string]time.Time{}, declared: apps.Declared{}}
+}
+
+// current returns the index of the topology now under p: built once per
+// topology revision and policy, and shared by every switch's view, so a
+// refresh of all switches copies the model once, not once per switch.
+func (a *App) current(p *network.Policy) *index {
+	a.idxMu.Lock()
+	defer a.idxMu.Unlock()
+	if a.idx == nil || a.idxPol != p || a.idx.rev != a.o.Topology.Revision() {
+		a.idx, a.idxPol = buildIndex(a.o.Topology.Snapshot(), p), p
+	}
+	return a.idx
 }
 
 // Name implements apps.App.
@@ -128,17 +129,12 @@ func (a *App) SwitchDown(apps.Context, uint64) {}
 // Every implements apps.Ticker.
 func (a *App) Every() time.Duration { return a.o.Every }
 
-// alive is the membership rule, at now.
-func (a *App) alive(snap topology.Snapshot, now time.Time) func(string) bool {
-	connected := map[string]bool{}
-	for _, s := range snap.Switches {
-		if s.Connected && s.Hypervisor != "" {
-			connected[s.Hypervisor] = true
-		}
-	}
+// alive is the membership rule, at now: a hypervisor is in the mesh while
+// one of its switches is connected, and for PeerTimeout after.
+func (a *App) alive(x *index, now time.Time) func(string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for hv := range connected {
+	for hv := range x.connected {
 		a.seen[hv] = now
 	}
 	seen := make(map[string]time.Time, len(a.seen))
@@ -150,7 +146,7 @@ func (a *App) alive(snap topology.Snapshot, now time.Time) func(string) bool {
 		if !ok {
 			last = a.start // known only from the restored topology: give it the timeout from start
 		}
-		return connected[hv] || now.Sub(last) < a.o.PeerTimeout
+		return x.connected[hv] || now.Sub(last) < a.o.PeerTimeout
 	}
 }
 
@@ -159,9 +155,9 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 	if a.o.Topology == nil {
 		return
 	}
-	snap := a.o.Topology.Snapshot()
 	p := a.o.Policy.Policy()
-	m := a.index(snap, p).view(sw.DPID, a.alive(snap, ctx.Now()))
+	x := a.current(p)
+	m := x.view(sw.DPID, a.alive(x, ctx.Now()))
 	decl := Flows(m, p)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -175,8 +171,8 @@ func (a *App) Plan(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
 	if a.o.Topology == nil {
 		return nil
 	}
-	snap := a.o.Topology.Snapshot()
-	return Flows(buildIndex(snap, p).view(sw.DPID, a.alive(snap, time.Now())), p)
+	x := a.current(p)
+	return Flows(x.view(sw.DPID, a.alive(x, time.Now())), p)
 }
 
 // Flows is what a switch with view m declares.
@@ -261,19 +257,19 @@ func sortedVIDs(here map[uint16]bool, members map[uint16][]netip.Addr, macs map[
 }
 
 // Tick implements apps.Ticker: it probes every peer through the tunnel and
-// notices a membership change no topology event announced (a peer that
-// timed out).
+// notices a change of this switch's view no topology event announced (a
+// peer that timed out).
 func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	if a.o.Topology == nil {
 		return
 	}
-	snap := a.o.Topology.Snapshot()
-	m := a.index(snap, a.o.Policy.Policy()).view(sw.DPID, a.alive(snap, ctx.Now()))
+	x := a.current(a.o.Policy.Policy())
+	m := x.view(sw.DPID, a.alive(x, ctx.Now()))
 	a.mu.Lock()
 	changed := a.sums[sw.DPID] != m.sum()
 	a.mu.Unlock()
 	if changed && a.o.Changed != nil {
-		go a.o.Changed()
+		go a.o.Changed(sw.DPID)
 	}
 	if m.port == 0 {
 		return
@@ -309,25 +305,19 @@ func (a *App) Peers(now time.Time) []Peer {
 	if a.o.Topology == nil {
 		return nil
 	}
-	snap := a.o.Topology.Snapshot()
-	alive := a.alive(snap, now)
-	p := a.o.Policy.Policy()
+	x := a.current(a.o.Policy.Policy())
+	alive := a.alive(x, now)
 	var out []Peer
-	done := map[string]bool{}
-	for _, s := range snap.Switches {
-		if s.Hypervisor == "" || done[s.Hypervisor] {
+	for _, hv := range x.hvs {
+		dpid, ok := x.tunnelSwitch(hv)
+		if !ok {
 			continue
 		}
-		m := a.index(snap, p).view(s.DPID, alive)
-		if m.port == 0 {
-			continue
-		}
-		done[s.Hypervisor] = true
-		for _, peer := range m.peers {
+		for _, peer := range x.view(dpid, alive).peers {
 			a.mu.Lock()
-			last := a.probes[[2]string{s.Hypervisor, peer.name}]
+			last := a.probes[[2]string{hv, peer.name}]
 			a.mu.Unlock()
-			st := Peer{From: s.Hypervisor, To: peer.name, RemoteIP: peer.ip.String(), LastProbe: last}
+			st := Peer{From: hv, To: peer.name, RemoteIP: peer.ip.String(), LastProbe: last}
 			switch {
 			case last.IsZero():
 				st.Reason = "no probe has arrived yet"

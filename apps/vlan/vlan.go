@@ -125,13 +125,9 @@ func (a *App) FloodActions(dpid uint64, vid uint16) []flow.Action {
 	return floodActions(a.modes[dpid], vid)
 }
 
-// Compute is the app as a pure function: the ports' modes and the flows
+// compute is the app as a pure function: the ports' modes and the flows
 // (by key) the policy wants on sw. Plans (dry runs) call it with a policy
 // that is not running.
-func Compute(p *network.Policy, top *topology.Topology, sw apps.Switch) (map[uint32]network.Mode, map[string][]flow.Flow) {
-	return compute(p, top, sw, nil)
-}
-
 func compute(p *network.Policy, top *topology.Topology, sw apps.Switch, remote Remote) (map[uint32]network.Mode, map[string][]flow.Flow) {
 	modes := make(map[uint32]network.Mode, len(sw.Ports))
 	for _, port := range sw.Ports {

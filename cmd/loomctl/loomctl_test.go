@@ -41,6 +41,13 @@ func server(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveAPI(t, ctl)
+}
+
+// serveAPI serves ctl's gRPC API on a loopback port for the test and
+// returns its address.
+func serveAPI(t *testing.T, ctl *controller.Controller) string {
+	t.Helper()
 	srv := api.NewServer(ctl.API("v-test"), api.Options{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

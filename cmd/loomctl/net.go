@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/loomsdn/loom/proto/loom/v1"
@@ -14,14 +15,9 @@ import (
 // networkCall dials loomd and runs fn with a NetworkService client and a
 // request context.
 func (o *options) networkCall(fn func(ctx context.Context, c pb.NetworkServiceClient) error) error {
-	conn, err := o.dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := o.ctx()
-	defer cancel()
-	return fn(ctx, pb.NewNetworkServiceClient(conn))
+	return o.call(func(ctx context.Context, conn *grpc.ClientConn) error {
+		return fn(ctx, pb.NewNetworkServiceClient(conn))
+	})
 }
 
 // done reports a change: a line in table output, the response otherwise.

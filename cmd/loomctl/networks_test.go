@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/controller"
-	"github.com/loomsdn/loom/controller/api"
 	"github.com/loomsdn/loom/network"
 )
 
@@ -39,14 +37,7 @@ func networkServer(t *testing.T) string {
 	if err := ctl.RestoreNetworks(); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.NewServer(ctl.API("v-test"), api.Options{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(srv.Stop)
-	return l.Addr().String()
+	return serveAPI(t, ctl)
 }
 
 func golden(t *testing.T, name, got string) {

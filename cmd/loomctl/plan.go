@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/loomsdn/loom/internal/plantext"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
@@ -18,22 +20,17 @@ func newPlan(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := o.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			ctx, cancel := o.ctx()
-			defer cancel()
-			r, err := pb.NewControllerServiceClient(conn).Plan(ctx, &pb.PlanRequest{Config: data})
-			if err != nil {
-				return err
-			}
-			if o.output != "table" {
-				return render(cmd.OutOrStdout(), o.output, r, nil)
-			}
-			plantext.Write(cmd.OutOrStdout(), r)
-			return nil
+			return o.call(func(ctx context.Context, conn *grpc.ClientConn) error {
+				r, err := pb.NewControllerServiceClient(conn).Plan(ctx, &pb.PlanRequest{Config: data})
+				if err != nil {
+					return err
+				}
+				if o.output != "table" {
+					return render(cmd.OutOrStdout(), o.output, r, nil)
+				}
+				plantext.Write(cmd.OutOrStdout(), r)
+				return nil
+			})
 		}}
 }
 
@@ -41,17 +38,12 @@ func newReload(o *options) *cobra.Command {
 	return &cobra.Command{Use: "reload", Short: "Make loomd re-read its config file and apply its networks, trunks and ACLs",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := o.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			ctx, cancel := o.ctx()
-			defer cancel()
-			r, err := pb.NewControllerServiceClient(conn).Reload(ctx, &pb.ReloadRequest{})
-			if err != nil {
-				return err
-			}
-			return done(cmd, o, r, "config reloaded")
+			return o.call(func(ctx context.Context, conn *grpc.ClientConn) error {
+				r, err := pb.NewControllerServiceClient(conn).Reload(ctx, &pb.ReloadRequest{})
+				if err != nil {
+					return err
+				}
+				return done(cmd, o, r, "config reloaded")
+			})
 		}}
 }

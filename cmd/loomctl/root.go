@@ -88,6 +88,19 @@ func (o *options) dial() (*grpc.ClientConn, error) {
 }
 
 // ctx is a request context with the deadline and the token.
+// call dials loomd and runs fn with the connection and a request context
+// (timeout and token), closing both after.
+func (o *options) call(fn func(ctx context.Context, conn *grpc.ClientConn) error) error {
+	conn, err := o.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := o.ctx()
+	defer cancel()
+	return fn(ctx, conn)
+}
+
 func (o *options) ctx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	if tok := os.Getenv("LOOM_TOKEN"); tok != "" {

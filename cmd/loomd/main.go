@@ -110,7 +110,7 @@ func run(args []string) error {
 	}
 
 	policy := network.NewHolder(nil)
-	refresh := func() {} // until the controller exists
+	refresh := func(uint64) {} // until the controller exists
 	nets := &controller.Networks{Policy: policy, File: cfg.NetworkSpec()}
 	if *cfgPath != "" {
 		nets.Reload = reloader(*cfgPath, cfg, log)
@@ -137,7 +137,7 @@ func run(args []string) error {
 		Networks:       nets,
 		Tunnels:        tunnelPorts(cfg.Tunnels),
 		Log:            log,
-	}, pipelineApps(cfg, top, policy, statics, func() { refresh() })...)
+	}, pipelineApps(cfg, top, policy, statics, func(dpid uint64) { refresh(dpid) })...)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func run(args []string) error {
 	if err := ctl.RestoreNetworks(); err != nil {
 		return err
 	}
-	refresh = func() { ctl.Refresh() }
+	refresh = func(dpid uint64) { ctl.Refresh(dpid) }
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
 	reg := prometheus.NewRegistry()
@@ -254,7 +254,7 @@ func newAPIServer(ctl *controller.Controller, reg prometheus.Registerer, cert, k
 
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline):
 // the classifier first, so every other app sees its port modes.
-func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry, meshChanged func()) []apps.App {
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry, meshChanged func(dpid uint64)) []apps.App {
 	tun := tunnel.New(tunnel.Options{Topology: top, Policy: policy, Every: time.Duration(cfg.Tunnels.ProbeInterval),
 		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), Changed: meshChanged})
 	vl := vlan.New(policy, top)

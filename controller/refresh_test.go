@@ -1,0 +1,36 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/loomsdn/loom/topology"
+)
+
+// Only changes that can change flows trigger a refresh of every switch: a
+// host's last-seen refresh or new IP, on the packet-in path, must not.
+func TestOnlyFlowRelevantTopologyEventsRefresh(t *testing.T) {
+	at := map[string]topology.Endpoint{}
+	host := func(typ topology.EventType, dpid uint64, port uint32) topology.Event {
+		return topology.Event{Kind: "host", Key: "02:00:00:00:00:01", Type: typ, Object: topology.Host{MAC: "02:00:00:00:00:01", DPID: dpid, Port: port}}
+	}
+	steps := []struct {
+		ev   topology.Event
+		want bool
+	}{
+		{host(topology.Added, 1, 1), true},
+		{host(topology.Changed, 1, 1), false}, // last seen, or an IP
+		{host(topology.Changed, 1, 2), true},  // moved
+		{host(topology.Changed, 1, 2), false},
+		{host(topology.Removed, 0, 0), true},
+		{host(topology.Added, 1, 2), true}, // back after going
+		{topology.Event{Kind: "link"}, false},
+		{topology.Event{Kind: "port"}, true},
+		{topology.Event{Kind: "switch"}, true},
+		{topology.Event{Kind: "hypervisor"}, true},
+	}
+	for i, s := range steps {
+		if got := mattersToApps(s.ev, at); got != s.want {
+			t.Errorf("step %d (%s %s): refresh=%v, want %v", i, s.ev.Kind, s.ev.Type, got, s.want)
+		}
+	}
+}
