@@ -60,6 +60,29 @@ type Refresher interface {
 	Refresh(ctx Context, sw Switch)
 }
 
+// HealthReporter is an app that can say what is wrong in its domain (a
+// tunnel path down); the controller adds its conditions to the health it
+// reports (loomctl status, /healthz). Called from any goroutine.
+type HealthReporter interface {
+	Health(now time.Time) []Condition
+}
+
+// Condition is one thing wrong, named for an operator.
+type Condition struct {
+	Kind    string // tunnel, switch, ovsdb, ...
+	Subject string // what it is about: kvm01->kvm02
+	Message string // one line: "no probe for 12s"
+	Since   time.Time
+}
+
+// Forgetter is an app that keeps state per switch beyond its
+// declarations; ForgetSwitch drops it when Loom forgets a switch that is
+// gone (aged out, or loomctl forget switch). Called from any goroutine,
+// never while the switch is connected.
+type Forgetter interface {
+	ForgetSwitch(dpid uint64)
+}
+
 // Restorer gets back, at start, the declarations it made in an earlier run
 // (persisted by the controller), to rebuild its own state from them.
 type Restorer interface {

@@ -117,6 +117,10 @@ type OpenFlow struct {
 	EchoInterval Duration `yaml:"echo_interval"`
 	// HelloTimeout bounds the wait for a connecting peer's HELLO.
 	HelloTimeout Duration `yaml:"hello_timeout"`
+	// ForgetAfter is how long a switch may stay away before Loom forgets
+	// it: its topology entry and the flows apps declared for it (API
+	// clients' flows stay until `loomctl forget switch --all`).
+	ForgetAfter Duration `yaml:"forget_after"`
 }
 
 // Apps configures the built-in apps.
@@ -153,6 +157,9 @@ type L2 struct {
 	// MoveHoldDown is how long a MAC must keep appearing on a second port,
 	// while its first port is up, before Loom moves it there.
 	MoveHoldDown Duration `yaml:"move_holddown"`
+	// SpoofHold is how long a source l2 refuses stays refused by a flow at
+	// the switch (a VM port sending as another MAC, sources past max_macs).
+	SpoofHold Duration `yaml:"spoof_hold"`
 }
 
 // Duration is a time.Duration written as "5s", "250ms".
@@ -171,10 +178,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Default returns the configuration loomd runs with when given none.
 func Default() Config {
 	return Config{
-		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second)},
-		Flows:    Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
-		Apps:     Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
-		Tunnels:  Tunnels{Type: "vxlan", ProbeInterval: Duration(time.Second), PeerTimeout: Duration(30 * time.Second)},
+		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second),
+			ForgetAfter: Duration(30 * time.Minute)},
+		Flows:   Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
+		Apps:    Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second), SpoofHold: Duration(time.Minute)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
+		Tunnels: Tunnels{Type: "vxlan", ProbeInterval: Duration(time.Second), PeerTimeout: Duration(30 * time.Second)},
 	}
 }
 
@@ -264,11 +272,17 @@ func (c Config) Validate() error {
 			return fieldErr(fmt.Sprintf("apps.static.flows[%d]", i), "%v", err)
 		}
 	}
+	if d := time.Duration(c.OpenFlow.ForgetAfter); d < time.Second || d > 365*24*time.Hour {
+		return fieldErr("openflow.forget_after", "%v is outside 1s..8760h", d)
+	}
 	if d := time.Duration(c.Apps.Discovery.Interval); d < 100*time.Millisecond || d > time.Hour {
 		return fieldErr("apps.discovery.interval", "%v is outside 100ms..1h", d)
 	}
 	if d := time.Duration(c.Apps.L2.MoveHoldDown); d < 0 || d > time.Hour {
 		return fieldErr("apps.l2.move_holddown", "%v is outside 0..1h", d)
+	}
+	if d := time.Duration(c.Apps.L2.SpoofHold); d < time.Second || d > 24*time.Hour {
+		return fieldErr("apps.l2.spoof_hold", "%v is outside 1s..24h", d)
 	}
 	if c.Apps.L2.MaxMACs < 1 || c.Apps.L2.MaxMACs > 1<<20 {
 		return fieldErr("apps.l2.max_macs", "%d is outside 1..1048576", c.Apps.L2.MaxMACs)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -52,6 +53,9 @@ type Config struct {
 	Networks *Networks
 	// Tunnels configures the tunnel ports Loom keeps on hypervisors.
 	Tunnels Tunnels
+	// ForgetAfter is how long a switch may be away before Loom forgets it
+	// (ForgetSwitch); default 30m.
+	ForgetAfter time.Duration
 }
 
 // Tunnels says which tunnel port Loom keeps on each hypervisor's tunnel
@@ -84,6 +88,14 @@ type Controller struct {
 	netMu    sync.Mutex         // serialises network policy changes
 	warned   sync.Map           // ids of standing conditions already logged
 	nets     netState
+	// refreshGen counts Refresh calls; see session.setupGen.
+	refreshGen atomic.Uint64
+	// serving counts listeners accepting switches (Ready).
+	serving atomic.Int32
+	// watchers counts open API watch streams (admitWatcher).
+	watchers atomic.Int32
+	// generation is the MASTER role's generation id (see role.go).
+	generation uint64
 }
 
 // New builds a controller for apps. App names and ids must be unique.
@@ -103,11 +115,14 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ForgetAfter <= 0 {
+		cfg.ForgetAfter = 30 * time.Minute
+	}
 	if cfg.Tunnels.PeerTimeout <= 0 {
 		cfg.Tunnels.PeerTimeout = 30 * time.Second
 	}
 	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
-		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry()}
+		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry(), generation: uint64(time.Now().UnixNano())}
 	names := map[string]bool{}
 	tables := map[uint8]string{}
 	for _, a := range appList {
@@ -139,6 +154,7 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	if cfg.Topology != nil && c.hasRefresher() {
 		go c.refreshOnTopology(ctx, cfg.Topology, 50*time.Millisecond)
 	}
+	go c.ageSwitches(ctx, cfg.ForgetAfter, min(cfg.ForgetAfter/4, time.Minute))
 	return c, nil
 }
 
@@ -213,26 +229,43 @@ func (c *Controller) hasRefresher() bool {
 
 func (c *Controller) now() time.Time { return c.cfg.Now() }
 
-// Serve accepts switches on l until ctx ends or l fails. Each connection
-// gets its own session; Serve returns after they have all ended.
+// Serve accepts switches on l until ctx ends or l is closed. Each
+// connection gets its own session; Serve returns after they have all
+// ended. An accept error (out of file descriptors, a connection reset
+// before accept) never stops Loom: it is counted, logged at most once per
+// acceptBackoffMax, and retried after a growing pause, as net/http does,
+// so a storm of idle connections cannot turn into a busy loop or an exit.
 func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	c.log.WithField("listen", l.Addr().String()).Info("accepting OpenFlow connections")
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
+	c.serving.Add(1)
+	defer c.serving.Add(-1)
 	var conns sync.WaitGroup
 	defer conns.Wait()
+	var pause time.Duration
+	var lastLog time.Time
 	for {
 		nc, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			c.stats.acceptErrors.Add(1)
+			pause = min(max(2*pause, 5*time.Millisecond), acceptBackoffMax)
+			if time.Since(lastLog) >= acceptBackoffMax {
+				lastLog = time.Now()
+				c.log.WithError(err).WithFields(logrus.Fields{"listen": l.Addr().String(), "retry_in": pause,
+					"accept_errors": c.stats.acceptErrors.Load()}).Warn("accepting an OpenFlow connection failed; retrying")
 			}
-			return fmt.Errorf("accept on %s: %w", l.Addr(), err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(pause):
+			}
+			continue
 		}
+		pause = 0
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
@@ -240,6 +273,9 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 		}()
 	}
 }
+
+// acceptBackoffMax is the longest pause after a failed accept.
+const acceptBackoffMax = time.Second
 
 // Switches lists the DPIDs of connected switches.
 func (c *Controller) Switches() []uint64 {

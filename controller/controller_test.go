@@ -61,6 +61,7 @@ func newRigLevel(t testing.TB, level logrus.Level, appList ...apps.App) *rig {
 		if err := <-served; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
+		ctl.Close()
 		// Every session and connection goroutine must be gone.
 		deadline := time.Now().Add(3 * time.Second)
 		for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
@@ -152,11 +153,12 @@ func TestHandshakeInstallsTableMisses(t *testing.T) {
 	for _, h := range sw.Received() {
 		types = append(types, h.Type)
 	}
-	// Handshake, bundle probe (open, discard), flow dump, then the two
+	// Handshake, the MASTER role request (answered while PORT_DESC
+	// goes out), bundle probe (open, discard), flow dump, then the two
 	// table-miss flows in one bundle (open, add, add), a barrier to learn
 	// whether an add was refused, and the commit.
 	exp := uint8(openflow.TypeExperimenter)
-	want := []uint8{openflow.TypeHello, openflow.TypeFeaturesRequest, openflow.TypeMultipartReq, openflow.TypeSetConfig,
+	want := []uint8{openflow.TypeHello, openflow.TypeFeaturesRequest, openflow.TypeRoleRequest, openflow.TypeMultipartReq, openflow.TypeSetConfig,
 		exp, exp, openflow.TypeMultipartReq, exp, exp, exp, openflow.TypeBarrierRequest, exp}
 	if len(types) < len(want) {
 		t.Fatalf("switch received %v, want %v", types, want)

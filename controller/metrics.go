@@ -39,6 +39,8 @@ func (c *Controller) Collector() *Collector {
 			counter("bundles_rejected_total", "Bundles a switch refused (its table unchanged).", func(s StatsSnapshot) uint64 { return s.BundlesRejected }),
 			counter("flow_conflicts_total", "Times two owners declared the same flow.", func(s StatsSnapshot) uint64 { return s.Conflicts }),
 			counter("drift_repairs_total", "Flow-mods sent to repair out-of-band changes.", func(s StatsSnapshot) uint64 { return s.DriftRepairs }),
+			counter("accept_errors_total", "OpenFlow accepts that failed (e.g. out of file descriptors); Loom pauses and retries.", func(s StatsSnapshot) uint64 { return s.AcceptErrors }),
+			counter("switch_errors_unmatched_total", "Switch errors whose xid names no request Loom remembers (logged in summary only).", func(s StatsSnapshot) uint64 { return s.UnknownErrors }),
 			counter("invalid_flows_total", "Declarations refused for breaking their table's rules.", func(s StatsSnapshot) uint64 { return s.InvalidFlows }),
 		}}
 }

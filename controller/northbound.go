@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	pb "github.com/loomsdn/loom/proto/loom/v1"
@@ -16,15 +17,43 @@ import (
 // gobgp shape). Errors are the typed ones below; controller/api maps them
 // to status codes in one table.
 type API struct {
-	c       *Controller
-	version string
-	started time.Time
+	c        *Controller
+	version  string
+	started  time.Time
+	stopping chan struct{} // closed by Shutdown: streams end
+	stopOnce sync.Once
 }
 
 // API returns the Go API of c.
 func (c *Controller) API(version string) *API {
-	return &API{c: c, version: version, started: c.now()}
+	return &API{c: c, version: version, started: c.now(), stopping: make(chan struct{})}
 }
+
+// Shutdown ends every stream (watches) with ErrShuttingDown, so a
+// graceful stop of the server does not wait on clients that never hang
+// up. Safe to call more than once.
+func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
+
+// maxWatchers bounds the API's open watch streams (topology and
+// packet-ins together): each holds a buffer, so any number of clients
+// that open watches and never read must not grow loomd without bound.
+const maxWatchers = 4096
+
+// ErrTooManyWatchers refuses a watch beyond maxWatchers.
+var ErrTooManyWatchers = fmt.Errorf("too many open watch streams (%d); close some", maxWatchers)
+
+// admitWatcher counts a new stream in, or refuses it.
+func (c *Controller) admitWatcher() (release func(), err error) {
+	if c.watchers.Add(1) > maxWatchers {
+		c.watchers.Add(-1)
+		return nil, ErrTooManyWatchers
+	}
+	return func() { c.watchers.Add(-1) }, nil
+}
+
+// ErrShuttingDown ends streams when loomd stops; clients reconnect to it
+// (or another instance) later.
+var ErrShuttingDown = errors.New("loomd is shutting down")
 
 // InvalidArgumentError names the request field that is wrong.
 type InvalidArgumentError struct {
@@ -48,10 +77,18 @@ func (a *API) topology() (*topology.Topology, error) {
 func (a *API) GetStatus(ctx context.Context, _ *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
 	st := a.c.Stats()
 	resp := &pb.GetStatusResponse{Version: a.version, StartedUnix: a.started.Unix(),
-		UptimeSeconds: int64(a.c.now().Sub(a.started).Seconds()), Healthy: true,
+		UptimeSeconds: int64(a.c.now().Sub(a.started).Seconds()),
 		Counters: &pb.Counters{PacketIns: st.PacketIns, PacketInsDropped: st.PacketInsDropped, FlowMods: st.FlowMods,
 			PacketOuts: st.PacketOuts, SwitchErrors: st.SwitchErrors, RejectedConnections: st.RejectedConns,
 			BundlesRejected: st.BundlesRejected, Conflicts: st.Conflicts, DriftRepairs: st.DriftRepairs, InvalidFlows: st.InvalidFlows}}
+	for _, c := range a.c.Health() {
+		pc := &pb.Condition{Kind: c.Kind, Subject: c.Subject, Message: c.Message}
+		if !c.Since.IsZero() {
+			pc.SinceUnix = c.Since.Unix()
+		}
+		resp.Conditions = append(resp.Conditions, pc)
+	}
+	resp.Healthy = len(resp.Conditions) == 0
 	if top, err := a.topology(); err == nil {
 		for _, s := range top.Snapshot().Switches {
 			resp.Switches = append(resp.Switches, &pb.SwitchConnection{Dpid: s.DPID, Remote: s.Remote, Connected: s.Connected})
@@ -186,6 +223,11 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	if cur := top.Snapshot().Revision; req.GetFromRevision() > cur {
 		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
 	}
+	release, err := a.c.admitWatcher()
+	if err != nil {
+		return err
+	}
+	defer release()
 	replay, live, cancel, err := top.Watch(req.GetFromRevision(), 1024)
 	if err != nil {
 		return err
@@ -200,6 +242,8 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-a.stopping:
+			return ErrShuttingDown
 		case e, ok := <-live:
 			if !ok {
 				return ErrWatcherTooSlow

@@ -120,17 +120,21 @@ func (a *API) DiffFlows(ctx context.Context, req *pb.DiffFlowsRequest) (*pb.Diff
 	if err != nil {
 		return nil, err
 	}
-	stats, err := dumpFlows(ctx, s.conn)
+	body, err := dumpFlowBody(ctx, s.conn)
 	if err != nil {
 		return nil, err
 	}
 	var ops []op
+	var diffErr error
 	// On the session goroutine: the reconciler's state is its own.
 	if err := s.do(func() {
 		want := a.c.desired.peek(s.dpid, s.log, &a.c.stats)
-		ops = s.rec.diff(stats, want, s.rec.holds(want))
+		ops, diffErr = s.rec.diffBody(body, want, s.rec.holds(want))
 	}); err != nil {
 		return nil, err
+	}
+	if diffErr != nil {
+		return nil, diffErr
 	}
 	resp := &pb.DiffFlowsResponse{}
 	for _, o := range ops {
@@ -217,6 +221,11 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 	if req.GetEthType() > 0xffff {
 		return &InvalidArgumentError{Field: "eth_type", Reason: fmt.Sprintf("%#x is not a 16-bit ethertype", req.GetEthType())}
 	}
+	release, err := a.c.admitWatcher()
+	if err != nil {
+		return err
+	}
+	defer release()
 	sub, cancel := a.c.packets.add(PacketFilter{DPID: req.GetDpid(), EthType: uint16(req.GetEthType()),
 		Cookie: req.GetCookie(), CookieMask: req.GetCookieMask()}, 1024)
 	defer cancel()
@@ -224,6 +233,8 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-a.stopping:
+			return ErrShuttingDown
 		case p := <-sub.ch:
 			if err := send(&pb.PacketIn{Dpid: p.DPID, InPort: p.InPort, Table: uint32(p.TableID), Cookie: uint64(p.Cookie),
 				Data: p.Data, TimeUnixNano: p.Time.UnixNano()}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -51,12 +52,30 @@ const xidsKept = 8192
 // saves a round trip on the packet-in path.
 const bundleMin = 3
 
+// staleReplaceMin is how many stale flows (Loom-marked flows nobody
+// declares, and foreign ones under RemoveForeign) a switch may hold before
+// a full pass stops deleting them one by one: past max(staleReplaceMin,
+// desired flows), a switch that takes bundles gets one non-strict delete
+// of every Loom-marked flow and an add of every desired flow, in one
+// atomic bundle.
+const staleReplaceMin = 10_000
+
+// staleDeletesPerPass caps the delete-stricts one full pass sends a switch
+// without bundles (where a bulk delete would leave a gap until the adds
+// land); later verify passes delete the rest.
+const staleDeletesPerPass = 50_000
+
 // reconciler keeps one switch's flow table equal to the desired state.
 //
 // A full reconcile (on connect, every verify period, after a conflict)
 // reads the switch's table, diffs it against the desired state and sends
 // only the difference: add, modify-strict, delete-strict, in one ordered
-// atomic bundle followed by a barrier. Full recompute is always correct;
+// atomic bundle followed by a barrier. The dump is walked in place, flow
+// by flow, so a pass costs memory for the desired flows and the ops, not
+// for the switch's table; a switch holding more stale Loom-marked flows
+// than max(staleReplaceMin, desired) has its table replaced in one bundle
+// (one cookie-masked delete, then every desired flow) rather than getting
+// a delete-strict per stale flow. Full recompute is always correct;
 // the incremental path (after an app handler) is an optimisation that
 // diffs only the owners that changed against what the reconciler believes
 // the switch holds, and falls back to a full reconcile when unsure.
@@ -97,9 +116,15 @@ type op struct {
 	owner owner
 	flow  flow.Flow      // the desired flow (add, modify) or the one removed
 	raw   []openflow.OXM // delete of a flow Loom cannot model: its match as reported
+	// wire, when set, is the message itself: the bulk delete of a table
+	// replacement, or a held flow put back as the switch had it.
+	wire *openflow.FlowMod
 }
 
 func (o op) flowMod() openflow.FlowMod {
+	if o.wire != nil {
+		return *o.wire
+	}
 	fm := o.flow.FlowMod(o.cmd)
 	if o.raw != nil {
 		fm.Match = o.raw
@@ -130,7 +155,7 @@ func (r *reconciler) request(ctx context.Context, m openflow.Outgoing) (openflow
 // It returns the number of flow-mods sent.
 func (r *reconciler) full(ctx context.Context) (int, error) {
 	dumpCtx, cancel := context.WithTimeout(ctx, r.timeout)
-	stats, err := dumpFlows(dumpCtx, r.conn)
+	body, err := dumpFlowBody(dumpCtx, r.conn)
 	cancel()
 	if err != nil {
 		return 0, err
@@ -138,30 +163,34 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 	dumped := time.Now()
 	want := r.desired.snapshot(r.dpid, r.log, r.stats)
 	hold := r.holdRefused(want)
-	ops := r.diff(stats, want, hold)
+	p, err := r.planBody(body, want, hold)
+	if err != nil {
+		return 0, fmt.Errorf("dumping flows: %w", err)
+	}
 	diffed := time.Now()
 	defer func() {
-		if len(ops) > 0 {
-			r.log.WithFields(logrus.Fields{"flows_on_switch": len(stats), "desired": len(want), "flow_mods": len(ops),
+		if len(p.ops) > 0 {
+			r.log.WithFields(logrus.Fields{"flows_on_switch": p.flows, "desired": len(want), "flow_mods": len(p.ops),
 				"diff": diffed.Sub(dumped).Round(time.Millisecond), "apply": time.Since(diffed).Round(time.Millisecond)}).Debug("full reconcile")
 		}
 	}()
-	if err := r.apply(ctx, ops, true); err != nil {
+	if err := r.apply(ctx, p.ops, true); err != nil {
 		// The switch kept its table: believe the dump, not the diff.
-		r.believe(stats)
+		r.believe(p.seen)
 		return 0, err
 	}
-	r.believe(stats) // what was held keeps the switch's version
-	for k := range r.installed {
-		if !hold[k] {
-			delete(r.installed, k)
+	r.believe(nil)
+	for k := range hold { // what was held keeps the switch's version
+		if c, ok := p.seen[k]; ok {
+			r.installed[k] = c
 		}
 	}
 	for k, w := range want {
 		r.installed[k] = w
 		r.byOwner[w.owner] = append(r.byOwner[w.owner], k)
 	}
-	return len(ops), nil
+	p.report(r.log)
+	return len(p.ops), nil
 }
 
 // multiparter is the one request dumpFlows needs.
@@ -169,12 +198,24 @@ type multiparter interface {
 	Multipart(ctx context.Context, m openflow.MultipartRequest) ([]byte, error)
 }
 
-// dumpFlows reads every flow of a switch (FLOW multipart, all tables).
-func dumpFlows(ctx context.Context, c multiparter) ([]openflow.FlowStats, error) {
+// dumpFlowBody reads every flow of a switch (FLOW multipart, all tables)
+// as the reply body: every entry was checked as its part arrived, and
+// openflow.ReadFlowStats walks it without building a value per flow.
+func dumpFlowBody(ctx context.Context, c multiparter) ([]byte, error) {
 	body, err := c.Multipart(ctx, openflow.MultipartRequest{MPType: openflow.MultipartFlow,
 		Body: openflow.FlowStatsRequestBody(openflow.TableAll, 0, 0)})
 	if err != nil {
 		return nil, fmt.Errorf("dumping flows: %w", err)
+	}
+	return body, nil
+}
+
+// dumpFlows reads every flow of a switch, one value per flow. For a
+// switch's whole table prefer dumpFlowBody and planBody.
+func dumpFlows(ctx context.Context, c multiparter) ([]openflow.FlowStats, error) {
+	body, err := dumpFlowBody(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	stats, err := openflow.ParseFlowStats(body)
 	if err != nil {
@@ -183,64 +224,231 @@ func dumpFlows(ctx context.Context, c multiparter) ([]openflow.FlowStats, error)
 	return stats, nil
 }
 
-// diff computes the flow-mods that turn the switch's table into want.
-// Deletes come first, then modifies and adds, each in a fixed order.
-func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim, hold map[flow.Key]bool) []op {
-	var dels, mods []op
-	present := make(map[flow.Key]bool, len(have))
-	for _, fs := range have {
-		cookie := flow.Cookie(fs.Cookie)
-		m, err := flow.MatchFromOXMs(fs.Match)
-		k := flow.Key{Table: fs.TableID, Priority: fs.Priority, Match: m}
-		w, wanted := want[k]
-		if err == nil && hold[k] {
-			continue // the desired flow here was refused: keep what the switch has
-		}
-		if err == nil && wanted {
-			present[k] = true
-			switch {
-			case cookie != w.flow.Cookie:
-				// Another owner's (or a foreign) flow in a desired slot:
-				// an add replaces it atomically, cookie and all.
-				mods = append(mods, op{cmd: openflow.FlowAdd, owner: w.owner, flow: w.flow})
-			case string(fs.RawInstructions) != string(w.flow.InstructionBytes()):
-				mods = append(mods, op{cmd: openflow.FlowModifyStrict, owner: w.owner, flow: w.flow})
-			}
-			continue
-		}
-		// Not desired: Loom's marker means stale or rogue; anything else is
-		// foreign and goes only when the policy says so.
-		if cookie.IsLoom() || r.foreign == RemoveForeign {
-			d := op{cmd: openflow.FlowDeleteStrict, flow: flow.Flow{Table: fs.TableID, Priority: fs.Priority, Match: m, Cookie: cookie}}
-			if err != nil {
-				d.raw = nonNil(fs.Match) // a match Loom cannot model: delete it as reported
-			}
-			dels = append(dels, d)
-		}
+// plan is the outcome of a diff: the flow-mods, and what the diff saw.
+type plan struct {
+	ops []op
+	// seen is the switch's version of each Loom-marked flow at a desired
+	// or held key: the reconciler's view when the ops are not applied.
+	seen  map[flow.Key]claim
+	flows int // flows on the switch
+	// stale are the flows nobody declares that the policy removes:
+	// Loom-marked ones, and foreign ones under RemoveForeign.
+	staleLoom, staleForeign int
+	replace                 bool // ops are one bulk delete and the adds of every desired flow
+	deferred                int  // stale flows left for later passes (no bundles)
+}
+
+// report logs a pass that replaced the table or left stale flows for later.
+func (p plan) report(log *logrus.Entry) {
+	what := fmt.Sprintf("%s stale Loom flows", thousands(p.staleLoom))
+	if p.staleForeign > 0 {
+		what += fmt.Sprintf(" and %s foreign flows", thousands(p.staleForeign))
 	}
+	switch {
+	case p.replace:
+		log.WithFields(logrus.Fields{"stale_loom": p.staleLoom, "stale_foreign": p.staleForeign, "flow_mods": len(p.ops)}).
+			Warnf("switch holds %s; replaced the table in one bundle (1 delete, %s adds)", what, thousands(len(p.ops)-1))
+	case p.deferred > 0:
+		log.WithFields(logrus.Fields{"stale_loom": p.staleLoom, "stale_foreign": p.staleForeign, "deferred": p.deferred}).
+			Warnf("switch holds %s and takes no bundles; deleted %s this pass, the next verify passes delete the rest",
+				what, thousands(p.staleLoom+p.staleForeign-p.deferred))
+	}
+}
+
+// diff computes the flow-mods that turn a dumped table into want.
+func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim, hold map[flow.Key]bool) []op {
+	d := r.newDiffer(want, hold)
+	for _, fs := range have {
+		d.see(dumpedFlow{table: fs.TableID, priority: fs.Priority, cookie: flow.Cookie(fs.Cookie), idle: fs.IdleTimeout,
+			hard: fs.HardTimeout, flags: fs.Flags, match: fs.Match, ins: fs.RawInstructions})
+	}
+	return d.finish().ops
+}
+
+// diffBody is diff on a FLOW multipart body, walked in place.
+func (r *reconciler) diffBody(body []byte, want map[flow.Key]claim, hold map[flow.Key]bool) ([]op, error) {
+	p, err := r.planBody(body, want, hold)
+	return p.ops, err
+}
+
+// planBody walks the dumped body flow by flow, keeping only what the diff
+// needs: memory grows with the desired flows and the ops, not with the
+// switch's table.
+func (r *reconciler) planBody(body []byte, want map[flow.Key]claim, hold map[flow.Key]bool) (plan, error) {
+	d := r.newDiffer(want, hold)
+	rd := openflow.ReadFlowStats(body)
+	var oxms []openflow.OXM // reused: each flow's fields alias the body
+	for rd.Next() {
+		e := rd.Entry()
+		oxms = e.AppendMatch(oxms[:0])
+		d.see(dumpedFlow{table: e.TableID, priority: e.Priority, cookie: flow.Cookie(e.Cookie), idle: e.IdleTimeout,
+			hard: e.HardTimeout, flags: e.Flags, match: oxms, ins: e.RawInstructions})
+	}
+	if err := rd.Err(); err != nil {
+		return plan{}, err
+	}
+	return d.finish(), nil
+}
+
+// dumpedFlow is one flow of a dump, as the diff reads it. Its slices alias
+// the dump and are not kept past see unless copied.
+type dumpedFlow struct {
+	table             uint8
+	priority          uint16
+	cookie            flow.Cookie
+	idle, hard, flags uint16
+	match             []openflow.OXM
+	ins               []byte
+}
+
+// differ builds a plan one dumped flow at a time.
+type differ struct {
+	r       *reconciler
+	want    map[flow.Key]claim
+	hold    map[flow.Key]bool
+	limit   int // deletes kept; past it the table is replaced (bundles) or the rest wait (none)
+	present map[flow.Key]bool
+	seen    map[flow.Key]claim
+	keep    []op // held flows the bulk delete would take: put back as the switch has them
+	dels    []op
+	mods    []op
+	p       plan
+}
+
+func (r *reconciler) newDiffer(want map[flow.Key]claim, hold map[flow.Key]bool) *differ {
+	limit := staleDeletesPerPass
+	if r.bundles {
+		limit = max(staleReplaceMin, len(want))
+	}
+	return &differ{r: r, want: want, hold: hold, limit: limit, present: make(map[flow.Key]bool, len(want)),
+		seen: make(map[flow.Key]claim)}
+}
+
+func (d *differ) see(f dumpedFlow) {
+	d.p.flows++
+	m, err := flow.MatchFromOXMs(f.match)
+	k := flow.Key{Table: f.table, Priority: f.priority, Match: m}
+	if err == nil && (d.hold[k] || d.wantsKey(k)) && f.cookie.IsLoom() {
+		// Behaviour unknown: an empty flow never equals a desired one, so
+		// a pass after a failed apply rewrites it.
+		d.seen[k] = claim{flow: flow.Flow{Table: f.table, Priority: f.priority, Match: m, Cookie: f.cookie}}
+	}
+	if err == nil && d.hold[k] {
+		// The desired flow here was refused: keep what the switch has. A
+		// bulk delete would take it too, so have it ready to put back.
+		if f.cookie.IsLoom() || d.r.foreign == RemoveForeign {
+			d.keep = append(d.keep, d.restore(f, m))
+		}
+		return
+	}
+	if w, wanted := d.want[k]; err == nil && wanted {
+		d.present[k] = true
+		switch {
+		case f.cookie != w.flow.Cookie:
+			// Another owner's (or a foreign) flow in a desired slot:
+			// an add replaces it atomically, cookie and all.
+			d.mods = append(d.mods, op{cmd: openflow.FlowAdd, owner: w.owner, flow: w.flow})
+		case string(f.ins) != string(w.flow.InstructionBytes()):
+			d.mods = append(d.mods, op{cmd: openflow.FlowModifyStrict, owner: w.owner, flow: w.flow})
+		}
+		return
+	}
+	// Not desired: Loom's marker means stale or rogue; anything else is
+	// foreign and goes only when the policy says so.
+	switch {
+	case f.cookie.IsLoom():
+		d.p.staleLoom++
+	case d.r.foreign == RemoveForeign:
+		d.p.staleForeign++
+	default:
+		return
+	}
+	if len(d.dels) >= d.limit {
+		return // counted only: the table is replaced, or the rest wait
+	}
+	del := op{cmd: openflow.FlowDeleteStrict, flow: flow.Flow{Table: f.table, Priority: f.priority, Match: m, Cookie: f.cookie}}
+	if err != nil {
+		del.raw = append([]openflow.OXM{}, f.match...) // a match Loom cannot model: delete it as reported
+	}
+	d.dels = append(d.dels, del)
+}
+
+func (d *differ) wantsKey(k flow.Key) bool { _, ok := d.want[k]; return ok }
+
+// restore is an add that puts f back as the switch reported it.
+func (d *differ) restore(f dumpedFlow, m flow.Match) op {
+	fm := openflow.NewFlowMod(openflow.FlowAdd)
+	fm.TableID, fm.Priority, fm.Cookie = f.table, f.priority, uint64(f.cookie)
+	fm.IdleTimeout, fm.HardTimeout, fm.Flags = f.idle, f.hard, f.flags
+	fm.Match = append([]openflow.OXM{}, f.match...)
+	// The reader checked these bytes; they parse.
+	fm.Instructions, _ = openflow.ParseInstructions(f.ins)
+	return op{cmd: openflow.FlowAdd, flow: flow.Flow{Table: f.table, Priority: f.priority, Match: m, Cookie: f.cookie}, wire: &fm}
+}
+
+// finish orders the ops: deletes first, so a flow moving between owners or
+// keys never briefly exists twice; order within each group does not matter
+// to the switch, and sorting 100k ops would cost more than the diff.
+func (d *differ) finish() plan {
+	p := d.p
+	p.seen = d.seen
+	stale := p.staleLoom + p.staleForeign
+	if stale > d.limit && d.r.bundles {
+		// Too many to delete one by one: one delete of every flow the
+		// policy removes (Loom's marker, or everything under
+		// RemoveForeign), then every desired flow, in one atomic bundle.
+		p.replace = true
+		del := openflow.NewFlowMod(openflow.FlowDelete)
+		del.TableID = openflow.TableAll
+		bulk := flow.Flow{Table: openflow.TableAll}
+		if d.r.foreign != RemoveForeign {
+			del.Cookie, del.CookieMask = flow.Marker, flow.MarkerMask
+			bulk.Cookie = flow.Cookie(flow.Marker)
+		}
+		p.ops = make([]op, 0, 1+len(d.keep)+len(d.want))
+		p.ops = append(p.ops, op{cmd: openflow.FlowDelete, flow: bulk, wire: &del})
+		p.ops = append(p.ops, d.keep...)
+		for _, w := range d.want {
+			p.ops = append(p.ops, op{cmd: openflow.FlowAdd, owner: w.owner, flow: w.flow})
+		}
+		return p
+	}
+	if stale > d.limit {
+		p.deferred = stale - len(d.dels)
+	}
+	p.ops = append(append(d.dels, d.mods...), d.addsMissing()...)
+	return p
+}
+
+func (d *differ) addsMissing() []op {
 	var adds []op
-	for k, w := range want {
-		if !present[k] {
+	for k, w := range d.want {
+		if !d.present[k] {
 			adds = append(adds, op{cmd: openflow.FlowAdd, owner: w.owner, flow: w.flow})
 		}
 	}
-	// Deletes first, so a flow moving between owners or keys never
-	// briefly exists twice; order within each group does not matter to
-	// the switch, and sorting 100k ops would cost more than the diff.
-	return append(append(dels, mods...), adds...)
+	return adds
 }
 
-func nonNil(m []openflow.OXM) []openflow.OXM {
-	if m == nil {
-		return []openflow.OXM{}
+// thousands renders n with comma separators: 2,380,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
-	return m
+	if neg {
+		return "-" + s
+	}
+	return s
 }
 
 // refused records that the switch rejected o's flow: it is held back
 // until its owner declares something else for that key.
 func (r *reconciler) refused(o op) {
-	if o.cmd != openflow.FlowDeleteStrict {
+	// Deletes, and held flows being put back, are not declarations.
+	if o.cmd != openflow.FlowDeleteStrict && o.cmd != openflow.FlowDelete && o.wire == nil {
 		r.held[o.flow.Key()] = o.flow.String()
 	}
 }
@@ -273,19 +481,13 @@ func (r *reconciler) holds(want map[flow.Key]claim) map[flow.Key]bool {
 	return hold
 }
 
-// believe resets the installed view from a dump of the switch.
-func (r *reconciler) believe(have []openflow.FlowStats) {
-	r.installed = make(map[flow.Key]claim)
+// believe resets the installed view to the switch's flows as a dump saw
+// them (plan.seen), without owners.
+func (r *reconciler) believe(seen map[flow.Key]claim) {
+	r.installed = make(map[flow.Key]claim, len(seen))
 	r.byOwner = make(map[owner][]flow.Key)
-	for _, fs := range have {
-		m, err := flow.MatchFromOXMs(fs.Match)
-		if err != nil || !flow.Cookie(fs.Cookie).IsLoom() {
-			continue
-		}
-		k := flow.Key{Table: fs.TableID, Priority: fs.Priority, Match: m}
-		// Behaviour unknown: an empty flow never equals a desired one, so
-		// the next pass rewrites it.
-		r.installed[k] = claim{flow: flow.Flow{Table: fs.TableID, Priority: fs.Priority, Match: m, Cookie: flow.Cookie(fs.Cookie)}}
+	for k, c := range seen {
+		r.installed[k] = c
 	}
 }
 

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -294,5 +295,233 @@ func TestIncrementalSendsOnlyTheChange(t *testing.T) {
 	}
 	if n := r.full(t); n != 0 {
 		t.Fatalf("full pass after the increment found %d differences", n)
+	}
+}
+
+// insertStale puts n Loom-marked flows nobody declares into the switch, as
+// an old generation of Loom (or a bug) would leave them.
+func insertStale(sw *ofsim.Switch, n int) {
+	ins := []openflow.Instruction{openflow.ApplyActions(openflow.Output(1))}
+	for i := 0; i < n; i++ {
+		m := flow.Match{}.EthDst(flow.MAC{2, 0xee, 0, byte(i >> 16), byte(i >> 8), byte(i)})
+		sw.Insert(ofsim.Entry{Table: 1, Priority: 100, Cookie: uint64(flow.MakeCookie(1, 0, uint32(i))), Match: m.OXMs(), Instructions: ins})
+	}
+}
+
+// desiredFlows declares n flows for one owner, half of them installed.
+func (r *recRig) desiredFlows(t *testing.T, n int) []string {
+	t.Helper()
+	var flows []flow.Flow
+	for i := 0; i < n; i++ {
+		flows = append(flows, flow.Flow{Table: 1, Priority: 200, Match: flow.Match{}.EthDst(flow.MAC{2, 0xd, 0, 0, byte(i >> 8), byte(i)}),
+			Actions: []flow.Action{flow.Output(uint32(i%4 + 1))}})
+	}
+	r.d.set(1, owner{"l2", "k"}, 1, flows[:n/2])
+	r.full(t)
+	r.d.set(1, owner{"l2", "k"}, 1, flows)
+	var text []string
+	for _, f := range flows {
+		text = append(text, f.String())
+	}
+	return text
+}
+
+func (r *recRig) logged(msg string) int {
+	n := 0
+	for _, e := range r.logs.AllEntries() {
+		if e.Message == msg {
+			n++
+		}
+	}
+	return n
+}
+
+func TestManyStaleFlowsReplaceTheTableInOneBundle(t *testing.T) {
+	t.Parallel()
+	for _, foreign := range []ForeignPolicy{KeepForeign, RemoveForeign} {
+		r := newRecRig(t, foreign)
+		want := r.desiredFlows(t, 40)
+		insertStale(r.conn.sw, 50_000)
+		other := macFlow(1, 8, 8)
+		r.conn.sw.Insert(ofsim.Entry{Table: 1, Priority: 100, Cookie: 0x1, Match: other.Match.OXMs(), Instructions: other.Instructions()})
+		r.conn.sw.Insert(ofsim.Entry{Table: 7, Priority: 5, Cookie: 0})
+		before, sent := r.conn.sw.Counts(), r.conn.sent
+
+		if n := r.full(t); n != 41 || r.conn.sent-sent != 41 {
+			t.Fatalf("foreign policy %d: sent %d flow-mods (%d on the wire), want 1 delete + 40 adds", foreign, n, r.conn.sent-sent)
+		}
+		c := r.conn.sw.Counts()
+		if c.Bundles-before.Bundles != 1 || c.Deletes-before.Deletes != 1 || c.Adds-before.Adds != 40 || c.Modifies != before.Modifies {
+			t.Fatalf("foreign policy %d: switch saw %+v after %+v, want one bundle of 1 delete and 40 adds", foreign, c, before)
+		}
+		got := r.tableText()
+		wantTable := len(want)
+		if foreign == KeepForeign {
+			wantTable += 2 // both foreign flows survive the cookie-masked delete
+		}
+		if len(got) != wantTable {
+			t.Fatalf("foreign policy %d: table has %d flows, want %d", foreign, len(got), wantTable)
+		}
+		if foreign == KeepForeign && !slices.Contains(got, other.String()) {
+			t.Fatalf("the foreign flow %q is gone", other)
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Fatalf("foreign policy %d: desired flow %q missing", foreign, w)
+			}
+		}
+		if foreign == RemoveForeign {
+			for _, e := range r.conn.sw.Entries() {
+				if !flow.Cookie(e.Cookie).IsLoom() {
+					t.Fatalf("foreign flow %+v left under RemoveForeign", e)
+				}
+			}
+		}
+		line := "switch holds 50,000 stale Loom flows; replaced the table in one bundle (1 delete, 40 adds)"
+		if foreign == RemoveForeign {
+			line = "switch holds 50,000 stale Loom flows and 2 foreign flows; replaced the table in one bundle (1 delete, 40 adds)"
+		}
+		if n := r.logged(line); n != 1 {
+			t.Fatalf("foreign policy %d: %q logged %d times", foreign, line, n)
+		}
+		// The next verify finds the table as wanted.
+		if n := r.full(t); n != 0 {
+			t.Fatalf("foreign policy %d: the pass after the replacement sent %d flow-mods", foreign, n)
+		}
+	}
+}
+
+func TestStaleFlowsAtTheThresholdGoOneByOne(t *testing.T) {
+	t.Parallel()
+	r := newRecRig(t, KeepForeign)
+	r.desiredFlows(t, 10)
+	insertStale(r.conn.sw, staleReplaceMin)
+	before := r.conn.sw.Counts()
+	if n := r.full(t); n != staleReplaceMin+5 {
+		t.Fatalf("sent %d flow-mods, want %d delete-strict and 5 adds", n, staleReplaceMin)
+	}
+	if c := r.conn.sw.Counts(); c.Deletes-before.Deletes != staleReplaceMin || c.Bundles-before.Bundles != 1 {
+		t.Fatalf("switch saw %+v after %+v", c, before)
+	}
+	if len(r.conn.sw.Entries()) != 10 {
+		t.Fatalf("table %v", r.tableText())
+	}
+}
+
+func TestManyDesiredFlowsRaiseTheThreshold(t *testing.T) {
+	t.Parallel()
+	r := newRecRig(t, KeepForeign)
+	r.desiredFlows(t, 2*staleReplaceMin)
+	insertStale(r.conn.sw, staleReplaceMin+1) // more than 10,000, fewer than the 20,000 desired
+	before := r.conn.sw.Counts()
+	if n := r.full(t); n != 2*staleReplaceMin+1 {
+		t.Fatalf("sent %d flow-mods, want %d delete-strict and %d adds", n, staleReplaceMin+1, staleReplaceMin)
+	}
+	if c := r.conn.sw.Counts(); c.Deletes-before.Deletes != staleReplaceMin+1 {
+		t.Fatalf("switch saw %+v after %+v, want one delete-strict per stale flow", c, before)
+	}
+}
+
+func TestHeldFlowSurvivesTheTableReplacement(t *testing.T) {
+	t.Parallel()
+	r := newRecRig(t, KeepForeign)
+	held := macFlow(1, 3, 3)
+	r.d.set(1, owner{"l2", "good"}, 1, []flow.Flow{macFlow(1, 1, 1)})
+	r.d.set(1, owner{"l2", "held"}, 1, []flow.Flow{held})
+	r.full(t)
+	// The switch refused a new version of "held": it keeps the old one.
+	bad := macFlow(1, 3, 666)
+	r.d.set(1, owner{"l2", "held"}, 1, []flow.Flow{bad})
+	r.rec.refused(op{cmd: openflow.FlowModifyStrict, flow: r.d.snapshot(1, r.rec.log, r.st)[bad.Key()].flow})
+	insertStale(r.conn.sw, 20_000)
+	if n := r.full(t); n != 3 {
+		t.Fatalf("sent %d flow-mods, want 1 delete, the held flow put back and 1 add", n)
+	}
+	got := r.tableText()
+	if len(got) != 2 || !slices.Contains(got, held.String()) {
+		t.Fatalf("table %v, want the good flow and the held flow's old version %q", got, held)
+	}
+	if n := r.full(t); n != 0 {
+		t.Fatalf("the pass after the replacement sent %d flow-mods", n)
+	}
+	if len(r.rec.held) != 1 {
+		t.Fatalf("held flows %v, want the refused one still held", r.rec.held)
+	}
+}
+
+func TestRejectedReplacementLeavesTableUnchanged(t *testing.T) {
+	t.Parallel()
+	r := newRecRig(t, KeepForeign)
+	r.desiredFlows(t, 4)
+	insertStale(r.conn.sw, 20_000)
+	r.conn.sw.Reject = func(fm openflow.FlowMod) error {
+		if fm.Command == openflow.FlowDelete {
+			return errors.New("no")
+		}
+		return nil
+	}
+	if _, err := r.rec.full(context.Background()); !errors.Is(err, errRejected) {
+		t.Fatalf("err %v, want the bundle rejected", err)
+	}
+	if n := len(r.conn.sw.Entries()); n != 20_002 {
+		t.Fatalf("%d flows after a rejected replacement, want the 20,002 there were", n)
+	}
+	if r.logged("switch holds 20,000 stale Loom flows; replaced the table in one bundle (1 delete, 4 adds)") != 0 {
+		t.Fatal("a rejected replacement was logged as done")
+	}
+	r.conn.sw.Reject = nil
+	if n := r.full(t); n != 5 || len(r.conn.sw.Entries()) != 4 {
+		t.Fatalf("retry sent %d flow-mods, table has %d flows", n, len(r.conn.sw.Entries()))
+	}
+}
+
+func TestNoBundleSwitchDeletesStaleFlowsInCappedPasses(t *testing.T) {
+	t.Parallel()
+	r := newRecRig(t, KeepForeign)
+	r.conn.noBundles = true
+	r.rec.bundles = false
+	r.d.set(1, owner{"l2", "k"}, 1, []flow.Flow{macFlow(1, 1, 1)})
+	insertStale(r.conn.sw, staleDeletesPerPass+7)
+	if n := r.full(t); n != staleDeletesPerPass+1 {
+		t.Fatalf("first pass sent %d flow-mods, want %d deletes and the add", n, staleDeletesPerPass)
+	}
+	if n := len(r.conn.sw.Entries()); n != 8 {
+		t.Fatalf("%d flows after the first pass, want the desired one and 7 stale", n)
+	}
+	line := "switch holds 50,007 stale Loom flows and takes no bundles; deleted 50,000 this pass, the next verify passes delete the rest"
+	if r.logged(line) != 1 {
+		t.Fatalf("%q not logged", line)
+	}
+	if n := r.full(t); n != 7 || len(r.conn.sw.Entries()) != 1 {
+		t.Fatalf("second pass sent %d, table %v", n, r.tableText())
+	}
+	if n := r.full(t); n != 0 {
+		t.Fatalf("third pass sent %d", n)
+	}
+}
+
+func TestDiffBodyShowsTheReplacementWithoutSendingIt(t *testing.T) {
+	t.Parallel()
+	r := newRecRig(t, KeepForeign)
+	r.desiredFlows(t, 6)
+	insertStale(r.conn.sw, staleReplaceMin+1)
+	sent := r.conn.sent
+	want := r.d.peek(1, r.rec.log, r.st)
+	ops, err := r.rec.diffBody(r.conn.sw.FlowStatsBody(), want, r.rec.holds(want))
+	if err != nil || len(ops) != 7 || r.conn.sent != sent {
+		t.Fatalf("%d ops (%v), %d sent; want 1 delete and 6 adds, none sent", len(ops), err, r.conn.sent-sent)
+	}
+	del := ops[0].flowMod()
+	if del.Command != openflow.FlowDelete || del.TableID != openflow.TableAll || del.Cookie != flow.Marker ||
+		del.CookieMask != flow.MarkerMask || del.OutPort != openflow.PortAny || del.OutGroup != openflow.GroupAny || len(del.Match) != 0 {
+		t.Fatalf("bulk delete %+v, want every table, Loom's marker under its mask, any port and group", del)
+	}
+	for _, o := range ops[1:] {
+		if o.cmd != openflow.FlowAdd {
+			t.Fatalf("op %+v after the delete, want adds only", o)
+		}
+	}
+	if _, err := r.rec.diffBody(r.conn.sw.FlowStatsBody()[:100], want, nil); err == nil {
+		t.Fatal("a truncated body diffed without error")
 	}
 }

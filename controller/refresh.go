@@ -3,18 +3,26 @@ package controller
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/topology"
 )
 
 // Refresh gives every apps.Refresher a turn on the switches named (all
-// connected switches when none), on each switch's goroutine in order with
-// its events, and returns when all have run and reconciled. A policy
+// ready switches when none), on each switch's goroutine in order with its
+// events, and returns when all have run and reconciled, or after
+// refreshWait: a switch that answers slowly gets its turn queued and
+// cannot hold up a policy change for everyone (the caller holds the
+// policy lock). A switch still in setup is not waited for: it sees the
+// refresh generation move and refreshes itself once ready. A policy
 // change is exactly this: swap the policy, Refresh, and the reconciler
 // sends only the difference.
 func (c *Controller) Refresh(dpids ...uint64) {
+	c.refreshGen.Add(1)
 	var sessions []*session
 	if len(dpids) == 0 {
 		sessions = c.reg.list()
@@ -25,15 +33,26 @@ func (c *Controller) Refresh(dpids ...uint64) {
 		}
 	}
 	var wg sync.WaitGroup
+	var slow atomic.Int64
 	for _, s := range sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.do(s.refresh) // a switch that goes away meanwhile needs nothing
+			// A switch that goes away meanwhile needs nothing.
+			if s.doWithin(s.refresh, c.refreshWait()) == errSessionBusy {
+				slow.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
+	if n := slow.Load(); n > 0 {
+		c.log.WithFields(logrus.Fields{"switches": n, "waited": c.refreshWait()}).Warn(
+			"some switches are slow to take a change; it stays queued for them and applies when they get to it")
+	}
 }
+
+// refreshWait bounds how long Refresh waits for one switch.
+func (c *Controller) refreshWait() time.Duration { return c.cfg.RequestTimeout }
 
 // refresh runs on the session goroutine.
 func (s *session) refresh() {

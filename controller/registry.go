@@ -7,16 +7,24 @@ import (
 	"time"
 )
 
-// registry maps datapath ids to their live session.
+// registry maps datapath ids to their session. A session claims its dpid
+// as soon as FEATURES names it, but others see it (get, list) only once
+// its setup is done and it is ready: until then its reconciler does not
+// exist and its goroutine answers no calls, so an API request or a
+// policy change must neither touch it nor wait for it.
 type registry struct {
-	mu      sync.Mutex
-	sess    map[uint64]*session
-	left    map[uint64]time.Time // when each switch last disconnected
-	started time.Time
+	mu        sync.Mutex
+	sess      map[uint64]*session // claimed, ready or not
+	ready     map[*session]bool
+	claimedAt map[*session]time.Time // when each session claimed its dpid
+	left      map[uint64]time.Time   // when each switch last disconnected
+	started   time.Time
 }
 
 func newRegistry() *registry {
-	return &registry{sess: make(map[uint64]*session), left: make(map[uint64]time.Time), started: time.Now()}
+	return &registry{sess: make(map[uint64]*session), ready: make(map[*session]bool),
+		claimedAt: make(map[*session]time.Time), left: make(map[uint64]time.Time),
+		started: time.Now()}
 }
 
 // claim registers s for its dpid. A live session already holding the dpid
@@ -30,6 +38,7 @@ func (r *registry) claim(s *session, probe time.Duration) error {
 		old, ok := r.sess[s.dpid]
 		if !ok {
 			r.sess[s.dpid] = s
+			r.claimedAt[s] = time.Now()
 			r.mu.Unlock()
 			return nil
 		}
@@ -47,14 +56,42 @@ func (r *registry) claim(s *session, probe time.Duration) error {
 	}
 }
 
+// markReady publishes s to get and list. Everything s set up before
+// (its reconciler, its switch view) happens-before any reader that finds
+// it, through r.mu.
+func (r *registry) markReady(s *session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess[s.dpid] == s {
+		r.ready[s] = true
+	}
+}
+
 // release removes s if it still holds its dpid, noting when it left.
 func (r *registry) release(s *session) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ready, s)
+	delete(r.claimedAt, s)
 	if r.sess[s.dpid] == s {
 		delete(r.sess, s.dpid)
 		r.left[s.dpid] = time.Now()
 	}
-	r.mu.Unlock()
+}
+
+// claimed says whether a session (ready or in setup) holds dpid.
+func (r *registry) claimed(dpid uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.sess[dpid]
+	return ok
+}
+
+// forget drops what the registry remembers of a switch that is gone.
+func (r *registry) forget(dpid uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.left, dpid)
 }
 
 // awayFor says how long dpid has been disconnected: 0 while connected,
@@ -71,18 +108,43 @@ func (r *registry) awayFor(dpid uint64, now time.Time) time.Duration {
 	return now.Sub(r.started)
 }
 
+// get returns dpid's session once it is ready, else nil.
 func (r *registry) get(dpid uint64) *session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.sess[dpid]
+	if s := r.sess[dpid]; r.ready[s] {
+		return s
+	}
+	return nil
 }
 
+// list returns the ready sessions.
 func (r *registry) list() []*session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*session, 0, len(r.sess))
-	for _, s := range r.sess {
+	out := make([]*session, 0, len(r.ready))
+	for s := range r.ready {
 		out = append(out, s)
 	}
 	return out
+}
+
+// setupStuck counts sessions in setup for longer than limit.
+func (r *registry) setupStuck(now time.Time, limit time.Duration) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for s, at := range r.claimedAt {
+		if !r.ready[s] && now.Sub(at) > limit {
+			n++
+		}
+	}
+	return n
+}
+
+// settingUp counts sessions that claimed a dpid but are not ready yet.
+func (r *registry) settingUp() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sess) - len(r.ready)
 }

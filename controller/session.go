@@ -34,6 +34,31 @@ type session struct {
 	ofPorts []openflow.Port
 	remote  string
 	errors  errorRing
+	// setupGen is the controller's refresh generation when SwitchUp ran:
+	// a Refresh after it skipped this session (not ready yet), so the
+	// session refreshes itself once ready.
+	setupGen uint64
+	// unknownErrs summarises switch errors that name no request Loom
+	// remembers: a peer can send any number of them.
+	unknownErrs logBudget
+	role        roleState
+}
+
+// noteError records a switch error the reconciler saw, and steps back
+// when it says another controller is master.
+func (s *session) noteError(e SwitchError) {
+	s.errors.add(e)
+	if isSlaveError(e) {
+		s.demote("the switch refused a write: this loomd is not its master")
+	}
+}
+
+// kickSelf asks the session's loop for a pass over its dirty flows.
+func (s *session) kickSelf() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // runSession drives one connection from HELLO to disconnect. Whatever ends
@@ -66,6 +91,11 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		return
 	}
 	defer c.reg.release(s)
+	c.reg.markReady(s)
+	if c.refreshGen.Load() != s.setupGen {
+		s.refresh() // a policy change went by while this switch was in setup
+	}
+	s.kickSelf() // and declarations for it made meanwhile
 	s.topologyUp()
 	c.hv.switchFrom(s.conn.RemoteAddr())
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
@@ -88,7 +118,13 @@ func remoteString(nc net.Conn) string {
 
 // setup runs FEATURES, registration, PORT_DESC, SET_CONFIG and the first
 // full install of the switch's desired flows, confirmed by a barrier.
+//
+// The whole of it is bounded by 3 request timeouts: a switch answering
+// each request just in time cannot stay in setup (holding its dpid, and
+// invisible to policy changes) for minutes.
 func (s *session) setup(ctx context.Context) error {
+	ctx, cancelSetup := context.WithTimeout(ctx, 3*s.c.cfg.RequestTimeout)
+	defer cancelSetup()
 	req := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(ctx, s.c.cfg.RequestTimeout)
 	}
@@ -107,6 +143,7 @@ func (s *session) setup(ctx context.Context) error {
 	if err := s.c.reg.claim(s, s.c.cfg.OpenFlow.EchoInterval+time.Second); err != nil {
 		return fmt.Errorf("refused: %w", err)
 	}
+	roleAnswer := s.requestMaster(ctx)
 	rctx, cancel = req()
 	body, err := s.conn.Multipart(rctx, openflow.MultipartRequest{MPType: openflow.MultipartPortDesc})
 	cancel()
@@ -127,6 +164,7 @@ func (s *session) setup(ctx context.Context) error {
 		return err
 	}
 	s.installTableMisses()
+	s.setupGen = s.c.refreshGen.Load()
 	for _, a := range s.c.apps {
 		if h, ok := a.(apps.SwitchHandler); ok {
 			s.call(a, func(ctx apps.Context) { h.SwitchUp(ctx, s.sw) })
@@ -134,8 +172,15 @@ func (s *session) setup(ctx context.Context) error {
 	}
 	// Only now: declarations made during SwitchUp go out in the one full
 	// reconcile below rather than piecemeal.
+	if err := roleAnswer(); err != nil {
+		s.c.reg.release(s)
+		return err
+	}
 	s.rec = newReconciler(connAdapter{s.conn}, s.dpid, s.c.desired, s.log, &s.c.stats, s.c.cfg.RequestTimeout, s.c.cfg.Foreign)
-	s.rec.onError = s.errors.add
+	s.rec.onError = s.noteError
+	if s.role.passive.Load() {
+		return nil // connected, watched, never written to
+	}
 	s.rec.probeBundles(ctx)
 	n, err := s.rec.full(ctx)
 	if errors.Is(err, errRejected) {
@@ -339,19 +384,34 @@ func (s *session) updatePort(change apps.PortChange, p apps.Port) {
 
 // switchError logs an error the switch returned for something Loom sent
 // without waiting, naming the flow and app when it was a flow-mod.
+// An error naming no request Loom remembers is counted and logged in a
+// summary at most once per errorLogEvery: anything can be sent with a
+// made-up xid, and one line per message would let a peer flood the log.
 func (s *session) switchError(e *openflow.ErrorMsg) {
 	s.c.stats.switchErrors.Add(1)
 	log := s.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
 	rec := SwitchError{Time: s.c.now(), Error: openflow.ErrorName(e.ErrType, e.Code)}
-	if o, ok := s.rec.sent.get(e.Xid); ok {
-		log = log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(),
-			"command": commandName(o.cmd)})
-		s.rec.refused(o)
-		rec.App, rec.Key, rec.Flow = o.owner.app, o.owner.key, o.flow.String()
+	if e.ErrType == openflow.ErrBadRequest && e.Code == openflow.BadRequestIsSlave {
+		s.demote("the switch refused a write: this loomd is not its master")
 	}
+	o, ok := s.rec.sent.get(e.Xid)
+	if !ok {
+		s.errors.add(rec)
+		s.c.stats.unknownErrors.Add(1)
+		if n, ok := s.unknownErrs.spend(time.Now(), errorLogEvery); ok {
+			log.WithField("since_last_line", n).Warn("switch sent errors naming no request Loom remembers")
+		}
+		return
+	}
+	rec.App, rec.Key, rec.Flow = o.owner.app, o.owner.key, o.flow.String()
 	s.errors.add(rec)
-	log.Warn("switch rejected a message")
+	s.rec.refused(o)
+	log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(),
+		"command": commandName(o.cmd)}).Warn("switch rejected a message")
 }
+
+// errorLogEvery spaces summary lines about unmatched switch errors.
+const errorLogEvery = 10 * time.Second
 
 func (s *session) switchDown() {
 	for _, a := range s.c.apps {
@@ -383,10 +443,7 @@ func (s *session) call(a apps.App, fn func(apps.Context)) {
 			continue
 		}
 		if other := s.c.reg.get(dpid); other != nil {
-			select {
-			case other.kick <- struct{}{}:
-			default:
-			}
+			other.kickSelf()
 		}
 	}
 	for _, po := range ctx.outs {
@@ -414,6 +471,9 @@ func (s *session) packetOut(po apps.PacketOut) {
 // reconcileDirty sends the changes declared since the last pass; when the
 // change is contested it falls back to a full reconcile.
 func (s *session) reconcileDirty(ctx context.Context) {
+	if s.role.passive.Load() {
+		return
+	}
 	_, err := s.rec.incremental(ctx, s.c.desired.takeDirty(s.dpid))
 	if errors.Is(err, errNeedFull) {
 		_, err = s.rec.full(ctx)
@@ -426,6 +486,9 @@ func (s *session) reconcileDirty(ctx context.Context) {
 // verify re-reads the switch's table and repairs any drift from the
 // desired state: flows deleted, modified or added behind Loom's back.
 func (s *session) verify(ctx context.Context) {
+	if s.role.passive.Load() {
+		return
+	}
 	n, err := s.rec.full(ctx)
 	if err != nil {
 		s.log.WithError(err).Warn("verify pass failed; retrying next period")
@@ -445,6 +508,8 @@ func commandName(cmd uint8) string {
 		return "modify-strict"
 	case openflow.FlowDeleteStrict:
 		return "delete-strict"
+	case openflow.FlowDelete:
+		return "delete"
 	}
 	return fmt.Sprint(cmd)
 }

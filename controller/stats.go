@@ -14,16 +14,19 @@ type Stats struct {
 	conflicts       atomic.Uint64
 	driftRepairs    atomic.Uint64
 	invalidFlows    atomic.Uint64
+	acceptErrors    atomic.Uint64
+	unknownErrors   atomic.Uint64 // switch errors naming no request Loom remembers
 }
 
 // StatsSnapshot is a copy of the counters.
 type StatsSnapshot struct {
 	PacketIns, PacketInsDropped, FlowMods, PacketOuts, SwitchErrors, RejectedConns uint64
 	BundlesRejected, Conflicts, DriftRepairs, InvalidFlows                         uint64
+	AcceptErrors, UnknownErrors                                                    uint64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
 	return StatsSnapshot{s.packetIns.Load(), s.packetInDropped.Load(), s.flowMods.Load(), s.packetOuts.Load(),
 		s.switchErrors.Load(), s.rejectedConns.Load(), s.bundlesRejected.Load(), s.conflicts.Load(),
-		s.driftRepairs.Load(), s.invalidFlows.Load()}
+		s.driftRepairs.Load(), s.invalidFlows.Load(), s.acceptErrors.Load(), s.unknownErrors.Load()}
 }

@@ -302,6 +302,22 @@ func (c *Conn) Barrier(ctx context.Context) error {
 	return err
 }
 
+// Begin sends a request now and returns a function that waits for its
+// reply: requests pipelined behind it (sent before the wait) keep their
+// order on the wire, and the caller pays one round trip for all.
+func (c *Conn) Begin(ctx context.Context, m Outgoing) func() (Message, error) {
+	xid := c.NextXid()
+	p := &pending{ch: make(chan reply, 1)}
+	c.mu.Lock()
+	c.pending[xid] = p
+	c.mu.Unlock()
+	if err := c.sendXid(m, xid); err != nil {
+		c.forget(xid)
+		return func() (Message, error) { return nil, err }
+	}
+	return func() (Message, error) { return c.await(ctx, m, xid, p) }
+}
+
 func (c *Conn) roundTrip(ctx context.Context, m Outgoing, multipart bool) (reply, error) {
 	xid := c.NextXid()
 	p := &pending{ch: make(chan reply, 1), multipart: multipart}
@@ -312,6 +328,15 @@ func (c *Conn) roundTrip(ctx context.Context, m Outgoing, multipart bool) (reply
 		c.forget(xid)
 		return reply{}, err
 	}
+	return c.awaitReply(ctx, m, xid, p)
+}
+
+func (c *Conn) await(ctx context.Context, m Outgoing, xid uint32, p *pending) (Message, error) {
+	r, err := c.awaitReply(ctx, m, xid, p)
+	return r.msg, err
+}
+
+func (c *Conn) awaitReply(ctx context.Context, m Outgoing, xid uint32, p *pending) (reply, error) {
 	select {
 	case r := <-p.ch:
 		return r, r.err

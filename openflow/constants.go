@@ -82,21 +82,26 @@ const (
 	OXMClassBasic        = ofp.OXM_CLASS_OPENFLOW_BASIC
 	OXMClassExperimenter = ofp.OXM_CLASS_EXPERIMENTER
 
-	ErrHelloFailed     = ofp.ET_HELLO_FAILED
-	ErrBadRequest      = ofp.ET_BAD_REQUEST
-	HelloIncompatible  = ofp.HFC_INCOMPATIBLE
-	BadRequestBadType  = ofp.BRC_BAD_TYPE
-	BadRequestBadLen   = ofp.BRC_BAD_LEN
-	PortReasonAdd      = ofp.PR_ADD
-	PortReasonDelete   = ofp.PR_DELETE
-	PortReasonModify   = ofp.PR_MODIFY
-	PortStateLinkDown  = ofp.PS_LINK_DOWN
-	PortConfigDown     = ofp.PC_PORT_DOWN
-	PacketInNoMatch    = ofp.R_NO_MATCH
-	PacketInAction     = ofp.R_ACTION
-	ONFExperimenterID  = ofp.ONF_EXPERIMENTER_ID
-	ConfigFragNormal   = ofp.C_FRAG_NORMAL
-	FlowFlagSendRemove = ofp.FF_SEND_FLOW_REM
+	ErrHelloFailed    = ofp.ET_HELLO_FAILED
+	ErrBadRequest     = ofp.ET_BAD_REQUEST
+	HelloIncompatible = ofp.HFC_INCOMPATIBLE
+	BadRequestBadType = ofp.BRC_BAD_TYPE
+	BadRequestBadLen  = ofp.BRC_BAD_LEN
+	BadRequestIsSlave = ofp.BRC_IS_SLAVE
+	// ErrRoleRequestFailed/RoleStale: a MASTER request whose generation id
+	// is older than one the switch has seen (OFPRRFC_STALE).
+	ErrRoleRequestFailed = ofp.ET_ROLE_REQUEST_FAILED
+	RoleStale            = 0
+	PortReasonAdd        = ofp.PR_ADD
+	PortReasonDelete     = ofp.PR_DELETE
+	PortReasonModify     = ofp.PR_MODIFY
+	PortStateLinkDown    = ofp.PS_LINK_DOWN
+	PortConfigDown       = ofp.PC_PORT_DOWN
+	PacketInNoMatch      = ofp.R_NO_MATCH
+	PacketInAction       = ofp.R_ACTION
+	ONFExperimenterID    = ofp.ONF_EXPERIMENTER_ID
+	ConfigFragNormal     = ofp.C_FRAG_NORMAL
+	FlowFlagSendRemove   = ofp.FF_SEND_FLOW_REM
 )
 
 // Controller roles (ofp_controller_role); libOpenflow has no role messages.

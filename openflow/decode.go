@@ -232,7 +232,7 @@ func decodeMultipartReply(h Header, b []byte) (Message, error) {
 	case MultipartPortDesc:
 		_, err = ParsePortDescs(m.Body)
 	case MultipartFlow:
-		_, err = ParseFlowStats(m.Body)
+		err = ValidateFlowStats(m.Body) // checks every entry, builds none
 	}
 	if err != nil {
 		return nil, err
@@ -294,38 +294,20 @@ type FlowStats struct {
 	RawInstructions []byte
 }
 
-// ParseFlowStats decodes a FLOW multipart body.
+// ParseFlowStats decodes a FLOW multipart body into one value per flow.
+// For a large body prefer ReadFlowStats, which walks it in place.
 func ParseFlowStats(body []byte) ([]FlowStats, error) {
 	var out []FlowStats
-	for off := 0; off < len(body); {
-		if len(body)-off < 56 {
-			return nil, fmt.Errorf("flow stats at offset %d: %d bytes left, entry needs at least 56", off, len(body)-off)
-		}
-		e := body[off:]
-		n := int(binary.BigEndian.Uint16(e))
-		if n < 56 || n > len(e) {
-			return nil, fmt.Errorf("flow stats at offset %d: length %d does not fit the %d bytes left", off, n, len(e))
-		}
-		e = e[:n]
-		oxmBytes, padded, err := splitMatch(e[48:])
+	r := ReadFlowStats(body)
+	for r.Next() {
+		fs, err := r.Entry().FlowStats()
 		if err != nil {
-			return nil, fmt.Errorf("flow stats at offset %d: %w", off, err)
+			return nil, fmt.Errorf("flow stats at offset %d: %w", r.Offset(), err)
 		}
-		oxms, err := ParseOXMs(oxmBytes)
-		if err != nil {
-			return nil, fmt.Errorf("flow stats at offset %d: %w", off, err)
-		}
-		ins, err := ParseInstructions(e[48+padded:])
-		if err != nil {
-			return nil, fmt.Errorf("flow stats at offset %d: %w", off, err)
-		}
-		out = append(out, FlowStats{TableID: e[2], DurationSec: binary.BigEndian.Uint32(e[4:]),
-			DurationNSec: binary.BigEndian.Uint32(e[8:]), Priority: binary.BigEndian.Uint16(e[12:]),
-			IdleTimeout: binary.BigEndian.Uint16(e[14:]), HardTimeout: binary.BigEndian.Uint16(e[16:]),
-			Flags: binary.BigEndian.Uint16(e[18:]), Cookie: binary.BigEndian.Uint64(e[24:]),
-			Packets: binary.BigEndian.Uint64(e[32:]), Bytes: binary.BigEndian.Uint64(e[40:]),
-			Match: oxms, Instructions: ins, RawInstructions: e[48+padded:]})
-		off += n
+		out = append(out, fs)
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -46,6 +46,9 @@ func FuzzParseInstructions(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 8, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ins, err := ParseInstructions(b)
+		if cerr := checkInstructions(b); (cerr == nil) != (err == nil) {
+			t.Fatalf("checkInstructions says %v, ParseInstructions %v", cerr, err)
+		}
 		if err != nil {
 			return
 		}
@@ -58,7 +61,8 @@ func FuzzParseInstructions(f *testing.F) {
 
 func FuzzParseFlowStats(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ParseFlowStats(b)
+		stats, err := ParseFlowStats(b)
+		checkFlowStatsReader(t, b, stats, err)
 	})
 }
 

@@ -8,9 +8,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout this build reads and writes.
@@ -74,11 +76,40 @@ type Bolt struct {
 }
 
 // Open opens (creating if needed) the database at path. A file locked by
-// another process fails after a short wait instead of hanging.
+// another process fails after a short wait instead of hanging. A file that
+// is truncated or whose header is damaged is refused (a *FileError,
+// wrapping ErrCorrupt) before bbolt maps it: bbolt would fault on it.
 func Open(path string) (*Bolt, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	var refused *FileError
+	opts := &bolt.Options{Timeout: lockWait, OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, mode)
+		if err != nil {
+			return nil, err
+		}
+		// Take bbolt's lock on this descriptor first (bbolt's own flock on
+		// it then succeeds at once), so no writer changes the file while
+		// it is checked.
+		if err := lockFile(f, lockWait); err != nil {
+			f.Close()
+			return nil, err
+		}
+		why, err := checkFile(f)
+		if err == nil && why != "" {
+			refused = &FileError{Path: path, Reason: why}
+			err = refused
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}}
+	db, err := bolt.Open(path, 0o600, opts)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		switch {
+		case refused != nil:
+			return nil, refused
+		case errors.Is(err, berrors.ErrTimeout):
 			return nil, fmt.Errorf("database %s is locked: is another loomd using it?", path)
 		}
 		return nil, fmt.Errorf("database %s: %w", path, err)
@@ -90,6 +121,9 @@ func Open(path string) (*Bolt, error) {
 	}
 	return s, nil
 }
+
+// lockWait is how long Open waits for another process's lock.
+const lockWait = 2 * time.Second
 
 // init creates the registry's buckets and checks the schema version.
 func (s *Bolt) init() error {

@@ -64,6 +64,8 @@ type Topology struct {
 	// onChange is called (outside the lock) after every revision, e.g. to
 	// persist.
 	onChange func()
+	// dropped counts subscribers closed for falling behind.
+	dropped uint64
 }
 
 // New returns an empty model.
@@ -84,27 +86,43 @@ func (t *Topology) OnChange(fn func()) {
 // changed it bumps the revision and publishes one event per changed object.
 // fn returns false when it changed nothing, which skips the recompute.
 func (t *Topology) update(fn func(in *inputs) bool) {
-	t.mu.Lock()
-	if !fn(&t.in) {
-		t.mu.Unlock()
-		return
+	t.locked(func() bool {
+		if !fn(&t.in) {
+			return false
+		}
+		t.bridges = bridgeIndex(t.in)
+		next := join(t.in)
+		events := diff(t.view, next)
+		t.portAt = make(map[Endpoint]Port, len(next.Ports))
+		for _, p := range next.Ports {
+			t.portAt[Endpoint{p.DPID, p.No}] = p
+		}
+		return t.commit(next, events)
+	})
+}
+
+// locked runs fn with t.mu held (released however fn ends, panics
+// included) and, when fn reports a new revision, calls the change hook
+// after the lock is released: the hook may read the model.
+func (t *Topology) locked(fn func() (committed bool)) {
+	var onChange func()
+	func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if fn() {
+			onChange = t.onChange
+		}
+	}()
+	if onChange != nil {
+		onChange()
 	}
-	t.bridges = bridgeIndex(t.in)
-	next := join(t.in)
-	events := diff(t.view, next)
-	t.portAt = make(map[Endpoint]Port, len(next.Ports))
-	for _, p := range next.Ports {
-		t.portAt[Endpoint{p.DPID, p.No}] = p
-	}
-	t.commit(next, events)
 }
 
 // commit installs a new view with its events and publishes them; it is
-// called with t.mu held and releases it.
-func (t *Topology) commit(next Snapshot, events []Event) {
+// called with t.mu held and says whether there was anything to commit.
+func (t *Topology) commit(next Snapshot, events []Event) bool {
 	if len(events) == 0 {
-		t.mu.Unlock()
-		return
+		return false
 	}
 	next.Revision = t.view.Revision + 1
 	for i := range events {
@@ -115,21 +133,42 @@ func (t *Topology) commit(next Snapshot, events []Event) {
 	if over := len(t.recent) - t.keep; over > 0 {
 		t.recent = append(t.recent[:0:0], t.recent[over:]...)
 	}
+	t.publish(events)
+	return true
+}
+
+// publish hands events to every subscriber without ever blocking. A
+// subscriber whose buffer cannot take the whole batch is dropped: its
+// channel is closed (the topology created it and is its only sender) and
+// nothing more is sent to it; it resyncs from a snapshot. Called with
+// t.mu held, which cancel functions also take, so a channel is closed
+// exactly once and never sent to after.
+func (t *Topology) publish(events []Event) {
 	for ch := range t.subs {
+		if cap(ch)-len(ch) < len(events) {
+			t.dropSub(ch)
+			continue
+		}
 		for _, e := range events {
-			select {
-			case ch <- e:
-			default: // a subscriber that cannot keep up is dropped; it resyncs from a snapshot
-				delete(t.subs, ch)
-				close(ch)
-			}
+			ch <- e // fits: only this goroutine (under t.mu) sends
 		}
 	}
-	onChange := t.onChange
-	t.mu.Unlock()
-	if onChange != nil {
-		onChange()
+}
+
+// dropSub removes and closes a subscriber; t.mu held.
+func (t *Topology) dropSub(ch chan Event) {
+	if _, ok := t.subs[ch]; ok {
+		delete(t.subs, ch)
+		close(ch)
+		t.dropped++
 	}
+}
+
+// Dropped counts subscribers dropped for falling behind (a metric).
+func (t *Topology) Dropped() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dropped
 }
 
 // Revision is the model's current revision: a cheap way to tell whether a
@@ -144,9 +183,7 @@ func (t *Topology) Revision() uint64 {
 func (t *Topology) Snapshot() Snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	b, _ := json.Marshal(t.view)
-	var s Snapshot
-	json.Unmarshal(b, &s)
+	s := t.view.clone()
 	s.Hosts = make([]Host, 0, len(t.in.Hosts))
 	for _, h := range t.in.Hosts {
 		h.IPs = append([]string(nil), h.IPs...)
@@ -176,13 +213,16 @@ func (t *Topology) Subscribe(buffer int) (<-chan Event, func()) {
 	t.mu.Lock()
 	t.subs[ch] = struct{}{}
 	t.mu.Unlock()
-	return ch, func() {
-		t.mu.Lock()
-		if _, ok := t.subs[ch]; ok {
-			delete(t.subs, ch)
-			close(ch)
-		}
-		t.mu.Unlock()
+	return ch, func() { t.cancelSub(ch) }
+}
+
+// cancelSub ends a subscription (once; later calls do nothing).
+func (t *Topology) cancelSub(ch chan Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.subs[ch]; ok {
+		delete(t.subs, ch)
+		close(ch)
 	}
 }
 
@@ -198,9 +238,9 @@ var ErrRevisionGone = errors.New("revision no longer available")
 // or repeated between the two.
 func (t *Topology) Watch(from uint64, buffer int) (replay []Event, live <-chan Event, cancel func(), err error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if from > 0 && from < t.view.Revision {
 		if len(t.recent) == 0 || t.recent[0].Revision > from+1 {
-			t.mu.Unlock()
 			return nil, nil, nil, fmt.Errorf("%w: %d (oldest kept: %d)", ErrRevisionGone, from, t.oldest())
 		}
 		for _, e := range t.recent {
@@ -211,15 +251,7 @@ func (t *Topology) Watch(from uint64, buffer int) (replay []Event, live <-chan E
 	}
 	ch := make(chan Event, buffer)
 	t.subs[ch] = struct{}{}
-	t.mu.Unlock()
-	return replay, ch, func() {
-		t.mu.Lock()
-		if _, ok := t.subs[ch]; ok {
-			delete(t.subs, ch)
-			close(ch)
-		}
-		t.mu.Unlock()
-	}, nil
+	return replay, ch, func() { t.cancelSub(ch) }, nil
 }
 
 func (t *Topology) oldest() uint64 {
@@ -282,6 +314,36 @@ func (t *Topology) SwitchDisconnected(dpid uint64) {
 	})
 }
 
+// ForgetSwitch removes a switch that is gone, with its ports, its links
+// and the hosts last seen on it. OVSDB's view of its bridge (if any) is
+// not Loom's to forget: a bridge that still exists shows up again when it
+// connects.
+func (t *Topology) ForgetSwitch(dpid uint64) {
+	var hosts []string
+	t.locked(func() bool {
+		for mac, h := range t.in.Hosts {
+			if h.DPID == dpid {
+				hosts = append(hosts, mac)
+			}
+		}
+		return false
+	})
+	for _, mac := range hosts {
+		t.HostGone(mac) // each publishes its own event
+	}
+	t.update(func(in *inputs) bool {
+		_, had := in.Switches[dpid]
+		delete(in.Switches, dpid)
+		for k, l := range in.Links {
+			if l.A.DPID == dpid || l.B.DPID == dpid {
+				delete(in.Links, k)
+				had = true
+			}
+		}
+		return had
+	})
+}
+
 // PortChanged records a port added, changed or (deleted) removed.
 func (t *Topology) PortChanged(dpid uint64, p OFPort, deleted bool) {
 	t.updateSwitch(dpid, func(in *inputs) bool {
@@ -327,44 +389,44 @@ const hostRefresh = time.Minute
 // this path updates the model in place instead of recomputing it: it runs
 // on every packet-in that teaches the learning switch something.
 func (t *Topology) HostSeen(mac string, dpid uint64, port uint32, ip string, now time.Time) {
-	t.mu.Lock()
-	h, ok := t.in.Hosts[mac]
-	moved := !ok || h.DPID != dpid || h.Port != port
-	newIP := ip != "" && !contains(h.IPs, ip)
-	if !moved && !newIP && now.Sub(h.LastSeen) < hostRefresh {
-		t.mu.Unlock()
-		return
-	}
-	h.MAC, h.DPID, h.Port, h.LastSeen = mac, dpid, port, now
-	if !ok {
-		h.firstSeen = now
-	}
-	if newIP {
-		h.IPs = append(append([]string(nil), h.IPs...), ip)
-		if len(h.IPs) > 8 { // bounded: a host claiming many addresses keeps its latest
-			h.IPs = h.IPs[len(h.IPs)-8:]
+	t.locked(func() bool {
+		h, ok := t.in.Hosts[mac]
+		moved := !ok || h.DPID != dpid || h.Port != port
+		newIP := ip != "" && !contains(h.IPs, ip)
+		if !moved && !newIP && now.Sub(h.LastSeen) < hostRefresh {
+			return false
 		}
-	}
-	t.in.Hosts[mac] = h
-	t.setHost(mac, &h)
+		h.MAC, h.DPID, h.Port, h.LastSeen = mac, dpid, port, now
+		if !ok {
+			h.firstSeen = now
+		}
+		if newIP {
+			h.IPs = append(append([]string(nil), h.IPs...), ip)
+			if len(h.IPs) > 8 { // bounded: a host claiming many addresses keeps its latest
+				h.IPs = h.IPs[len(h.IPs)-8:]
+			}
+		}
+		t.in.Hosts[mac] = h
+		return t.setHost(mac, &h)
+	})
 }
 
 // HostGone forgets a host.
 func (t *Topology) HostGone(mac string) {
-	t.mu.Lock()
-	if _, ok := t.in.Hosts[mac]; !ok {
-		t.mu.Unlock()
-		return
-	}
-	delete(t.in.Hosts, mac)
-	t.setHost(mac, nil)
+	t.locked(func() bool {
+		if _, ok := t.in.Hosts[mac]; !ok {
+			return false
+		}
+		delete(t.in.Hosts, mac)
+		return t.setHost(mac, nil)
+	})
 }
 
 // setHost publishes a host change. Hosts live only in the inputs (the
 // view leaves them out; Snapshot adds them), so a change costs one map
 // write and one event, however many hosts there are. Called with t.mu
-// held; releases it.
-func (t *Topology) setHost(mac string, h *Host) {
+// held.
+func (t *Topology) setHost(mac string, h *Host) bool {
 	ev := Event{Kind: "host", Key: mac, Type: Changed}
 	switch {
 	case h == nil:
@@ -375,8 +437,7 @@ func (t *Topology) setHost(mac string, h *Host) {
 			ev.Type = Added
 		}
 	}
-	next := t.view
-	t.commit(next, []Event{ev})
+	return t.commit(t.view, []Event{ev})
 }
 
 func contains(ss []string, s string) bool {
@@ -537,7 +598,8 @@ func switchView(dpid uint64, sw ofSwitch, idx map[uint64]where) (Switch, []Port)
 	}
 	ports := make([]Port, 0, len(sw.Ports))
 	for _, p := range sw.Ports {
-		port := Port{DPID: dpid, No: p.No, Name: p.Name, MAC: p.MAC, Up: p.Up, SpeedKbps: p.SpeedKbps}
+		// A port of a switch that is away is not up, whatever it last said.
+		port := Port{DPID: dpid, No: p.No, Name: p.Name, MAC: p.MAC, Up: p.Up && sw.Connected, SpeedKbps: p.SpeedKbps}
 		if op, ok := byName[p.Name]; ok {
 			port.Tag, port.PatchPeer, port.Kind = op.Tag, op.PatchPeer, kindOf(op)
 			switch port.Kind {
@@ -558,11 +620,16 @@ func switchView(dpid uint64, sw ofSwitch, idx map[uint64]where) (Switch, []Port)
 // proportion to that switch, not to the whole network. Everything else
 // (OVSDB reports, configuration, links) takes the full path, update.
 func (t *Topology) updateSwitch(dpid uint64, fn func(in *inputs) bool) {
-	t.mu.Lock()
-	if !fn(&t.in) {
-		t.mu.Unlock()
-		return
-	}
+	t.locked(func() bool {
+		if !fn(&t.in) {
+			return false
+		}
+		return t.commitSwitch(dpid)
+	})
+}
+
+// commitSwitch recomputes switch dpid's part of the view; t.mu held.
+func (t *Topology) commitSwitch(dpid uint64) bool {
 	if t.bridges == nil {
 		t.bridges = bridgeIndex(t.in)
 	}
@@ -631,7 +698,7 @@ func (t *Topology) updateSwitch(dpid uint64, fn func(in *inputs) bool) {
 	ports = append(append(append(ports, next.Ports[:lo]...), newPorts...), next.Ports[hi:]...)
 	next.Ports = ports
 	sort.SliceStable(events, func(a, b int) bool { return events[a].Key < events[b].Key })
-	t.commit(next, events)
+	return t.commit(next, events)
 }
 
 func kindOf(p ovsdb.Port) PortKind {

@@ -7,6 +7,10 @@
 // learns it, declares the two flows for that MAC, and sends the packet
 // back through the pipeline (output:TABLE), where the new flows meet it.
 // Unknown destinations flood in the switch without involving Loom.
+//
+// Sources l2 refuses (a VM port sending as another MAC, sources past the
+// MAC table's size) are refused at the switch for Options.SpoofHold, and
+// counted and logged per port in bounded state: see guard.go.
 package l2
 
 import (
@@ -17,8 +21,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
@@ -60,6 +62,11 @@ type Options struct {
 	// port is up, must keep appearing there before it moves (DefaultHoldDown
 	// when 0). One forged frame never moves a MAC.
 	HoldDown time.Duration
+	// SpoofHold is how long a refusal l2 declares at the switch stays (a
+	// VM port sending as another MAC blocked, a source seen while the MAC
+	// table is full forwarded without learning); DefaultSpoofHold when 0.
+	// See guard.go.
+	SpoofHold time.Duration
 	// Topology, when set, lets l2 refuse a VM port's frames from any MAC
 	// but the one libvirt attached to it, and receives the hosts it learns.
 	Topology *topology.Topology
@@ -78,11 +85,23 @@ type Options struct {
 type App struct {
 	o Options
 
+	// Every map here is bounded: MACs by MaxMACs per switch, move
+	// candidates by the MACs, ports by what the switch reports, refusals
+	// by the caps in guard.go.
 	mu     sync.Mutex
 	tables map[uint64]map[vmac]uint32    // dpid -> (VLAN, MAC) -> port
-	moves  map[uint64]map[vmac]candidate // dpid -> (VLAN, MAC) -> the port it may be moving to
-	down   map[uint64]map[uint32]bool    // dpid -> ports known down
-	warned map[string]bool               // log once per (switch, port, MAC, reason)
+	moves  map[uint64]map[vmac]candidate // dpid -> known (VLAN, MAC) -> the port it may be moving to
+	ports  map[uint64]map[uint32]portInfo
+	guards map[uint64]*switchGuard // refused sources, per switch and port
+	// Frames refused over the app's life, and those of them not logged
+	// one by one (counted into a summary line).
+	refused, unlogged uint64
+}
+
+// portInfo is what the switch last said about a port.
+type portInfo struct {
+	name string
+	down bool
 }
 
 // vmac is a MAC in one VLAN (0: untagged, or l2 without VLANs).
@@ -105,11 +124,14 @@ func New(o Options) *App {
 	if o.HoldDown <= 0 {
 		o.HoldDown = DefaultHoldDown
 	}
+	if o.SpoofHold <= 0 {
+		o.SpoofHold = DefaultSpoofHold
+	}
 	if o.Learn == 0 && o.Forward == 0 {
 		o.Learn, o.Forward = TableLearn, TableForward
 	}
 	return &App{o: o, tables: map[uint64]map[vmac]uint32{}, moves: map[uint64]map[vmac]candidate{},
-		down: map[uint64]map[uint32]bool{}, warned: map[string]bool{}}
+		ports: map[uint64]map[uint32]portInfo{}, guards: map[uint64]*switchGuard{}}
 }
 
 // Name implements apps.App.
@@ -166,18 +188,18 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 		a.flood(ctx, pkt, m.vid)
 		return
 	}
-	if reason := a.spoofed(pkt.DPID, pkt.InPort, src); reason != "" {
-		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, reason)
+	if own, ok := a.ownMAC(pkt.DPID, pkt.InPort); ok && own != src {
+		a.refuseSpoofed(ctx, pkt.DPID, pkt.InPort, src, own)
 		return // dropped: a VM may only send as itself
 	}
 	outcome := a.learn(pkt.DPID, m, pkt.InPort, ctx.Now())
 	switch outcome {
 	case full:
-		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC table full; flooding without learning")
+		a.refuseFull(ctx, pkt.DPID, pkt.InPort, src)
 		a.flood(ctx, pkt, m.vid)
 		return
 	case heldDown:
-		a.warnOnce(ctx, pkt.DPID, pkt.InPort, src, "MAC seen on a second port while its port is up; held down, not moved")
+		a.refuseHeld(ctx, pkt.DPID, pkt.InPort, src)
 		return
 	case learned:
 		// New here (or moved): declare its flows and tell the topology.
@@ -185,6 +207,7 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 		// packet-in for it (the flows are on their way, or a switch
 		// without them yet) only needs delivering.
 		ctx.Set(pkt.DPID, key(m), a.flows(m, pkt.InPort, egress)...)
+		a.learnedPass(ctx, pkt.DPID, pkt.InPort, src)
 	}
 	// Back through the whole pipeline, as it entered the port: the
 	// classifier tags it again and the ACLs see it again.
@@ -243,33 +266,6 @@ var (
 	floodAction = []flow.Action{flow.Flood()}
 )
 
-// spoofed says why a frame from src on a VM port must be refused: the
-// port's VM has a different MAC.
-func (a *App) spoofed(dpid uint64, port uint32, src flow.MAC) string {
-	if a.o.Topology == nil {
-		return ""
-	}
-	p, ok := a.o.Topology.Port(dpid, port)
-	if !ok || p.VM == nil || p.VM.MAC == "" {
-		return ""
-	}
-	if attached, err := flow.ParseMAC(p.VM.MAC); err == nil && attached != src {
-		return "frame from a MAC that is not the VM's own (libvirt attached-mac " + p.VM.MAC + "); dropped"
-	}
-	return ""
-}
-
-func (a *App) warnOnce(ctx apps.Context, dpid uint64, port uint32, mac flow.MAC, reason string) {
-	id := fmt.Sprintf("%x/%d/%s/%s", dpid, port, mac, reason)
-	a.mu.Lock()
-	seen := a.warned[id]
-	a.warned[id] = true
-	a.mu.Unlock()
-	if !seen {
-		ctx.Log().WithFields(logrus.Fields{"port": port, "mac": mac.String()}).Warn(reason)
-	}
-}
-
 // arpSenderIP returns the sender IP of an ARP frame sent by src, or "".
 func arpSenderIP(f []byte, src flow.MAC) string {
 	if len(f) < 42 || binary.BigEndian.Uint16(f[12:]) != 0x0806 || flow.MAC(f[22:28]) != src {
@@ -302,7 +298,7 @@ func (a *App) learn(dpid uint64, mac vmac, port uint32, now time.Time) outcome {
 	switch {
 	case !known && len(t) >= a.o.MaxMACs:
 		return full
-	case known && old != port && !a.down[dpid][old]:
+	case known && old != port && !a.ports[dpid][old].down:
 		moves := a.moves[dpid]
 		if moves == nil {
 			moves = map[vmac]candidate{}
@@ -337,14 +333,21 @@ func (a *App) Lookup(dpid uint64, mac flow.MAC) (uint32, bool) {
 	return 0, false
 }
 
-// forget drops every MAC learned on a port for which gone is true.
+// forget drops every MAC learned on a port for which gone is true, and
+// every move candidate for which it is true or whose MAC is gone.
 func (a *App) forget(ctx apps.Context, dpid uint64, gone func(m vmac, port uint32) bool) {
 	a.mu.Lock()
 	var macs []vmac
-	for m, port := range a.tables[dpid] {
+	t := a.tables[dpid]
+	for m, port := range t {
 		if gone(m, port) {
 			macs = append(macs, m)
-			delete(a.tables[dpid], m)
+			delete(t, m)
+		}
+	}
+	for m, c := range a.moves[dpid] {
+		if _, known := t[m]; !known || gone(m, c.port) {
+			delete(a.moves[dpid], m)
 		}
 	}
 	a.mu.Unlock()
@@ -357,9 +360,20 @@ func (a *App) forget(ctx apps.Context, dpid uint64, gone func(m vmac, port uint3
 }
 
 // PortChanged implements apps.PortHandler: a MAC behind a port that went
-// down or away is forgotten, so it is relearned wherever it shows up next.
+// down or away is forgotten, so it is relearned wherever it shows up next,
+// and whatever l2 declared against the port's refused sources is withdrawn
+// (the port number may come back as another VM's).
 func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange, port apps.Port) {
-	a.setDown(dpid, port.No, change == apps.PortDeleted || !port.Up)
+	a.mu.Lock()
+	if change == apps.PortDeleted {
+		delete(a.ports[dpid], port.No)
+	} else {
+		a.setPortLocked(dpid, port.No, portInfo{name: port.Name, down: !port.Up})
+	}
+	if change == apps.PortDeleted || !port.Up {
+		a.unguard(ctx, dpid, port.No)
+	}
+	a.mu.Unlock()
 	if change == apps.PortDeleted || !port.Up {
 		a.forget(ctx, dpid, func(_ vmac, p uint32) bool { return p == port.No })
 	}
@@ -367,21 +381,38 @@ func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange,
 
 // SwitchUp implements apps.SwitchHandler. What was learned survives a
 // reconnect (the flows are still right); only MACs behind ports that are
-// now missing or down are forgotten.
+// now missing or down are forgotten, and the refusals declared for such
+// ports withdrawn. Refusals whose hold ended while the switch was away go
+// now, before the first install.
 func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
 	up := make(map[uint32]bool, len(sw.Ports))
+	ports := make(map[uint32]portInfo, len(sw.Ports))
 	for _, p := range sw.Ports {
 		up[p.No] = p.Up
-		a.setDown(sw.DPID, p.No, !p.Up)
+		ports[p.No] = portInfo{name: p.Name, down: !p.Up}
 	}
+	a.mu.Lock()
+	a.ports[sw.DPID] = ports
+	if sg := a.guards[sw.DPID]; sg != nil {
+		for port := range sg.ports {
+			if !up[port] {
+				a.unguard(ctx, sw.DPID, port)
+			}
+		}
+	}
+	a.mu.Unlock()
 	a.forget(ctx, sw.DPID, func(_ vmac, p uint32) bool { return !up[p] })
+	a.tickGuards(ctx, sw.DPID)
 }
 
 // Refresh implements apps.Refresher: after a policy change a MAC whose
 // port no longer carries its VLAN is forgotten (so no frame of that VLAN
 // still reaches the port), and the rest are declared again with the
-// port's current egress (it may have turned from access to trunk).
+// port's current egress (it may have turned from access to trunk). A
+// blocked VM port whose MAC OVSDB now reports differently is blocked for
+// all but its new MAC.
 func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
+	a.refreshGuards(ctx, sw.DPID)
 	if a.o.VLANs == nil {
 		return
 	}
@@ -410,25 +441,73 @@ func (a *App) egress(dpid uint64, port uint32, vid uint16) ([]flow.Action, bool)
 	return mode.Egress(port, vid)
 }
 
+// setDown marks a port down or up, as a port-status would.
 func (a *App) setDown(dpid uint64, port uint32, down bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.down[dpid] == nil {
-		a.down[dpid] = map[uint32]bool{}
+	p := a.ports[dpid][port]
+	p.down = down
+	a.setPortLocked(dpid, port, p)
+}
+
+func (a *App) setPortLocked(dpid uint64, port uint32, p portInfo) {
+	if a.ports[dpid] == nil {
+		a.ports[dpid] = map[uint32]portInfo{}
 	}
-	if down {
-		a.down[dpid][port] = true
-	} else {
-		delete(a.down[dpid], port)
+	a.ports[dpid][port] = p
+}
+
+// SwitchDown implements apps.SwitchHandler. The MAC table is kept, and so
+// are the refusals declared at the switch (declarations outlive the
+// connection; they are withdrawn when their hold ends, from the first
+// SwitchUp or Tick after it, or with the switch, ForgetSwitch). The
+// counters and log windows of its ports are dropped.
+func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	sg := a.guards[dpid]
+	if sg == nil {
+		return
+	}
+	for port, g := range sg.ports {
+		g.win = [nReasons]window{}
+		if g.idle() {
+			delete(sg.ports, port)
+		}
+	}
+	sg.other = window{}
+	if len(sg.ports) == 0 {
+		delete(a.guards, dpid)
 	}
 }
 
-// SwitchDown implements apps.SwitchHandler; the MAC table is kept.
-func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {}
+// ForgetSwitch implements apps.Forgetter: everything l2 keeps about a
+// switch Loom forgets (its declarations go with it, in the controller).
+func (a *App) ForgetSwitch(dpid uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.tables, dpid)
+	delete(a.moves, dpid)
+	delete(a.ports, dpid)
+	delete(a.guards, dpid)
+}
+
+// Every implements apps.Ticker: refusals are timed to the second.
+func (a *App) Every() time.Duration { return min(tickEvery, a.o.SpoofHold) }
+
+// Tick implements apps.Ticker: refusals whose hold ended are withdrawn,
+// and the summaries due are logged.
+func (a *App) Tick(ctx apps.Context, sw apps.Switch) { a.tickGuards(ctx, sw.DPID) }
 
 // Restore implements apps.Restorer: the MAC table is rebuilt from the
-// forward flows of the previous run ("mac/<mac>" or "mac/<vlan>/<mac>").
+// forward flows of the previous run ("mac/<mac>" or "mac/<vlan>/<mac>"),
+// and the refusals it declared ("guard/...") are held again, so they are
+// withdrawn in turn.
 func (a *App) Restore(dpid uint64, key string, flows []flow.Flow) {
+	if rest, ok := strings.CutPrefix(key, "guard/"); ok {
+		a.restoreGuard(dpid, rest)
+		return
+	}
 	rest, ok := strings.CutPrefix(key, "mac/")
 	if !ok {
 		return
@@ -462,9 +541,13 @@ func (a *App) Restore(dpid uint64, key string, flows []flow.Flow) {
 func (a *App) String() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n := 0
+	n, guarded := 0, 0
 	for _, t := range a.tables {
 		n += len(t)
 	}
-	return fmt.Sprintf("l2: %d MACs on %d switches", n, len(a.tables))
+	for _, sg := range a.guards {
+		guarded += len(sg.ports)
+	}
+	return fmt.Sprintf("l2: %d MACs on %d switches; %d ports refusing sources; %d frames refused, %d of them in summaries",
+		n, len(a.tables), guarded, a.refused, a.unlogged)
 }

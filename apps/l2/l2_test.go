@@ -86,13 +86,20 @@ func TestVMPortMaySendOnlyAsItsOwnMAC(t *testing.T) {
 		Ports: []ovsdb.Port{{Name: "vm-port", AttachedMAC: "02:00:00:00:00:05"}}}}}, nil)
 	a, ctx := New(Options{Topology: top}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a")})
-	if len(ctx.Flows)+len(ctx.Outs) != 0 {
+	if len(ctx.Outs) != 0 || ctx.Flows["mac/02:00:00:00:00:0a"] != nil {
 		t.Fatalf("a spoofed source was learned or delivered: %s", ctx.Text())
+	}
+	// And the switch drops the port's other sources from now on; its own
+	// MAC still comes to Loom to be learned.
+	want := "table=0, priority=40,in_port=5 actions=drop\n" +
+		"table=0, priority=60,in_port=5,dl_src=02:00:00:00:00:05 actions=CONTROLLER:65535"
+	if got := ctx.Text(); got != want {
+		t.Fatalf("flows:\n%s\nwant:\n%s", got, want)
 	}
 	arp := frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:05")[:12]
 	arp = append(arp, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 5, 172, 16, 123, 105, 0, 0, 0, 0, 0, 0, 172, 16, 123, 1)
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 5, Data: arp})
-	if len(ctx.Flows) != 1 {
+	if ctx.Flows["mac/02:00:00:00:00:05"] == nil {
 		t.Fatalf("the VM's own MAC was not learned: %s", ctx.Text())
 	}
 	hosts := top.Snapshot().Hosts
@@ -117,11 +124,16 @@ func TestFullTableFloodsWithoutLearning(t *testing.T) {
 	a, ctx := New(Options{MaxMACs: 1}), newCtx()
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")})
 	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 2, Data: frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02")})
-	if len(ctx.Flows) != 1 {
-		t.Fatalf("%d MACs declared with max_macs=1", len(ctx.Flows))
+	if ctx.Flows["mac/02:00:00:00:00:02"] != nil {
+		t.Fatalf("a MAC past max_macs=1 was learned:\n%s", ctx.Text())
 	}
 	if last := ctx.Outs[len(ctx.Outs)-1]; last.Actions[0] != flow.Flood() {
 		t.Fatalf("over-limit packet sent with %v, want FLOOD", last.Actions)
+	}
+	// The switch forwards its next frames the same way, without learning
+	// and without a packet-in each.
+	if got := apptest.Text(map[string][]flow.Flow{"": ctx.Flows["guard/2/02:00:00:00:00:02"]}); got != "table=0, priority=50,in_port=2,dl_src=02:00:00:00:00:02 actions=goto_table:1" {
+		t.Fatalf("over-limit source declared as %q", got)
 	}
 	// A known MAC may still move when the table is full.
 	a.setDown(1, 1, true)

@@ -121,3 +121,44 @@ func mac(t *testing.T, s string) flow.MAC {
 	}
 	return m
 }
+
+// In loomd's pipeline a refusal lands in the learn table (3) and forwards
+// to table 4, below the learned flows and the tunnel bypass, and only with
+// fields the learn table allows.
+func TestRefusalsInThePipeline(t *testing.T) {
+	p, err := network.Compile(blueAndTrunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl := vlan.New(network.NewHolder(p), nil)
+	sw := apps.Switch{DPID: 1, Ports: []apps.Port{{No: 1, Name: "b1", Up: true}, {No: 2, Name: "b2", Up: true}, {No: 3, Name: "trunk", Up: true}}}
+	vl.SwitchUp(apptest.New(), sw)
+	a := New(Options{VLANs: vl, Learn: pipeline.L2Learn, Forward: pipeline.L2Forward, MaxMACs: 1})
+	ctx := newCtx()
+	a.SwitchUp(ctx, sw)
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 1, Data: withTag(frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a"), 10)})
+	a.PacketIn(ctx, apps.PacketIn{DPID: 1, InPort: 2, Data: withTag(frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0b"), 10)})
+	if got := apptest.Text(map[string][]flow.Flow{"": ctx.Flows["guard/2/02:00:00:00:00:0b"]}); got != "table=3, priority=50,in_port=2,dl_src=02:00:00:00:00:0b actions=goto_table:4" {
+		t.Fatalf("pass flow %q", got)
+	}
+	g := a.guards[1].ports[2]
+	g.block = &portBlock{own: mac(t, "02:00:00:00:00:0b"), hasOwn: true}
+	want := "table=3, priority=40,in_port=2 actions=drop\n" +
+		"table=3, priority=60,in_port=2,dl_src=02:00:00:00:00:0b actions=CONTROLLER:65535"
+	blocks := a.blockFlows(2, g.block)
+	if got := apptest.Text(map[string][]flow.Flow{"": blocks}); got != want {
+		t.Fatalf("block flows\n%s\nwant\n%s", got, want)
+	}
+	tables := flow.Pipeline{}
+	for _, tb := range a.Tables() {
+		tables[tb.ID] = tb
+	}
+	for _, f := range append(blocks, ctx.Flows["guard/2/02:00:00:00:00:0b"]...) {
+		if err := tables.Check(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if f.Priority >= priorityMAC || f.Priority >= 90 { // the tunnel bypass
+			t.Errorf("%s would override a learned MAC or the tunnel bypass", f)
+		}
+	}
+}

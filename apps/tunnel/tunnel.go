@@ -300,6 +300,18 @@ type Peer struct {
 	LastProbe time.Time
 }
 
+// Health implements apps.HealthReporter: one condition per path down.
+func (a *App) Health(now time.Time) []apps.Condition {
+	var out []apps.Condition
+	for _, p := range a.Peers(now) {
+		if !p.Up {
+			out = append(out, apps.Condition{Kind: "tunnel", Subject: p.From + "->" + p.To,
+				Message: "path down: " + p.Reason, Since: p.LastProbe})
+		}
+	}
+	return out
+}
+
 // Peers returns the state of every path between hypervisors in the mesh.
 func (a *App) Peers(now time.Time) []Peer {
 	if a.o.Topology == nil {

@@ -110,6 +110,10 @@ func (e *emu) read() {
 			}
 		case openflow.TypeEchoRequest:
 			e.send(reply(openflow.TypeEchoReply, h.Xid, m[8:]))
+		case openflow.TypeRoleRequest:
+			// Granted as asked, as OVS does for a controller with the
+			// newest generation: role, padding and generation id back.
+			e.send(reply(openflow.TypeRoleReply, h.Xid, m[8:]))
 		case openflow.TypeExperimenter:
 			e.bundle(h, m)
 		case openflow.TypeFlowMod:

@@ -29,6 +29,9 @@ func newStatus(o *options) *cobra.Command {
 			w := cmd.OutOrStdout()
 			c := r.GetCounters()
 			fmt.Fprintf(w, "version:  %s\nuptime:   %s\nhealthy:  %s\n", r.Version, time.Duration(r.UptimeSeconds)*time.Second, yesNo(r.Healthy))
+			for _, c := range r.GetConditions() {
+				fmt.Fprintf(w, "  %s %s: %s\n", c.GetKind(), c.GetSubject(), c.GetMessage())
+			}
 			fmt.Fprintf(w, "counters: packet_ins=%d dropped=%d flow_mods=%d packet_outs=%d switch_errors=%d drift_repairs=%d conflicts=%d\n\n",
 				c.GetPacketIns(), c.GetPacketInsDropped(), c.GetFlowMods(), c.GetPacketOuts(), c.GetSwitchErrors(), c.GetDriftRepairs(), c.GetConflicts())
 			t := &table{header: []string{"SWITCH", "CONNECTED", "REMOTE"}}

@@ -129,6 +129,7 @@ func run(args []string) error {
 			HelloTimeout: time.Duration(cfg.OpenFlow.HelloTimeout),
 		},
 		VerifyInterval: time.Duration(cfg.Flows.VerifyInterval),
+		ForgetAfter:    time.Duration(cfg.OpenFlow.ForgetAfter),
 		Foreign:        foreign,
 		Store:          db,
 		Topology:       top,
@@ -151,7 +152,8 @@ func run(args []string) error {
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
 	reg := prometheus.NewRegistry()
-	grpcSrv, err := newAPIServer(ctl, reg, *grpcCert, *grpcKey, *grpcClientCA, *grpcTokenFile)
+	apiObj := ctl.API(version)
+	grpcSrv, err := newAPIServer(apiObj, reg, *grpcCert, *grpcKey, *grpcClientCA, *grpcTokenFile)
 	if err != nil {
 		return err
 	}
@@ -170,6 +172,10 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The last resort behind the ordered, bounded shutdown below: whatever
+	// hangs, the process (and with it the database lock) is gone soon
+	// after a signal.
+	context.AfterFunc(ctx, func() { exitIfStuck(shutdownLimit, log) })
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
 	defer signal.Stop(usr1)
@@ -200,7 +206,7 @@ func run(args []string) error {
 		}
 		log.WithField("grpc", gl.Addr().String()).Info("serving the gRPC API")
 		go grpcSrv.Serve(gl)
-		defer grpcSrv.GracefulStop()
+		defer stopAPI(apiObj, grpcSrv, apiStopWait, log)
 	}
 	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
@@ -218,8 +224,48 @@ func run(args []string) error {
 	return firstErr
 }
 
+// Shutdown bounds: API streams get apiStopWait to end on their own
+// before they are cut; the whole shutdown (sessions, persister, database)
+// must be done within shutdownLimit or the process exits anyway.
+const (
+	apiStopWait   = 2 * time.Second
+	shutdownLimit = 10 * time.Second
+)
+
+// stopAPI ends the API: streams are told to end, then the server stops
+// gracefully, and after wait it is stopped hard, so clients that never
+// read (or never hang up) cannot keep loomd alive.
+func stopAPI(a *controller.API, srv *grpc.Server, wait time.Duration, log *logrus.Logger) {
+	a.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		log.WithField("waited", wait).Warn("API clients still connected; closing their connections")
+		srv.Stop()
+		<-done
+	}
+}
+
+// exitIfStuck exits the process when it is still running limit after a
+// stop signal, logging every goroutine's stack to say what hung.
+func exitIfStuck(limit time.Duration, log *logrus.Logger) {
+	go func() {
+		time.Sleep(limit)
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		log.WithField("limit", limit).Error("shutdown did not finish in time; exiting (goroutines follow)")
+		os.Stderr.Write(buf[:n])
+		os.Exit(2)
+	}()
+}
+
 // newAPIServer builds the gRPC server from the flags.
-func newAPIServer(ctl *controller.Controller, reg prometheus.Registerer, cert, key, clientCA, tokenFile string) (*grpc.Server, error) {
+func newAPIServer(a *controller.API, reg prometheus.Registerer, cert, key, clientCA, tokenFile string) (*grpc.Server, error) {
 	o := api.Options{Metrics: api.NewMetrics(reg)}
 	if cert != "" || key != "" {
 		pair, err := tls.LoadX509KeyPair(cert, key)
@@ -249,7 +295,7 @@ func newAPIServer(ctl *controller.Controller, reg prometheus.Registerer, cert, k
 		}
 		o.Token = strings.TrimSpace(string(b))
 	}
-	return api.NewServer(ctl.API(version), o), nil
+	return api.NewServer(a, o), nil
 }
 
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline):
@@ -263,7 +309,8 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		tun, // first: the classifier's flooding reads its view of the mesh
 		vl,
 		acl.New(policy),
-		l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown), Topology: top,
+		l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown),
+			SpoofHold: time.Duration(cfg.Apps.L2.SpoofHold), Topology: top,
 			VLANs: vl, Learn: pipeline.L2Learn, Forward: pipeline.L2Forward}),
 		static.New(statics),
 		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),

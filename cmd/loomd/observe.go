@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -19,8 +20,27 @@ func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometh
 	reg.MustRegister(ctl.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// /healthz is the network's health as Loom sees it: 200 "ok", or 503
+	// with one line per condition (a switch away, an OVSDB silent, a
+	// tunnel path down). /readyz is loomd's own: 200 once it accepts
+	// switches, 503 before (and while it shuts down).
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("ok\n")) // serving at all means the process and its listeners are up
+		conds := ctl.Health()
+		if len(conds) == 0 {
+			w.Write([]byte("ok\n"))
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, c := range conds {
+			fmt.Fprintf(w, "%s %s: %s\n", c.Kind, c.Subject, c.Message)
+		}
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ctl.Ready() {
+			http.Error(w, "not ready: not accepting switches", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
 	})
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

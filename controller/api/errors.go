@@ -20,6 +20,8 @@ var codeTable = []struct {
 }{
 	{controller.ErrNoTopology, codes.Unavailable},
 	{controller.ErrWatcherTooSlow, codes.ResourceExhausted},
+	{controller.ErrShuttingDown, codes.Unavailable},
+	{controller.ErrTooManyWatchers, codes.ResourceExhausted},
 	{controller.ErrNoNetworks, codes.FailedPrecondition},
 	{controller.ErrNoConfigFile, codes.FailedPrecondition},
 	{topology.ErrRevisionGone, codes.OutOfRange},

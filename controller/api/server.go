@@ -122,6 +122,11 @@ func (s controllerServer) Plan(ctx context.Context, r *pb.PlanRequest) (*pb.Plan
 	return resp, toStatus(err)
 }
 
+func (s controllerServer) ForgetSwitch(ctx context.Context, r *pb.ForgetSwitchRequest) (*pb.ForgetSwitchResponse, error) {
+	resp, err := s.a.ForgetSwitch(ctx, r)
+	return resp, toStatus(err)
+}
+
 type topologyServer struct {
 	pb.UnimplementedTopologyServiceServer
 	a *controller.API

@@ -65,16 +65,28 @@ func (b *Bridge) mgmt() string { return "unix:" + filepath.Join(b.H.RunDir, b.Na
 // The controller is set out-of-band (no hidden in-band flows) with the
 // reconnect backoff capped at 1s, so a restarted controller is picked up
 // quickly.
-func (b *Bridge) SetController(target string) {
+func (b *Bridge) SetController(target string) { b.SetControllers(target) }
+
+// SetControllers points the bridge at several controllers at once, as
+// `ovs-vsctl set-controller BR T1 T2` does (see SetController).
+func (b *Bridge) SetControllers(targets ...string) {
 	t := b.H.lab.t
 	t.Helper()
-	target, err := b.H.permittedTarget(target)
-	if err != nil {
-		t.Fatalf("harness: bridge %s: set controller: %v", b.Name, err)
+	// One Controller row per target, made in one transaction (a bridge
+	// with several controllers cannot name them by the bridge's name).
+	var args, ids []string
+	for i, target := range targets {
+		target, err := b.H.permittedTarget(target)
+		if err != nil {
+			t.Fatalf("harness: bridge %s: set controller: %v", b.Name, err)
+		}
+		id := fmt.Sprintf("@c%d", i)
+		ids = append(ids, id)
+		args = append(args, "--", "--id="+id, "create", "Controller", `target="`+target+`"`,
+			"connection_mode=out-of-band", "max_backoff=1000")
 	}
-	_, err = b.H.Vsctl("set-controller", b.Name, target,
-		"--", "set", "Controller", b.Name, "connection_mode=out-of-band", "max_backoff=1000")
-	if err != nil {
+	args = append(args, "--", "set", "Bridge", b.Name, "controller=["+strings.Join(ids, ",")+"]")
+	if _, err := b.H.Vsctl(args[1:]...); err != nil {
 		t.Fatalf("harness: bridge %s: set controller: %v", b.Name, err)
 	}
 }

@@ -108,6 +108,8 @@ func (s *Switch) serve() {
 			s.write(rawMsg(openflow.TypeBarrierReply, h.Xid, nil))
 		case openflow.TypeEchoRequest:
 			s.write(rawMsg(openflow.TypeEchoReply, h.Xid, raw[8:]))
+		case openflow.TypeRoleRequest:
+			s.write(rawMsg(openflow.TypeRoleReply, h.Xid, raw[8:])) // granted, as OVS does for a fresh generation
 		}
 	}
 }

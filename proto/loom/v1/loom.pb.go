@@ -25,6 +25,102 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ForgetSwitchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	All           bool                   `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetSwitchRequest) Reset() {
+	*x = ForgetSwitchRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetSwitchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetSwitchRequest) ProtoMessage() {}
+
+func (x *ForgetSwitchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetSwitchRequest.ProtoReflect.Descriptor instead.
+func (*ForgetSwitchRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ForgetSwitchRequest) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
+func (x *ForgetSwitchRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+type ForgetSwitchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flows         uint32                 `protobuf:"varint,1,opt,name=flows,proto3" json:"flows,omitempty"` // desired flows dropped
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetSwitchResponse) Reset() {
+	*x = ForgetSwitchResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetSwitchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetSwitchResponse) ProtoMessage() {}
+
+func (x *ForgetSwitchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetSwitchResponse.ProtoReflect.Descriptor instead.
+func (*ForgetSwitchResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ForgetSwitchResponse) GetFlows() uint32 {
+	if x != nil {
+		return x.Flows
+	}
+	return 0
+}
+
 type ReloadRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -33,7 +129,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +141,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +154,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
 }
 
 type ReloadResponse struct {
@@ -69,7 +165,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -81,7 +177,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -94,7 +190,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
 }
 
 type PlanRequest struct {
@@ -108,7 +204,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -120,7 +216,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -133,7 +229,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PlanRequest) GetConfig() []byte {
@@ -155,7 +251,7 @@ type SwitchPlan struct {
 
 func (x *SwitchPlan) Reset() {
 	*x = SwitchPlan{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +263,7 @@ func (x *SwitchPlan) String() string {
 func (*SwitchPlan) ProtoMessage() {}
 
 func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +276,7 @@ func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchPlan.ProtoReflect.Descriptor instead.
 func (*SwitchPlan) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SwitchPlan) GetDpid() uint64 {
@@ -220,7 +316,7 @@ type PlanResponse struct {
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -232,7 +328,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -245,7 +341,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlanResponse) GetSwitches() []*SwitchPlan {
@@ -263,7 +359,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +371,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +384,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
 }
 
 type GetStatusResponse struct {
@@ -296,16 +392,20 @@ type GetStatusResponse struct {
 	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	StartedUnix   int64                  `protobuf:"varint,2,opt,name=started_unix,json=startedUnix,proto3" json:"started_unix,omitempty"`
 	UptimeSeconds int64                  `protobuf:"varint,3,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
-	Healthy       bool                   `protobuf:"varint,4,opt,name=healthy,proto3" json:"healthy,omitempty"`
-	Switches      []*SwitchConnection    `protobuf:"bytes,5,rep,name=switches,proto3" json:"switches,omitempty"`
-	Counters      *Counters              `protobuf:"bytes,6,opt,name=counters,proto3" json:"counters,omitempty"`
+	// healthy is true exactly when conditions is empty.
+	Healthy  bool                `protobuf:"varint,4,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	Switches []*SwitchConnection `protobuf:"bytes,5,rep,name=switches,proto3" json:"switches,omitempty"`
+	Counters *Counters           `protobuf:"bytes,6,opt,name=counters,proto3" json:"counters,omitempty"`
+	// conditions says what is wrong, one entry per thing (a switch away, an
+	// OVSDB not answering, a tunnel path down), worst first.
+	Conditions    []*Condition `protobuf:"bytes,7,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +417,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +430,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -375,6 +475,81 @@ func (x *GetStatusResponse) GetCounters() *Counters {
 	return nil
 }
 
+func (x *GetStatusResponse) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+type Condition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`       // switch, ovsdb, tunnel, store, ...
+	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"` // what it is about: 0x00000000000000c1, kvm02, kvm01->kvm02
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"` // one line for an operator: "disconnected 12s ago"
+	SinceUnix     int64                  `protobuf:"varint,4,opt,name=since_unix,json=sinceUnix,proto3" json:"since_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Condition) Reset() {
+	*x = Condition{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Condition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Condition) ProtoMessage() {}
+
+func (x *Condition) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Condition) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Condition) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Condition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Condition) GetSinceUnix() int64 {
+	if x != nil {
+		return x.SinceUnix
+	}
+	return 0
+}
+
 type SwitchConnection struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
@@ -386,7 +561,7 @@ type SwitchConnection struct {
 
 func (x *SwitchConnection) Reset() {
 	*x = SwitchConnection{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +573,7 @@ func (x *SwitchConnection) String() string {
 func (*SwitchConnection) ProtoMessage() {}
 
 func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +586,7 @@ func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchConnection.ProtoReflect.Descriptor instead.
 func (*SwitchConnection) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SwitchConnection) GetDpid() uint64 {
@@ -453,7 +628,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +640,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +653,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Counters) GetPacketIns() uint64 {
@@ -566,7 +741,7 @@ type Hypervisor struct {
 
 func (x *Hypervisor) Reset() {
 	*x = Hypervisor{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +753,7 @@ func (x *Hypervisor) String() string {
 func (*Hypervisor) ProtoMessage() {}
 
 func (x *Hypervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +766,7 @@ func (x *Hypervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hypervisor.ProtoReflect.Descriptor instead.
 func (*Hypervisor) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Hypervisor) GetName() string {
@@ -656,7 +831,7 @@ type Switch struct {
 
 func (x *Switch) Reset() {
 	*x = Switch{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +843,7 @@ func (x *Switch) String() string {
 func (*Switch) ProtoMessage() {}
 
 func (x *Switch) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +856,7 @@ func (x *Switch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Switch.ProtoReflect.Descriptor instead.
 func (*Switch) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Switch) GetDpid() uint64 {
@@ -731,7 +906,7 @@ type VM struct {
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +918,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +931,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VM) GetMac() string {
@@ -805,7 +980,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +992,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +1005,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Port) GetDpid() uint64 {
@@ -913,7 +1088,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1100,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1113,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Endpoint) GetDpid() uint64 {
@@ -965,7 +1140,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1152,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1165,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Link) GetA() *Endpoint {
@@ -1021,7 +1196,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1208,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1221,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Host) GetMac() string {
@@ -1099,7 +1274,7 @@ type ListHypervisorsRequest struct {
 
 func (x *ListHypervisorsRequest) Reset() {
 	*x = ListHypervisorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1286,7 @@ func (x *ListHypervisorsRequest) String() string {
 func (*ListHypervisorsRequest) ProtoMessage() {}
 
 func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1299,7 @@ func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsRequest.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
 }
 
 type ListHypervisorsResponse struct {
@@ -1137,7 +1312,7 @@ type ListHypervisorsResponse struct {
 
 func (x *ListHypervisorsResponse) Reset() {
 	*x = ListHypervisorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1324,7 @@ func (x *ListHypervisorsResponse) String() string {
 func (*ListHypervisorsResponse) ProtoMessage() {}
 
 func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1337,7 @@ func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsResponse.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListHypervisorsResponse) GetRevision() uint64 {
@@ -1187,7 +1362,7 @@ type ListSwitchesRequest struct {
 
 func (x *ListSwitchesRequest) Reset() {
 	*x = ListSwitchesRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1374,7 @@ func (x *ListSwitchesRequest) String() string {
 func (*ListSwitchesRequest) ProtoMessage() {}
 
 func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1387,7 @@ func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchesRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
 }
 
 type ListSwitchesResponse struct {
@@ -1225,7 +1400,7 @@ type ListSwitchesResponse struct {
 
 func (x *ListSwitchesResponse) Reset() {
 	*x = ListSwitchesResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1412,7 @@ func (x *ListSwitchesResponse) String() string {
 func (*ListSwitchesResponse) ProtoMessage() {}
 
 func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1425,7 @@ func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListSwitchesResponse) GetRevision() uint64 {
@@ -1277,7 +1452,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1464,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1477,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListPortsRequest) GetDpid() uint64 {
@@ -1322,7 +1497,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1509,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1522,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListPortsResponse) GetRevision() uint64 {
@@ -1372,7 +1547,7 @@ type ListLinksRequest struct {
 
 func (x *ListLinksRequest) Reset() {
 	*x = ListLinksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1559,7 @@ func (x *ListLinksRequest) String() string {
 func (*ListLinksRequest) ProtoMessage() {}
 
 func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1572,7 @@ func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksRequest.ProtoReflect.Descriptor instead.
 func (*ListLinksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
 }
 
 type ListLinksResponse struct {
@@ -1410,7 +1585,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1597,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1610,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListLinksResponse) GetRevision() uint64 {
@@ -1468,7 +1643,7 @@ type Tunnel struct {
 
 func (x *Tunnel) Reset() {
 	*x = Tunnel{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1655,7 @@ func (x *Tunnel) String() string {
 func (*Tunnel) ProtoMessage() {}
 
 func (x *Tunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1668,7 @@ func (x *Tunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tunnel.ProtoReflect.Descriptor instead.
 func (*Tunnel) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Tunnel) GetDpid() uint64 {
@@ -1568,7 +1743,7 @@ type TunnelPeer struct {
 
 func (x *TunnelPeer) Reset() {
 	*x = TunnelPeer{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1755,7 @@ func (x *TunnelPeer) String() string {
 func (*TunnelPeer) ProtoMessage() {}
 
 func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1768,7 @@ func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TunnelPeer.ProtoReflect.Descriptor instead.
 func (*TunnelPeer) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TunnelPeer) GetFrom() string {
@@ -1646,7 +1821,7 @@ type ListTunnelsRequest struct {
 
 func (x *ListTunnelsRequest) Reset() {
 	*x = ListTunnelsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1833,7 @@ func (x *ListTunnelsRequest) String() string {
 func (*ListTunnelsRequest) ProtoMessage() {}
 
 func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1846,7 @@ func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 type ListTunnelsResponse struct {
@@ -1685,7 +1860,7 @@ type ListTunnelsResponse struct {
 
 func (x *ListTunnelsResponse) Reset() {
 	*x = ListTunnelsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1872,7 @@ func (x *ListTunnelsResponse) String() string {
 func (*ListTunnelsResponse) ProtoMessage() {}
 
 func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1885,7 @@ func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListTunnelsResponse) GetRevision() uint64 {
@@ -1742,7 +1917,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1929,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1942,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 type ListHostsResponse struct {
@@ -1780,7 +1955,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1967,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +1980,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -1832,7 +2007,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +2019,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +2032,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -1886,7 +2061,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2073,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2086,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -2038,7 +2213,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2225,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2238,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Flow) GetText() string {
@@ -2140,7 +2315,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2327,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2340,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -2198,7 +2373,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2385,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2398,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2243,7 +2418,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2255,7 +2430,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2268,7 +2443,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -2294,7 +2469,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2481,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2494,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -2338,7 +2513,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2525,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2538,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -2386,7 +2561,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2573,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2586,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -2458,7 +2633,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2645,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2658,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -2502,7 +2677,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2689,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2702,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -2549,7 +2724,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2736,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2749,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -2613,7 +2788,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2800,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2813,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
 }
 
 type DeleteFlowsRequest struct {
@@ -2652,7 +2827,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2839,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2852,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -2709,7 +2884,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2896,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2909,7 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
 }
 
 // Network is one isolated L2 segment: a VLAN on the access side, a VNI
@@ -2756,7 +2931,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +2943,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +2956,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Network) GetName() string {
@@ -2860,7 +3035,7 @@ type Trunk struct {
 
 func (x *Trunk) Reset() {
 	*x = Trunk{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2872,7 +3047,7 @@ func (x *Trunk) String() string {
 func (*Trunk) ProtoMessage() {}
 
 func (x *Trunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2885,7 +3060,7 @@ func (x *Trunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
 func (*Trunk) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Trunk) GetPort() string {
@@ -2941,7 +3116,7 @@ type ACLRule struct {
 
 func (x *ACLRule) Reset() {
 	*x = ACLRule{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2953,7 +3128,7 @@ func (x *ACLRule) String() string {
 func (*ACLRule) ProtoMessage() {}
 
 func (x *ACLRule) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2966,7 +3141,7 @@ func (x *ACLRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ACLRule.ProtoReflect.Descriptor instead.
 func (*ACLRule) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ACLRule) GetName() string {
@@ -3089,7 +3264,7 @@ type ListNetworksRequest struct {
 
 func (x *ListNetworksRequest) Reset() {
 	*x = ListNetworksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3276,7 @@ func (x *ListNetworksRequest) String() string {
 func (*ListNetworksRequest) ProtoMessage() {}
 
 func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3289,7 @@ func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksRequest.ProtoReflect.Descriptor instead.
 func (*ListNetworksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
 }
 
 type ListNetworksResponse struct {
@@ -3126,7 +3301,7 @@ type ListNetworksResponse struct {
 
 func (x *ListNetworksResponse) Reset() {
 	*x = ListNetworksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3313,7 @@ func (x *ListNetworksResponse) String() string {
 func (*ListNetworksResponse) ProtoMessage() {}
 
 func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3326,7 @@ func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksResponse.ProtoReflect.Descriptor instead.
 func (*ListNetworksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListNetworksResponse) GetNetworks() []*Network {
@@ -3170,7 +3345,7 @@ type AddNetworkRequest struct {
 
 func (x *AddNetworkRequest) Reset() {
 	*x = AddNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3357,7 @@ func (x *AddNetworkRequest) String() string {
 func (*AddNetworkRequest) ProtoMessage() {}
 
 func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3370,7 @@ func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkRequest.ProtoReflect.Descriptor instead.
 func (*AddNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AddNetworkRequest) GetNetwork() *Network {
@@ -3213,7 +3388,7 @@ type AddNetworkResponse struct {
 
 func (x *AddNetworkResponse) Reset() {
 	*x = AddNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3400,7 @@ func (x *AddNetworkResponse) String() string {
 func (*AddNetworkResponse) ProtoMessage() {}
 
 func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3413,7 @@ func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkResponse.ProtoReflect.Descriptor instead.
 func (*AddNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
 }
 
 type DeleteNetworkRequest struct {
@@ -3250,7 +3425,7 @@ type DeleteNetworkRequest struct {
 
 func (x *DeleteNetworkRequest) Reset() {
 	*x = DeleteNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3262,7 +3437,7 @@ func (x *DeleteNetworkRequest) String() string {
 func (*DeleteNetworkRequest) ProtoMessage() {}
 
 func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3275,7 +3450,7 @@ func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeleteNetworkRequest) GetName() string {
@@ -3293,7 +3468,7 @@ type DeleteNetworkResponse struct {
 
 func (x *DeleteNetworkResponse) Reset() {
 	*x = DeleteNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3305,7 +3480,7 @@ func (x *DeleteNetworkResponse) String() string {
 func (*DeleteNetworkResponse) ProtoMessage() {}
 
 func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3318,7 +3493,7 @@ func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
 }
 
 type ListTrunksRequest struct {
@@ -3329,7 +3504,7 @@ type ListTrunksRequest struct {
 
 func (x *ListTrunksRequest) Reset() {
 	*x = ListTrunksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3341,7 +3516,7 @@ func (x *ListTrunksRequest) String() string {
 func (*ListTrunksRequest) ProtoMessage() {}
 
 func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3354,7 +3529,7 @@ func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksRequest.ProtoReflect.Descriptor instead.
 func (*ListTrunksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
 }
 
 type ListTrunksResponse struct {
@@ -3366,7 +3541,7 @@ type ListTrunksResponse struct {
 
 func (x *ListTrunksResponse) Reset() {
 	*x = ListTrunksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3378,7 +3553,7 @@ func (x *ListTrunksResponse) String() string {
 func (*ListTrunksResponse) ProtoMessage() {}
 
 func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3391,7 +3566,7 @@ func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksResponse.ProtoReflect.Descriptor instead.
 func (*ListTrunksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListTrunksResponse) GetTrunks() []*Trunk {
@@ -3410,7 +3585,7 @@ type AddTrunkRequest struct {
 
 func (x *AddTrunkRequest) Reset() {
 	*x = AddTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3422,7 +3597,7 @@ func (x *AddTrunkRequest) String() string {
 func (*AddTrunkRequest) ProtoMessage() {}
 
 func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3435,7 +3610,7 @@ func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkRequest.ProtoReflect.Descriptor instead.
 func (*AddTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AddTrunkRequest) GetTrunk() *Trunk {
@@ -3453,7 +3628,7 @@ type AddTrunkResponse struct {
 
 func (x *AddTrunkResponse) Reset() {
 	*x = AddTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3465,7 +3640,7 @@ func (x *AddTrunkResponse) String() string {
 func (*AddTrunkResponse) ProtoMessage() {}
 
 func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3478,7 +3653,7 @@ func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkResponse.ProtoReflect.Descriptor instead.
 func (*AddTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
 }
 
 type DeleteTrunkRequest struct {
@@ -3490,7 +3665,7 @@ type DeleteTrunkRequest struct {
 
 func (x *DeleteTrunkRequest) Reset() {
 	*x = DeleteTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +3677,7 @@ func (x *DeleteTrunkRequest) String() string {
 func (*DeleteTrunkRequest) ProtoMessage() {}
 
 func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +3690,7 @@ func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeleteTrunkRequest) GetPort() string {
@@ -3533,7 +3708,7 @@ type DeleteTrunkResponse struct {
 
 func (x *DeleteTrunkResponse) Reset() {
 	*x = DeleteTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3720,7 @@ func (x *DeleteTrunkResponse) String() string {
 func (*DeleteTrunkResponse) ProtoMessage() {}
 
 func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3733,7 @@ func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
 }
 
 type ListACLsRequest struct {
@@ -3569,7 +3744,7 @@ type ListACLsRequest struct {
 
 func (x *ListACLsRequest) Reset() {
 	*x = ListACLsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3581,7 +3756,7 @@ func (x *ListACLsRequest) String() string {
 func (*ListACLsRequest) ProtoMessage() {}
 
 func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3594,7 +3769,7 @@ func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsRequest.ProtoReflect.Descriptor instead.
 func (*ListACLsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
 }
 
 type ListACLsResponse struct {
@@ -3606,7 +3781,7 @@ type ListACLsResponse struct {
 
 func (x *ListACLsResponse) Reset() {
 	*x = ListACLsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +3793,7 @@ func (x *ListACLsResponse) String() string {
 func (*ListACLsResponse) ProtoMessage() {}
 
 func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +3806,7 @@ func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsResponse.ProtoReflect.Descriptor instead.
 func (*ListACLsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListACLsResponse) GetRules() []*ACLRule {
@@ -3650,7 +3825,7 @@ type AddACLRequest struct {
 
 func (x *AddACLRequest) Reset() {
 	*x = AddACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3837,7 @@ func (x *AddACLRequest) String() string {
 func (*AddACLRequest) ProtoMessage() {}
 
 func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3850,7 @@ func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLRequest.ProtoReflect.Descriptor instead.
 func (*AddACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AddACLRequest) GetRule() *ACLRule {
@@ -3693,7 +3868,7 @@ type AddACLResponse struct {
 
 func (x *AddACLResponse) Reset() {
 	*x = AddACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3705,7 +3880,7 @@ func (x *AddACLResponse) String() string {
 func (*AddACLResponse) ProtoMessage() {}
 
 func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3718,7 +3893,7 @@ func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLResponse.ProtoReflect.Descriptor instead.
 func (*AddACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
 }
 
 type DeleteACLRequest struct {
@@ -3730,7 +3905,7 @@ type DeleteACLRequest struct {
 
 func (x *DeleteACLRequest) Reset() {
 	*x = DeleteACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3742,7 +3917,7 @@ func (x *DeleteACLRequest) String() string {
 func (*DeleteACLRequest) ProtoMessage() {}
 
 func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3755,7 +3930,7 @@ func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLRequest.ProtoReflect.Descriptor instead.
 func (*DeleteACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DeleteACLRequest) GetName() string {
@@ -3773,7 +3948,7 @@ type DeleteACLResponse struct {
 
 func (x *DeleteACLResponse) Reset() {
 	*x = DeleteACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3785,7 +3960,7 @@ func (x *DeleteACLResponse) String() string {
 func (*DeleteACLResponse) ProtoMessage() {}
 
 func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3798,7 +3973,7 @@ func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLResponse.ProtoReflect.Descriptor instead.
 func (*DeleteACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
 }
 
 type WatchPacketInsRequest struct {
@@ -3814,7 +3989,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3826,7 +4001,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3839,7 +4014,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -3884,7 +4059,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3896,7 +4071,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3909,7 +4084,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -3966,7 +4141,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3978,7 +4153,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3991,7 +4166,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -4030,7 +4205,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4042,7 +4217,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4055,14 +4230,19 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
 
 const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\n" +
-	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\"\x0f\n" +
+	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\";\n" +
+	"\x13ForgetSwitchRequest\x12\x12\n" +
+	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\",\n" +
+	"\x14ForgetSwitchResponse\x12\x14\n" +
+	"\x05flows\x18\x01 \x01(\rR\x05flows\"\x0f\n" +
 	"\rReloadRequest\"\x10\n" +
 	"\x0eReloadResponse\"%\n" +
 	"\vPlanRequest\x12\x16\n" +
@@ -4075,14 +4255,23 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x06remove\x18\x04 \x03(\tR\x06remove\"?\n" +
 	"\fPlanResponse\x12/\n" +
 	"\bswitches\x18\x01 \x03(\v2\x13.loom.v1.SwitchPlanR\bswitches\"\x12\n" +
-	"\x10GetStatusRequest\"\xf7\x01\n" +
+	"\x10GetStatusRequest\"\xab\x02\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
 	"\fstarted_unix\x18\x02 \x01(\x03R\vstartedUnix\x12%\n" +
 	"\x0euptime_seconds\x18\x03 \x01(\x03R\ruptimeSeconds\x12\x18\n" +
 	"\ahealthy\x18\x04 \x01(\bR\ahealthy\x125\n" +
 	"\bswitches\x18\x05 \x03(\v2\x19.loom.v1.SwitchConnectionR\bswitches\x12-\n" +
-	"\bcounters\x18\x06 \x01(\v2\x11.loom.v1.CountersR\bcounters\"\\\n" +
+	"\bcounters\x18\x06 \x01(\v2\x11.loom.v1.CountersR\bcounters\x122\n" +
+	"\n" +
+	"conditions\x18\a \x03(\v2\x12.loom.v1.ConditionR\n" +
+	"conditions\"r\n" +
+	"\tCondition\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1d\n" +
+	"\n" +
+	"since_unix\x18\x04 \x01(\x03R\tsinceUnix\"\\\n" +
 	"\x10SwitchConnection\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x16\n" +
 	"\x06remote\x18\x02 \x01(\tR\x06remote\x12\x1c\n" +
@@ -4337,11 +4526,12 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\ain_port\x18\x02 \x01(\rR\x06inPort\x12\x18\n" +
 	"\aactions\x18\x03 \x03(\tR\aactions\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"\x17\n" +
-	"\x15SendPacketOutResponse2\xc7\x01\n" +
+	"\x15SendPacketOutResponse2\x94\x02\n" +
 	"\x11ControllerService\x12B\n" +
 	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse\x129\n" +
 	"\x06Reload\x12\x16.loom.v1.ReloadRequest\x1a\x17.loom.v1.ReloadResponse\x123\n" +
-	"\x04Plan\x12\x14.loom.v1.PlanRequest\x1a\x15.loom.v1.PlanResponse2\x94\x04\n" +
+	"\x04Plan\x12\x14.loom.v1.PlanRequest\x1a\x15.loom.v1.PlanResponse\x12K\n" +
+	"\fForgetSwitch\x12\x1c.loom.v1.ForgetSwitchRequest\x1a\x1d.loom.v1.ForgetSwitchResponse2\x94\x04\n" +
 	"\x0fTopologyService\x12T\n" +
 	"\x0fListHypervisors\x12\x1f.loom.v1.ListHypervisorsRequest\x1a .loom.v1.ListHypervisorsResponse\x12K\n" +
 	"\fListSwitches\x12\x1c.loom.v1.ListSwitchesRequest\x1a\x1d.loom.v1.ListSwitchesResponse\x12B\n" +
@@ -4384,165 +4574,171 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
-	(*ReloadRequest)(nil),            // 0: loom.v1.ReloadRequest
-	(*ReloadResponse)(nil),           // 1: loom.v1.ReloadResponse
-	(*PlanRequest)(nil),              // 2: loom.v1.PlanRequest
-	(*SwitchPlan)(nil),               // 3: loom.v1.SwitchPlan
-	(*PlanResponse)(nil),             // 4: loom.v1.PlanResponse
-	(*GetStatusRequest)(nil),         // 5: loom.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 6: loom.v1.GetStatusResponse
-	(*SwitchConnection)(nil),         // 7: loom.v1.SwitchConnection
-	(*Counters)(nil),                 // 8: loom.v1.Counters
-	(*Hypervisor)(nil),               // 9: loom.v1.Hypervisor
-	(*Switch)(nil),                   // 10: loom.v1.Switch
-	(*VM)(nil),                       // 11: loom.v1.VM
-	(*Port)(nil),                     // 12: loom.v1.Port
-	(*Endpoint)(nil),                 // 13: loom.v1.Endpoint
-	(*Link)(nil),                     // 14: loom.v1.Link
-	(*Host)(nil),                     // 15: loom.v1.Host
-	(*ListHypervisorsRequest)(nil),   // 16: loom.v1.ListHypervisorsRequest
-	(*ListHypervisorsResponse)(nil),  // 17: loom.v1.ListHypervisorsResponse
-	(*ListSwitchesRequest)(nil),      // 18: loom.v1.ListSwitchesRequest
-	(*ListSwitchesResponse)(nil),     // 19: loom.v1.ListSwitchesResponse
-	(*ListPortsRequest)(nil),         // 20: loom.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),        // 21: loom.v1.ListPortsResponse
-	(*ListLinksRequest)(nil),         // 22: loom.v1.ListLinksRequest
-	(*ListLinksResponse)(nil),        // 23: loom.v1.ListLinksResponse
-	(*Tunnel)(nil),                   // 24: loom.v1.Tunnel
-	(*TunnelPeer)(nil),               // 25: loom.v1.TunnelPeer
-	(*ListTunnelsRequest)(nil),       // 26: loom.v1.ListTunnelsRequest
-	(*ListTunnelsResponse)(nil),      // 27: loom.v1.ListTunnelsResponse
-	(*ListHostsRequest)(nil),         // 28: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 29: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 30: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 31: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 32: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 33: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 34: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 35: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 36: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 37: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 38: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 39: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 40: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 41: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 42: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 43: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 44: loom.v1.DeleteFlowsResponse
-	(*Network)(nil),                  // 45: loom.v1.Network
-	(*Trunk)(nil),                    // 46: loom.v1.Trunk
-	(*ACLRule)(nil),                  // 47: loom.v1.ACLRule
-	(*ListNetworksRequest)(nil),      // 48: loom.v1.ListNetworksRequest
-	(*ListNetworksResponse)(nil),     // 49: loom.v1.ListNetworksResponse
-	(*AddNetworkRequest)(nil),        // 50: loom.v1.AddNetworkRequest
-	(*AddNetworkResponse)(nil),       // 51: loom.v1.AddNetworkResponse
-	(*DeleteNetworkRequest)(nil),     // 52: loom.v1.DeleteNetworkRequest
-	(*DeleteNetworkResponse)(nil),    // 53: loom.v1.DeleteNetworkResponse
-	(*ListTrunksRequest)(nil),        // 54: loom.v1.ListTrunksRequest
-	(*ListTrunksResponse)(nil),       // 55: loom.v1.ListTrunksResponse
-	(*AddTrunkRequest)(nil),          // 56: loom.v1.AddTrunkRequest
-	(*AddTrunkResponse)(nil),         // 57: loom.v1.AddTrunkResponse
-	(*DeleteTrunkRequest)(nil),       // 58: loom.v1.DeleteTrunkRequest
-	(*DeleteTrunkResponse)(nil),      // 59: loom.v1.DeleteTrunkResponse
-	(*ListACLsRequest)(nil),          // 60: loom.v1.ListACLsRequest
-	(*ListACLsResponse)(nil),         // 61: loom.v1.ListACLsResponse
-	(*AddACLRequest)(nil),            // 62: loom.v1.AddACLRequest
-	(*AddACLResponse)(nil),           // 63: loom.v1.AddACLResponse
-	(*DeleteACLRequest)(nil),         // 64: loom.v1.DeleteACLRequest
-	(*DeleteACLResponse)(nil),        // 65: loom.v1.DeleteACLResponse
-	(*WatchPacketInsRequest)(nil),    // 66: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 67: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 68: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 69: loom.v1.SendPacketOutResponse
+	(*ForgetSwitchRequest)(nil),      // 0: loom.v1.ForgetSwitchRequest
+	(*ForgetSwitchResponse)(nil),     // 1: loom.v1.ForgetSwitchResponse
+	(*ReloadRequest)(nil),            // 2: loom.v1.ReloadRequest
+	(*ReloadResponse)(nil),           // 3: loom.v1.ReloadResponse
+	(*PlanRequest)(nil),              // 4: loom.v1.PlanRequest
+	(*SwitchPlan)(nil),               // 5: loom.v1.SwitchPlan
+	(*PlanResponse)(nil),             // 6: loom.v1.PlanResponse
+	(*GetStatusRequest)(nil),         // 7: loom.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 8: loom.v1.GetStatusResponse
+	(*Condition)(nil),                // 9: loom.v1.Condition
+	(*SwitchConnection)(nil),         // 10: loom.v1.SwitchConnection
+	(*Counters)(nil),                 // 11: loom.v1.Counters
+	(*Hypervisor)(nil),               // 12: loom.v1.Hypervisor
+	(*Switch)(nil),                   // 13: loom.v1.Switch
+	(*VM)(nil),                       // 14: loom.v1.VM
+	(*Port)(nil),                     // 15: loom.v1.Port
+	(*Endpoint)(nil),                 // 16: loom.v1.Endpoint
+	(*Link)(nil),                     // 17: loom.v1.Link
+	(*Host)(nil),                     // 18: loom.v1.Host
+	(*ListHypervisorsRequest)(nil),   // 19: loom.v1.ListHypervisorsRequest
+	(*ListHypervisorsResponse)(nil),  // 20: loom.v1.ListHypervisorsResponse
+	(*ListSwitchesRequest)(nil),      // 21: loom.v1.ListSwitchesRequest
+	(*ListSwitchesResponse)(nil),     // 22: loom.v1.ListSwitchesResponse
+	(*ListPortsRequest)(nil),         // 23: loom.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),        // 24: loom.v1.ListPortsResponse
+	(*ListLinksRequest)(nil),         // 25: loom.v1.ListLinksRequest
+	(*ListLinksResponse)(nil),        // 26: loom.v1.ListLinksResponse
+	(*Tunnel)(nil),                   // 27: loom.v1.Tunnel
+	(*TunnelPeer)(nil),               // 28: loom.v1.TunnelPeer
+	(*ListTunnelsRequest)(nil),       // 29: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 30: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 31: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 32: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 33: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 34: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 35: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 36: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 37: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 38: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 39: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 40: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 41: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 42: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 43: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 44: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 45: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 46: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 47: loom.v1.DeleteFlowsResponse
+	(*Network)(nil),                  // 48: loom.v1.Network
+	(*Trunk)(nil),                    // 49: loom.v1.Trunk
+	(*ACLRule)(nil),                  // 50: loom.v1.ACLRule
+	(*ListNetworksRequest)(nil),      // 51: loom.v1.ListNetworksRequest
+	(*ListNetworksResponse)(nil),     // 52: loom.v1.ListNetworksResponse
+	(*AddNetworkRequest)(nil),        // 53: loom.v1.AddNetworkRequest
+	(*AddNetworkResponse)(nil),       // 54: loom.v1.AddNetworkResponse
+	(*DeleteNetworkRequest)(nil),     // 55: loom.v1.DeleteNetworkRequest
+	(*DeleteNetworkResponse)(nil),    // 56: loom.v1.DeleteNetworkResponse
+	(*ListTrunksRequest)(nil),        // 57: loom.v1.ListTrunksRequest
+	(*ListTrunksResponse)(nil),       // 58: loom.v1.ListTrunksResponse
+	(*AddTrunkRequest)(nil),          // 59: loom.v1.AddTrunkRequest
+	(*AddTrunkResponse)(nil),         // 60: loom.v1.AddTrunkResponse
+	(*DeleteTrunkRequest)(nil),       // 61: loom.v1.DeleteTrunkRequest
+	(*DeleteTrunkResponse)(nil),      // 62: loom.v1.DeleteTrunkResponse
+	(*ListACLsRequest)(nil),          // 63: loom.v1.ListACLsRequest
+	(*ListACLsResponse)(nil),         // 64: loom.v1.ListACLsResponse
+	(*AddACLRequest)(nil),            // 65: loom.v1.AddACLRequest
+	(*AddACLResponse)(nil),           // 66: loom.v1.AddACLResponse
+	(*DeleteACLRequest)(nil),         // 67: loom.v1.DeleteACLRequest
+	(*DeleteACLResponse)(nil),        // 68: loom.v1.DeleteACLResponse
+	(*WatchPacketInsRequest)(nil),    // 69: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 70: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 71: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 72: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
-	3,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
-	7,  // 1: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
-	8,  // 2: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
-	11, // 3: loom.v1.Port.vm:type_name -> loom.v1.VM
-	13, // 4: loom.v1.Link.a:type_name -> loom.v1.Endpoint
-	13, // 5: loom.v1.Link.b:type_name -> loom.v1.Endpoint
-	9,  // 6: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
-	10, // 7: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
-	12, // 8: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
-	14, // 9: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
-	24, // 10: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
-	25, // 11: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
-	15, // 12: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	9,  // 13: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	10, // 14: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	12, // 15: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	14, // 16: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	15, // 17: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	32, // 18: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	32, // 19: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	35, // 20: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	38, // 21: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	45, // 22: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
-	45, // 23: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
-	46, // 24: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
-	46, // 25: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
-	47, // 26: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
-	47, // 27: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
-	5,  // 28: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	0,  // 29: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
-	2,  // 30: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
-	16, // 31: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	18, // 32: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	20, // 33: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	22, // 34: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	28, // 35: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	26, // 36: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
-	30, // 37: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	33, // 38: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	36, // 39: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	39, // 40: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	41, // 41: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	43, // 42: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	48, // 43: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
-	50, // 44: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
-	52, // 45: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
-	54, // 46: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
-	56, // 47: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
-	58, // 48: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
-	60, // 49: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
-	62, // 50: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
-	64, // 51: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
-	66, // 52: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	68, // 53: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	6,  // 54: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	1,  // 55: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
-	4,  // 56: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
-	17, // 57: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	19, // 58: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	21, // 59: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	23, // 60: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	29, // 61: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	27, // 62: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
-	31, // 63: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	34, // 64: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	37, // 65: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	40, // 66: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	42, // 67: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	44, // 68: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	49, // 69: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
-	51, // 70: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
-	53, // 71: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
-	55, // 72: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
-	57, // 73: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
-	59, // 74: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
-	61, // 75: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
-	63, // 76: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
-	65, // 77: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
-	67, // 78: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	69, // 79: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	54, // [54:80] is the sub-list for method output_type
-	28, // [28:54] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	5,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
+	10, // 1: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
+	11, // 2: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
+	9,  // 3: loom.v1.GetStatusResponse.conditions:type_name -> loom.v1.Condition
+	14, // 4: loom.v1.Port.vm:type_name -> loom.v1.VM
+	16, // 5: loom.v1.Link.a:type_name -> loom.v1.Endpoint
+	16, // 6: loom.v1.Link.b:type_name -> loom.v1.Endpoint
+	12, // 7: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
+	13, // 8: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
+	15, // 9: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
+	17, // 10: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
+	27, // 11: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
+	28, // 12: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
+	18, // 13: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	12, // 14: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	13, // 15: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	15, // 16: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	17, // 17: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	18, // 18: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	35, // 19: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	35, // 20: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	38, // 21: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	41, // 22: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	48, // 23: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
+	48, // 24: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
+	49, // 25: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
+	49, // 26: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
+	50, // 27: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
+	50, // 28: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
+	7,  // 29: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	2,  // 30: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
+	4,  // 31: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
+	0,  // 32: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
+	19, // 33: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	21, // 34: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	23, // 35: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	25, // 36: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	31, // 37: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	29, // 38: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	33, // 39: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	36, // 40: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	39, // 41: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	42, // 42: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	44, // 43: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	46, // 44: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	51, // 45: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
+	53, // 46: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
+	55, // 47: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
+	57, // 48: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
+	59, // 49: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
+	61, // 50: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
+	63, // 51: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
+	65, // 52: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
+	67, // 53: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
+	69, // 54: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	71, // 55: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	8,  // 56: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	3,  // 57: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
+	6,  // 58: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
+	1,  // 59: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
+	20, // 60: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	22, // 61: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	24, // 62: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	26, // 63: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	32, // 64: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	30, // 65: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	34, // 66: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	37, // 67: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	40, // 68: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	43, // 69: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	45, // 70: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	47, // 71: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	52, // 72: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
+	54, // 73: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
+	56, // 74: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
+	58, // 75: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
+	60, // 76: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
+	62, // 77: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
+	64, // 78: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
+	66, // 79: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
+	68, // 80: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
+	70, // 81: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	72, // 82: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	56, // [56:83] is the sub-list for method output_type
+	29, // [29:56] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -4550,21 +4746,21 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[31].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[34].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
 		(*TopologyEvent_Link)(nil),
 		(*TopologyEvent_Host)(nil),
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[47].OneofWrappers = []any{}
+	file_proto_loom_v1_loom_proto_msgTypes[50].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   70,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

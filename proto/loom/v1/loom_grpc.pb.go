@@ -23,9 +23,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ControllerService_GetStatus_FullMethodName = "/loom.v1.ControllerService/GetStatus"
-	ControllerService_Reload_FullMethodName    = "/loom.v1.ControllerService/Reload"
-	ControllerService_Plan_FullMethodName      = "/loom.v1.ControllerService/Plan"
+	ControllerService_GetStatus_FullMethodName    = "/loom.v1.ControllerService/GetStatus"
+	ControllerService_Reload_FullMethodName       = "/loom.v1.ControllerService/Reload"
+	ControllerService_Plan_FullMethodName         = "/loom.v1.ControllerService/Plan"
+	ControllerService_ForgetSwitch_FullMethodName = "/loom.v1.ControllerService/ForgetSwitch"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -45,6 +46,11 @@ type ControllerServiceClient interface {
 	// API's) would add, change and remove on each connected switch, without
 	// applying anything. An invalid file is InvalidArgument naming the field.
 	Plan(ctx context.Context, in *PlanRequest, opts ...grpc.CallOption) (*PlanResponse, error)
+	// ForgetSwitch drops everything Loom keeps about a switch that is not
+	// connected: its place in the topology, its ports and links, and the
+	// flows apps declared for it (with all=true also the flows API clients
+	// declared for it). A connected switch is FailedPrecondition.
+	ForgetSwitch(ctx context.Context, in *ForgetSwitchRequest, opts ...grpc.CallOption) (*ForgetSwitchResponse, error)
 }
 
 type controllerServiceClient struct {
@@ -85,6 +91,16 @@ func (c *controllerServiceClient) Plan(ctx context.Context, in *PlanRequest, opt
 	return out, nil
 }
 
+func (c *controllerServiceClient) ForgetSwitch(ctx context.Context, in *ForgetSwitchRequest, opts ...grpc.CallOption) (*ForgetSwitchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ForgetSwitchResponse)
+	err := c.cc.Invoke(ctx, ControllerService_ForgetSwitch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -102,6 +118,11 @@ type ControllerServiceServer interface {
 	// API's) would add, change and remove on each connected switch, without
 	// applying anything. An invalid file is InvalidArgument naming the field.
 	Plan(context.Context, *PlanRequest) (*PlanResponse, error)
+	// ForgetSwitch drops everything Loom keeps about a switch that is not
+	// connected: its place in the topology, its ports and links, and the
+	// flows apps declared for it (with all=true also the flows API clients
+	// declared for it). A connected switch is FailedPrecondition.
+	ForgetSwitch(context.Context, *ForgetSwitchRequest) (*ForgetSwitchResponse, error)
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -120,6 +141,9 @@ func (UnimplementedControllerServiceServer) Reload(context.Context, *ReloadReque
 }
 func (UnimplementedControllerServiceServer) Plan(context.Context, *PlanRequest) (*PlanResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Plan not implemented")
+}
+func (UnimplementedControllerServiceServer) ForgetSwitch(context.Context, *ForgetSwitchRequest) (*ForgetSwitchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ForgetSwitch not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -196,6 +220,24 @@ func _ControllerService_Plan_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_ForgetSwitch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ForgetSwitchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).ForgetSwitch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_ForgetSwitch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).ForgetSwitch(ctx, req.(*ForgetSwitchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -214,6 +256,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Plan",
 			Handler:    _ControllerService_Plan_Handler,
+		},
+		{
+			MethodName: "ForgetSwitch",
+			Handler:    _ControllerService_ForgetSwitch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

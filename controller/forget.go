@@ -1,0 +1,150 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps"
+	pb "github.com/loomsdn/loom/proto/loom/v1"
+)
+
+// ForgetSwitch drops what Loom keeps about a switch that is gone: its
+// place in the topology (ports, links, hosts seen on it), the flows apps
+// declared for it, and the apps' own per-switch state (apps.Forgetter).
+// With all, the flows API clients declared for it go too; without, they
+// stay (an operator's or external app's declaration is not Loom's to
+// age out). It returns how many desired flows were dropped.
+func (c *Controller) ForgetSwitch(dpid uint64, all bool, why string) (int, error) {
+	if c.reg.claimed(dpid) {
+		return 0, &FailedPreconditionError{Reason: fmt.Sprintf(
+			"switch 0x%016x is connected: disconnect it (ovs-vsctl del-controller BRIDGE) before forgetting it", dpid)}
+	}
+	n := c.desired.forget(dpid, func(o owner) bool { return all || o.app != externalApp })
+	if top := c.cfg.Topology; top != nil {
+		top.ForgetSwitch(dpid)
+	}
+	for _, a := range c.apps {
+		if f, ok := a.(apps.Forgetter); ok {
+			f.ForgetSwitch(dpid)
+		}
+	}
+	c.reg.forget(dpid)
+	c.log.WithFields(logrus.Fields{"dpid": fmt.Sprintf("0x%016x", dpid), "desired_flows": n, "reason": why}).Info("forgot a switch")
+	return n, nil
+}
+
+// forget removes the owners keep selects from dpid's desired state (each
+// removal persisted like any other) and, when nothing is left, the switch
+// itself. It returns the number of flows removed.
+func (d *desiredStore) forget(dpid uint64, drop func(owner) bool) int {
+	d.mu.Lock()
+	s, ok := d.sw[dpid]
+	if !ok {
+		d.mu.Unlock()
+		return 0
+	}
+	var gone []owner
+	n := 0
+	for o, fs := range s.flows {
+		if drop(o) {
+			gone = append(gone, o)
+			n += len(fs)
+			delete(s.flows, o)
+		}
+	}
+	if len(s.flows) == 0 {
+		delete(d.sw, dpid)
+	} else {
+		for _, o := range gone {
+			s.dirty[o] = struct{}{}
+		}
+	}
+	persist := d.persist
+	d.mu.Unlock()
+	if persist != nil {
+		for _, o := range gone {
+			persist(dpid, o, nil, true)
+		}
+	}
+	return n
+}
+
+// dpids lists the switches with desired state.
+func (d *desiredStore) dpids() []uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]uint64, 0, len(d.sw))
+	for dpid := range d.sw {
+		out = append(out, dpid)
+	}
+	return out
+}
+
+// ageSwitches forgets, every period, the switches away for longer than
+// after: a site where datapaths come and go (bridges recreated, hosts
+// retired) does not keep their state forever.
+func (c *Controller) ageSwitches(ctx context.Context, after, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		seen := map[uint64]bool{}
+		var candidates []uint64
+		if top := c.cfg.Topology; top != nil {
+			for _, sw := range top.Snapshot().Switches {
+				if !sw.Connected {
+					candidates = append(candidates, sw.DPID)
+				}
+				seen[sw.DPID] = true
+			}
+		}
+		for _, dpid := range c.desired.dpids() {
+			if !seen[dpid] {
+				candidates = append(candidates, dpid)
+			}
+		}
+		for _, dpid := range candidates {
+			if away := c.reg.awayFor(dpid, now); away > after {
+				_, _ = c.ForgetSwitch(dpid, false, fmt.Sprintf("away for %s (forget_after %s)", away.Round(time.Second), after))
+			}
+		}
+	}
+}
+
+// ForgetSwitch implements ControllerService.
+func (a *API) ForgetSwitch(ctx context.Context, req *pb.ForgetSwitchRequest) (*pb.ForgetSwitchResponse, error) {
+	if req.GetDpid() == 0 {
+		return nil, &InvalidArgumentError{Field: "dpid", Reason: "required"}
+	}
+	if !a.c.knows(req.GetDpid()) {
+		return nil, &NotFoundError{Kind: "switch", Name: fmt.Sprintf("0x%016x", req.GetDpid())}
+	}
+	n, err := a.c.ForgetSwitch(req.GetDpid(), req.GetAll(), "loomctl forget switch")
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ForgetSwitchResponse{Flows: uint32(n)}, nil
+}
+
+// knows says whether Loom keeps anything about dpid.
+func (c *Controller) knows(dpid uint64) bool {
+	if c.reg.claimed(dpid) {
+		return true
+	}
+	if top := c.cfg.Topology; top != nil {
+		for _, sw := range top.Snapshot().Switches {
+			if sw.DPID == dpid {
+				return true
+			}
+		}
+	}
+	return c.desired.count(dpid) > 0
+}

@@ -1,0 +1,88 @@
+package controller
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/loomsdn/loom/apps"
+)
+
+// Health says what is wrong now, one condition per thing, most serious
+// kind first: switches away, OVSDBs not answering, then what apps report
+// (tunnel paths down). Empty means healthy. It reads the live sessions,
+// the OVSDB clients and the apps, never a cached flag.
+func (c *Controller) Health() []apps.Condition {
+	now := c.now()
+	var out []apps.Condition
+	if top := c.cfg.Topology; top != nil {
+		snap := top.Snapshot()
+		for _, sw := range snap.Switches {
+			if sw.Connected {
+				continue
+			}
+			away := c.reg.awayFor(sw.DPID, time.Now())
+			out = append(out, apps.Condition{Kind: "switch", Subject: switchName(sw.DPID, sw.Hypervisor, sw.Bridge),
+				Message: fmt.Sprintf("disconnected %s ago", away.Round(time.Second)), Since: now.Add(-away)})
+		}
+		for _, hv := range snap.Hypervisors {
+			if cond, ok := c.hv.condition(hv.Name, now); ok {
+				out = append(out, cond)
+			} else if !hv.Connected {
+				msg := "not connected"
+				if hv.Error != "" {
+					msg += ": " + hv.Error
+				}
+				out = append(out, apps.Condition{Kind: "ovsdb", Subject: hv.Name, Message: msg})
+			}
+		}
+	}
+	for _, a := range c.apps {
+		if h, ok := a.(apps.HealthReporter); ok {
+			out = append(out, h.Health(now)...)
+		}
+	}
+	out = append(out, c.ownConditions(now)...)
+	rank := map[string]int{"switch": 0, "ovsdb": 1, "store": 2}
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, oki := rank[out[i].Kind]
+		rj, okj := rank[out[j].Kind]
+		if !oki {
+			ri = len(rank)
+		}
+		if !okj {
+			rj = len(rank)
+		}
+		if ri != rj {
+			return ri < rj
+		}
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Subject < out[j].Subject
+	})
+	return out
+}
+
+// ownConditions are the controller's own standing problems.
+func (c *Controller) ownConditions(now time.Time) []apps.Condition {
+	out := c.passiveConditions()
+	if n := c.reg.settingUp(); n > 0 && c.reg.setupStuck(now, 2*c.cfg.RequestTimeout) > 0 {
+		out = append(out, apps.Condition{Kind: "switch", Subject: "setup",
+			Message: fmt.Sprintf("%d switches in setup, %d of them for over %s", n, c.reg.setupStuck(now, 2*c.cfg.RequestTimeout), 2*c.cfg.RequestTimeout)})
+	}
+	return out
+}
+
+// Ready says loomd is serving: restored and accepting switches.
+func (c *Controller) Ready() bool { return c.serving.Load() > 0 }
+
+// switchName is how conditions and logs name a switch: its dpid, and
+// where it lives when OVSDB said.
+func switchName(dpid uint64, hv, bridge string) string {
+	s := fmt.Sprintf("0x%016x", dpid)
+	if hv != "" && bridge != "" {
+		s += " (" + hv + "/" + bridge + ")"
+	}
+	return s
+}
