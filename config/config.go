@@ -117,6 +117,9 @@ type OpenFlow struct {
 	EchoInterval Duration `yaml:"echo_interval"`
 	// HelloTimeout bounds the wait for a connecting peer's HELLO.
 	HelloTimeout Duration `yaml:"hello_timeout"`
+	// PacketInRate caps each switch's packet-ins per second at the switch
+	// (OVS's controller meter); 0 turns the meter off.
+	PacketInRate uint32 `yaml:"packet_in_rate"`
 	// ForgetAfter is how long a switch may stay away before Loom forgets
 	// it: its topology entry and the flows apps declared for it (API
 	// clients' flows stay until `loomctl forget switch --all`).
@@ -179,7 +182,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func Default() Config {
 	return Config{
 		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second),
-			ForgetAfter: Duration(30 * time.Minute)},
+			ForgetAfter: Duration(30 * time.Minute), PacketInRate: 1000},
 		Flows:   Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
 		Apps:    Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second), SpoofHold: Duration(time.Minute)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
 		Tunnels: Tunnels{Type: "vxlan", ProbeInterval: Duration(time.Second), PeerTimeout: Duration(30 * time.Second)},
@@ -271,6 +274,9 @@ func (c Config) Validate() error {
 		if _, _, _, err := sf.Parse(); err != nil {
 			return fieldErr(fmt.Sprintf("apps.static.flows[%d]", i), "%v", err)
 		}
+	}
+	if c.OpenFlow.PacketInRate > 1000000 {
+		return fieldErr("openflow.packet_in_rate", "%d is over 1000000 packets/s", c.OpenFlow.PacketInRate)
 	}
 	if d := time.Duration(c.OpenFlow.ForgetAfter); d < time.Second || d > 365*24*time.Hour {
 		return fieldErr("openflow.forget_after", "%v is outside 1s..8760h", d)

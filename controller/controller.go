@@ -53,6 +53,9 @@ type Config struct {
 	Networks *Networks
 	// Tunnels configures the tunnel ports Loom keeps on hypervisors.
 	Tunnels Tunnels
+	// PacketInRate caps each switch's packet-ins per second with OVS's
+	// controller meter (0: no meter).
+	PacketInRate uint32
 	// ForgetAfter is how long a switch may be away before Loom forgets it
 	// (ForgetSwitch); default 30m.
 	ForgetAfter time.Duration

@@ -42,6 +42,7 @@ type session struct {
 	// remembers: a peer can send any number of them.
 	unknownErrs logBudget
 	role        roleState
+	meterXid    uint32 // the controller meter's add, to name its refusal
 }
 
 // noteError records a switch error the reconciler saw, and steps back
@@ -163,6 +164,7 @@ func (s *session) setup(ctx context.Context) error {
 		s.c.reg.release(s)
 		return err
 	}
+	s.setControllerMeter()
 	s.installTableMisses()
 	s.setupGen = s.c.refreshGen.Load()
 	for _, a := range s.c.apps {
@@ -391,6 +393,9 @@ func (s *session) switchError(e *openflow.ErrorMsg) {
 	s.c.stats.switchErrors.Add(1)
 	log := s.log.WithFields(logrus.Fields{"xid": e.Xid, "error": openflow.ErrorName(e.ErrType, e.Code)})
 	rec := SwitchError{Time: s.c.now(), Error: openflow.ErrorName(e.ErrType, e.Code)}
+	if s.meterRefused(e) {
+		return
+	}
 	if e.ErrType == openflow.ErrBadRequest && e.Code == openflow.BadRequestIsSlave {
 		s.demote("the switch refused a write: this loomd is not its master")
 	}

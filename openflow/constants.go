@@ -30,6 +30,7 @@ const (
 	TypeGetAsyncRequest = ofp.Type_GetAsyncRequest
 	TypeGetAsyncReply   = ofp.Type_GetAsyncReply
 	TypeSetAsync        = ofp.Type_SetAsync
+	TypeMeterMod        = ofp.Type_MeterMod
 )
 
 // Multipart types used by Loom.

@@ -212,3 +212,45 @@ type Raw struct {
 
 func (r Raw) MsgType() uint8             { return r.Type }
 func (r Raw) AppendBody(b []byte) []byte { return append(b, r.Body...) }
+
+// Meters (OpenFlow 1.3 ofp_meter_mod with drop bands).
+const (
+	MeterAdd    uint16 = 0
+	MeterModify uint16 = 1
+	MeterDelete uint16 = 2
+
+	MeterFlagPktps uint16 = 1 << 1
+	MeterFlagBurst uint16 = 1 << 2
+	MeterFlagStats uint16 = 1 << 3
+
+	// MeterController is the virtual meter on the path to the controller
+	// (OFPM_CONTROLLER): OVS rate-limits every packet-in through it.
+	MeterController uint32 = 0xfffffffe
+
+	ErrMeterModFailed uint16 = 12
+)
+
+// MeterMod adds, changes or deletes a meter with one drop band (Rate and
+// Burst in packets per second when Flags has MeterFlagPktps).
+type MeterMod struct {
+	Command uint16
+	Flags   uint16
+	MeterID uint32
+	Rate    uint32 // 0: no band (deletes need none)
+	Burst   uint32
+}
+
+func (MeterMod) MsgType() uint8 { return TypeMeterMod }
+func (m MeterMod) AppendBody(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, m.Command)
+	b = binary.BigEndian.AppendUint16(b, m.Flags)
+	b = binary.BigEndian.AppendUint32(b, m.MeterID)
+	if m.Rate > 0 {
+		b = binary.BigEndian.AppendUint16(b, 1) // OFPMBT_DROP
+		b = binary.BigEndian.AppendUint16(b, 16)
+		b = binary.BigEndian.AppendUint32(b, m.Rate)
+		b = binary.BigEndian.AppendUint32(b, m.Burst)
+		b = append(b, 0, 0, 0, 0)
+	}
+	return b
+}

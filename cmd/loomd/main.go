@@ -130,6 +130,7 @@ func run(args []string) error {
 		},
 		VerifyInterval: time.Duration(cfg.Flows.VerifyInterval),
 		ForgetAfter:    time.Duration(cfg.OpenFlow.ForgetAfter),
+		PacketInRate:   cfg.OpenFlow.PacketInRate,
 		Foreign:        foreign,
 		Store:          db,
 		Topology:       top,

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -44,7 +45,7 @@ func open(iface string) (int, *syscall.SockaddrLinklayer, error) {
 
 func run(args []string) error {
 	if len(args) < 3 {
-		return fmt.Errorf("usage: rawframe send IFACE HEX | rawframe capture IFACE ETHERTYPE TIMEOUT")
+		return fmt.Errorf("usage: rawframe send IFACE HEX | rawframe capture IFACE ETHERTYPE TIMEOUT | rawframe flood IFACE COUNT")
 	}
 	fd, sll, err := open(args[1])
 	if err != nil {
@@ -58,6 +59,25 @@ func run(args []string) error {
 			return err
 		}
 		return syscall.Sendto(fd, frame, 0, sll)
+	case "flood":
+		// COUNT broadcast frames, each from a new random unicast source
+		// MAC: every one misses the learning flows (a packet-in storm).
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			return err
+		}
+		frame := make([]byte, 60)
+		copy(frame, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		frame[12], frame[13] = 0x88, 0xb5 // local experimental ethertype
+		for i := 0; i < n; i++ {
+			binary.BigEndian.PutUint32(frame[6:], rand.Uint32())
+			binary.BigEndian.PutUint16(frame[10:], uint16(i))
+			frame[6] = frame[6]&0xfe | 0x02 // unicast, locally administered
+			if err := syscall.Sendto(fd, frame, 0, sll); err != nil && err != syscall.ENOBUFS {
+				return err
+			}
+		}
+		return nil
 	case "capture":
 		if len(args) < 4 {
 			return fmt.Errorf("capture needs ETHERTYPE and TIMEOUT")
