@@ -23,6 +23,7 @@ type session struct {
 	dpid   uint64
 	log    *logrus.Entry
 	events chan any      // openflow.Message from the switch, or tick from an app's ticker
+	pkts   *fairQueue    // packet-ins, per input port, served round-robin
 	kick   chan struct{} // another switch's handler declared flows for this one
 	done   chan struct{} // closed once the session has fully ended
 	// changedOnConnect is how many flow-mods the first reconcile needed:
@@ -76,6 +77,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		return
 	}
 	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, c.cfg.EventQueue),
+		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	defer close(s.done)
 	served := make(chan error, 1)
@@ -101,7 +103,6 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	c.hv.switchFrom(s.conn.RemoteAddr())
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
 		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles, "took": time.Since(start).Round(time.Millisecond)}).Info("switch connected")
-	s.startTickers()
 	reason := s.loop(ctx, served)
 	s.switchDown()
 	if top := c.cfg.Topology; top != nil {
@@ -230,13 +231,12 @@ func toAppPort(p openflow.Port) apps.Port {
 }
 
 // enqueue runs on the connection's read goroutine: it must never block for
-// long, or echo replies stall and the switch drops us. Packet-ins beyond
-// the backlog are dropped and counted; everything else waits.
+// long, or echo replies stall and the switch drops us. Packet-ins go to
+// the fair queue (beyond their port's share or the backlog they are
+// dropped and counted); everything else waits.
 func (s *session) enqueue(m openflow.Message) {
-	if _, ok := m.(*openflow.PacketIn); ok {
-		select {
-		case s.events <- m:
-		default:
+	if p, ok := m.(*openflow.PacketIn); ok {
+		if !s.pkts.push(p) {
 			s.c.stats.packetInDropped.Add(1)
 		}
 		return
@@ -251,8 +251,16 @@ func (s *session) enqueue(m openflow.Message) {
 func (s *session) loop(ctx context.Context, served chan error) error {
 	verify := time.NewTicker(s.c.cfg.VerifyInterval)
 	defer verify.Stop()
+	ticks := s.newTickers(time.Now())
+	timer := time.NewTimer(ticks.wait(time.Now()))
+	defer timer.Stop()
 	for {
 		select {
+		case now := <-timer.C:
+			for _, a := range ticks.due(now) {
+				s.handle(tick{a})
+			}
+			timer.Reset(ticks.wait(time.Now()))
 		case <-verify.C:
 			s.verify(ctx)
 		case err := <-served:
@@ -265,40 +273,26 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 			s.reconcileDirty(ctx)
 		case m := <-s.events:
 			s.handle(m)
+		case <-s.pkts.ready:
+			// A bounded turn, so ticks, calls and port changes queued
+			// meanwhile are not starved by a busy switch.
+			for i := 0; i < packetTurn; i++ {
+				p, ok := s.pkts.pop()
+				if !ok {
+					break
+				}
+				s.handle(p)
+			}
 		}
 	}
 }
+
+// packetTurn is how many packet-ins the loop handles before it looks at
+// its other events again.
+const packetTurn = 64
 
 // tick is an app's periodic turn on this switch.
 type tick struct{ app apps.App }
-
-// startTickers gives every app that wants periodic turns (apps.Ticker) a
-// ticker feeding the session's event queue, so ticks are ordered with the
-// switch's events and run on the session goroutine like them.
-func (s *session) startTickers() {
-	for _, a := range s.c.apps {
-		tk, ok := a.(apps.Ticker)
-		if !ok {
-			continue
-		}
-		go func() {
-			t := time.NewTicker(tk.Every())
-			defer t.Stop()
-			for {
-				select {
-				case <-s.conn.Done():
-					return
-				case <-t.C:
-					select {
-					case s.events <- tick{a}:
-					case <-s.conn.Done():
-						return
-					}
-				}
-			}
-		}()
-	}
-}
 
 func (s *session) handle(ev any) {
 	switch e := ev.(type) {
