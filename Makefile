@@ -6,6 +6,9 @@ GO ?= go
 # a new input, which Go reports as a failure ("context deadline exceeded").
 FUZZTIME ?= 150000x
 FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStats FuzzParsePortDescs FuzzFramer
+# What an OVSDB server sends: schemas, monitor updates, raw JSON-RPC.
+OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
+OVSDB_FUZZTIME ?= 50000x
 
 .PHONY: all build deps test unit integration fuzz demo bench lint generate proto clean
 
@@ -22,8 +25,10 @@ deps:
 # integration tests, and a short run of each fuzz target.
 test: deps lint unit fuzz integration
 
+# The libovsdb fork (third_party/libovsdb, a nested module) has tests of
+# its own that ./... does not reach.
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration) github.com/ovn-org/libovsdb/...
 
 # Real OVS in network namespaces: needs root (CI runs as root).
 integration: deps
@@ -33,6 +38,10 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $$t for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./openflow >/tmp/loom-fuzz.log 2>&1 || { cat /tmp/loom-fuzz.log; exit 1; }; \
+	done
+	@for t in $(OVSDB_FUZZ_TARGETS); do \
+	  echo "fuzz $$t for $(OVSDB_FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(OVSDB_FUZZTIME) ./ovsdb >/tmp/loom-fuzz.log 2>&1 || { cat /tmp/loom-fuzz.log; exit 1; }; \
 	done
 
 demo: deps build

@@ -36,3 +36,7 @@ require (
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 )
+
+// A fork of v0.7.0 that no input from an OVSDB server can crash (see
+// third_party/libovsdb/FORK.md and ovsdb/doc.go).
+replace github.com/ovn-org/libovsdb => ./third_party/libovsdb

@@ -29,8 +29,11 @@ type Config struct {
 	Hypervisors []Hypervisor `yaml:"hypervisors"`
 	// OVSDBTLS is the client certificate and CA for ssl: OVSDB endpoints.
 	OVSDBTLS TLSFiles `yaml:"ovsdb_tls"`
-	Apps     Apps     `yaml:"apps"`
-	Tunnels  Tunnels  `yaml:"tunnels"`
+	// OVSDBProbeInterval is how often each OVSDB connection is probed
+	// with an echo; a server silent for two intervals is disconnected.
+	OVSDBProbeInterval Duration `yaml:"ovsdb_probe_interval"`
+	Apps               Apps     `yaml:"apps"`
+	Tunnels            Tunnels  `yaml:"tunnels"`
 	// Networks, Trunks and ACLs are the live part of the file: SIGHUP
 	// (or the API's reload) applies changes to them without a restart.
 	Networks []network.Network `yaml:"networks"`
@@ -183,9 +186,10 @@ func Default() Config {
 	return Config{
 		OpenFlow: OpenFlow{Listen: []string{"tcp::6653"}, EchoInterval: Duration(5 * time.Second), HelloTimeout: Duration(5 * time.Second),
 			ForgetAfter: Duration(30 * time.Minute), PacketInRate: 1000},
-		Flows:   Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
-		Apps:    Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second), SpoofHold: Duration(time.Minute)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
-		Tunnels: Tunnels{Type: "vxlan", ProbeInterval: Duration(time.Second), PeerTimeout: Duration(30 * time.Second)},
+		Flows:              Flows{VerifyInterval: Duration(10 * time.Second), Foreign: "keep"},
+		Apps:               Apps{L2: L2{MaxMACs: 8192, MoveHoldDown: Duration(10 * time.Second), SpoofHold: Duration(time.Minute)}, Discovery: Discovery{Interval: Duration(5 * time.Second)}},
+		Tunnels:            Tunnels{Type: "vxlan", ProbeInterval: Duration(time.Second), PeerTimeout: Duration(30 * time.Second)},
+		OVSDBProbeInterval: Duration(5 * time.Second),
 	}
 }
 
@@ -274,6 +278,9 @@ func (c Config) Validate() error {
 		if _, _, _, err := sf.Parse(); err != nil {
 			return fieldErr(fmt.Sprintf("apps.static.flows[%d]", i), "%v", err)
 		}
+	}
+	if d := time.Duration(c.OVSDBProbeInterval); d < 100*time.Millisecond || d > 5*time.Minute {
+		return fieldErr("ovsdb_probe_interval", "%v is outside 100ms..5m", d)
 	}
 	if c.OpenFlow.PacketInRate > 1000000 {
 		return fieldErr("openflow.packet_in_rate", "%d is over 1000000 packets/s", c.OpenFlow.PacketInRate)

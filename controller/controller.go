@@ -46,6 +46,9 @@ type Config struct {
 	// DiscoverOVSDB starts an OVSDB client at tcp:<address>:6640 for a
 	// switch that connects over TCP from a host no hypervisor covers.
 	DiscoverOVSDB bool
+	// OVSDBProbeInterval is how often an OVSDB connection is probed with
+	// an echo (a server silent for two is disconnected); default 5s.
+	OVSDBProbeInterval time.Duration
 	// OVSDBTLS is the client TLS configuration for ssl: OVSDB endpoints.
 	OVSDBTLS *tls.Config
 	// Networks, when set, is the live network policy and where it comes
@@ -96,7 +99,8 @@ type Controller struct {
 	// serving counts listeners accepting switches (Ready).
 	serving atomic.Int32
 	// watchers counts open API watch streams (admitWatcher).
-	watchers atomic.Int32
+	watchers       atomic.Int32
+	packetWatchers atomic.Int32
 	// generation is the MASTER role's generation id (see role.go).
 	generation uint64
 }

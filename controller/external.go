@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loomsdn/loom/apps"
@@ -125,7 +126,29 @@ type PacketEvent struct {
 type packetSub struct {
 	filter PacketFilter
 	ch     chan PacketEvent
+	// queued is the frame bytes waiting in ch: a subscriber that lets
+	// more than packetSubBytes (or a full channel) pile up is dropped —
+	// gone is closed and nothing more is queued — so a client that never
+	// reads pins a bounded amount of memory, not every frame it missed.
+	queued   atomic.Int64
+	dropped  atomic.Bool
+	gone     chan struct{}
+	dropOnce sync.Once
 }
+
+// packetSubBytes bounds the frame bytes one packet-in subscriber holds.
+const packetSubBytes = 4 << 20
+
+// drop ends the subscription for falling behind.
+func (s *packetSub) drop() {
+	s.dropOnce.Do(func() {
+		s.dropped.Store(true)
+		close(s.gone)
+	})
+}
+
+// received is called by the subscriber for each event it takes.
+func (s *packetSub) received(e PacketEvent) { s.queued.Add(-int64(len(e.Data))) }
 
 // packetSubs fans packet-ins out to API subscribers. With none, the
 // packet path pays one atomic-free length check under a read lock.
@@ -144,19 +167,24 @@ func (p *packetSubs) publish(pkt apps.PacketIn, clock func() time.Time) {
 	}
 	now := clock()
 	for s := range p.subs {
-		if !s.filter.match(pkt) {
+		if s.dropped.Load() || !s.filter.match(pkt) {
+			continue
+		}
+		if s.queued.Load()+int64(len(pkt.Data)) > packetSubBytes {
+			s.drop()
 			continue
 		}
 		select {
 		case s.ch <- PacketEvent{PacketIn: pkt, Time: now}:
+			s.queued.Add(int64(len(pkt.Data)))
 		default:
-			// a subscriber that cannot keep up misses packets; Loom does not wait
+			s.drop() // it cannot keep up; Loom does not wait for it
 		}
 	}
 }
 
 func (p *packetSubs) add(f PacketFilter, buffer int) (*packetSub, func()) {
-	s := &packetSub{filter: f, ch: make(chan PacketEvent, buffer)}
+	s := &packetSub{filter: f, ch: make(chan PacketEvent, buffer), gone: make(chan struct{})}
 	p.mu.Lock()
 	if p.subs == nil {
 		p.subs = map[*packetSub]struct{}{}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -22,18 +23,31 @@ func (c *Controller) ForgetSwitch(dpid uint64, all bool, why string) (int, error
 		return 0, &FailedPreconditionError{Reason: fmt.Sprintf(
 			"switch 0x%016x is connected: disconnect it (ovs-vsctl del-controller BRIDGE) before forgetting it", dpid)}
 	}
-	n := c.desired.forget(dpid, func(o owner) bool { return all || o.app != externalApp })
-	if top := c.cfg.Topology; top != nil {
-		top.ForgetSwitch(dpid)
-	}
-	for _, a := range c.apps {
-		if f, ok := a.(apps.Forgetter); ok {
-			f.ForgetSwitch(dpid)
+	return c.forgetSwitches([]uint64{dpid}, all, why), nil
+}
+
+// forgetSwitches forgets switches that are not connected, the topology
+// in one revision; it returns the desired flows dropped.
+func (c *Controller) forgetSwitches(dpids []uint64, all bool, why string) int {
+	n := 0
+	for _, dpid := range dpids {
+		n += c.desired.forget(dpid, func(o owner) bool { return all || o.app != externalApp })
+		for _, a := range c.apps {
+			if f, ok := a.(apps.Forgetter); ok {
+				f.ForgetSwitch(dpid)
+			}
 		}
+		c.reg.forget(dpid)
 	}
-	c.reg.forget(dpid)
-	c.log.WithFields(logrus.Fields{"dpid": fmt.Sprintf("0x%016x", dpid), "desired_flows": n, "reason": why}).Info("forgot a switch")
-	return n, nil
+	if top := c.cfg.Topology; top != nil {
+		top.ForgetSwitches(dpids...)
+	}
+	fields := logrus.Fields{"switches": len(dpids), "desired_flows": n, "reason": why}
+	if len(dpids) == 1 {
+		fields = logrus.Fields{"dpid": fmt.Sprintf("0x%016x", dpids[0]), "desired_flows": n, "reason": why}
+	}
+	c.log.WithFields(fields).Info("forgot a switch")
+	return n
 }
 
 // forget removes the owners keep selects from dpid's desired state (each
@@ -111,13 +125,32 @@ func (c *Controller) ageSwitches(ctx context.Context, after, every time.Duration
 				candidates = append(candidates, dpid)
 			}
 		}
+		var old, kept []uint64
 		for _, dpid := range candidates {
-			if away := c.reg.awayFor(dpid, now); away > after {
-				_, _ = c.ForgetSwitch(dpid, false, fmt.Sprintf("away for %s (forget_after %s)", away.Round(time.Second), after))
+			if c.reg.claimed(dpid) {
+				continue
 			}
+			if c.reg.awayFor(dpid, now) > after {
+				old = append(old, dpid)
+			} else {
+				kept = append(kept, dpid)
+			}
+		}
+		// Anyone can connect with a made-up datapath id and leave: the
+		// switches remembered while away are bounded too, longest away
+		// forgotten first.
+		if over := len(kept) - maxAwaySwitches; over > 0 {
+			sort.Slice(kept, func(i, j int) bool { return c.reg.awayFor(kept[i], now) > c.reg.awayFor(kept[j], now) })
+			c.forgetSwitches(kept[:over], false, fmt.Sprintf("more than %d switches away", maxAwaySwitches))
+		}
+		if len(old) > 0 {
+			c.forgetSwitches(old, false, fmt.Sprintf("away longer than forget_after (%s)", after))
 		}
 	}
 }
+
+// maxAwaySwitches bounds the switches Loom remembers while they are away.
+const maxAwaySwitches = 10000
 
 // ForgetSwitch implements ControllerService.
 func (a *API) ForgetSwitch(ctx context.Context, req *pb.ForgetSwitchRequest) (*pb.ForgetSwitchResponse, error) {

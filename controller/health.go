@@ -17,14 +17,24 @@ func (c *Controller) Health() []apps.Condition {
 	var out []apps.Condition
 	if top := c.cfg.Topology; top != nil {
 		snap := top.Snapshot()
+		var away []apps.Condition
 		for _, sw := range snap.Switches {
 			if sw.Connected {
 				continue
 			}
-			away := c.reg.awayFor(sw.DPID, time.Now())
-			out = append(out, apps.Condition{Kind: "switch", Subject: switchName(sw.DPID, sw.Hypervisor, sw.Bridge),
-				Message: fmt.Sprintf("disconnected %s ago", away.Round(time.Second)), Since: now.Add(-away)})
+			d := c.reg.awayFor(sw.DPID, time.Now())
+			away = append(away, apps.Condition{Kind: "switch", Subject: switchName(sw.DPID, sw.Hypervisor, sw.Bridge),
+				Message: fmt.Sprintf("disconnected %s ago", d.Round(time.Second)), Since: now.Add(-d)})
 		}
+		// Thousands of churned datapaths must not make status thousands of
+		// lines: the most recent are named, the rest counted.
+		if len(away) > maxAwayListed {
+			sort.Slice(away, func(i, j int) bool { return away[i].Since.After(away[j].Since) })
+			rest := len(away) - maxAwayListed
+			away = append(away[:maxAwayListed], apps.Condition{Kind: "switch", Subject: "others",
+				Message: fmt.Sprintf("%d more switches disconnected (loomctl get switches lists them)", rest)})
+		}
+		out = append(out, away...)
 		for _, hv := range snap.Hypervisors {
 			if cond, ok := c.hv.condition(hv.Name, now); ok {
 				out = append(out, cond)
@@ -63,6 +73,9 @@ func (c *Controller) Health() []apps.Condition {
 	})
 	return out
 }
+
+// maxAwayListed is how many disconnected switches health names one by one.
+const maxAwayListed = 20
 
 // ownConditions are the controller's own standing problems.
 func (c *Controller) ownConditions(now time.Time) []apps.Condition {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/internal/fakeswitch"
@@ -66,15 +67,108 @@ func TestAcceptErrorsDoNotStopServe(t *testing.T) {
 }
 
 // A switch sending thousands of errors with made-up xids gets them
-// counted, not one log line each.
+// counted, not one log line each, and keeps its session.
 func TestUnmatchedSwitchErrorsAreSummarised(t *testing.T) {
 	r := newRig(t, l2.New(l2.Options{}))
 	sw := r.connect(0xc1, port(1, "vm1"))
 	for i := 0; i < 5000; i++ {
 		sw.Send(openflow.Encode(openflow.ErrorOut{ErrType: openflow.ErrBadRequest, Code: openflow.BadRequestBadType}, uint32(0x7000000+i)))
 	}
-	r.eventually("every error counted", func() bool { return r.ctl.Stats().UnknownErrors == 5000 })
+	// Each is counted: as unmatched, or dropped beyond the session's
+	// backlog (the reader never waits for the session).
+	r.eventually("every error counted", func() bool {
+		st := r.ctl.Stats()
+		return st.UnknownErrors+st.EventsDropped == 5000
+	})
 	if n := len(r.logLines("naming no request")); n < 1 || n > 2 {
 		t.Fatalf("%d log lines for 5000 unmatched errors, want a summary", n)
+	}
+}
+
+// A peer answering FEATURES with another reply type carrying the same xid
+// (it used to panic loomd with a failed type assertion) is refused alone.
+func TestWrongReplyTypeIsRefused(t *testing.T) {
+	r := newRig(t, l2.New(l2.Options{}))
+	good := r.connect(0xc1, port(1, "vm1"))
+	rejected := r.ctl.Stats().RejectedConns
+	for _, typ := range []uint8{openflow.TypeBarrierReply, openflow.TypeEchoReply, openflow.TypeRoleReply,
+		openflow.TypeMultipartReply, openflow.TypeExperimenter, openflow.TypeGetAsyncReply} {
+		c := r.dial()
+		c.Write(openflow.Encode(openflow.HelloMsg{}, 1))
+		f := openflow.NewFramer(c, openflow.MaxMessageLen)
+		for {
+			raw, err := f.Next()
+			if err != nil {
+				t.Fatalf("%s: connection closed before FEATURES_REQUEST: %v", openflow.TypeName(typ), err)
+			}
+			if h := openflow.ParseHeader(raw); h.Type == openflow.TypeFeaturesRequest {
+				msg := make([]byte, 16+8)
+				msg[0], msg[1] = openflow.Version, typ
+				msg[3] = byte(len(msg))
+				copy(msg[4:8], raw[4:8]) // the request's xid
+				c.Write(msg)
+				break
+			}
+		}
+		for {
+			if _, err := f.Next(); err != nil {
+				break // closed by Loom
+			}
+		}
+	}
+	select {
+	case <-good.Done():
+		t.Fatal("the good switch lost its session")
+	default:
+	}
+	if n := r.ctl.Stats().SessionPanics; n != 0 {
+		t.Fatalf("%d sessions panicked", n)
+	}
+	r.eventually("six refusals", func() bool { return r.ctl.Stats().RejectedConns-rejected == 6 })
+	// Those that decode are named as the wrong reply (the others fail to
+	// decode as what they claim to be).
+	if n := len(r.logLines("answered a request for FEATURES_REPLY")); n < 4 {
+		t.Fatalf("%d log lines naming the wrong reply, want at least 4", n)
+	}
+}
+
+// A port-status storm (one port added and deleted 20,000 times) neither
+// blocks the connection's reader nor gets the switch dropped as silent:
+// the changes are coalesced per port, and what the apps end with is the
+// port's last state.
+func TestPortStatusStormIsCoalesced(t *testing.T) {
+	r := newRig(t, l2.New(l2.Options{}))
+	sw := r.connect(0xc1, port(1, "vm1"))
+	for i := 0; i < 20000; i++ {
+		reason := uint8(openflow.PortReasonAdd)
+		if i%2 == 1 {
+			reason = openflow.PortReasonDelete
+		}
+		sw.Send(fakeswitch.PortStatus(uint32(5000+i), reason, port(7, "flap")))
+	}
+	sw.Send(fakeswitch.PortStatus(99999, openflow.PortReasonAdd, port(7, "flap")))
+	// The session answers a call (so its loop and reader are alive).
+	s := r.ctl.reg.get(0xc1)
+	if s == nil {
+		t.Fatal("the switch lost its session in the storm")
+	}
+	if err := s.doWithin(func() {}, 5*time.Second); err != nil {
+		t.Fatalf("the session did not answer during the storm: %v", err)
+	}
+	r.eventually("port 7 up in the end", func() bool {
+		var up bool
+		_ = s.do(func() {
+			for _, p := range s.sw.Ports {
+				if p.No == 7 {
+					up = true
+				}
+			}
+		})
+		return up
+	})
+	select {
+	case <-sw.Done():
+		t.Fatal("the switch was dropped")
+	default:
 	}
 }

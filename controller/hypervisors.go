@@ -49,7 +49,7 @@ func (h *hypervisors) start(name, endpoint string) {
 	if _, ok := h.clients[name]; ok {
 		return
 	}
-	cl, err := ovsdb.New(name, endpoint, h.c.cfg.OVSDBTLS, h.c.log)
+	cl, err := ovsdb.New(name, endpoint, h.c.cfg.OVSDBTLS, h.c.log, ovsdb.WithProbeInterval(h.c.cfg.OVSDBProbeInterval))
 	if err != nil {
 		h.c.log.WithError(err).Warn("hypervisor not started")
 		return
@@ -85,12 +85,16 @@ func (h *hypervisors) switchFrom(remote net.Addr) {
 }
 
 // follow feeds one client's view into the topology as it changes, reports
-// the connection going away, and keeps controlled bridges secure.
+// the connection going away, and keeps controlled bridges secure. The
+// client signals Changed when it loses its connection (the server closed
+// it, sent something Loom refused, or left an inactivity probe unanswered)
+// and cancels the OVSDB operations in flight, so the topology hears of it
+// at once, well within two probe intervals of the server's last reply.
 func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
 	top := h.c.cfg.Topology
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	wasUp := false
+	reported, first := "", true // the error last reported ("" after a view)
 	for {
 		select {
 		case <-h.ctx.Done():
@@ -100,15 +104,15 @@ func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
 		}
 		snap, err := cl.Snapshot()
 		if err != nil {
-			if wasUp || top != nil {
-				if top != nil {
-					top.OVSDBState(name, endpoint, nil, err)
-				}
+			// Not connected: say why, once per reason (the topology
+			// keeps the last view).
+			if top != nil && (first || err.Error() != reported) {
+				top.OVSDBState(name, endpoint, nil, err)
 			}
-			wasUp = false
+			reported, first = err.Error(), false
 			continue
 		}
-		wasUp = true
+		reported, first = "", false
 		if top != nil {
 			top.OVSDBState(name, endpoint, &snap, nil)
 		}
@@ -125,7 +129,7 @@ func (h *hypervisors) secure(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		connected[d] = true
 	}
 	for _, b := range snap.Bridges {
-		if !connected[b.DPID] || b.FailMode == "secure" {
+		if !connected[b.DPID] || b.FailMode == "secure" || h.c.passive(b.DPID) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
@@ -158,6 +162,9 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 	want := ovsdb.TunnelPortName(typ)
 	now := time.Now()
 	for _, b := range snap.Bridges {
+		if h.c.passive(b.DPID) {
+			continue // another controller is master: its OVSDB rows are not ours to change either
+		}
 		// A bridge keeps its port while its switch is connected or away for
 		// less than the peer timeout (a loomd restart, a switch reconnecting),
 		// and loses it when the switch is gone for good.

@@ -41,6 +41,8 @@ func (c *Controller) Collector() *Collector {
 			counter("drift_repairs_total", "Flow-mods sent to repair out-of-band changes.", func(s StatsSnapshot) uint64 { return s.DriftRepairs }),
 			counter("accept_errors_total", "OpenFlow accepts that failed (e.g. out of file descriptors); Loom pauses and retries.", func(s StatsSnapshot) uint64 { return s.AcceptErrors }),
 			counter("switch_errors_unmatched_total", "Switch errors whose xid names no request Loom remembers (logged in summary only).", func(s StatsSnapshot) uint64 { return s.UnknownErrors }),
+			counter("session_panics_total", "Sessions ended by a bug (logged with its stack); must stay 0.", func(s StatsSnapshot) uint64 { return s.SessionPanics }),
+			counter("events_dropped_total", "Switch notifications (errors, flow removals) dropped beyond a session's backlog.", func(s StatsSnapshot) uint64 { return s.EventsDropped }),
 			counter("invalid_flows_total", "Declarations refused for breaking their table's rules.", func(s StatsSnapshot) uint64 { return s.InvalidFlows }),
 		}}
 }

@@ -35,20 +35,33 @@ func (c *Controller) API(version string) *API {
 func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
 
 // maxWatchers bounds the API's open watch streams (topology and
-// packet-ins together): each holds a buffer, so any number of clients
-// that open watches and never read must not grow loomd without bound.
-const maxWatchers = 4096
+// packet-ins together), and maxPacketWatchers the packet-in ones (each
+// may hold packetSubBytes of frames): any number of clients that open
+// watches and never read must not grow loomd without bound.
+const (
+	maxWatchers       = 1024
+	maxPacketWatchers = 256
+)
 
-// ErrTooManyWatchers refuses a watch beyond maxWatchers.
-var ErrTooManyWatchers = fmt.Errorf("too many open watch streams (%d); close some", maxWatchers)
+// ErrTooManyWatchers refuses a watch beyond the bounds.
+var ErrTooManyWatchers = fmt.Errorf("too many open watch streams (at most %d, %d of them for packet-ins); close some",
+	maxWatchers, maxPacketWatchers)
 
 // admitWatcher counts a new stream in, or refuses it.
-func (c *Controller) admitWatcher() (release func(), err error) {
+func (c *Controller) admitWatcher(packets bool) (release func(), err error) {
 	if c.watchers.Add(1) > maxWatchers {
 		c.watchers.Add(-1)
 		return nil, ErrTooManyWatchers
 	}
-	return func() { c.watchers.Add(-1) }, nil
+	if !packets {
+		return func() { c.watchers.Add(-1) }, nil
+	}
+	if c.packetWatchers.Add(1) > maxPacketWatchers {
+		c.packetWatchers.Add(-1)
+		c.watchers.Add(-1)
+		return nil, ErrTooManyWatchers
+	}
+	return func() { c.packetWatchers.Add(-1); c.watchers.Add(-1) }, nil
 }
 
 // ErrShuttingDown ends streams when loomd stops; clients reconnect to it
@@ -223,7 +236,7 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	if cur := top.Snapshot().Revision; req.GetFromRevision() > cur {
 		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
 	}
-	release, err := a.c.admitWatcher()
+	release, err := a.c.admitWatcher(false)
 	if err != nil {
 		return err
 	}

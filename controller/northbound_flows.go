@@ -221,13 +221,13 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 	if req.GetEthType() > 0xffff {
 		return &InvalidArgumentError{Field: "eth_type", Reason: fmt.Sprintf("%#x is not a 16-bit ethertype", req.GetEthType())}
 	}
-	release, err := a.c.admitWatcher()
+	release, err := a.c.admitWatcher(true)
 	if err != nil {
 		return err
 	}
 	defer release()
 	sub, cancel := a.c.packets.add(PacketFilter{DPID: req.GetDpid(), EthType: uint16(req.GetEthType()),
-		Cookie: req.GetCookie(), CookieMask: req.GetCookieMask()}, 1024)
+		Cookie: req.GetCookie(), CookieMask: req.GetCookieMask()}, 256)
 	defer cancel()
 	for {
 		select {
@@ -235,7 +235,10 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 			return ctx.Err()
 		case <-a.stopping:
 			return ErrShuttingDown
+		case <-sub.gone:
+			return ErrWatcherTooSlow
 		case p := <-sub.ch:
+			sub.received(p)
 			if err := send(&pb.PacketIn{Dpid: p.DPID, InPort: p.InPort, Table: uint32(p.TableID), Cookie: uint64(p.Cookie),
 				Data: p.Data, TimeUnixNano: p.Time.UnixNano()}); err != nil {
 				return err

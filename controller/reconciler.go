@@ -662,11 +662,17 @@ func (r *reconciler) rejected(id uint32, n int, errs []*openflow.ErrorMsg, cause
 
 // xidRing remembers the last n flow-mods by xid, to explain a later error.
 type xidRing struct {
-	xids []uint32
-	ops  map[uint32]op
-	next int
-	size int
+	xids   []uint32 // oldest first, from head
+	head   int
+	ops    map[uint32]op
+	size   int
+	weight int // actions held, across ops
 }
+
+// xidWeightKept bounds the actions the ring holds: a switch whose flood
+// flows carry thousands of outputs must not keep 8,192 old copies of them
+// alive (they were 125 MB for one 3,000-port switch).
+const xidWeightKept = 1 << 16
 
 // newXidRing keeps up to n entries. Its memory grows with use rather than
 // being sized for n up front: an idle switch must cost little.
@@ -674,16 +680,28 @@ func newXidRing(n int) *xidRing {
 	return &xidRing{ops: make(map[uint32]op), size: n}
 }
 
+func opWeight(o op) int { return 1 + len(o.flow.Actions) }
+
 func (x *xidRing) put(xid uint32, o op) {
-	if len(x.xids) < x.size {
-		x.xids = append(x.xids, xid)
-		x.ops[xid] = o
-		return
+	w := opWeight(o)
+	for len(x.ops) > 0 && (len(x.ops) >= x.size || x.weight+w > xidWeightKept) {
+		old := x.xids[x.head]
+		x.head++
+		if oo, ok := x.ops[old]; ok {
+			x.weight -= opWeight(oo)
+			delete(x.ops, old)
+		}
 	}
-	delete(x.ops, x.xids[x.next])
-	x.xids[x.next] = xid
+	if x.head > len(x.xids)/2 { // compact the consumed front
+		x.xids = append(x.xids[:0], x.xids[x.head:]...)
+		x.head = 0
+	}
+	if old, ok := x.ops[xid]; ok { // an xid reused after wrapping
+		x.weight -= opWeight(old)
+	}
+	x.xids = append(x.xids, xid)
 	x.ops[xid] = o
-	x.next = (x.next + 1) % x.size
+	x.weight += w
 }
 
 func (x *xidRing) get(xid uint32) (op, bool) {

@@ -82,3 +82,10 @@ func (c *Controller) passiveConditions() []apps.Condition {
 	}
 	return out
 }
+
+// passive says whether another controller is master of dpid: Loom then
+// changes nothing for it, neither flows nor OVSDB rows.
+func (c *Controller) passive(dpid uint64) bool {
+	s := c.reg.get(dpid)
+	return s != nil && s.role.passive.Load()
+}

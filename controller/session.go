@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -24,6 +25,7 @@ type session struct {
 	log    *logrus.Entry
 	events chan any      // openflow.Message from the switch, or tick from an app's ticker
 	pkts   *fairQueue    // packet-ins, per input port, served round-robin
+	portq  *portQueue    // port-status messages, latest per port
 	kick   chan struct{} // another switch's handler declared flows for this one
 	done   chan struct{} // closed once the session has fully ended
 	// changedOnConnect is how many flow-mods the first reconcile needed:
@@ -44,7 +46,12 @@ type session struct {
 	unknownErrs logBudget
 	role        roleState
 	meterXid    uint32 // the controller meter's add, to name its refusal
+	portLines   lineWindow
 }
+
+// portLinesPerWindow port changes are logged one by one per window; the
+// rest are summed up.
+const portLinesPerWindow = 32
 
 // noteError records a switch error the reconciler saw, and steps back
 // when it says another controller is master.
@@ -65,19 +72,29 @@ func (s *session) kickSelf() {
 
 // runSession drives one connection from HELLO to disconnect. Whatever ends
 // it, it logs exactly one line saying why.
+//
+// A panic anywhere in a session (a bug, reached by what a peer sent) ends
+// that session with an error line and its stack, never the process.
 func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	remote := remoteString(nc)
 	log := c.log.WithField("remote", remote)
 	start := time.Now()
 	conn := openflow.NewConn(nc, c.cfg.OpenFlow)
 	defer conn.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			c.stats.sessionPanics.Add(1)
+			log.WithFields(logrus.Fields{"panic": fmt.Sprint(r), "stack": string(debug.Stack())}).Error(
+				"session failed on a bug; connection closed (please report this line)")
+		}
+	}()
 	if _, err := conn.Handshake(); err != nil {
 		c.stats.rejectedConns.Add(1)
 		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
 		return
 	}
 	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, c.cfg.EventQueue),
-		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue),
+		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue), portq: newPortQueue(maxPendingPorts),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	defer close(s.done)
 	served := make(chan error, 1)
@@ -136,7 +153,10 @@ func (s *session) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("features request: %w", err)
 	}
-	f := m.(*openflow.FeaturesReply)
+	f, ok := m.(*openflow.FeaturesReply)
+	if !ok { // the connection checks reply types; this is the belt to its braces
+		return fmt.Errorf("features request: answered with %s", openflow.TypeName(m.Hdr().Type))
+	}
 	if f.AuxiliaryID != 0 {
 		return fmt.Errorf("auxiliary connection %d for dpid 0x%016x: not supported", f.AuxiliaryID, f.DPID)
 	}
@@ -234,18 +254,32 @@ func toAppPort(p openflow.Port) apps.Port {
 // long, or echo replies stall and the switch drops us. Packet-ins go to
 // the fair queue (beyond their port's share or the backlog they are
 // dropped and counted); everything else waits.
+//
+// Port-status messages are coalesced per port; anything else beyond the
+// backlog is dropped and counted. The reader never blocks: a switch
+// storming notifications still has its echo and request replies read.
 func (s *session) enqueue(m openflow.Message) {
-	if p, ok := m.(*openflow.PacketIn); ok {
-		if !s.pkts.push(p) {
+	switch m := m.(type) {
+	case *openflow.PacketIn:
+		if !s.pkts.push(m) {
 			s.c.stats.packetInDropped.Add(1)
+		}
+		return
+	case *openflow.PortStatus:
+		if !s.portq.push(m) {
+			s.conn.CloseWithError(fmt.Errorf("more than %d ports changed and not yet handled: refusing a port-status storm", maxPendingPorts))
 		}
 		return
 	}
 	select {
 	case s.events <- m:
-	case <-s.conn.Done():
+	default:
+		s.c.stats.eventsDropped.Add(1)
 	}
 }
+
+// maxPendingPorts bounds the distinct ports whose change waits.
+const maxPendingPorts = 65536
 
 // loop handles events in arrival order until the connection ends.
 func (s *session) loop(ctx context.Context, served chan error) error {
@@ -273,17 +307,23 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 			s.reconcileDirty(ctx)
 		case m := <-s.events:
 			s.handle(m)
+		case <-s.portq.ready:
+			turn(s, s.portq.pop)
 		case <-s.pkts.ready:
-			// A bounded turn, so ticks, calls and port changes queued
-			// meanwhile are not starved by a busy switch.
-			for i := 0; i < packetTurn; i++ {
-				p, ok := s.pkts.pop()
-				if !ok {
-					break
-				}
-				s.handle(p)
-			}
+			turn(s, s.pkts.pop)
 		}
+	}
+}
+
+// turn handles up to packetTurn messages from one queue: a bounded turn,
+// so ticks, calls and the other queue are not starved by a busy switch.
+func turn[M openflow.Message](s *session, pop func() (M, bool)) {
+	for i := 0; i < packetTurn; i++ {
+		m, ok := pop()
+		if !ok {
+			return
+		}
+		s.handle(m)
 	}
 }
 
@@ -357,7 +397,11 @@ func (s *session) portStatus(m *openflow.PortStatus) {
 	if top := s.c.cfg.Topology; top != nil {
 		top.PortChanged(s.dpid, ofPort(m.Port), change == apps.PortDeleted)
 	}
-	s.log.WithFields(logrus.Fields{"port": p.No, "name": p.Name, "change": change.String(), "up": p.Up}).Info("port changed")
+	if s.portLines.allow(time.Now(), portLinesPerWindow, errorLogEvery) {
+		s.log.WithFields(logrus.Fields{"port": p.No, "name": p.Name, "change": change.String(), "up": p.Up}).Info("port changed")
+	} else if n, due := s.portLines.summary(time.Now(), errorLogEvery); due {
+		s.log.WithField("changes", n).Info("more ports changed than are logged one by one")
+	}
 	for _, a := range s.c.apps {
 		if h, ok := a.(apps.PortHandler); ok {
 			s.call(a, func(ctx apps.Context) { h.PortChanged(ctx, s.dpid, change, p) })

@@ -16,17 +16,19 @@ type Stats struct {
 	invalidFlows    atomic.Uint64
 	acceptErrors    atomic.Uint64
 	unknownErrors   atomic.Uint64 // switch errors naming no request Loom remembers
+	sessionPanics   atomic.Uint64
+	eventsDropped   atomic.Uint64 // notifications beyond a session's backlog
 }
 
 // StatsSnapshot is a copy of the counters.
 type StatsSnapshot struct {
 	PacketIns, PacketInsDropped, FlowMods, PacketOuts, SwitchErrors, RejectedConns uint64
 	BundlesRejected, Conflicts, DriftRepairs, InvalidFlows                         uint64
-	AcceptErrors, UnknownErrors                                                    uint64
+	AcceptErrors, UnknownErrors, SessionPanics, EventsDropped                      uint64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
 	return StatsSnapshot{s.packetIns.Load(), s.packetInDropped.Load(), s.flowMods.Load(), s.packetOuts.Load(),
 		s.switchErrors.Load(), s.rejectedConns.Load(), s.bundlesRejected.Load(), s.conflicts.Load(),
-		s.driftRepairs.Load(), s.invalidFlows.Load(), s.acceptErrors.Load(), s.unknownErrors.Load()}
+		s.driftRepairs.Load(), s.invalidFlows.Load(), s.acceptErrors.Load(), s.unknownErrors.Load(), s.sessionPanics.Load(), s.eventsDropped.Load()}
 }

@@ -86,6 +86,52 @@ type pending struct {
 	ch        chan reply // buffered(1)
 	multipart bool
 	body      []byte
+	// want is the reply type the request calls for (and mpType its
+	// multipart type): a peer answering with anything else, even with
+	// the right xid, gets an error, never a value of the wrong type.
+	want   uint8
+	mpType uint16
+}
+
+// ErrWrongReply is a reply whose type does not answer its request.
+var ErrWrongReply = errors.New("reply of the wrong type")
+
+// expect fills p's expected reply from the request m.
+func (p *pending) expect(m Outgoing) {
+	switch m.MsgType() {
+	case TypeEchoRequest:
+		p.want = TypeEchoReply
+	case TypeBarrierRequest:
+		p.want = TypeBarrierReply
+	case TypeFeaturesRequest:
+		p.want = TypeFeaturesReply
+	case TypeRoleRequest:
+		p.want = TypeRoleReply
+	case TypeGetAsyncRequest:
+		p.want = TypeGetAsyncReply
+	case TypeMultipartReq:
+		p.want = TypeMultipartReply
+		if mr, ok := m.(MultipartRequest); ok {
+			p.mpType = mr.MPType
+		}
+	default: // experimenter requests (bundle control) and the rest
+		p.want = TypeExperimenter
+	}
+}
+
+// check says why msg does not answer p's request, or nil.
+func (p *pending) check(msg Message) error {
+	h := msg.Hdr()
+	if h.Type == TypeError {
+		return nil
+	}
+	if h.Type != p.want {
+		return fmt.Errorf("%w: %s answered a request for %s (xid %d)", ErrWrongReply, TypeName(h.Type), TypeName(p.want), h.Xid)
+	}
+	if mr, ok := msg.(*MultipartReply); ok && mr.MPType != p.mpType {
+		return fmt.Errorf("%w: multipart reply type %d answered a request for type %d (xid %d)", ErrWrongReply, mr.MPType, p.mpType, h.Xid)
+	}
+	return nil
 }
 
 type reply struct {
@@ -215,6 +261,12 @@ func (c *Conn) dispatchReply(msg Message) bool {
 	}
 	var r reply
 	done := true
+	if err := p.check(msg); err != nil {
+		delete(c.pending, h.Xid)
+		c.mu.Unlock()
+		p.ch <- reply{err: err}
+		return true
+	}
 	switch m := msg.(type) {
 	case *ErrorMsg:
 		r.err = m
@@ -308,6 +360,7 @@ func (c *Conn) Barrier(ctx context.Context) error {
 func (c *Conn) Begin(ctx context.Context, m Outgoing) func() (Message, error) {
 	xid := c.NextXid()
 	p := &pending{ch: make(chan reply, 1)}
+	p.expect(m)
 	c.mu.Lock()
 	c.pending[xid] = p
 	c.mu.Unlock()
@@ -321,6 +374,7 @@ func (c *Conn) Begin(ctx context.Context, m Outgoing) func() (Message, error) {
 func (c *Conn) roundTrip(ctx context.Context, m Outgoing, multipart bool) (reply, error) {
 	xid := c.NextXid()
 	p := &pending{ch: make(chan reply, 1), multipart: multipart}
+	p.expect(m)
 	c.mu.Lock()
 	c.pending[xid] = p
 	c.mu.Unlock()
@@ -391,6 +445,10 @@ func (c *Conn) Close() error {
 	c.closeWith(ErrClosed)
 	return nil
 }
+
+// CloseWithError closes the connection for reason (what Serve returns and
+// Err reports), when the peer's behaviour is the problem.
+func (c *Conn) CloseWithError(reason error) { c.closeWith(reason) }
 
 // closeWith closes once and records the first reason.
 func (c *Conn) closeWith(reason error) error {

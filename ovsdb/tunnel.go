@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
 
@@ -24,10 +25,11 @@ func TunnelPortName(typ string) string { return "loom-" + typ }
 // mesh of any size needs this one port per bridge. Port and Interface
 // carry external_ids:loom-owned=tunnel.
 func (c *Client) AddTunnelPort(ctx context.Context, bridge, typ string) error {
-	cl, err := c.client()
+	cl, ctx, done, err := c.op(ctx)
 	if err != nil {
 		return err
 	}
+	defer done()
 	b := &vswitch.Bridge{Name: bridge}
 	if err := cl.Get(ctx, b); err != nil {
 		return fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
@@ -45,16 +47,17 @@ func (c *Client) AddTunnelPort(ctx context.Context, bridge, typ string) error {
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, "adding tunnel port "+name+" to bridge "+bridge, append(ops, mut...))
+	return c.transact(ctx, cl, "adding tunnel port "+name+" to bridge "+bridge, append(ops, mut...))
 }
 
 // RemovePort removes a port Loom owns from bridge. A port without Loom's
 // stamp is never removed: the error says so.
 func (c *Client) RemovePort(ctx context.Context, bridge, name string) error {
-	cl, err := c.client()
+	cl, ctx, done, err := c.op(ctx)
 	if err != nil {
 		return err
 	}
+	defer done()
 	p := &vswitch.Port{Name: name}
 	if err := cl.Get(ctx, p); err != nil {
 		return fmt.Errorf("hypervisor %s: port %s: %w", c.name, name, err)
@@ -71,17 +74,13 @@ func (c *Client) RemovePort(ctx context.Context, bridge, name string) error {
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, "removing port "+name+" from bridge "+bridge, ops)
+	return c.transact(ctx, cl, "removing port "+name+" from bridge "+bridge, ops)
 }
 
-func (c *Client) transact(ctx context.Context, what string, ops []libovsdb.Operation) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
+func (c *Client) transact(ctx context.Context, cl client.Client, what string, ops []libovsdb.Operation) error {
 	res, err := cl.Transact(ctx, ops...)
 	if err != nil {
-		return fmt.Errorf("hypervisor %s: %s: %w", c.name, what, err)
+		return fmt.Errorf("hypervisor %s: %s: %w", c.name, what, opError(ctx, err))
 	}
 	if _, err := libovsdb.CheckOperationResults(res, ops); err != nil {
 		return fmt.Errorf("hypervisor %s: %s: %w", c.name, what, err)

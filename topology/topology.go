@@ -314,15 +314,20 @@ func (t *Topology) SwitchDisconnected(dpid uint64) {
 	})
 }
 
-// ForgetSwitch removes a switch that is gone, with its ports, its links
-// and the hosts last seen on it. OVSDB's view of its bridge (if any) is
-// not Loom's to forget: a bridge that still exists shows up again when it
-// connects.
-func (t *Topology) ForgetSwitch(dpid uint64) {
+// ForgetSwitches removes switches that are gone, with their ports,
+// their links and the hosts last seen on them, in one revision (one
+// recompute however many: aging a churned site must not cost a recompute
+// per switch). OVSDB's view of a bridge is not Loom's to forget: a bridge
+// that still exists shows up again when it connects.
+func (t *Topology) ForgetSwitches(dpids ...uint64) {
+	gone := make(map[uint64]bool, len(dpids))
+	for _, d := range dpids {
+		gone[d] = true
+	}
 	var hosts []string
 	t.locked(func() bool {
 		for mac, h := range t.in.Hosts {
-			if h.DPID == dpid {
+			if gone[h.DPID] {
 				hosts = append(hosts, mac)
 			}
 		}
@@ -332,10 +337,15 @@ func (t *Topology) ForgetSwitch(dpid uint64) {
 		t.HostGone(mac) // each publishes its own event
 	}
 	t.update(func(in *inputs) bool {
-		_, had := in.Switches[dpid]
-		delete(in.Switches, dpid)
+		had := false
+		for d := range gone {
+			if _, ok := in.Switches[d]; ok {
+				delete(in.Switches, d)
+				had = true
+			}
+		}
 		for k, l := range in.Links {
-			if l.A.DPID == dpid || l.B.DPID == dpid {
+			if gone[l.A.DPID] || gone[l.B.DPID] {
 				delete(in.Links, k)
 				had = true
 			}

@@ -128,17 +128,18 @@ func run(args []string) error {
 			EchoInterval: time.Duration(cfg.OpenFlow.EchoInterval),
 			HelloTimeout: time.Duration(cfg.OpenFlow.HelloTimeout),
 		},
-		VerifyInterval: time.Duration(cfg.Flows.VerifyInterval),
-		ForgetAfter:    time.Duration(cfg.OpenFlow.ForgetAfter),
-		PacketInRate:   cfg.OpenFlow.PacketInRate,
-		Foreign:        foreign,
-		Store:          db,
-		Topology:       top,
-		DiscoverOVSDB:  true,
-		OVSDBTLS:       ovsdbTLS,
-		Networks:       nets,
-		Tunnels:        tunnelPorts(cfg.Tunnels),
-		Log:            log,
+		VerifyInterval:     time.Duration(cfg.Flows.VerifyInterval),
+		ForgetAfter:        time.Duration(cfg.OpenFlow.ForgetAfter),
+		PacketInRate:       cfg.OpenFlow.PacketInRate,
+		Foreign:            foreign,
+		Store:              db,
+		Topology:           top,
+		DiscoverOVSDB:      true,
+		OVSDBTLS:           ovsdbTLS,
+		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
+		Networks:           nets,
+		Tunnels:            tunnelPorts(cfg.Tunnels),
+		Log:                log,
 	}, pipelineApps(cfg, top, policy, statics, func(dpid uint64) { refresh(dpid) })...)
 	if err != nil {
 		return err
@@ -295,6 +296,11 @@ func newAPIServer(a *controller.API, reg prometheus.Registerer, cert, key, clien
 			return nil, fmt.Errorf("--grpc-token-file: %w", err)
 		}
 		o.Token = strings.TrimSpace(string(b))
+		// An empty file would leave the API open while the operator
+		// believes it closed.
+		if o.Token == "" {
+			return nil, fmt.Errorf("--grpc-token-file: %s is empty: put the token in it, or leave the flag out", tokenFile)
+		}
 	}
 	return api.NewServer(a, o), nil
 }
