@@ -93,7 +93,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
 		return
 	}
-	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, c.cfg.EventQueue),
+	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, notificationQueue),
 		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue), portq: newPortQueue(maxPendingPorts),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	defer close(s.done)
@@ -277,6 +277,12 @@ func (s *session) enqueue(m openflow.Message) {
 		s.c.stats.eventsDropped.Add(1)
 	}
 }
+
+// notificationQueue is the backlog of a session's other events (errors,
+// flow removals, calls, ticks): packet-ins and port changes have queues
+// of their own, so this one is small, which an idle switch's memory
+// feels (it is allocated per session).
+const notificationQueue = 64
 
 // maxPendingPorts bounds the distinct ports whose change waits.
 const maxPendingPorts = 65536

@@ -1,7 +1,6 @@
 package openflow
 
 import (
-	"bufio"
 	"net"
 	"sync"
 	"time"
@@ -16,18 +15,25 @@ type batchWriter struct {
 	timeout time.Duration
 
 	mu     sync.Mutex
-	buf    *bufio.Writer
-	err    error // first write error; sticky
+	buf    []byte // queued bytes; allocated when used, released when idle
+	err    error  // first write error; sticky
 	kick   chan struct{}
 	done   chan struct{}
 	closed bool
 }
 
+// Write sizes: a write this large goes out at once (back-pressure on the
+// sender); after a flush a buffer larger than writerKeep is released, so
+// an idle switch holds no write buffer.
+const (
+	writerFlushAt = 16 << 10
+	writerKeep    = 4 << 10
+)
+
 func newBatchWriter(c net.Conn, writeTimeout time.Duration) *batchWriter {
 	w := &batchWriter{
 		conn:    c,
 		timeout: writeTimeout,
-		buf:     bufio.NewWriterSize(c, 16<<10), // larger writes go straight through
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -47,23 +53,35 @@ func (w *batchWriter) write(msg []byte) error {
 		w.mu.Unlock()
 		return net.ErrClosed
 	}
-	// bufio flushes by itself when msg does not fit; that write happens
-	// under the lock, which is the back-pressure we want from a slow peer,
-	// and needs a deadline. Otherwise the flusher sets it: not reading the
-	// clock per message keeps this path cheap.
-	if len(msg) > w.buf.Available() {
-		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	w.buf = append(w.buf, msg...)
+	// A full buffer is written here, under the lock: that is the
+	// back-pressure we want from a slow peer, and needs a deadline.
+	// Otherwise the flusher sets it: not reading the clock per message
+	// keeps this path cheap.
+	if len(w.buf) >= writerFlushAt {
+		w.flushLocked()
 	}
-	_, err := w.buf.Write(msg)
-	if err != nil {
-		w.err = err
-	}
+	err := w.err
 	w.mu.Unlock()
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
 	return err
+}
+
+// flushLocked writes what is queued; w.mu held.
+func (w *batchWriter) flushLocked() {
+	if w.err != nil || len(w.buf) == 0 {
+		return
+	}
+	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	_, w.err = w.conn.Write(w.buf)
+	if cap(w.buf) > writerKeep {
+		w.buf = nil
+	} else {
+		w.buf = w.buf[:0]
+	}
 }
 
 func (w *batchWriter) flushLoop() {
@@ -74,10 +92,7 @@ func (w *batchWriter) flushLoop() {
 		case <-w.kick:
 		}
 		w.mu.Lock()
-		if w.err == nil && w.buf.Buffered() > 0 {
-			w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-			w.err = w.buf.Flush()
-		}
+		w.flushLocked()
 		w.mu.Unlock()
 	}
 }
@@ -91,10 +106,7 @@ func (w *batchWriter) close() {
 		return
 	}
 	w.closed = true
-	if w.err == nil && w.buf.Buffered() > 0 {
-		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
-		w.err = w.buf.Flush()
-	}
+	w.flushLocked()
 	w.mu.Unlock()
 	close(w.done)
 }
