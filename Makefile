@@ -10,7 +10,8 @@ FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStat
 OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
 OVSDB_FUZZTIME ?= 50000x
 
-.PHONY: all build deps test unit integration fuzz demo bench lint generate proto clean
+.PHONY: all build deps test unit integration fuzz demo bench lint generate proto clean soak
+SOAK_DURATION ?= 3m
 
 all: build
 
@@ -31,8 +32,10 @@ unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration) github.com/ovn-org/libovsdb/...
 
 # Real OVS in network namespaces: needs root (CI runs as root).
+# The soak slice (integration/soak, about 90 s under the race detector) runs
+# beside the other integration packages: each uses its own namespaces.
 integration: deps
-	$(GO) test -race -count=1 -timeout 15m ./integration ./integration/harness
+	$(GO) test -race -count=1 -timeout 15m ./integration ./integration/harness ./integration/soak
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
@@ -43,6 +46,11 @@ fuzz:
 	  echo "fuzz $$t for $(OVSDB_FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(OVSDB_FUZZTIME) ./ovsdb >/tmp/loom-fuzz.log 2>&1 || { cat /tmp/loom-fuzz.log; exit 1; }; \
 	done
+
+# Soak and chaos: SOAK_DURATION of every load and fault at once against a
+# real loomd and real OVS (bounded); the report ends the output.
+soak: deps
+	SOAK_DURATION=$(SOAK_DURATION) scripts/soak.sh
 
 demo: deps build
 	scripts/demo.sh

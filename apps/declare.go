@@ -1,7 +1,9 @@
 package apps
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/loomsdn/loom/flow"
 )
@@ -35,3 +37,31 @@ func (d Declared) Replace(ctx Context, dpid uint64, decl map[string][]flow.Flow)
 		ctx.Set(dpid, k, decl[k]...)
 	}
 }
+
+// Restored records a key an earlier run declared (apps.Restorer), so the
+// first recompute after a restart withdraws it when it is no longer
+// wanted: a policy changed while loomd was down must not leave the old
+// rule's flows desired for ever.
+// The controller's table-miss keys are the controller's, though filed
+// under the app that owns the table: they are not the app's to withdraw.
+func (d Declared) Restored(dpid uint64, key string) {
+	if IsTableMissKey(key) {
+		return
+	}
+	if d[dpid] == nil {
+		d[dpid] = map[string]bool{}
+	}
+	d[dpid][key] = true
+}
+
+// Forget drops a switch's keys (apps.Forgetter).
+func (d Declared) Forget(dpid uint64) { delete(d, dpid) }
+
+// TableMissKey is the key the controller declares a table's miss flow
+// under, in the name of the app that owns the table.
+func TableMissKey(table uint8) string { return fmt.Sprintf("%s%d", tableMissPrefix, table) }
+
+// IsTableMissKey says whether key is a TableMissKey.
+func IsTableMissKey(key string) bool { return strings.HasPrefix(key, tableMissPrefix) }
+
+const tableMissPrefix = "table-miss/"

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -15,14 +14,17 @@ import (
 // Refresh gives every apps.Refresher a turn on the switches named (all
 // ready switches when none), on each switch's goroutine in order with its
 // events, and returns when all have run and reconciled, or after
-// refreshWait: a switch that answers slowly gets its turn queued and
-// cannot hold up a policy change for everyone (the caller holds the
-// policy lock). A switch still in setup is not waited for: it sees the
-// refresh generation move and refreshes itself once ready. A policy
-// change is exactly this: swap the policy, Refresh, and the reconciler
-// sends only the difference.
+// refreshWait: a switch that answers slowly cannot hold up a policy
+// change for everyone (the caller holds the policy lock), and its turn
+// still comes. Requests coalesce per switch: however many Refresh calls
+// arrive while a switch is busy, it runs one turn, with the latest
+// inputs, which serves them all (a topology storm must not queue a
+// recompute per event per switch). A switch still in setup is not waited
+// for: it sees the refresh generation move and refreshes itself once
+// ready. A policy change is exactly this: swap the policy, Refresh, and
+// the reconciler sends only the difference.
 func (c *Controller) Refresh(dpids ...uint64) {
-	c.refreshGen.Add(1)
+	gen := c.refreshGen.Add(1)
 	var sessions []*session
 	if len(dpids) == 0 {
 		sessions = c.reg.list()
@@ -32,22 +34,101 @@ func (c *Controller) Refresh(dpids ...uint64) {
 			sessions = append(sessions, s)
 		}
 	}
-	var wg sync.WaitGroup
-	var slow atomic.Int64
 	for _, s := range sessions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A switch that goes away meanwhile needs nothing.
-			if s.doWithin(s.refresh, c.refreshWait()) == errSessionBusy {
-				slow.Add(1)
-			}
-		}()
+		s.refreshes.request(gen)
 	}
-	wg.Wait()
-	if n := slow.Load(); n > 0 {
-		c.log.WithFields(logrus.Fields{"switches": n, "waited": c.refreshWait()}).Warn(
+	deadline := time.Now().Add(c.refreshWait())
+	slow := 0
+	for _, s := range sessions {
+		if !s.refreshes.wait(gen, deadline, s.conn.Done()) {
+			slow++
+		}
+	}
+	if slow > 0 {
+		c.log.WithFields(logrus.Fields{"switches": slow, "waited": c.refreshWait()}).Warn(
 			"some switches are slow to take a change; it stays queued for them and applies when they get to it")
+	}
+}
+
+// refreshState is one session's pending and completed refresh
+// generations. Requesters set want and kick; the session loop runs one
+// turn for everything requested so far and publishes done.
+type refreshState struct {
+	mu      sync.Mutex
+	want    uint64
+	done    uint64
+	changed chan struct{} // closed (and replaced) when done moves
+	kick    chan struct{} // cap 1: a turn is due
+}
+
+func newRefreshState() *refreshState {
+	return &refreshState{changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+}
+
+func (r *refreshState) request(gen uint64) {
+	r.mu.Lock()
+	if gen > r.want {
+		r.want = gen
+	}
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the generation a turn now serves (0: nothing pending).
+func (r *refreshState) take() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.want <= r.done {
+		return 0
+	}
+	return r.want
+}
+
+// finish records a turn for gen.
+func (r *refreshState) finish(gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gen > r.done {
+		r.done = gen
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}
+}
+
+// wait reports whether a turn covering gen finished before deadline (or
+// the session ended, which needs nothing more).
+func (r *refreshState) wait(gen uint64, deadline time.Time, gone <-chan struct{}) bool {
+	for {
+		r.mu.Lock()
+		done, changed := r.done, r.changed
+		r.mu.Unlock()
+		if done >= gen {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-changed:
+		case <-gone:
+			t.Stop()
+			return true
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// refreshTurn runs on the session goroutine when a refresh is due.
+func (s *session) refreshTurn() {
+	if gen := s.refreshes.take(); gen > 0 {
+		s.refresh()
+		s.refreshes.finish(gen)
 	}
 }
 

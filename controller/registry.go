@@ -32,7 +32,7 @@ func newRegistry() *registry {
 // probe within probe is it closed and replaced, so a switch that restarted
 // behind a half-open TCP connection gets back in, while a second
 // connection claiming a live switch's identity never kicks it off.
-func (r *registry) claim(s *session, probe time.Duration) error {
+func (r *registry) claim(ctx context.Context, s *session, probe time.Duration) error {
 	for {
 		r.mu.Lock()
 		old, ok := r.sess[s.dpid]
@@ -44,15 +44,22 @@ func (r *registry) claim(s *session, probe time.Duration) error {
 		}
 		r.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.Background(), probe)
-		err := old.probe(ctx)
+		pctx, cancel := context.WithTimeout(ctx, probe) // a stopping loomd does not wait on it
+		err := old.probe(pctx)
 		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err == nil {
 			return fmt.Errorf("dpid 0x%016x is already connected from %s and answers echo", s.dpid, old.conn.RemoteAddr())
 		}
 		old.log.WithError(err).Warn("replacing unresponsive connection: the same datapath connected again")
 		old.conn.Close()
-		<-old.done // the old session has left the registry
+		select {
+		case <-old.done: // the old session has left the registry
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

@@ -23,11 +23,13 @@ type session struct {
 	conn   *openflow.Conn
 	dpid   uint64
 	log    *logrus.Entry
-	events chan any      // openflow.Message from the switch, or tick from an app's ticker
-	pkts   *fairQueue    // packet-ins, per input port, served round-robin
-	portq  *portQueue    // port-status messages, latest per port
-	kick   chan struct{} // another switch's handler declared flows for this one
-	done   chan struct{} // closed once the session has fully ended
+	events chan any   // openflow.Message from the switch, or tick from an app's ticker
+	pkts   *fairQueue // packet-ins, per input port, served round-robin
+	portq  *portQueue // port-status messages, latest per port
+	// refreshes coalesces Refresh requests into one turn at a time.
+	refreshes *refreshState
+	kick      chan struct{} // another switch's handler declared flows for this one
+	done      chan struct{} // closed once the session has fully ended
 	// changedOnConnect is how many flow-mods the first reconcile needed:
 	// zero after a controller restart that changed nothing.
 	changedOnConnect int
@@ -95,7 +97,8 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	}
 	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, notificationQueue),
 		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue), portq: newPortQueue(maxPendingPorts),
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
+		refreshes: newRefreshState(),
+		kick:      make(chan struct{}, 1), done: make(chan struct{})}
 	defer close(s.done)
 	served := make(chan error, 1)
 	go func() { served <- conn.Serve(s.enqueue) }()
@@ -162,7 +165,7 @@ func (s *session) setup(ctx context.Context) error {
 	}
 	s.dpid = f.DPID
 	s.log = s.log.WithField("dpid", fmt.Sprintf("0x%016x", f.DPID))
-	if err := s.c.reg.claim(s, s.c.cfg.OpenFlow.EchoInterval+time.Second); err != nil {
+	if err := s.c.reg.claim(ctx, s, s.c.cfg.OpenFlow.EchoInterval+time.Second); err != nil {
 		return fmt.Errorf("refused: %w", err)
 	}
 	roleAnswer := s.requestMaster(ctx)
@@ -222,7 +225,7 @@ func (s *session) setup(ctx context.Context) error {
 func (s *session) installTableMisses() {
 	for _, a := range s.c.apps {
 		for _, t := range a.Tables() {
-			s.c.desired.set(s.dpid, owner{a.Name(), fmt.Sprintf("table-miss/%d", t.ID)}, a.ID(), []flow.Flow{t.MissFlow()})
+			s.c.desired.set(s.dpid, owner{a.Name(), apps.TableMissKey(t.ID)}, a.ID(), []flow.Flow{t.MissFlow()})
 		}
 	}
 }
@@ -311,6 +314,8 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 			return errors.New("controller shutting down")
 		case <-s.kick:
 			s.reconcileDirty(ctx)
+		case <-s.refreshes.kick:
+			s.refreshTurn()
 		case m := <-s.events:
 			s.handle(m)
 		case <-s.portq.ready:

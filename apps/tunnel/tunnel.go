@@ -85,6 +85,7 @@ type App struct {
 	idxMu  sync.Mutex
 	idx    *index // of the topology at idx.rev under idxPol
 	idxPol *network.Policy
+	idxAt  time.Time // when idx was built
 }
 
 // New returns the app.
@@ -106,9 +107,25 @@ func (a *App) current(p *network.Policy) *index {
 	a.idxMu.Lock()
 	defer a.idxMu.Unlock()
 	if a.idx == nil || a.idxPol != p || a.idx.rev != a.o.Topology.Revision() {
-		a.idx, a.idxPol = buildIndex(a.o.Topology.Snapshot(), p), p
+		a.idx, a.idxPol, a.idxAt = buildIndex(a.o.Topology.Snapshot(), p), p, time.Now()
 	}
 	return a.idx
+}
+
+// recent is current for periodic work (probes, timeouts): an index built
+// less than one probe interval ago serves though the topology moved on, so
+// a site whose topology changes all the time (switches churning) does not
+// rebuild the index for every switch's every tick. Refreshes, which must
+// see the change that caused them, use current.
+func (a *App) recent(p *network.Policy) *index {
+	a.idxMu.Lock()
+	if a.idx != nil && a.idxPol == p && time.Since(a.idxAt) < a.o.Every {
+		x := a.idx
+		a.idxMu.Unlock()
+		return x
+	}
+	a.idxMu.Unlock()
+	return a.current(p)
 }
 
 // Name implements apps.App.
@@ -263,7 +280,7 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	if a.o.Topology == nil {
 		return
 	}
-	x := a.current(a.o.Policy.Policy())
+	x := a.recent(a.o.Policy.Policy())
 	m := x.view(sw.DPID, a.alive(x, ctx.Now()))
 	a.mu.Lock()
 	changed := a.sums[sw.DPID] != m.sum()

@@ -13,7 +13,7 @@ import (
 
 func connect(args []string) error {
 	fs := flag.NewFlagSet("connect", flag.ExitOnError)
-	addr := fs.String("controller", "127.0.0.1:6653", "controller address")
+	addr := fs.String("controller", "127.0.0.1:6653", "controller address: HOST:PORT, tcp:HOST:PORT or unix:PATH")
 	n := fs.Int("switches", 2000, "switches connecting at once")
 	nports := fs.Int("ports", 4, "ports per switch")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up waiting after this")

@@ -12,6 +12,15 @@
 //	                    initial flows, and the controller's RSS per switch
 //	loombench null      a trivial controller answering every packet-in with
 //	                    a prepared FLOW_MOD: the ceiling of this machine
+//	loombench churn     connect storms round after round with the same DPIDs,
+//	                    some rounds dropping and reconnecting a share of the
+//	                    switches at once (soak and chaos tests)
+//	loombench hello     connections that send HELLO and nothing else, many
+//	                    at once (more than a controller has descriptors)
+//	loombench pktin     packet-ins with random source MACs at a fixed rate,
+//	                    not waiting for answers (a flood)
+//
+// --controller takes HOST:PORT, tcp:HOST:PORT or unix:PATH.
 package main
 
 import (
@@ -31,6 +40,12 @@ func main() {
 		err = connect(os.Args[2:])
 	case "null":
 		err = null(os.Args[2:])
+	case "churn":
+		err = churn(os.Args[2:])
+	case "hello":
+		err = hello(os.Args[2:])
+	case "pktin":
+		err = pktin(os.Args[2:])
 	default:
 		usage()
 	}
@@ -41,6 +56,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loombench reactive|connect|null [flags]   (loombench CMD -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: loombench reactive|connect|null|churn|hello|pktin [flags]   (loombench CMD -h for flags)")
 	os.Exit(2)
 }

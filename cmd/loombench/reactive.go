@@ -18,7 +18,7 @@ var broadcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 func reactive(args []string) error {
 	fs := flag.NewFlagSet("reactive", flag.ExitOnError)
-	addr := fs.String("controller", "127.0.0.1:6653", "controller address")
+	addr := fs.String("controller", "127.0.0.1:6653", "controller address: HOST:PORT, tcp:HOST:PORT or unix:PATH")
 	nsw := fs.Int("switches", 16, "emulated switches")
 	nmac := fs.Int("macs", 1000, "hosts (MACs) per switch")
 	nports := fs.Int("ports", 4, "ports per switch")

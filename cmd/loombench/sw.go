@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,9 +33,12 @@ type emu struct {
 	confirmed    atomic.Int64 // unix nanos: initial flows confirmed
 	sawFlowMod   atomic.Bool
 	bundleOpen   atomic.Bool
-	// missCookie is the cookie of the table-miss flow (table 0, priority
-	// 0): OVS puts it on the packet-ins that flow sends.
+	// missCookie and missTable are those of the table-miss flow that
+	// sends to the controller (priority 0, output:CONTROLLER; in Loom's
+	// pipeline the learning table's, in a lone learning switch table
+	// 0's): OVS puts them on the packet-ins that flow sends.
 	missCookie atomic.Uint64
+	missTable  atomic.Uint32
 
 	// outstanding maps a packet-in's source MAC to how many await an
 	// answer (sources are unique within a window).
@@ -43,8 +47,20 @@ type emu struct {
 	done        chan struct{}
 }
 
+// dialController connects to a controller address: "unix:PATH",
+// "tcp:HOST:PORT" or a bare "HOST:PORT" (TCP).
+func dialController(addr string, timeout time.Duration) (net.Conn, error) {
+	network, address := "tcp", addr
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", rest
+	} else if rest, ok := strings.CutPrefix(addr, "tcp:"); ok {
+		address = rest
+	}
+	return net.DialTimeout(network, address, timeout)
+}
+
 func dial(addr string, dpid uint64, ports int) (*emu, error) {
-	c, err := net.Dial("tcp", addr)
+	c, err := dialController(addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +130,8 @@ func (e *emu) read() {
 			// Granted as asked, as OVS does for a controller with the
 			// newest generation: role, padding and generation id back.
 			e.send(reply(openflow.TypeRoleReply, h.Xid, m[8:]))
+		case openflow.TypeGetAsyncRequest:
+			e.send(reply(openflow.TypeGetAsyncReply, h.Xid, make([]byte, 24)))
 		case openflow.TypeExperimenter:
 			e.bundle(h, m)
 		case openflow.TypeFlowMod:
@@ -161,8 +179,9 @@ func (e *emu) flowMod(m []byte) {
 	if len(m) < 56 {
 		return
 	}
-	if m[24] == 0 && binary.BigEndian.Uint16(m[30:]) == 0 && m[25] == openflow.FlowAdd {
+	if binary.BigEndian.Uint16(m[30:]) == 0 && m[25] == openflow.FlowAdd && toController(m) {
 		e.missCookie.Store(binary.BigEndian.Uint64(m[8:]))
+		e.missTable.Store(uint32(m[24]))
 	}
 	// A flow for a packet-in's traffic answers it: it matches the packet's
 	// source MAC, or its destination (then the source of some other
@@ -234,7 +253,7 @@ func (e *emu) packetIn(xid uint32, inPort uint32, dst, src [6]byte) []byte {
 	frame[12], frame[13] = 0x08, 0x00
 	b := binary.BigEndian.AppendUint32(nil, openflow.NoBuffer)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(frame)))
-	b = append(b, openflow.PacketInNoMatch, 0)
+	b = append(b, openflow.PacketInNoMatch, byte(e.missTable.Load()))
 	b = binary.BigEndian.AppendUint64(b, e.missCookie.Load())
 	b = append(b, 0, 1, 0, 12, 0x80, 0, 0, 4)
 	b = binary.BigEndian.AppendUint32(b, inPort)
@@ -268,4 +287,34 @@ func itoa(n uint32) string {
 		d = append([]byte{byte('0' + n%10)}, d...)
 	}
 	return string(d)
+}
+
+// toController reports whether a FLOW_MOD's apply-actions output to the
+// controller.
+func toController(m []byte) bool {
+	if len(m) < 52 {
+		return false
+	}
+	matchLen := int(binary.BigEndian.Uint16(m[50:]))
+	off := 48 + (matchLen+7)/8*8
+	for off+4 <= len(m) {
+		typ, l := binary.BigEndian.Uint16(m[off:]), int(binary.BigEndian.Uint16(m[off+2:]))
+		if l < 4 || off+l > len(m) {
+			return false
+		}
+		if typ == 4 { // OFPIT_APPLY_ACTIONS: 8-byte header, then actions
+			for a := off + 8; a+8 <= off+l; {
+				at, al := binary.BigEndian.Uint16(m[a:]), int(binary.BigEndian.Uint16(m[a+2:]))
+				if al < 8 || a+al > off+l {
+					break
+				}
+				if at == 0 && binary.BigEndian.Uint32(m[a+4:]) == openflow.PortController {
+					return true
+				}
+				a += al
+			}
+		}
+		off += l
+	}
+	return false
 }

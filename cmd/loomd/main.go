@@ -177,7 +177,11 @@ func run(args []string) error {
 	// The last resort behind the ordered, bounded shutdown below: whatever
 	// hangs, the process (and with it the database lock) is gone soon
 	// after a signal.
-	context.AfterFunc(ctx, func() { exitIfStuck(shutdownLimit, log) })
+	finished := make(chan struct{})
+	defer close(finished) // run returned: the watchdog stands down
+	context.AfterFunc(ctx, func() { exitIfStuck(shutdownLimit, finished, log) })
+	// Streams end at the signal, while sessions wind down, not after.
+	context.AfterFunc(ctx, apiObj.Shutdown)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
 	defer signal.Stop(usr1)
@@ -255,9 +259,13 @@ func stopAPI(a *controller.API, srv *grpc.Server, wait time.Duration, log *logru
 
 // exitIfStuck exits the process when it is still running limit after a
 // stop signal, logging every goroutine's stack to say what hung.
-func exitIfStuck(limit time.Duration, log *logrus.Logger) {
+func exitIfStuck(limit time.Duration, finished <-chan struct{}, log *logrus.Logger) {
 	go func() {
-		time.Sleep(limit)
+		select {
+		case <-finished:
+			return
+		case <-time.After(limit):
+		}
 		buf := make([]byte, 1<<20)
 		n := runtime.Stack(buf, true)
 		log.WithField("limit", limit).Error("shutdown did not finish in time; exiting (goroutines follow)")
@@ -308,7 +316,11 @@ func newAPIServer(a *controller.API, reg prometheus.Registerer, cert, key, clien
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline):
 // the classifier first, so every other app sees its port modes.
 func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry, meshChanged func(dpid uint64)) []apps.App {
-	tun := tunnel.New(tunnel.Options{Topology: top, Policy: policy, Every: time.Duration(cfg.Tunnels.ProbeInterval),
+	meshTop := top
+	if cfg.Tunnels.Type == "none" {
+		meshTop = nil // no mesh: the tunnel app computes nothing
+	}
+	tun := tunnel.New(tunnel.Options{Topology: meshTop, Policy: policy, Every: time.Duration(cfg.Tunnels.ProbeInterval),
 		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), Changed: meshChanged})
 	vl := vlan.New(policy, top)
 	vl.FloodBeyond(tun)

@@ -305,7 +305,6 @@ func (o *ovsdbClient) connect(ctx context.Context, reconnect bool) error {
 		}
 	}
 
-	go o.handleDisconnectNotification()
 	if o.options.inactivityTimeout > 0 {
 		o.handlerShutdown.Add(1)
 		go o.handleInactivityProbes()
@@ -321,6 +320,11 @@ func (o *ovsdbClient) connect(ctx context.Context, reconnect bool) error {
 			close(eventStopChan)
 		}(db)
 	}
+	// Loom fork: started only after every handlerShutdown.Add above, since
+	// it Waits on that group (an Add racing a Wait is a data race, seen under
+	// -race in Loom's soak), and given this connection's rpc client rather
+	// than reading o.rpcClient, which others reset under rpcMutex.
+	go o.handleDisconnectNotification(o.rpcClient)
 
 	o.connected = true
 	return nil
@@ -1324,8 +1328,8 @@ func (o *ovsdbClient) handleInactivityProbes() {
 	}
 }
 
-func (o *ovsdbClient) handleDisconnectNotification() {
-	<-o.rpcClient.DisconnectNotify()
+func (o *ovsdbClient) handleDisconnectNotification(rpc *rpc2.Client) {
+	<-rpc.DisconnectNotify()
 	// close the stopCh, which will stop the cache event processor
 	close(o.stopCh)
 	if o.trafficSeen != nil {

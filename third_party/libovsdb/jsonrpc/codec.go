@@ -98,6 +98,40 @@ type message struct {
 
 var errTooLarge = errors.New("message too large")
 
+// MaxDepth bounds how deeply a message's JSON nests. OVSDB's deepest
+// legitimate value is a few levels (an update's table, row, column,
+// ["map", [[k, v]]]); decoding a set nested thousands deep cost time and
+// memory quadratic in its depth (a 20 KB message, 490 MB).
+const MaxDepth = 64
+
+// nestedDeeper says whether b's arrays and objects nest deeper than max.
+func nestedDeeper(b []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, ch := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case ch == '\\':
+				escaped = true
+			case ch == '"':
+				inString = false
+			}
+		case ch == '"':
+			inString = true
+		case ch == '[' || ch == '{':
+			depth++
+			if depth > max {
+				return true
+			}
+		case ch == ']' || ch == '}':
+			depth--
+		}
+	}
+	return false
+}
+
 // limitReader fails a read that would take the decoder more than limit
 // bytes into the stream.
 type limitReader struct {
@@ -145,6 +179,11 @@ func (c *Codec) ReadHeader(req *rpc2.Request, resp *rpc2.Response) (err error) {
 			return c.refuse(fmt.Errorf("malformed message: %w", err))
 		}
 		return err // EOF, the network
+	}
+	for _, part := range []*json.RawMessage{c.msg.Params, c.msg.Result} {
+		if part != nil && nestedDeeper(*part, MaxDepth) {
+			return c.refuse(fmt.Errorf("a message nested deeper than %d levels", MaxDepth))
+		}
 	}
 	if c.msg.Method != "" {
 		// A request (or a notification, without an id) from the server.

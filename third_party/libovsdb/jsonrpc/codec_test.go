@@ -100,3 +100,14 @@ func TestCodecWritesHaveADeadline(t *testing.T) {
 		t.Fatal("a write to a server that does not read blocked")
 	}
 }
+
+func TestNestedDeeper(t *testing.T) {
+	deep := strings.Repeat("[", 65) + strings.Repeat("]", 65)
+	if !nestedDeeper([]byte(deep), MaxDepth) {
+		t.Fatal("65 levels not refused")
+	}
+	ok := `[{"a": ["set", [["uuid", "x"]]], "s": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"["}]`
+	if nestedDeeper([]byte(ok), MaxDepth) {
+		t.Fatal("brackets inside a string counted")
+	}
+}
