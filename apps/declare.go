@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/loomsdn/loom/flow"
 )
@@ -65,3 +66,40 @@ func TableMissKey(table uint8) string { return fmt.Sprintf("%s%d", tableMissPref
 func IsTableMissKey(key string) bool { return strings.HasPrefix(key, tableMissPrefix) }
 
 const tableMissPrefix = "table-miss/"
+
+// Declarations is what an app that recomputes whole switches embeds: it
+// tracks the keys declared per switch (Replace) and so gives the app
+// apps.Restorer (keys of an earlier run are known again, and withdrawn by
+// the first recompute that no longer wants them) and apps.Forgetter. Safe
+// for concurrent use.
+type Declarations struct {
+	mu   sync.Mutex
+	keys Declared
+}
+
+// Replace declares exactly decl on dpid (see Declared.Replace).
+func (d *Declarations) Replace(ctx Context, dpid uint64, decl map[string][]flow.Flow) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keys == nil {
+		d.keys = Declared{}
+	}
+	d.keys.Replace(ctx, dpid, decl)
+}
+
+// Restore implements apps.Restorer.
+func (d *Declarations) Restore(dpid uint64, key string, _ []flow.Flow) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keys == nil {
+		d.keys = Declared{}
+	}
+	d.keys.Restored(dpid, key)
+}
+
+// ForgetSwitch implements apps.Forgetter.
+func (d *Declarations) ForgetSwitch(dpid uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keys.Forget(dpid)
+}

@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/acl"
+	"github.com/loomsdn/loom/apps/tunnel"
+	"github.com/loomsdn/loom/apps/vlan"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/internal/apptest"
 )
@@ -28,3 +31,14 @@ func TestRestoredKeysAreWithdrawnWhenNoLongerWanted(t *testing.T) {
 		t.Fatal("the wanted key was not declared")
 	}
 }
+
+// The apps that recompute whole switches get their restore and forget
+// capabilities from apps.Declarations.
+var (
+	_ apps.Restorer  = (*acl.App)(nil)
+	_ apps.Forgetter = (*acl.App)(nil)
+	_ apps.Restorer  = (*vlan.App)(nil)
+	_ apps.Forgetter = (*vlan.App)(nil)
+	_ apps.Restorer  = (*tunnel.App)(nil)
+	_ apps.Forgetter = (*tunnel.App)(nil)
+)

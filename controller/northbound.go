@@ -39,7 +39,7 @@ func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
 // may hold packetSubBytes of frames): any number of clients that open
 // watches and never read must not grow loomd without bound.
 const (
-	maxWatchers       = 1024
+	maxWatchers       = 4096
 	maxPacketWatchers = 256
 )
 
@@ -233,14 +233,16 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	if err != nil {
 		return err
 	}
-	if cur := top.Revision(); req.GetFromRevision() > cur { // not a Snapshot: watches open by the thousand
-		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
-	}
+	// Admitted first: a client refused (and retrying) must not queue on the
+	// model's lock with everyone else.
 	release, err := a.c.admitWatcher(false)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if cur := top.Revision(); req.GetFromRevision() > cur { // not a Snapshot: watches open by the thousand
+		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
+	}
 	replay, live, cancel, err := top.Watch(req.GetFromRevision(), 1024)
 	if err != nil {
 		return err

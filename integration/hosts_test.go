@@ -161,6 +161,9 @@ func sameModel(a, b topology.Snapshot) bool {
 		for i := range s.Switches {
 			s.Switches[i].Connected = false
 		}
+		for i := range s.Ports { // a port shows up only while its switch is connected
+			s.Ports[i].Up = false
+		}
 		for i := range s.Hypervisors {
 			s.Hypervisors[i].Connected = false
 			s.Hypervisors[i].Error = ""

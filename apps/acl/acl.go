@@ -39,12 +39,12 @@ const (
 type App struct {
 	policy *network.Holder
 
-	mu       sync.Mutex
-	declared apps.Declared
+	mu                sync.Mutex
+	apps.Declarations // the keys declared per switch; Restore, ForgetSwitch
 }
 
 // New returns the app.
-func New(policy *network.Holder) *App { return &App{policy: policy, declared: apps.Declared{}} }
+func New(policy *network.Holder) *App { return &App{policy: policy} }
 
 // Name implements apps.App.
 func (a *App) Name() string { return "acl" }
@@ -73,7 +73,7 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 	decl := Compute(a.policy.Policy(), sw)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.declared.Replace(ctx, sw.DPID, decl)
+	a.Replace(ctx, sw.DPID, decl)
 }
 
 // RuleKey is the declaration key of a rule's flows, for its counters.

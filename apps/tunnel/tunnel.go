@@ -75,12 +75,12 @@ type App struct {
 	o     Options
 	start time.Time
 
-	mu       sync.Mutex
-	meshes   map[uint64]mesh      // dpid -> its view, as last declared
-	sums     map[uint64]uint64    // dpid -> hash of the membership last declared
-	seen     map[string]time.Time // hypervisor -> last time one of its switches was connected
-	probes   map[[2]string]time.Time
-	declared apps.Declared
+	mu                sync.Mutex
+	meshes            map[uint64]mesh      // dpid -> its view, as last declared
+	sums              map[uint64]uint64    // dpid -> hash of the membership last declared
+	seen              map[string]time.Time // hypervisor -> last time one of its switches was connected
+	probes            map[[2]string]time.Time
+	apps.Declarations // the keys declared per switch; Restore
 
 	idxMu  sync.Mutex
 	idx    *index // of the topology at idx.rev under idxPol
@@ -97,7 +97,7 @@ func New(o Options) *App {
 		o.PeerTimeout = DefaultPeerTimeout
 	}
 	return &App{o: o, start: time.Now(), meshes: map[uint64]mesh{}, sums: map[uint64]uint64{},
-		seen: map[string]time.Time{}, probes: map[[2]string]time.Time{}, declared: apps.Declared{}}
+		seen: map[string]time.Time{}, probes: map[[2]string]time.Time{}}
 }
 
 // current returns the index of the topology now under p: built once per
@@ -180,7 +180,7 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 	defer a.mu.Unlock()
 	a.meshes[sw.DPID] = m
 	a.sums[sw.DPID] = m.sum()
-	a.declared.Replace(ctx, sw.DPID, decl)
+	a.Replace(ctx, sw.DPID, decl)
 }
 
 // Plan implements apps.Planner.

@@ -46,16 +46,15 @@ type App struct {
 	top    *topology.Topology // nil: ports are known by name only
 	remote Remote             // nil: flooding stays on the switch
 
-	mu       sync.Mutex
-	modes    map[uint64]map[uint32]network.Mode // dpid -> port -> mode, as last declared
-	ports    map[uint64][]apps.Port             // dpid -> the ports last computed for
-	declared apps.Declared
+	mu                sync.Mutex
+	modes             map[uint64]map[uint32]network.Mode // dpid -> port -> mode, as last declared
+	ports             map[uint64][]apps.Port             // dpid -> the ports last computed for
+	apps.Declarations                                    // the keys declared per switch; Restore
 }
 
 // New returns the app; top may be nil.
 func New(policy *network.Holder, top *topology.Topology) *App {
-	return &App{policy: policy, top: top, modes: map[uint64]map[uint32]network.Mode{}, ports: map[uint64][]apps.Port{},
-		declared: apps.Declared{}}
+	return &App{policy: policy, top: top, modes: map[uint64]map[uint32]network.Mode{}, ports: map[uint64][]apps.Port{}}
 }
 
 // FloodBeyond makes every network's flood also reach what r returns.
@@ -106,7 +105,7 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 	defer a.mu.Unlock()
 	a.modes[sw.DPID] = modes
 	a.ports[sw.DPID] = append([]apps.Port(nil), sw.Ports...)
-	a.declared.Replace(ctx, sw.DPID, decl)
+	a.Replace(ctx, sw.DPID, decl)
 }
 
 // Mode returns how a port carries networks, as last declared.
