@@ -7,7 +7,7 @@ import (
 )
 
 // Loom's bundle messages are byte-identical to the ones ovs-ofctl sent OVS
-// in the shared capture.
+// in the committed OVS capture (internal/ofpcap/testdata).
 func TestBundleMessagesMatchOVSCapture(t *testing.T) {
 	adds, controls := 0, 0
 	for _, m := range capture(t) {

@@ -4,26 +4,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/loomsdn/loom/internal/ofpcap"
 )
 
-// The shared capture of real OVS 3.1 traffic: these tests decode bytes no
-// code of ours produced. Outside CI, a checkout without shared/ skips them;
-// in CI the capture must be there.
+// The capture of real OVS 3.1 traffic committed in internal/ofpcap/testdata:
+// these tests decode bytes no code of ours produced.
 func capture(t testing.TB) []ofpcap.Message {
 	t.Helper()
-	path := ofpcap.SharedCapturePath()
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("shared/testdata/ovs-3.1-of13.pcap not found beside the repository")
-		}
-		t.Skip("shared/testdata capture not found")
-	}
-	msgs, err := ofpcap.ReadFile(path)
+	msgs, err := ofpcap.ReadFile(ofpcap.CapturePath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +107,7 @@ func TestFlowModsRoundTrip(t *testing.T) {
 	}
 }
 
-var writeCorpus = flag.Bool("write-corpus", false, "rewrite testdata/fuzz seed corpora from the shared capture")
+var writeCorpus = flag.Bool("write-corpus", false, "rewrite testdata/fuzz seed corpora from the committed OVS capture")
 
 // TestWriteSeedCorpus regenerates the committed seed corpora (run with
 // -write-corpus); without the flag it checks they exist.

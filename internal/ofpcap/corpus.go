@@ -8,34 +8,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 )
 
-// SharedCaptureName is the file name of the shared OVS capture.
-const SharedCaptureName = "ovs-3.1-of13.pcap"
+// CaptureName is the file name of the OVS capture committed with this
+// package (testdata/, gzipped; testdata/README.md says what it holds).
+const CaptureName = "ovs-3.1-of13.pcap.gz"
 
-// SharedCapturePath returns the path of the shared capture
-// <repo root>/../shared/testdata/ovs-3.1-of13.pcap, found by walking up
-// from the working directory (a package directory inside the repository,
-// when called from a test) and trying "../shared/testdata/<name>" at each
-// level. It returns "" if there is none.
-func SharedCapturePath() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "..", "shared", "testdata", SharedCaptureName)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
+// CapturePath returns the path of the committed capture, next to this
+// source file, whatever the working directory.
+func CapturePath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "testdata", CaptureName)
 }
 
 // CorpusFileName returns the name WriteCorpus gives to the file holding

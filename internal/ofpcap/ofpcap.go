@@ -17,6 +17,7 @@ package ofpcap
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -87,7 +89,7 @@ type Capture struct {
 
 // ReadFile reads the OpenFlow messages of the pcap file at path. See [Read].
 func ReadFile(path string) ([]Message, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +99,31 @@ func ReadFile(path string) ([]Message, error) {
 		return msgs, fmt.Errorf("%s: %w", path, err)
 	}
 	return msgs, nil
+}
+
+// OpenFile opens a pcap file, gunzipping it when its name ends in .gz.
+func OpenFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return f, err
+	}
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return gzipFile{z, f}, nil
+}
+
+// gzipFile closes both the decompressor and the file under it.
+type gzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g gzipFile) Close() error {
+	g.Reader.Close()
+	return g.f.Close()
 }
 
 // Read reads the OpenFlow messages of a classic pcap capture, in the order

@@ -529,26 +529,16 @@ func TestWriteCorpus(t *testing.T) {
 	}
 }
 
-func TestSharedCapturePathMissing(t *testing.T) {
-	root := t.TempDir()
-	sub := filepath.Join(root, "clone", "internal", "pkg")
-	if err := os.MkdirAll(sub, 0o755); err != nil {
-		t.Fatal(err)
+// The capture is part of the repository: found from any working
+// directory, and read through its gzip.
+func TestCapturePathIsCommitted(t *testing.T) {
+	t.Chdir(t.TempDir())
+	msgs, err := ReadFile(CapturePath())
+	if err != nil {
+		t.Fatalf("the committed capture: %v", err)
 	}
-	t.Chdir(sub)
-	if p := SharedCapturePath(); strings.HasPrefix(p, root) {
-		t.Errorf("SharedCapturePath() = %q before the capture exists", p)
-	}
-	td := filepath.Join(root, "shared", "testdata")
-	if err := os.MkdirAll(td, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	want := filepath.Join(td, SharedCaptureName)
-	if err := os.WriteFile(want, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if p := SharedCapturePath(); p != want {
-		t.Errorf("SharedCapturePath() = %q, want %q", p, want)
+	if len(msgs) != sharedMessages {
+		t.Fatalf("%d messages read from %s, want %d", len(msgs), CapturePath(), sharedMessages)
 	}
 }
 
