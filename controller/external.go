@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,44 +57,18 @@ type sessionCall struct {
 }
 
 // do runs fn on the session goroutine and waits for it.
-func (s *session) do(fn func()) error { return s.doWithin(fn, 0) }
-
-// errSessionBusy: the session did not get to a call within the wait; the
-// call stays queued and runs when it does.
-var errSessionBusy = errors.New("switch busy: the call is queued")
-
-// doWithin is do with a bound on the wait (0: none). fn runs at most once
-// either way, on the session goroutine.
-func (s *session) doWithin(fn func(), wait time.Duration) error {
+func (s *session) do(fn func()) error {
 	call := sessionCall{fn: fn, done: make(chan struct{})}
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
 	select {
 	case s.events <- call:
 	case <-s.conn.Done():
 		return openflow.ErrClosed
-	case <-timeout:
-		// Not even queued: hand it to a goroutine that queues it, so the
-		// change is not lost; it ends with the connection.
-		go func() {
-			select {
-			case s.events <- call:
-			case <-s.conn.Done():
-			}
-		}()
-		return errSessionBusy
 	}
 	select {
 	case <-call.done:
 		return nil
 	case <-s.conn.Done():
 		return openflow.ErrClosed
-	case <-timeout:
-		return errSessionBusy
 	}
 }
 

@@ -11,6 +11,7 @@ type Collector struct {
 	switches *prometheus.Desc
 	desired  *prometheus.Desc
 	peers    *prometheus.Desc
+	dropped  *prometheus.Desc
 	counters []counterDesc
 }
 
@@ -29,6 +30,8 @@ func (c *Controller) Collector() *Collector {
 		desired:  prometheus.NewDesc("loom_desired_flows", "Flows apps declare, by app.", []string{"app"}, nil),
 		peers: prometheus.NewDesc("loom_tunnel_peer_up", "1 while probes from one hypervisor reach another through the tunnel, else 0.",
 			[]string{"from", "to"}, nil),
+		dropped: prometheus.NewDesc("loom_topology_subscribers_dropped_total",
+			"Topology subscribers (API watches, internal followers) dropped for falling behind.", nil, nil),
 		counters: []counterDesc{
 			counter("packet_ins_total", "Packet-ins received.", func(s StatsSnapshot) uint64 { return s.PacketIns }),
 			counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full.", func(s StatsSnapshot) uint64 { return s.PacketInsDropped }),
@@ -52,6 +55,7 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.switches
 	ch <- m.desired
 	ch <- m.peers
+	ch <- m.dropped
 	for _, c := range m.counters {
 		ch <- c.desc
 	}
@@ -69,6 +73,9 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(m.peers, prometheus.GaugeValue, up, p.From, p.To)
+	}
+	if top := m.c.cfg.Topology; top != nil {
+		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(top.Dropped()))
 	}
 	st := m.c.Stats()
 	for _, c := range m.counters {

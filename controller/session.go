@@ -45,7 +45,7 @@ type session struct {
 	setupGen uint64
 	// unknownErrs summarises switch errors that name no request Loom
 	// remembers: a peer can send any number of them.
-	unknownErrs logBudget
+	unknownErrs lineWindow
 	role        roleState
 	meterXid    uint32 // the controller meter's add, to name its refusal
 	portLines   lineWindow
@@ -445,20 +445,20 @@ func (s *session) switchError(e *openflow.ErrorMsg) {
 	if s.meterRefused(e) {
 		return
 	}
-	if e.ErrType == openflow.ErrBadRequest && e.Code == openflow.BadRequestIsSlave {
-		s.demote("the switch refused a write: this loomd is not its master")
-	}
 	o, ok := s.rec.sent.get(e.Xid)
 	if !ok {
-		s.errors.add(rec)
+		s.noteError(rec)
 		s.c.stats.unknownErrors.Add(1)
-		if n, ok := s.unknownErrs.spend(time.Now(), errorLogEvery); ok {
-			log.WithField("since_last_line", n).Warn("switch sent errors naming no request Loom remembers")
+		now := time.Now()
+		if s.unknownErrs.allow(now, 1, errorLogEvery) {
+			log.Warn("switch sent an error naming no request Loom remembers")
+		} else if n, due := s.unknownErrs.summary(now, errorLogEvery); due {
+			log.WithField("errors", n).Warn("switch sent more errors naming no request Loom remembers")
 		}
 		return
 	}
 	rec.App, rec.Key, rec.Flow = o.owner.app, o.owner.key, o.flow.String()
-	s.errors.add(rec)
+	s.noteError(rec)
 	s.rec.refused(o)
 	log.WithFields(logrus.Fields{"app": o.owner.app, "key": o.owner.key, "flow": o.flow.String(),
 		"command": commandName(o.cmd)}).Warn("switch rejected a message")

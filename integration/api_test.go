@@ -94,6 +94,12 @@ func TestLoomdServesAPIAndMetrics(t *testing.T) {
 	if v := metric(t, body, "loom_packet_ins_total"); v < 2 {
 		t.Errorf("loom_packet_ins_total %v after a ping, want at least 2", v)
 	}
+	if v := metric(t, body, "loom_session_panics_total"); v != 0 {
+		t.Errorf("loom_session_panics_total %v, want 0", v)
+	}
+	if v := metric(t, body, "loom_topology_subscribers_dropped_total"); v != 0 {
+		t.Errorf("loom_topology_subscribers_dropped_total %v with no slow subscriber, want 0", v)
+	}
 	if v := metric(t, body, "loom_flow_mods_total"); v < 4 {
 		t.Errorf("loom_flow_mods_total %v, want at least the table-miss and learned flows", v)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loomsdn/loom/integration/harness"
+	"github.com/loomsdn/loom/internal/procstat"
 )
 
 var reTook = regexp.MustCompile(`msg="switch connected".* took=([0-9.]+[mµn]?s)`)
@@ -43,12 +44,10 @@ func flowCount(t testing.TB, br *harness.Bridge) int {
 }
 
 func rssKB(t testing.TB, pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	n := procstat.RSSKB(pid)
+	if n == 0 {
+		t.Fatalf("no resident set for pid %d", pid)
 	}
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
-	n, _ := strconv.Atoi(string(m[1]))
 	return n
 }
 

@@ -3,12 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/loomsdn/loom/internal/procstat"
 )
 
 func connect(args []string) error {
@@ -21,7 +20,7 @@ func connect(args []string) error {
 	label := fs.String("label", "", "name for the result line")
 	fs.Parse(args)
 
-	rss0 := rssKB(*pid)
+	rss0 := procstat.RSSKB(*pid)
 	start := time.Now()
 	sws := make([]*emu, *n)
 	var wg sync.WaitGroup
@@ -73,7 +72,7 @@ func connect(args []string) error {
 	}
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	time.Sleep(time.Second) // idle: the controller settles
-	rss1 := rssKB(*pid)
+	rss1 := procstat.RSSKB(*pid)
 	line := fmt.Sprintf("connect %s switches=%d: %d with initial flows", *label, *n, len(lats))
 	if len(lats) > 0 {
 		line += fmt.Sprintf(" (all within %v of the first dial) p50=%v p99=%v max=%v", last.Sub(start).Round(time.Millisecond),
@@ -96,41 +95,4 @@ func readyAt(e *emu) int64 {
 		return t
 	}
 	return e.firstFlowMod.Load()
-}
-
-func rssKB(pid int) int {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	return 0
-}
-
-// cpuSeconds is the process's user+system CPU time (all its threads,
-// children not included).
-func cpuSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
 }

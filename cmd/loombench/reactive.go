@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/loomsdn/loom/internal/procstat"
 )
 
 // mac returns host i of switch s: locally administered, unique.
@@ -75,7 +77,7 @@ func reactive(args []string) error {
 	for i, e := range sws {
 		base[i], fmBase[i], poBase[i] = e.answered.Load(), e.flowMods.Load(), e.packetOuts.Load()
 	}
-	cpu0 := cpuSeconds(*pid)
+	cpu0 := procstat.CPUSeconds(*pid)
 	stop := time.Now().Add(*duration)
 	var latMu sync.Mutex
 	var lats []time.Duration
@@ -131,7 +133,7 @@ func reactive(args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := cpuSeconds(*pid) - cpu0
+	cpu := procstat.CPUSeconds(*pid) - cpu0
 	var answered, fms, pos uint64
 	for i, e := range sws {
 		answered += e.answered.Load() - base[i]

@@ -361,37 +361,6 @@ func metricValue(body, name string) (float64, bool) {
 	return 0, false
 }
 
-// rssKB is a process's resident set (VmRSS), 0 if it is gone.
-func rssKB(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	return 0
-}
-
-// cpuSeconds is a process's user+system CPU time.
-func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	st := string(b)
-	f := strings.Fields(st[strings.LastIndexByte(st, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	sy, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + sy) / 100 // USER_HZ
-}
-
 // dbCheck opens a dead loomd's bbolt file read-only and runs bbolt's
 // consistency check over every page; it reports the buckets and keys it
 // holds.

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loomsdn/loom/integration/harness"
+	"github.com/loomsdn/loom/internal/procstat"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
 
@@ -427,8 +428,8 @@ func (s *scenario) measure() sample {
 	heap, _ := metricValue(body, "go_memstats_heap_inuse_bytes")
 	sys, _ := metricValue(body, "go_memstats_sys_bytes")
 	released, _ := metricValue(body, "go_memstats_heap_released_bytes")
-	x := sample{run: r.n, goroutines: int(g), heapKB: int(heap / 1024), goKB: int((sys - released) / 1024), rssKB: rssKB(r.proc.PID()),
-		cpu: cpuSeconds(r.proc.PID())}
+	x := sample{run: r.n, goroutines: int(g), heapKB: int(heap / 1024), goKB: int((sys - released) / 1024), rssKB: procstat.RSSKB(r.proc.PID()),
+		cpu: procstat.CPUSeconds(r.proc.PID())}
 	x.desired, x.byApp = s.desiredByApp()
 	return x
 }
@@ -839,7 +840,7 @@ func (s *scenario) sampler(ctx context.Context) {
 		g, _ := metricValue(body, "go_goroutines")
 		pkt, _ := metricValue(body, "loom_packet_ins_total")
 		dropped, _ := metricValue(body, "loom_packet_ins_dropped_total")
-		rss := rssKB(r.proc.PID())
+		rss := procstat.RSSKB(r.proc.PID())
 		now := time.Now()
 		s.mu.Lock()
 		if int(g) > s.peak.goroutines {
@@ -1128,7 +1129,7 @@ func (s *scenario) settleAndMeasure(base sample) sample {
 	r := s.m.current()
 	cpu0, t0 := 0.0, time.Now()
 	if r != nil {
-		cpu0 = cpuSeconds(r.proc.PID())
+		cpu0 = procstat.CPUSeconds(r.proc.PID())
 	}
 	time.Sleep(s.p.settle)
 	var a sample
@@ -1144,7 +1145,7 @@ func (s *scenario) settleAndMeasure(base sample) sample {
 		time.Sleep(2 * time.Second)
 	}
 	if r != nil && r == s.m.current() {
-		s.restCPU = fmt.Sprintf("%.1f CPU-seconds in %v at rest", cpuSeconds(r.proc.PID())-cpu0, time.Since(t0).Round(time.Second))
+		s.restCPU = fmt.Sprintf("%.1f CPU-seconds in %v at rest", procstat.CPUSeconds(r.proc.PID())-cpu0, time.Since(t0).Round(time.Second))
 	}
 	s.note("after the load and %v at rest: %v; %s", s.p.settle, a, s.restCPU)
 	if err := s.m.heapProfile(context.Background(), filepath.Join(s.lab.Dir(), "after.heap")); err != nil {
