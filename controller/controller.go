@@ -249,7 +249,14 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	c.serving.Add(1)
 	defer c.serving.Add(-1)
 	var conns sync.WaitGroup
-	defer conns.Wait()
+	defer func() {
+		open := len(c.reg.list())
+		conns.Wait()
+		if ctx.Err() != nil && open > 0 {
+			c.log.WithFields(logrus.Fields{"switches": open}).Info(
+				"closed the switch sessions; the switches keep their flows")
+		}
+	}()
 	var pause time.Duration
 	var lastLog time.Time
 	for {

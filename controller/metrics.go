@@ -11,7 +11,7 @@ type Collector struct {
 	switches *prometheus.Desc
 	desired  *prometheus.Desc
 	peers    *prometheus.Desc
-	dropped  *prometheus.Desc
+	behind   *prometheus.Desc
 	counters []counterDesc
 }
 
@@ -30,8 +30,8 @@ func (c *Controller) Collector() *Collector {
 		desired:  prometheus.NewDesc("loom_desired_flows", "Flows apps declare, by app.", []string{"app"}, nil),
 		peers: prometheus.NewDesc("loom_tunnel_peer_up", "1 while probes from one hypervisor reach another through the tunnel, else 0.",
 			[]string{"from", "to"}, nil),
-		dropped: prometheus.NewDesc("loom_topology_subscribers_dropped_total",
-			"Topology subscribers (API watches, internal followers) dropped for falling behind.", nil, nil),
+		behind: prometheus.NewDesc("loom_topology_watchers_behind_total",
+			"Topology event reads (API watches, internal followers) that found their events already dropped from the log: the reader fell more than 10,000 events behind.", nil, nil),
 		counters: []counterDesc{
 			counter("packet_ins_total", "Packet-ins received.", func(s StatsSnapshot) uint64 { return s.PacketIns }),
 			counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full.", func(s StatsSnapshot) uint64 { return s.PacketInsDropped }),
@@ -55,7 +55,7 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.switches
 	ch <- m.desired
 	ch <- m.peers
-	ch <- m.dropped
+	ch <- m.behind
 	for _, c := range m.counters {
 		ch <- c.desc
 	}
@@ -75,7 +75,7 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.peers, prometheus.GaugeValue, up, p.From, p.To)
 	}
 	if top := m.c.cfg.Topology; top != nil {
-		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(top.Dropped()))
+		ch <- prometheus.MustNewConstMetric(m.behind, prometheus.CounterValue, float64(top.FellBehind()))
 	}
 	st := m.c.Stats()
 	for _, c := range m.counters {

@@ -243,29 +243,28 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	if cur := top.Revision(); req.GetFromRevision() > cur { // not a Snapshot: watches open by the thousand
 		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
 	}
-	replay, live, cancel, err := top.Watch(req.GetFromRevision(), 1024)
+	// A cursor, not a channel: the stream holds no buffer of its own and
+	// takes no lock of the model's while it waits or sends.
+	cur, err := top.Watch(req.GetFromRevision())
 	if err != nil {
 		return err
 	}
-	defer cancel()
-	for _, e := range replay {
-		if err := send(toEvent(e)); err != nil {
-			return err
-		}
-	}
 	for {
+		events, err := cur.Read()
+		if errors.Is(err, topology.ErrFellBehind) {
+			return ErrWatcherTooSlow
+		}
+		for _, e := range events {
+			if err := send(toEvent(e)); err != nil {
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.stopping:
 			return ErrShuttingDown
-		case e, ok := <-live:
-			if !ok {
-				return ErrWatcherTooSlow
-			}
-			if err := send(toEvent(e)); err != nil {
-				return err
-			}
+		case <-cur.Ready():
 		}
 	}
 }

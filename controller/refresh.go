@@ -150,22 +150,24 @@ func (s *session) refresh() {
 // (the tunnel mesh spans switches, so one host's change is every host's).
 // Bursts are batched, so a host booting ten VMs costs one pass.
 func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topology, settle time.Duration) {
-	events, cancel := top.Subscribe(1024)
-	defer func() { cancel() }()
+	cur := top.Follow()
 	hostAt := map[string]topology.Endpoint{} // where each host was last seen, to tell a move from a refresh
 	var timer <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-events:
-			if !ok { // dropped for falling behind: catch up on everything
-				events, cancel = top.Subscribe(1024)
+		case <-cur.Ready():
+			events, err := cur.Read()
+			if err != nil { // fell behind: catch up on everything
+				cur = top.Follow()
 				c.Refresh()
 				continue
 			}
-			if mattersToApps(ev, hostAt) && timer == nil {
-				timer = time.After(settle)
+			for _, ev := range events {
+				if mattersToApps(ev, hostAt) && timer == nil {
+					timer = time.After(settle)
+				}
 			}
 		case <-timer:
 			timer = nil

@@ -124,6 +124,14 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
 		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles, "took": time.Since(start).Round(time.Millisecond)}).Info("switch connected")
 	reason := s.loop(ctx, served)
+	if ctx.Err() != nil {
+		// loomd is stopping, the switch is not leaving: it keeps its flows
+		// (fail mode secure), the saved model keeps it as it was, and the
+		// next loomd picks it up from there. Telling every app and the
+		// model that thousands of switches left would only delay the exit.
+		s.log.WithField("reason", reason.Error()).Debug("switch session closed")
+		return
+	}
 	s.switchDown()
 	if top := c.cfg.Topology; top != nil {
 		top.SwitchDisconnected(s.dpid)

@@ -97,8 +97,8 @@ func TestLoomdServesAPIAndMetrics(t *testing.T) {
 	if v := metric(t, body, "loom_session_panics_total"); v != 0 {
 		t.Errorf("loom_session_panics_total %v, want 0", v)
 	}
-	if v := metric(t, body, "loom_topology_subscribers_dropped_total"); v != 0 {
-		t.Errorf("loom_topology_subscribers_dropped_total %v with no slow subscriber, want 0", v)
+	if v := metric(t, body, "loom_topology_watchers_behind_total"); v != 0 {
+		t.Errorf("loom_topology_watchers_behind_total %v with no slow subscriber, want 0", v)
 	}
 	if v := metric(t, body, "loom_flow_mods_total"); v < 4 {
 		t.Errorf("loom_flow_mods_total %v, want at least the table-miss and learned flows", v)

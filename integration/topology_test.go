@@ -87,8 +87,7 @@ func TestTopologyKnowsVMPortsBeforeTheyTalk(t *testing.T) {
 	}
 
 	// Link down and up inside the VM: port events, each within a second.
-	events, cancel := top.Subscribe(1000)
-	defer cancel()
+	cur := top.Follow()
 	for _, up := range []bool{false, true} {
 		state := "down"
 		if up {
@@ -102,10 +101,16 @@ func TestTopologyKnowsVMPortsBeforeTheyTalk(t *testing.T) {
 	wait:
 		for {
 			select {
-			case e := <-events:
-				if p, ok := e.Object.(topology.Port); ok && e.Kind == "port" && p.Name == vm1.Port && p.Up == up {
-					t.Logf("port %s event after %v", state, time.Since(start).Round(time.Millisecond))
-					break wait
+			case <-cur.Ready():
+				events, err := cur.Read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range events {
+					if p, ok := e.Object.(topology.Port); ok && e.Kind == "port" && p.Name == vm1.Port && p.Up == up {
+						t.Logf("port %s event after %v", state, time.Since(start).Round(time.Millisecond))
+						break wait
+					}
 				}
 			case <-deadline:
 				t.Fatalf("no port-%s event within a second", state)

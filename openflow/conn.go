@@ -197,7 +197,7 @@ func (c *Conn) Handshake() (*Hello, error) {
 // every message that is not a reply to one of our requests. It returns the
 // reason the connection ended; the connection is closed by then.
 func (c *Conn) Serve(handle func(Message)) error {
-	go c.keepalive()
+	keepalives.add(c)
 	for {
 		raw, err := c.framer.Next()
 		if err != nil {
@@ -410,36 +410,6 @@ func (c *Conn) forget(xid uint32) {
 
 func (c *Conn) touch() { c.received.Add(1) }
 
-// keepalive probes a quiet peer and closes a silent one: echo after one
-// interval of silence, dead after two.
-func (c *Conn) keepalive() {
-	iv := c.cfg.EchoInterval
-	t := time.NewTicker(iv / 10)
-	defer t.Stop()
-	seen, since := c.received.Load(), time.Now()
-	probed := false
-	for {
-		select {
-		case <-c.closed:
-			return
-		case now := <-t.C:
-			if n := c.received.Load(); n != seen {
-				seen, since, probed = n, now, false
-				continue
-			}
-			idle := now.Sub(since)
-			switch {
-			case idle >= 2*iv:
-				c.closeWith(fmt.Errorf("%w for %v (echo interval %v)", ErrPeerSilent, idle.Round(time.Millisecond), iv))
-				return
-			case idle >= iv && !probed:
-				probed = true
-				c.Send(EchoMsg{})
-			}
-		}
-	}
-}
-
 // Close closes the connection; Serve returns.
 func (c *Conn) Close() error {
 	c.closeWith(ErrClosed)
@@ -454,6 +424,7 @@ func (c *Conn) CloseWithError(reason error) { c.closeWith(reason) }
 func (c *Conn) closeWith(reason error) error {
 	c.closeOnce.Do(func() {
 		c.closeErr = reason
+		keepalives.remove(c)
 		c.w.close()
 		c.nc.Close()
 		close(c.closed)

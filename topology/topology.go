@@ -2,11 +2,11 @@ package topology
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -49,14 +49,13 @@ type ofSwitch struct {
 
 // Topology is the model. All methods are safe for concurrent use.
 type Topology struct {
-	mu   sync.Mutex
+	// mu guards everything below; readers share it (RLock), so thousands
+	// of apps' port lookups do not queue behind one another.
+	mu   sync.RWMutex
 	in   inputs
 	view Snapshot
-	subs map[chan Event]struct{}
-	// recent keeps the last keep events, so a watcher can resume from a
-	// revision it saw (Watch).
-	recent []Event
-	keep   int
+	// log holds the recent events for every reader (Watch).
+	log *eventLog
 	// portAt indexes the view's ports by (dpid, port), kept in step with it.
 	portAt map[Endpoint]Port
 	// bridges indexes the OVSDB bridges by datapath id.
@@ -64,15 +63,13 @@ type Topology struct {
 	// onChange is called (outside the lock) after every revision, e.g. to
 	// persist.
 	onChange func()
-	// dropped counts subscribers closed for falling behind.
-	dropped uint64
 }
 
 // New returns an empty model.
 func New() *Topology {
 	return &Topology{in: inputs{Configured: map[string]Hypervisor{}, OVSDB: map[string]ovsdbState{},
 		Switches: map[uint64]ofSwitch{}, Links: map[string]Link{}, Hosts: map[string]Host{}},
-		subs: map[chan Event]struct{}{}, keep: recentEvents}
+		log: newEventLog(recentEvents)}
 }
 
 // OnChange sets a function called after each new revision.
@@ -118,7 +115,7 @@ func (t *Topology) locked(fn func() (committed bool)) {
 	}
 }
 
-// commit installs a new view with its events and publishes them; it is
+// commit installs a new view and appends its events to the log; it is
 // called with t.mu held and says whether there was anything to commit.
 func (t *Topology) commit(next Snapshot, events []Event) bool {
 	if len(events) == 0 {
@@ -129,60 +126,25 @@ func (t *Topology) commit(next Snapshot, events []Event) bool {
 		events[i].Revision = next.Revision
 	}
 	t.view = next
-	t.recent = append(t.recent, events...)
-	if over := len(t.recent) - t.keep; over > 0 {
-		t.recent = append(t.recent[:0:0], t.recent[over:]...)
-	}
-	t.publish(events)
+	t.log.append(next.Revision, events)
 	return true
 }
 
-// publish hands events to every subscriber without ever blocking. A
-// subscriber whose buffer cannot take the whole batch is dropped: its
-// channel is closed (the topology created it and is its only sender) and
-// nothing more is sent to it; it resyncs from a snapshot. Called with
-// t.mu held, which cancel functions also take, so a channel is closed
-// exactly once and never sent to after.
-func (t *Topology) publish(events []Event) {
-	for ch := range t.subs {
-		if cap(ch)-len(ch) < len(events) {
-			t.dropSub(ch)
-			continue
-		}
-		for _, e := range events {
-			ch <- e // fits: only this goroutine (under t.mu) sends
-		}
-	}
-}
-
-// dropSub removes and closes a subscriber; t.mu held.
-func (t *Topology) dropSub(ch chan Event) {
-	if _, ok := t.subs[ch]; ok {
-		delete(t.subs, ch)
-		close(ch)
-		t.dropped++
-	}
-}
-
-// Dropped counts subscribers dropped for falling behind (a metric).
-func (t *Topology) Dropped() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.dropped
-}
+// FellBehind counts readers that fell behind the event log (a metric).
+func (t *Topology) FellBehind() uint64 { return t.log.behind.Load() }
 
 // Revision is the model's current revision: a cheap way to tell whether a
 // Snapshot taken earlier is still current.
 func (t *Topology) Revision() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return t.view.Revision
 }
 
 // Snapshot returns a copy of the model.
 func (t *Topology) Snapshot() Snapshot {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	s := t.view.clone()
 	s.Hosts = make([]Host, 0, len(t.in.Hosts))
 	for _, h := range t.in.Hosts {
@@ -195,71 +157,25 @@ func (t *Topology) Snapshot() Snapshot {
 
 // Ports returns one switch's ports (cheaper than a Snapshot).
 func (t *Topology) Ports(dpid uint64) []Port {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []Port
-	for _, p := range t.view.Ports {
-		if p.DPID == dpid {
-			out = append(out, p)
-		}
-	}
-	return out
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	ports := t.view.Ports // sorted by switch, then port number
+	lo := sort.Search(len(ports), func(i int) bool { return ports[i].DPID >= dpid })
+	hi := sort.Search(len(ports), func(i int) bool { return ports[i].DPID > dpid })
+	return Snapshot{Ports: ports[lo:hi]}.clone().Ports
 }
 
-// Subscribe returns a channel of events from now on. A subscriber that
-// falls buffer events behind has its channel closed.
-func (t *Topology) Subscribe(buffer int) (<-chan Event, func()) {
-	ch := make(chan Event, buffer)
-	t.mu.Lock()
-	t.subs[ch] = struct{}{}
-	t.mu.Unlock()
-	return ch, func() { t.cancelSub(ch) }
+// Watch returns a cursor over every event after revision from (from now
+// on for 0). It takes the event log's lock only, never the model's, so
+// watches open by the thousand without slowing a commit. A from older
+// than the log keeps is ErrRevisionGone; one ahead of the current
+// revision is an error too.
+func (t *Topology) Watch(from uint64) (*Cursor, error) {
+	return t.log.cursor(from)
 }
 
-// cancelSub ends a subscription (once; later calls do nothing).
-func (t *Topology) cancelSub(ch chan Event) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.subs[ch]; ok {
-		delete(t.subs, ch)
-		close(ch)
-	}
-}
-
-// recentEvents is how many past events Watch can replay.
-const recentEvents = 10000
-
-// ErrRevisionGone means a watcher asked to resume from a revision whose
-// events are no longer kept; it must list again and watch from there.
-var ErrRevisionGone = errors.New("revision no longer available")
-
-// Watch returns the events after revision from (none for from 0) and a
-// channel of every later one, taken under one lock so nothing is missed
-// or repeated between the two.
-func (t *Topology) Watch(from uint64, buffer int) (replay []Event, live <-chan Event, cancel func(), err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if from > 0 && from < t.view.Revision {
-		if len(t.recent) == 0 || t.recent[0].Revision > from+1 {
-			return nil, nil, nil, fmt.Errorf("%w: %d (oldest kept: %d)", ErrRevisionGone, from, t.oldest())
-		}
-		for _, e := range t.recent {
-			if e.Revision > from {
-				replay = append(replay, e)
-			}
-		}
-	}
-	ch := make(chan Event, buffer)
-	t.subs[ch] = struct{}{}
-	return replay, ch, func() { t.cancelSub(ch) }, nil
-}
-
-func (t *Topology) oldest() uint64 {
-	if len(t.recent) == 0 {
-		return t.view.Revision
-	}
-	return t.recent[0].Revision
-}
+// Follow returns a cursor over every event from now on.
+func (t *Topology) Follow() *Cursor { return t.log.follow() }
 
 // SetHypervisors replaces the configured hypervisor list.
 func (t *Topology) SetHypervisors(hs []Hypervisor) {
@@ -469,8 +385,8 @@ func (t *Topology) indexPorts() {
 
 // Port returns one port of the model.
 func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	p, ok := t.portAt[Endpoint{dpid, no}]
 	if !ok {
 		return Port{}, false
@@ -484,8 +400,8 @@ func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 
 // Marshal returns the persisted form: the inputs.
 func (t *Topology) Marshal() ([]byte, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return json.Marshal(struct {
 		Revision uint64 `json:"revision"`
 		Inputs   inputs `json:"inputs"`
@@ -531,10 +447,21 @@ func (t *Topology) Restore(data []byte) error {
 	t.in = in
 	t.bridges = bridgeIndex(in)
 	t.view = join(in)
-	t.view.Revision = saved.Revision
+	t.view.Revision = restartRevision(saved.Revision, time.Now())
+	t.log.reset(t.view.Revision)
 	t.indexPorts()
 	t.mu.Unlock()
 	return nil
+}
+
+// restartRevision is where a restored model's revisions go on: above the
+// saved one and above any the previous run may have handed out after it
+// was saved (kill -9 loses the last few), taken as the clock in
+// microseconds, which no run outpaces with one commit per microsecond.
+// A watcher resuming across the restart then gets ErrRevisionGone and
+// lists again, instead of being told its revision is in the future.
+func restartRevision(saved uint64, now time.Time) uint64 {
+	return max(saved, uint64(now.UnixMicro()))
 }
 
 // where is the OVSDB bridge (and its hypervisor) behind a datapath id.
@@ -656,23 +583,22 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 	if present {
 		newSw, newPorts = switchView(dpid, sw, t.bridges)
 	}
-	switches := append([]Switch(nil), next.Switches...)
+	// The view is changed in place, under the write lock: nobody outside
+	// holds its slices (Snapshot and Ports hand out copies), and a storm
+	// of connects must not copy every switch's ports once per switch.
 	switch {
 	case present && hadSw:
-		if switches[i] != newSw {
+		if next.Switches[i] != newSw {
 			events = append(events, Event{Type: Changed, Kind: "switch", Key: key, Object: newSw})
 		}
-		switches[i] = newSw
+		next.Switches[i] = newSw
 	case present:
 		events = append(events, Event{Type: Added, Kind: "switch", Key: key, Object: newSw})
-		switches = append(switches, Switch{})
-		copy(switches[i+1:], switches[i:])
-		switches[i] = newSw
+		next.Switches = slices.Insert(next.Switches, i, newSw)
 	case hadSw:
-		events = append(events, Event{Type: Removed, Kind: "switch", Key: key, Object: switches[i]})
-		switches = append(switches[:i], switches[i+1:]...)
+		events = append(events, Event{Type: Removed, Kind: "switch", Key: key, Object: next.Switches[i]})
+		next.Switches = slices.Delete(next.Switches, i, i+1)
 	}
-	next.Switches = switches
 
 	// Its ports: the run of the sorted list that belongs to dpid.
 	lo := sort.Search(len(next.Ports), func(i int) bool { return next.Ports[i].DPID >= dpid })
@@ -704,9 +630,7 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 	for _, p := range newPorts {
 		t.portAt[Endpoint{p.DPID, p.No}] = p
 	}
-	ports := make([]Port, 0, len(next.Ports)-(hi-lo)+len(newPorts))
-	ports = append(append(append(ports, next.Ports[:lo]...), newPorts...), next.Ports[hi:]...)
-	next.Ports = ports
+	next.Ports = slices.Replace(next.Ports, lo, hi, newPorts...)
 	sort.SliceStable(events, func(a, b int) bool { return events[a].Key < events[b].Key })
 	return t.commit(next, events)
 }

@@ -18,6 +18,7 @@ func connect(args []string) error {
 	timeout := fs.Duration("timeout", 60*time.Second, "give up waiting after this")
 	pid := fs.Int("pid", 0, "controller PID, to report its RSS per switch")
 	label := fs.String("label", "", "name for the result line")
+	hold := fs.Duration("hold", 0, "keep the switches connected this long after the result (to profile the controller)")
 	fs.Parse(args)
 
 	rss0 := procstat.RSSKB(*pid)
@@ -85,6 +86,7 @@ func connect(args []string) error {
 		line += fmt.Sprintf(", RSS %d→%d KB = %.1f KB per switch", rss0, rss1, float64(rss1-rss0)/float64(len(lats)))
 	}
 	fmt.Println(line)
+	time.Sleep(*hold)
 	return nil
 }
 

@@ -19,6 +19,8 @@
 //	                    at once (more than a controller has descriptors)
 //	loombench pktin     packet-ins with random source MACs at a fixed rate,
 //	                    not waiting for answers (a flood)
+//	loombench watch     topology watch streams against loomd's gRPC API,
+//	                    some never read (--api, not --controller)
 //
 // --controller takes HOST:PORT, tcp:HOST:PORT or unix:PATH.
 package main
@@ -46,6 +48,8 @@ func main() {
 		err = hello(os.Args[2:])
 	case "pktin":
 		err = pktin(os.Args[2:])
+	case "watch":
+		err = watch(os.Args[2:])
 	default:
 		usage()
 	}
@@ -56,6 +60,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loombench reactive|connect|null|churn|hello|pktin [flags]   (loombench CMD -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: loombench reactive|connect|null|churn|hello|pktin|watch [flags]   (loombench CMD -h for flags)")
 	os.Exit(2)
 }

@@ -180,8 +180,6 @@ func run(args []string) error {
 	finished := make(chan struct{})
 	defer close(finished) // run returned: the watchdog stands down
 	context.AfterFunc(ctx, func() { exitIfStuck(shutdownLimit, finished, log) })
-	// Streams end at the signal, while sessions wind down, not after.
-	context.AfterFunc(ctx, apiObj.Shutdown)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
 	defer signal.Stop(usr1)
@@ -212,7 +210,14 @@ func run(args []string) error {
 		}
 		log.WithField("grpc", gl.Addr().String()).Info("serving the gRPC API")
 		go grpcSrv.Serve(gl)
-		defer stopAPI(apiObj, grpcSrv, apiStopWait, log)
+		// The API stops at the signal, while sessions wind down, not
+		// after them: its wait for clients runs beside theirs.
+		apiStopped := make(chan struct{})
+		context.AfterFunc(ctx, func() {
+			stopAPI(apiObj, grpcSrv, apiStopWait, log)
+			close(apiStopped)
+		})
+		defer func() { stop(); <-apiStopped }()
 	}
 	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
@@ -235,7 +240,7 @@ func run(args []string) error {
 // must be done within shutdownLimit or the process exits anyway.
 const (
 	apiStopWait   = 2 * time.Second
-	shutdownLimit = 10 * time.Second
+	shutdownLimit = 5 * time.Second
 )
 
 // stopAPI ends the API: streams are told to end, then the server stops

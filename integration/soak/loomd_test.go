@@ -269,10 +269,11 @@ func summarizeDump(dump string) string {
 	sort.SliceStable(order, func(i, j int) bool { return order[i].n > order[j].n })
 	var out []string
 	for i, st := range order {
-		if i == 10 {
-			break
+		// The ten largest groups, and always loomd's own shutdown path
+		// (main.*): a single goroutine there is usually what hung.
+		if i < 10 || strings.Contains(st.frames, "main.") {
+			out = append(out, fmt.Sprintf("%4d x %s %s", st.n, st.state, st.frames))
 		}
-		out = append(out, fmt.Sprintf("%4d x %s %s", st.n, st.state, st.frames))
 	}
 	if len(out) == 0 {
 		return tail(dump, 30)

@@ -1,0 +1,156 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func manyPorts(n int) []OFPort {
+	ports := make([]OFPort, n)
+	for i := range ports {
+		ports[i] = OFPort{No: uint32(i + 1), Name: fmt.Sprintf("p%d", i+1), Up: true}
+	}
+	return ports
+}
+
+// readAll reads everything a cursor has now, failing the test on an
+// error.
+func readAll(t *testing.T, c *Cursor) []Event {
+	t.Helper()
+	var all []Event
+	for {
+		events, err := c.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) == 0 {
+			return all
+		}
+		if len(events) > readBatch {
+			t.Fatalf("one read returned %d events, more than %d", len(events), readBatch)
+		}
+		all = append(all, events...)
+	}
+}
+
+// Readers that never read hold nothing of the model's: commits go on,
+// and every other reader still gets every event. (Each reader used to
+// have a channel filled under the model's lock, closed when it lagged; a
+// close followed by a send was a panic.)
+func TestStalledReadersCostCommitsNothing(t *testing.T) {
+	top := New()
+	for i := 0; i < 1000; i++ {
+		top.Follow() // never read
+	}
+	reader := top.Follow()
+	for d := uint64(1); d <= 50; d++ {
+		top.SwitchConnected(d, "r", manyPorts(4)) // 5 events each
+	}
+	if n := len(readAll(t, reader)); n != 250 {
+		t.Fatalf("reader got %d events, want 250", n)
+	}
+	if top.FellBehind() != 0 {
+		t.Fatalf("%d reads fell behind", top.FellBehind())
+	}
+}
+
+// A reader more than the log's length behind is told so, once per read,
+// and counted; it never gets part of the history.
+func TestCursorBehindTheLogFails(t *testing.T) {
+	top := New()
+	top.log.keep = 5
+	cur := top.Follow()
+	for i := uint64(1); i <= 20; i++ { // the log holds up to twice keep
+		top.SwitchConnected(i, "r", nil)
+	}
+	if _, err := cur.Read(); !errors.Is(err, ErrFellBehind) {
+		t.Fatalf("got %v, want ErrFellBehind", err)
+	}
+	if top.FellBehind() != 1 {
+		t.Fatalf("FellBehind %d, want 1", top.FellBehind())
+	}
+}
+
+// The log is trimmed at revision boundaries, and one commit larger than
+// the log is kept whole: a reader never sees part of a revision.
+func TestLogKeepsWholeRevisions(t *testing.T) {
+	top := New()
+	top.log.keep = 1024
+	cur := top.Follow()
+	top.SwitchConnected(0xa, "r", manyPorts(1500))
+	if n := len(readAll(t, cur)); n != 1501 {
+		t.Fatalf("read %d events of a 1501-event commit", n)
+	}
+	top.log.keep = 7
+	for d := uint64(1); d <= 5; d++ {
+		top.SwitchConnected(d, "r", manyPorts(2)) // 3 events each
+	}
+	top.log.mu.RLock()
+	kept := append([]Event(nil), top.log.events...)
+	top.log.mu.RUnlock()
+	perRev := map[uint64]int{}
+	for _, e := range kept {
+		perRev[e.Revision]++
+	}
+	for rev, n := range perRev {
+		if n != 3 {
+			t.Fatalf("revision %d kept with %d of its 3 events (log %d events)", rev, n, len(kept))
+		}
+	}
+}
+
+// Ready wakes a waiting reader when a commit lands.
+func TestReadyWakesAWaitingReader(t *testing.T) {
+	top := New()
+	cur := top.Follow()
+	select {
+	case <-cur.Ready():
+		t.Fatal("ready with nothing committed")
+	default:
+	}
+	got := make(chan int)
+	go func() {
+		<-cur.Ready()
+		events, _ := cur.Read()
+		got <- len(events)
+	}()
+	top.SwitchConnected(0xa, "r", manyPorts(1))
+	select {
+	case n := <-got:
+		if n != 2 {
+			t.Fatalf("woke with %d events, want 2", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reader never woke")
+	}
+}
+
+// A panic inside an update leaves the model unlocked.
+func TestPanicInUpdateReleasesLock(t *testing.T) {
+	top := New()
+	func() {
+		defer func() { _ = recover() }()
+		top.update(func(*inputs) bool { panic("boom") })
+	}()
+	top.SwitchConnected(0xa, "r", manyPorts(1)) // would deadlock
+	if n := len(top.Snapshot().Ports); n != 1 {
+		t.Fatalf("%d ports", n)
+	}
+}
+
+// Snapshot is a deep copy: changing it changes nothing in the model.
+func TestSnapshotIsACopy(t *testing.T) {
+	top := New()
+	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+	top.SwitchConnected(0xc1, "r", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
+	s := top.Snapshot()
+	s.Ports[0].VM.MAC = "changed"
+	s.Switches[0].Bridge = "changed"
+	again := top.Snapshot()
+	if again.Ports[0].VM.MAC == "changed" || again.Switches[0].Bridge == "changed" {
+		t.Fatalf("snapshot shares memory with the model: %+v", again.Ports[0])
+	}
+}
