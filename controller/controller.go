@@ -94,8 +94,12 @@ type Controller struct {
 	netMu    sync.Mutex         // serialises network policy changes
 	warned   sync.Map           // ids of standing conditions already logged
 	nets     netState
-	// refreshGen counts Refresh calls; see session.setupGen.
+	// refreshGen counts Refresh calls (each waits for its generation).
 	refreshGen atomic.Uint64
+	// missedGen counts the Refresh calls a switch in setup may have
+	// missed: every one of all switches, and one naming a switch not
+	// ready; see session.setupGen.
+	missedGen atomic.Uint64
 	// serving counts listeners accepting switches (Ready).
 	serving atomic.Int32
 	// watchers counts open API watch streams (admitWatcher).

@@ -75,7 +75,7 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.peers, prometheus.GaugeValue, up, p.From, p.To)
 	}
 	if top := m.c.cfg.Topology; top != nil {
-		ch <- prometheus.MustNewConstMetric(m.behind, prometheus.CounterValue, float64(top.FellBehind()))
+		ch <- prometheus.MustNewConstMetric(m.behind, prometheus.CounterValue, float64(top.FellBehind()+m.c.stats.watchersBehind.Load()))
 	}
 	st := m.c.Stats()
 	for _, c := range m.counters {

@@ -22,11 +22,16 @@ type API struct {
 	started  time.Time
 	stopping chan struct{} // closed by Shutdown: streams end
 	stopOnce sync.Once
+	hub      *watchHub // nil without a topology
 }
 
 // API returns the Go API of c.
 func (c *Controller) API(version string) *API {
-	return &API{c: c, version: version, started: c.now(), stopping: make(chan struct{})}
+	a := &API{c: c, version: version, started: c.now(), stopping: make(chan struct{})}
+	if top := c.cfg.Topology; top != nil {
+		a.hub = startWatchHub(top, a.stopping)
+	}
+	return a
 }
 
 // Shutdown ends every stream (watches) with ErrShuttingDown, so a
@@ -244,18 +249,20 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
 	}
 	// A cursor, not a channel: the stream holds no buffer of its own and
-	// takes no lock of the model's while it waits or sends.
-	cur, err := top.Watch(req.GetFromRevision())
+	// takes no lock of the model's while it waits or sends; the events
+	// are converted once for all streams (watchHub).
+	cur, err := a.hub.cursor(req.GetFromRevision(), top.Revision())
 	if err != nil {
 		return err
 	}
 	for {
 		events, err := cur.Read()
 		if errors.Is(err, topology.ErrFellBehind) {
+			a.c.stats.watchersBehind.Add(1)
 			return ErrWatcherTooSlow
 		}
 		for _, e := range events {
-			if err := send(toEvent(e)); err != nil {
+			if err := send(e); err != nil {
 				return err
 			}
 		}

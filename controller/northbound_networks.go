@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/network"
@@ -316,12 +317,25 @@ func (a *API) DeleteACL(ctx context.Context, req *pb.DeleteACLRequest) (*pb.Dele
 	return &pb.DeleteACLResponse{}, nil
 }
 
+// ErrBusy means loomd could not serve the request for want of a resource
+// of its own (file descriptors); the request itself is fine: retry.
+var ErrBusy = errors.New("loomd is out of resources, try again")
+
+// outOfDescriptors says whether err is the process or system running out
+// of file descriptors.
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
 // Reload implements ControllerService: read the config file again and
 // apply its networks, trunks and ACLs.
 func (a *API) Reload(ctx context.Context, _ *pb.ReloadRequest) (*pb.ReloadResponse, error) {
 	if err := a.c.ReloadConfig(); err != nil {
 		if errors.Is(err, ErrNoConfigFile) {
 			return nil, &FailedPreconditionError{Reason: err.Error()}
+		}
+		if outOfDescriptors(err) { // loomd's trouble, not the file's: try again
+			return nil, fmt.Errorf("%w: reading the config file: %v", ErrBusy, err)
 		}
 		return nil, &FailedPreconditionError{Reason: "config file rejected, the running configuration stays in force: " + err.Error()}
 	}

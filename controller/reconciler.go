@@ -667,6 +667,8 @@ type xidRing struct {
 	ops    map[uint32]op
 	size   int
 	weight int // actions held, across ops
+	// fresh says something was put since the last age.
+	fresh bool
 }
 
 // xidWeightKept bounds the actions the ring holds: a switch whose flood
@@ -702,6 +704,18 @@ func (x *xidRing) put(xid uint32, o op) {
 	x.xids = append(x.xids, xid)
 	x.ops[xid] = o
 	x.weight += w
+	x.fresh = true
+}
+
+// age forgets everything when nothing was sent since the last call: the
+// session calls it once per verify interval, and a switch answers a
+// flow-mod with its error in milliseconds, not in seconds. An idle switch
+// then holds no ring at all.
+func (x *xidRing) age() {
+	if !x.fresh && len(x.ops) > 0 {
+		x.xids, x.head, x.ops, x.weight = nil, 0, make(map[uint32]op), 0
+	}
+	x.fresh = false
 }
 
 func (x *xidRing) get(xid uint32) (op, bool) {

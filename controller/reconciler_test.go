@@ -525,3 +525,22 @@ func TestDiffBodyShowsTheReplacementWithoutSendingIt(t *testing.T) {
 		t.Fatal("a truncated body diffed without error")
 	}
 }
+
+// The xid ring forgets everything after a verify interval with nothing
+// sent, and keeps what was sent in the last one.
+func TestXidRingAgesWhenIdle(t *testing.T) {
+	x := newXidRing(16)
+	x.put(7, op{cmd: 1})
+	x.age() // sent since the last age: kept
+	if _, ok := x.get(7); !ok {
+		t.Fatal("a flow-mod sent in this interval was forgotten")
+	}
+	x.age() // nothing sent for a whole interval: gone
+	if _, ok := x.get(7); ok || len(x.xids) != 0 {
+		t.Fatalf("an idle ring still holds %d entries", len(x.ops))
+	}
+	x.put(8, op{cmd: 1}) // and works again
+	if _, ok := x.get(8); !ok {
+		t.Fatal("the ring does not take entries after ageing")
+	}
+}

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,10 +29,16 @@ func (c *Controller) Refresh(dpids ...uint64) {
 	gen := c.refreshGen.Add(1)
 	var sessions []*session
 	if len(dpids) == 0 {
+		c.missedGen.Add(1) // before the list: a switch in setup now refreshes itself once ready
 		sessions = c.reg.list()
 	}
 	for _, d := range dpids {
-		if s := c.reg.get(d); s != nil {
+		s := c.reg.get(d)
+		if s == nil { // perhaps in setup: it refreshes itself once ready...
+			c.missedGen.Add(1)
+			s = c.reg.get(d) // ...unless it became ready before the bump
+		}
+		if s != nil {
 			sessions = append(sessions, s)
 		}
 	}
@@ -144,15 +152,20 @@ func (s *session) refresh() {
 	}
 }
 
-// refreshOnTopology refreshes every switch when the topology changes what
+// refreshOnTopology refreshes switches when the topology changes what
 // apps derive flows from: ports (OVSDB adding a VM's identity or a tag
-// after the OpenFlow port appeared), hosts, switches and hypervisors
-// (the tunnel mesh spans switches, so one host's change is every host's).
-// Bursts are batched, so a host booting ten VMs costs one pass.
+// after the OpenFlow port appeared), hosts, switches and hypervisors.
+// What a hypervisor's bridge reports can change every host's flows (the
+// tunnel mesh spans them), so it refreshes every switch; a switch no
+// hypervisor claims (and its ports) only its own. Bursts are batched, so a
+// host booting ten VMs costs one pass, and a storm of unclaimed switches
+// costs each its own refresh, not one of every switch per arrival.
 func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topology, settle time.Duration) {
 	cur := top.Follow()
 	hostAt := map[string]topology.Endpoint{} // where each host was last seen, to tell a move from a refresh
 	var timer <-chan time.Time
+	all := false
+	only := map[uint64]bool{} // switches to refresh when not all
 	for {
 		select {
 		case <-ctx.Done():
@@ -165,15 +178,47 @@ func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topolo
 				continue
 			}
 			for _, ev := range events {
-				if mattersToApps(ev, hostAt) && timer == nil {
+				if !mattersToApps(ev, hostAt) {
+					continue
+				}
+				if dpid, local := ownSwitchOnly(ev); local && len(only) < maxScopedRefresh {
+					only[dpid] = true
+				} else {
+					all = true
+				}
+				if timer == nil {
 					timer = time.After(settle)
 				}
 			}
 		case <-timer:
 			timer = nil
-			c.Refresh()
+			if all {
+				c.Refresh()
+			} else {
+				c.Refresh(slices.Collect(maps.Keys(only))...)
+			}
+			all = false
+			clear(only)
 		}
 	}
+}
+
+// maxScopedRefresh bounds the switches remembered for a scoped refresh;
+// beyond it the pass refreshes every switch.
+const maxScopedRefresh = 65536
+
+// ownSwitchOnly says whether ev can change the flows of its own switch
+// only, and which: an event of a switch no hypervisor claims, or of a port
+// OVSDB knows nothing of (no kind, tag, VM or tunnel). Everything else may
+// change other switches' flows through the tunnel mesh.
+func ownSwitchOnly(ev topology.Event) (uint64, bool) {
+	switch o := ev.Object.(type) {
+	case topology.Switch:
+		return o.DPID, o.Hypervisor == "" && o.Bridge == ""
+	case topology.Port:
+		return o.DPID, o.Kind == "" && o.Tag == 0 && o.VM == nil && o.Tunnel == nil && o.PatchPeer == ""
+	}
+	return 0, false
 }
 
 // mattersToApps says whether an event can change what apps declare: links

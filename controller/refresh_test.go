@@ -34,3 +34,28 @@ func TestOnlyFlowRelevantTopologyEventsRefresh(t *testing.T) {
 		}
 	}
 }
+
+// A switch no hypervisor claims, and a port OVSDB knows nothing of,
+// refresh only their own switch; anything a hypervisor's bridge reports
+// refreshes every switch (the tunnel mesh spans them).
+func TestRefreshScopeOfTopologyEvents(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		ev    topology.Event
+		local bool
+	}{
+		{"unclaimed switch", topology.Event{Kind: "switch", Object: topology.Switch{DPID: 7}}, true},
+		{"claimed switch", topology.Event{Kind: "switch", Object: topology.Switch{DPID: 7, Hypervisor: "kvm01", Bridge: "vswitch02"}}, false},
+		{"plain port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Name: "p1"}}, true},
+		{"VM port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Kind: topology.PortVM, VM: &topology.VM{MAC: "52:54:00:00:00:01"}}}, false},
+		{"tagged port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Tag: 10}}, false},
+		{"tunnel port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Tunnel: &topology.Tunnel{Type: "vxlan"}}}, false},
+		{"hypervisor", topology.Event{Kind: "hypervisor", Object: topology.Hypervisor{Name: "kvm01"}}, false},
+		{"host", topology.Event{Kind: "host", Object: topology.Host{MAC: "02:00:00:00:00:01", DPID: 7}}, false},
+	} {
+		dpid, local := ownSwitchOnly(c.ev)
+		if local != c.local || local && dpid != 7 {
+			t.Errorf("%s: own switch only=%v (dpid %d), want %v", c.name, local, dpid, c.local)
+		}
+	}
+}

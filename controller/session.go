@@ -39,9 +39,9 @@ type session struct {
 	ofPorts []openflow.Port
 	remote  string
 	errors  errorRing
-	// setupGen is the controller's refresh generation when SwitchUp ran:
-	// a Refresh after it skipped this session (not ready yet), so the
-	// session refreshes itself once ready.
+	// setupGen is the controller's missed-refresh generation when
+	// SwitchUp ran: a Refresh after it may have skipped this session (not
+	// ready yet), so the session refreshes itself once ready.
 	setupGen uint64
 	// unknownErrs summarises switch errors that name no request Loom
 	// remembers: a peer can send any number of them.
@@ -115,7 +115,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	}
 	defer c.reg.release(s)
 	c.reg.markReady(s)
-	if c.refreshGen.Load() != s.setupGen {
+	if c.missedGen.Load() != s.setupGen {
 		s.refresh() // a policy change went by while this switch was in setup
 	}
 	s.kickSelf() // and declarations for it made meanwhile
@@ -198,7 +198,7 @@ func (s *session) setup(ctx context.Context) error {
 	}
 	s.setControllerMeter()
 	s.installTableMisses()
-	s.setupGen = s.c.refreshGen.Load()
+	s.setupGen = s.c.missedGen.Load()
 	for _, a := range s.c.apps {
 		if h, ok := a.(apps.SwitchHandler); ok {
 			s.call(a, func(ctx apps.Context) { h.SwitchUp(ctx, s.sw) })
@@ -313,6 +313,7 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 			}
 			timer.Reset(ticks.wait(time.Now()))
 		case <-verify.C:
+			s.rec.sent.age()
 			s.verify(ctx)
 		case err := <-served:
 			return err

@@ -18,6 +18,7 @@ type Stats struct {
 	unknownErrors   atomic.Uint64 // switch errors naming no request Loom remembers
 	sessionPanics   atomic.Uint64
 	eventsDropped   atomic.Uint64 // notifications beyond a session's backlog
+	watchersBehind  atomic.Uint64 // API watch streams ended for falling behind
 }
 
 // StatsSnapshot is a copy of the counters.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 const (
@@ -28,16 +29,19 @@ var ErrBadLength = errors.New("bad OpenFlow message length")
 //
 // Messages up to readBuffer bytes (nearly all of them) come straight out
 // of the read buffer; a larger one (a big multipart part) is read into a
-// slice that grows once and is reused. So an idle switch costs a small
-// buffer, not a 64 KiB one.
+// buffer borrowed from a pool shared by all framers and given back at the
+// next call. So an idle switch costs a small buffer, not a 64 KiB one.
 type Framer struct {
 	r     *bufio.Reader
 	max   int
-	large []byte
+	large *[]byte // borrowed for the last message returned, if it was large
 }
 
-// readBuffer is the framer's read buffer size.
-const readBuffer = 8 << 10
+// readBuffer is the framer's read buffer size: a full-size packet-in fits.
+const readBuffer = 4 << 10
+
+// largeBuffers lends buffers for messages beyond readBuffer.
+var largeBuffers = sync.Pool{New: func() any { b := make([]byte, MaxMessageLen); return &b }}
 
 // NewFramer reads from r and rejects any message whose declared length is
 // below the header size or above max (clamped to [HeaderLen, MaxMessageLen]).
@@ -60,6 +64,10 @@ func (f *Framer) SetMax(max int) {
 // between messages returns io.EOF; one that ends inside a message returns
 // io.ErrUnexpectedEOF wrapped with how much was missing.
 func (f *Framer) Next() ([]byte, error) {
+	if f.large != nil { // the caller is done with the last message
+		largeBuffers.Put(f.large)
+		f.large = nil
+	}
 	hdr, err := f.r.Peek(HeaderLen)
 	if err != nil {
 		if errors.Is(err, io.EOF) && len(hdr) > 0 {
@@ -75,10 +83,8 @@ func (f *Framer) Next() ([]byte, error) {
 		return nil, fmt.Errorf("%w: header declares %d bytes, limit is %d (type %d)", ErrBadLength, n, f.max, hdr[1])
 	}
 	if n > readBuffer {
-		if cap(f.large) < n {
-			f.large = make([]byte, n)
-		}
-		msg := f.large[:n]
+		f.large = largeBuffers.Get().(*[]byte)
+		msg := (*f.large)[:n]
 		got, err := io.ReadFull(f.r, msg)
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

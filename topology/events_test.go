@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
+
+	"github.com/loomsdn/loom/internal/eventlog"
 )
 
 func manyPorts(n int) []OFPort {
@@ -28,8 +29,8 @@ func readAll(t *testing.T, c *Cursor) []Event {
 		if len(events) == 0 {
 			return all
 		}
-		if len(events) > readBatch {
-			t.Fatalf("one read returned %d events, more than %d", len(events), readBatch)
+		if len(events) > eventlog.ReadBatch {
+			t.Fatalf("one read returned %d events, more than %d", len(events), eventlog.ReadBatch)
 		}
 		all = append(all, events...)
 	}
@@ -56,11 +57,10 @@ func TestStalledReadersCostCommitsNothing(t *testing.T) {
 	}
 }
 
-// A reader more than the log's length behind is told so, once per read,
-// and counted; it never gets part of the history.
+// A reader more than the log behind is told so, and counted.
 func TestCursorBehindTheLogFails(t *testing.T) {
 	top := New()
-	top.log.keep = 5
+	top.log = eventlog.New(5, func(e Event) uint64 { return e.Revision })
 	cur := top.Follow()
 	for i := uint64(1); i <= 20; i++ { // the log holds up to twice keep
 		top.SwitchConnected(i, "r", nil)
@@ -73,57 +73,14 @@ func TestCursorBehindTheLogFails(t *testing.T) {
 	}
 }
 
-// The log is trimmed at revision boundaries, and one commit larger than
-// the log is kept whole: a reader never sees part of a revision.
-func TestLogKeepsWholeRevisions(t *testing.T) {
+// One commit larger than the log reaches a reader whole.
+func TestCommitLargerThanTheLog(t *testing.T) {
 	top := New()
-	top.log.keep = 1024
+	top.log = eventlog.New(100, func(e Event) uint64 { return e.Revision })
 	cur := top.Follow()
 	top.SwitchConnected(0xa, "r", manyPorts(1500))
 	if n := len(readAll(t, cur)); n != 1501 {
 		t.Fatalf("read %d events of a 1501-event commit", n)
-	}
-	top.log.keep = 7
-	for d := uint64(1); d <= 5; d++ {
-		top.SwitchConnected(d, "r", manyPorts(2)) // 3 events each
-	}
-	top.log.mu.RLock()
-	kept := append([]Event(nil), top.log.events...)
-	top.log.mu.RUnlock()
-	perRev := map[uint64]int{}
-	for _, e := range kept {
-		perRev[e.Revision]++
-	}
-	for rev, n := range perRev {
-		if n != 3 {
-			t.Fatalf("revision %d kept with %d of its 3 events (log %d events)", rev, n, len(kept))
-		}
-	}
-}
-
-// Ready wakes a waiting reader when a commit lands.
-func TestReadyWakesAWaitingReader(t *testing.T) {
-	top := New()
-	cur := top.Follow()
-	select {
-	case <-cur.Ready():
-		t.Fatal("ready with nothing committed")
-	default:
-	}
-	got := make(chan int)
-	go func() {
-		<-cur.Ready()
-		events, _ := cur.Read()
-		got <- len(events)
-	}()
-	top.SwitchConnected(0xa, "r", manyPorts(1))
-	select {
-	case n := <-got:
-		if n != 2 {
-			t.Fatalf("woke with %d events, want 2", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("reader never woke")
 	}
 }
 

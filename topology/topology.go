@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loomsdn/loom/internal/eventlog"
 	"github.com/loomsdn/loom/ovsdb"
 )
 
@@ -54,8 +55,11 @@ type Topology struct {
 	mu   sync.RWMutex
 	in   inputs
 	view Snapshot
-	// log holds the recent events for every reader (Watch).
-	log *eventLog
+	// log holds the recent events for every reader (Watch). Commits append
+	// under t.mu, so events stay in revision order; readers take only the
+	// log's own lock, never t.mu: thousands of watchers cost a commit
+	// nothing.
+	log *eventlog.Log[Event]
 	// portAt indexes the view's ports by (dpid, port), kept in step with it.
 	portAt map[Endpoint]Port
 	// bridges indexes the OVSDB bridges by datapath id.
@@ -69,7 +73,7 @@ type Topology struct {
 func New() *Topology {
 	return &Topology{in: inputs{Configured: map[string]Hypervisor{}, OVSDB: map[string]ovsdbState{},
 		Switches: map[uint64]ofSwitch{}, Links: map[string]Link{}, Hosts: map[string]Host{}},
-		log: newEventLog(recentEvents)}
+		log: newEventLog()}
 }
 
 // OnChange sets a function called after each new revision.
@@ -126,12 +130,12 @@ func (t *Topology) commit(next Snapshot, events []Event) bool {
 		events[i].Revision = next.Revision
 	}
 	t.view = next
-	t.log.append(next.Revision, events)
+	t.log.Append(events...)
 	return true
 }
 
 // FellBehind counts readers that fell behind the event log (a metric).
-func (t *Topology) FellBehind() uint64 { return t.log.behind.Load() }
+func (t *Topology) FellBehind() uint64 { return t.log.Behind() }
 
 // Revision is the model's current revision: a cheap way to tell whether a
 // Snapshot taken earlier is still current.
@@ -171,11 +175,14 @@ func (t *Topology) Ports(dpid uint64) []Port {
 // than the log keeps is ErrRevisionGone; one ahead of the current
 // revision is an error too.
 func (t *Topology) Watch(from uint64) (*Cursor, error) {
-	return t.log.cursor(from)
+	return t.log.Cursor(from)
 }
 
 // Follow returns a cursor over every event from now on.
-func (t *Topology) Follow() *Cursor { return t.log.follow() }
+func (t *Topology) Follow() *Cursor { return t.log.Follow() }
+
+// FollowAt is Follow, and the revision the cursor starts after.
+func (t *Topology) FollowAt() (*Cursor, uint64) { return t.log.FollowAt() }
 
 // SetHypervisors replaces the configured hypervisor list.
 func (t *Topology) SetHypervisors(hs []Hypervisor) {
@@ -383,6 +390,18 @@ func (t *Topology) indexPorts() {
 	}
 }
 
+// Switch returns one switch of the model (cheaper than a Snapshot).
+func (t *Topology) Switch(dpid uint64) (Switch, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	sw := t.view.Switches // sorted by datapath id
+	i := sort.Search(len(sw), func(i int) bool { return sw[i].DPID >= dpid })
+	if i < len(sw) && sw[i].DPID == dpid {
+		return sw[i], true
+	}
+	return Switch{}, false
+}
+
 // Port returns one port of the model.
 func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	t.mu.RLock()
@@ -448,7 +467,7 @@ func (t *Topology) Restore(data []byte) error {
 	t.bridges = bridgeIndex(in)
 	t.view = join(in)
 	t.view.Revision = restartRevision(saved.Revision, time.Now())
-	t.log.reset(t.view.Revision)
+	t.log.Reset(t.view.Revision)
 	t.indexPorts()
 	t.mu.Unlock()
 	return nil

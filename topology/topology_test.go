@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/loomsdn/loom/internal/eventlog"
+
 	"github.com/loomsdn/loom/ovsdb"
 )
 
@@ -152,7 +154,7 @@ func TestWatchResumesWithoutGapsOrRepeats(t *testing.T) {
 
 func TestWatchFromAForgottenRevisionFails(t *testing.T) {
 	top := New()
-	top.log.keep = 5
+	top.log = eventlog.New(5, func(e Event) uint64 { return e.Revision })
 	for i := 0; i < 20; i++ { // the log holds up to twice keep
 		top.SwitchConnected(uint64(i+1), "r", nil)
 	}
@@ -186,4 +188,23 @@ func TestSwitchUpdatesMatchAFullRecompute(t *testing.T) {
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Switch finds one switch by datapath id, as the snapshot has it.
+func TestSwitchLookup(t *testing.T) {
+	top := New()
+	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
+	for _, d := range []uint64{0xc3, 0xc1, 0xc2} {
+		top.SwitchConnected(d, "r", nil)
+	}
+	if sw, ok := top.Switch(0xc1); !ok || sw.Hypervisor != "kvm01" || sw.Bridge != "vswitch02" {
+		t.Fatalf("0xc1: %+v %v, want kvm01/vswitch02", sw, ok)
+	}
+	if sw, ok := top.Switch(0xc3); !ok || sw.Hypervisor != "" {
+		t.Fatalf("0xc3: %+v %v, want an unclaimed switch", sw, ok)
+	}
+	if _, ok := top.Switch(0xc4); ok {
+		t.Fatal("found a switch that never connected")
+	}
 }

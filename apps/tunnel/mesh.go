@@ -153,11 +153,16 @@ func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive fun
 
 // view is one switch's mesh: the live peers, and for the networks with
 // ports on this switch, which peers have members and which MACs live there.
+// noMesh is the view of a switch that is part of no mesh.
+func noMesh() mesh {
+	return mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
+}
+
 func (x *index) view(dpid uint64, alive func(hv string) bool) mesh {
 	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
 	m.local, m.port = x.hvOf[dpid], x.tunnel[dpid]
 	if m.local == "" || m.port == 0 || !x.ips[m.local].IsValid() {
-		return mesh{members: m.members, macs: m.macs, here: m.here} // not part of any mesh
+		return noMesh()
 	}
 	for vid := range x.byDPID[dpid] {
 		m.here[vid] = true

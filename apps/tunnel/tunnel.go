@@ -173,8 +173,14 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 		return
 	}
 	p := a.o.Policy.Policy()
-	x := a.current(p)
-	m := x.view(sw.DPID, a.alive(x, ctx.Now()))
+	m := noMesh()
+	// A switch no hypervisor claims is in no mesh: no need for the index
+	// (a copy of the whole model when it has changed, which in a storm of
+	// such switches it has for every one of them).
+	if s, _ := a.o.Topology.Switch(sw.DPID); s.Hypervisor != "" {
+		x := a.current(p)
+		m = x.view(sw.DPID, a.alive(x, ctx.Now()))
+	}
 	decl := Flows(m, p)
 	a.mu.Lock()
 	defer a.mu.Unlock()

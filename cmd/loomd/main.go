@@ -33,6 +33,7 @@ import (
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/api"
+	"github.com/loomsdn/loom/internal/memtrim"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/store"
@@ -195,6 +196,9 @@ func run(args []string) error {
 	}()
 	defer func() { stop(); <-persisted }() // the last topology write lands before the database closes
 	ctl.RunHypervisors(ctx, hypervisors)
+	go memtrim.Run(ctx, memTrimEvery, func(freed uint64) {
+		log.WithField("free_mib", freed>>20).Info("returned free memory to the system after a load spike")
+	})
 	if *metricsListen != "" {
 		ml, err := net.Listen("tcp", *metricsListen)
 		if err != nil {
@@ -234,6 +238,9 @@ func run(args []string) error {
 	log.Info("loomd stopped")
 	return firstErr
 }
+
+// memTrimEvery is how often loomd looks for free heap to return.
+const memTrimEvery = 5 * time.Second
 
 // Shutdown bounds: API streams get apiStopWait to end on their own
 // before they are cut; the whole shutdown (sessions, persister, database)

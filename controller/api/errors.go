@@ -21,6 +21,7 @@ var codeTable = []struct {
 	{controller.ErrNoTopology, codes.Unavailable},
 	{controller.ErrWatcherTooSlow, codes.ResourceExhausted},
 	{controller.ErrShuttingDown, codes.Unavailable},
+	{controller.ErrBusy, codes.Unavailable},
 	{controller.ErrTooManyWatchers, codes.ResourceExhausted},
 	{controller.ErrNoNetworks, codes.FailedPrecondition},
 	{controller.ErrNoConfigFile, codes.FailedPrecondition},

@@ -2,14 +2,19 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sirupsen/logrus/hooks/test"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/loomsdn/loom/controller"
@@ -258,5 +263,26 @@ func TestReloadAndPlan(t *testing.T) {
 	}
 	if got := networkNames(t, pb.NewNetworkServiceClient(conn)); got != "db/file" {
 		t.Fatalf("networks after reload: %q", got)
+	}
+}
+
+// A reload loomd cannot do for want of file descriptors is Unavailable
+// (try again), not FailedPrecondition (the file is wrong); a bad file is
+// still FailedPrecondition.
+func TestReloadOutOfDescriptorsIsUnavailable(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err  error
+		want codes.Code
+	}{
+		"out of fds": {fmt.Errorf("config: %w", &fs.PathError{Op: "open", Path: "/etc/loom/loom.yaml", Err: syscall.EMFILE}), codes.Unavailable},
+		"bad file":   {errors.New("config /etc/loom/loom.yaml: line 3: unknown key"), codes.FailedPrecondition},
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn := serveNetworks(t, func() (network.Spec, error) { return network.Spec{}, tc.err })
+			_, err := pb.NewControllerServiceClient(conn).Reload(ctx(t), &pb.ReloadRequest{})
+			if got := status.Code(err); got != tc.want {
+				t.Fatalf("reload answered %v (%v), want %v", got, err, tc.want)
+			}
+		})
 	}
 }

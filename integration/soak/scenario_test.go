@@ -793,18 +793,21 @@ func (s *scenario) countReload(method string, variant int, err error) {
 		} else {
 			st.ok++
 		}
-	case status.Code(err) == codes.Unavailable || strings.Contains(msg, "Unavailable") || strings.Contains(msg, "connection refused"):
-		st.unreachable++
-	case status.Code(err) == codes.DeadlineExceeded || strings.Contains(msg, "DeadlineExceeded"):
-		st.timeouts++
 	case strings.Contains(msg, "too many open files"):
-		// During an fd flood loomd cannot open the file to read it; it
-		// answers FailedPrecondition "config file rejected" for that,
-		// which the report shows.
+		// During an fd flood loomd cannot open the file to read it: that
+		// is Unavailable (try again), never a verdict on the file.
+		if status.Code(err) != codes.Unavailable && !strings.Contains(msg, "Unavailable") {
+			wrong("out of descriptors answered as " + msg)
+			break
+		}
 		st.emfile++
 		if st.emfileSample == "" {
 			st.emfileSample = method + ": " + msg
 		}
+	case status.Code(err) == codes.Unavailable || strings.Contains(msg, "Unavailable") || strings.Contains(msg, "connection refused"):
+		st.unreachable++
+	case status.Code(err) == codes.DeadlineExceeded || strings.Contains(msg, "DeadlineExceeded"):
+		st.timeouts++
 	case variant >= 0 && err == nil:
 		st.ok++
 	case variant >= 0:
