@@ -82,7 +82,8 @@ func BenchmarkStaleFlows(b *testing.B) {
 				d := newDesiredStore()
 				d.set(1, o, 1, flows)
 				rec := newReconciler(conn, 1, d, logrus.NewEntry(log), &Stats{}, time.Minute, KeepForeign)
-				rec.probeBundles(context.Background())
+				rec.startProbe(context.Background())
+				rec.awaitProbe()
 				conn.sent = 0
 				if _, err := rec.full(context.Background()); err != nil {
 					b.Fatal(err)
@@ -163,4 +164,9 @@ func procStatusKB(name string) int {
 		}
 	}
 	return 0
+}
+
+func (c *countConn) Begin(ctx context.Context, m openflow.Outgoing) func() (openflow.Message, error) {
+	msg, err := c.Request(ctx, m)
+	return func() (openflow.Message, error) { return msg, err }
 }

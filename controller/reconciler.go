@@ -18,6 +18,9 @@ import (
 type ofConn interface {
 	Send(m openflow.Outgoing) (uint32, error)
 	Request(ctx context.Context, m openflow.Outgoing) (openflow.Message, error)
+	// Begin sends a request now and returns the wait for its reply, so
+	// several requests share one round trip.
+	Begin(ctx context.Context, m openflow.Outgoing) func() (openflow.Message, error)
 	Multipart(ctx context.Context, m openflow.MultipartRequest) ([]byte, error)
 	Watch() errorWatch
 }
@@ -90,6 +93,10 @@ type reconciler struct {
 
 	bundles  bool   // the switch accepts ONF bundles
 	bundleID uint32 // last bundle id used
+	// probed, when set, waits for the bundle probe's answers and sets
+	// bundles: asked at setup beside the flow dump, awaited when first
+	// needed.
+	probed func()
 
 	// installed is what the switch holds of Loom's flows, as far as the
 	// reconciler knows: by key, with the owner that declared each.
@@ -134,15 +141,33 @@ func (o op) flowMod() openflow.FlowMod {
 
 // probeBundles finds out whether the switch takes bundles: open one, then
 // discard it.
-func (r *reconciler) probeBundles(ctx context.Context) {
+// startProbe asks whether the switch takes bundles (open one, discard
+// it) without waiting: the answers come back while the flow dump is read,
+// and awaitProbe collects them before the first change needs to know.
+func (r *reconciler) startProbe(ctx context.Context) {
 	r.bundleID++
 	id := r.bundleID
-	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: openflow.BundleAtomic | openflow.BundleOrdered}); err != nil {
-		r.log.WithError(err).Info("switch does not take bundles; changes go as ordered flow-mods and a barrier")
-		return
+	pctx, cancel := context.WithTimeout(ctx, r.timeout)
+	open := r.conn.Begin(pctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: openflow.BundleAtomic | openflow.BundleOrdered})
+	discard := r.conn.Begin(pctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest})
+	r.probed = func() {
+		defer cancel()
+		_, err := open()
+		discard() // its answer matters not; only that it is not left pending
+		if err != nil {
+			r.log.WithError(err).Info("switch does not take bundles; changes go as ordered flow-mods and a barrier")
+			return
+		}
+		r.bundles = true
 	}
-	r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest})
-	r.bundles = true
+}
+
+// awaitProbe settles r.bundles if a probe is out.
+func (r *reconciler) awaitProbe() {
+	if p := r.probed; p != nil {
+		r.probed = nil
+		p()
+	}
 }
 
 func (r *reconciler) request(ctx context.Context, m openflow.Outgoing) (openflow.Message, error) {
@@ -157,6 +182,7 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 	dumpCtx, cancel := context.WithTimeout(ctx, r.timeout)
 	body, err := dumpFlowBody(dumpCtx, r.conn)
 	cancel()
+	r.awaitProbe() // its answers came before the dump's
 	if err != nil {
 		return 0, err
 	}
@@ -582,6 +608,7 @@ func (r *reconciler) apply(ctx context.Context, ops []op, wait bool) error {
 		return nil
 	}
 	r.stats.flowMods.Add(uint64(len(ops)))
+	r.awaitProbe()
 	if wait && r.bundles {
 		return r.applyBundle(ctx, ops)
 	}
@@ -608,25 +635,34 @@ func (r *reconciler) send(m openflow.Outgoing, o op) error {
 // applyBundle sends ops in one atomic, ordered bundle. OVS refuses some
 // messages as they are added (a bad instruction, say) and would commit the
 // rest; so a barrier follows the adds, and if any add was refused the
-// bundle is discarded instead of committed: all or nothing.
+// bundle is discarded instead of committed: all or nothing. The open, the
+// adds and the barrier go in one round trip: if the open is refused, so
+// are the adds (no such bundle), and nothing is applied.
 func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
 	r.bundleID++
 	id := r.bundleID
 	flags := openflow.BundleAtomic | openflow.BundleOrdered
-	if _, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: flags}); err != nil {
-		return fmt.Errorf("opening bundle %d: %w", id, err)
-	}
+	rctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	opened := r.conn.Begin(rctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleOpenRequest, Flags: flags})
 	w := r.conn.Watch()
 	defer w.Close()
 	for _, o := range ops {
 		xid, err := w.Send(openflow.BundleAdd{BundleID: id, Flags: flags, Msg: o.flowMod()})
 		if err != nil {
+			opened()
 			return err
 		}
 		r.sent.put(xid, o)
 	}
-	if _, err := r.request(ctx, openflow.BarrierRequest); err != nil {
-		return err
+	barrier := r.conn.Begin(rctx, openflow.BarrierRequest)
+	_, openErr := opened()
+	_, barrierErr := barrier()
+	if openErr != nil {
+		return fmt.Errorf("opening bundle %d: %w", id, openErr)
+	}
+	if barrierErr != nil {
+		return barrierErr
 	}
 	if errs := w.Errors(); len(errs) > 0 {
 		r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest, Flags: flags})

@@ -77,7 +77,8 @@ func newRecRig(t *testing.T, foreign ForeignPolicy) *recRig {
 	log, hook := test.NewNullLogger()
 	r := &recRig{conn: &simConn{sw: ofsim.New()}, d: newDesiredStore(), st: &Stats{}, logs: hook}
 	r.rec = newReconciler(r.conn, 1, r.d, logrus.NewEntry(log), r.st, 0, foreign)
-	r.rec.probeBundles(context.Background())
+	r.rec.startProbe(context.Background())
+	r.rec.awaitProbe()
 	return r
 }
 
@@ -272,7 +273,8 @@ func TestNoBundleSwitchGetsOrderedFlowMods(t *testing.T) {
 	r := newRecRig(t, KeepForeign)
 	r.conn.noBundles = true
 	r.rec.bundles = false
-	r.rec.probeBundles(context.Background())
+	r.rec.startProbe(context.Background())
+	r.rec.awaitProbe()
 	if r.rec.bundles {
 		t.Fatal("bundles assumed on a switch that refused one")
 	}
@@ -543,4 +545,10 @@ func TestXidRingAgesWhenIdle(t *testing.T) {
 	if _, ok := x.get(8); !ok {
 		t.Fatal("the ring does not take entries after ageing")
 	}
+}
+
+// Begin implements ofConn: the in-memory switch answers at once.
+func (c *simConn) Begin(ctx context.Context, m openflow.Outgoing) func() (openflow.Message, error) {
+	msg, err := c.Request(ctx, m)
+	return func() (openflow.Message, error) { return msg, err }
 }

@@ -215,7 +215,7 @@ func (s *session) setup(ctx context.Context) error {
 	if s.role.passive.Load() {
 		return nil // connected, watched, never written to
 	}
-	s.rec.probeBundles(ctx)
+	s.rec.startProbe(ctx) // answered while the flows are dumped
 	n, err := s.rec.full(ctx)
 	if errors.Is(err, errRejected) {
 		// The switch keeps its table; the error it sent names the flow,

@@ -26,6 +26,7 @@ import (
 // key=value form for tests to read.
 func churn(args []string) error {
 	fs := flag.NewFlagSet("churn", flag.ExitOnError)
+	fs.BoolVar(&emulateTables, "tables", true, "switches keep the flows they get and report them in flow-stats replies, as OVS does")
 	addr := fs.String("controller", "127.0.0.1:6653", "controller address: HOST:PORT, tcp:HOST:PORT or unix:PATH")
 	n := fs.Int("switches", 2000, "switches per storm")
 	nports := fs.Int("ports", 4, "ports per switch")

@@ -18,6 +18,7 @@ func connect(args []string) error {
 	timeout := fs.Duration("timeout", 60*time.Second, "give up waiting after this")
 	pid := fs.Int("pid", 0, "controller PID, to report its RSS per switch")
 	label := fs.String("label", "", "name for the result line")
+	fs.BoolVar(&emulateTables, "tables", true, "switches keep the flows they get and report them in flow-stats replies, as OVS does")
 	hold := fs.Duration("hold", 0, "keep the switches connected this long after the result (to profile the controller)")
 	fs.Parse(args)
 

@@ -45,7 +45,14 @@ type emu struct {
 	omu         sync.Mutex
 	outstanding map[[6]byte]int
 	done        chan struct{}
+	// table keeps the flows installed, when emulateTables is set.
+	table *flowTable
 }
+
+// emulateTables makes every emulated switch keep a flow table and report
+// it in flow-stats replies (set before dialing): connect and churn runs,
+// where a controller verifying its flows must find them, as on OVS.
+var emulateTables bool
 
 // dialController connects to a controller address: "unix:PATH",
 // "tcp:HOST:PORT" or a bare "HOST:PORT" (TCP).
@@ -66,6 +73,9 @@ func dial(addr string, dpid uint64, ports int) (*emu, error) {
 	}
 	e := &emu{dpid: dpid, ports: ports, conn: c, w: bufio.NewWriterSize(c, 64<<10), answers: make(chan time.Time, 1<<16),
 		outstanding: map[[6]byte]int{}, done: make(chan struct{}), connected: time.Now()}
+	if emulateTables {
+		e.table = newFlowTable()
+	}
 	e.send(openflow.Encode(openflow.HelloMsg{}, 1))
 	go e.read()
 	return e, nil
@@ -112,6 +122,10 @@ func (e *emu) read() {
 			e.send(reply(openflow.TypeFeaturesReply, h.Xid, b))
 		case openflow.TypeMultipartReq:
 			mp := binary.BigEndian.Uint16(m[8:])
+			if mp == openflow.MultipartFlow && e.table != nil {
+				e.sendBatch(e.table.replies(h.Xid))
+				continue
+			}
 			body := []byte{byte(mp >> 8), byte(mp), 0, 0, 0, 0, 0, 0}
 			if mp == openflow.MultipartPortDesc {
 				for p := 1; p <= e.ports; p++ {
@@ -173,6 +187,9 @@ func (e *emu) bundle(h openflow.Header, m []byte) {
 
 func (e *emu) flowMod(m []byte) {
 	e.flowMods.Add(1)
+	if e.table != nil {
+		e.table.apply(m)
+	}
 	if e.sawFlowMod.CompareAndSwap(false, true) {
 		e.firstFlowMod.Store(time.Now().UnixNano())
 	}
