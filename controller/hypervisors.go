@@ -200,10 +200,11 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		if h.c.passive(b.DPID) {
 			continue // another controller is master: its OVSDB rows are not ours to change either
 		}
-		// Only a bridge that is Loom's gets any change; adding a port also
-		// needs its switch connected from this hypervisor, while removing
-		// Loom's own port from a bridge whose switch is gone does not.
-		if !h.ours(snap.Name, b, false) {
+		// A contested dpid gets no change at all. Adding a port needs the
+		// bridge to be Loom's (h.ours); removing Loom's own port (stamped
+		// loom-owned=tunnel, so Loom made it while the bridge was Loom's)
+		// does not: that is the cleanup after a bridge leaves Loom.
+		if h.contested(b.DPID) {
 			continue
 		}
 		// A bridge keeps its port while its switch is connected or away for

@@ -26,6 +26,11 @@ import (
 //     datapath id and connected from this hypervisor (topology Binding's
 //     Identified: its remote IP is one of the hypervisor's addresses, or
 //     both are unix sockets).
+//
+// One exception: Loom removes its own tunnel port (stamped
+// loom-owned=tunnel) from a bridge that stopped naming it or whose switch
+// is gone for good, unless the dpid is contested: that is cleanup of what
+// Loom itself made (hypervisors.tunnelPorts).
 
 // ours says whether Loom may change hypervisor hv's OVSDB rows of bridge b;
 // needSession adds rule 3. A refusal that matters (a session holds the
@@ -55,6 +60,14 @@ func (h *hypervisors) ours(hv string, b ovsdb.Bridge, needSession bool) bool {
 		return false
 	}
 	return true
+}
+
+// contested says whether more than one OVSDB lists dpid (and so Loom
+// writes to none of them for it). Without a topology nothing is bound, and
+// everything counts as contested.
+func (h *hypervisors) contested(dpid uint64) bool {
+	top := h.c.cfg.Topology
+	return top == nil || top.Bind(dpid).Contested()
 }
 
 // maxNoted bounds what the hypervisors remember having logged: the keys
