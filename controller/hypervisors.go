@@ -30,8 +30,10 @@ type hypervisors struct {
 	// maxDiscovered, whatever connects.
 	discovered int
 	// conflicts are the contested dpids already logged (bounded).
-	conflicts map[uint64]string
-	noted     map[string]bool // refusals already logged (once)
+	conflicts     map[uint64]string
+	conflictsGen  uint64          // the topology's claims generation conflicts reflects
+	conflictsRead bool            // conflictsGen is set
+	noted         map[string]bool // refusals already logged (once)
 }
 
 // maxDiscovered bounds the OVSDB clients discovery starts: each is a

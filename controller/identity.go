@@ -95,9 +95,16 @@ func (h *hypervisors) noteConflicts() {
 	if top == nil {
 		return
 	}
-	conflicts := top.Conflicts()
+	// Every OVSDB change of every hypervisor comes here: read the claims
+	// only when they changed.
+	gen := top.ClaimsGeneration()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.conflictsRead && h.conflictsGen == gen {
+		return
+	}
+	h.conflictsGen, h.conflictsRead = gen, true
+	conflicts := top.Conflicts()
 	next := make(map[uint64]string, min(len(conflicts), maxNoted))
 	for _, cf := range conflicts {
 		if len(next) >= maxNoted {

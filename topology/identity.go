@@ -45,6 +45,7 @@ func claim(in *inputs, name string, view ovsdb.Hypervisor) {
 	}
 	for dpid, cs := range in.Claims {
 		if i := indexOf(cs, name); i >= 0 && !lists[dpid] {
+			in.claimsGen++
 			cs = append(cs[:i:i], cs[i+1:]...)
 			if len(cs) == 0 {
 				delete(in.Claims, dpid)
@@ -56,6 +57,7 @@ func claim(in *inputs, name string, view ovsdb.Hypervisor) {
 	for dpid := range lists {
 		cs := in.Claims[dpid]
 		if indexOf(cs, name) < 0 && len(cs) < maxClaimants {
+			in.claimsGen++
 			in.Claims[dpid] = append(cs[:len(cs):len(cs)], name)
 		}
 	}
@@ -205,6 +207,14 @@ type Conflict struct {
 	// Claimants in the order they came: the first is bound, the others
 	// are ignored.
 	Claimants []string
+}
+
+// ClaimsGeneration changes whenever any claim does (and so Conflicts
+// might): a cheap test before Conflicts, which reads every claim.
+func (t *Topology) ClaimsGeneration() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.in.claimsGen
 }
 
 // Conflicts lists the contested datapath ids, in dpid order.

@@ -35,6 +35,9 @@ type inputs struct {
 	// Claims lists, per datapath id, the hypervisors whose OVSDB lists
 	// it, first claimant first: the binding (identity.go).
 	Claims map[uint64][]string `json:"claims,omitempty"`
+	// claimsGen counts changes to Claims (not persisted), so readers of
+	// Conflicts can tell cheaply whether anything changed.
+	claimsGen uint64
 }
 
 type ovsdbState struct {
