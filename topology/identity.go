@@ -106,7 +106,7 @@ func bridgeIndex(in inputs) map[uint64]where {
 			if _, dup := idx[b.DPID]; dup {
 				continue // one OVSDB listing a dpid twice: its first bridge by name
 			}
-			idx[b.DPID] = where{hv: n, bridge: b, addrs: addrs, unix: unix, contested: len(cs) > 1}
+			idx[b.DPID] = where{hv: n, bridge: b, addrs: addrs, unix: unix}
 		}
 	}
 	return idx

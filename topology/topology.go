@@ -556,8 +556,6 @@ type where struct {
 	// (speaksFor).
 	addrs []netip.Addr
 	unix  bool
-	// contested: another OVSDB lists the dpid too.
-	contested bool
 }
 
 // join computes the model from the inputs.
