@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -124,13 +125,31 @@ func (h *hypervisors) noteConflicts() {
 // maxConflictsListed is how many contested datapath ids health names.
 const maxConflictsListed = 20
 
-// identityConditions are the contested datapath ids, for Health.
+// identityConditions are, for Health, the contested datapath ids and the
+// switches that connected from elsewhere than the hypervisor whose OVSDB
+// lists their datapath id (that OVSDB's ports, tags and VM identities are
+// then not applied: an operator needs to know why).
 func (c *Controller) identityConditions() []apps.Condition {
 	top := c.cfg.Topology
 	if top == nil {
 		return nil
 	}
-	var out []apps.Condition
+	var out, strangers []apps.Condition
+	for _, s := range c.reg.list() {
+		b := top.Bind(s.dpid)
+		if b.Hypervisor == "" || b.Identified || b.Contested() {
+			continue
+		}
+		strangers = append(strangers, apps.Condition{Kind: "switch", Subject: switchName(s.dpid, b.Hypervisor, b.Bridge),
+			Message: fmt.Sprintf("connected from %s, not from hypervisor %s's addresses: its OVSDB's ports, tags and VM identities are not applied (set the hypervisor's tunnel_ip if its switches connect from another address)", s.remote, b.Hypervisor)})
+	}
+	if len(strangers) > maxConflictsListed {
+		rest := len(strangers) - maxConflictsListed
+		sort.Slice(strangers, func(i, j int) bool { return strangers[i].Subject < strangers[j].Subject })
+		strangers = append(strangers[:maxConflictsListed], apps.Condition{Kind: "switch", Subject: "strangers",
+			Message: fmt.Sprintf("%d more switches connected from elsewhere than their hypervisor", rest)})
+	}
+	out = append(out, strangers...)
 	conflicts := top.Conflicts()
 	for i, cf := range conflicts {
 		if i == maxConflictsListed {

@@ -49,3 +49,39 @@ func TestConflictsAreHealthConditions(t *testing.T) {
 		t.Fatalf("%d conditions for 100 conflicts", n)
 	}
 }
+
+// A switch holding a datapath id that a hypervisor's OVSDB lists, but
+// connected from elsewhere, is a health condition saying why its ports
+// are not classified.
+func TestAStrangerIsAHealthCondition(t *testing.T) {
+	top := topology.New()
+	log, _ := test.NewNullLogger()
+	c, err := New(Config{Log: log, Topology: top})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	top.SetHypervisors([]topology.Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", &ovsdb.Hypervisor{Bridges: []ovsdb.Bridge{{Name: "vswitch02", DPID: 0xc1}}}, nil)
+	top.SwitchConnected(0xc1, "192.0.2.66:40000", nil)
+	s := &session{dpid: 0xc1, remote: "192.0.2.66:40000"}
+	c.reg.mu.Lock()
+	c.reg.sess[0xc1], c.reg.ready[s] = s, true
+	c.reg.mu.Unlock()
+	var found bool
+	for _, cond := range c.Health() {
+		if cond.Kind == "switch" && strings.Contains(cond.Subject, "kvm01/vswitch02") && strings.Contains(cond.Message, "connected from 192.0.2.66:40000, not from hypervisor kvm01") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no condition for the stranger: %+v", c.Health())
+	}
+	// From the hypervisor itself: no condition.
+	top.SwitchConnected(0xc1, "192.0.2.10:40000", nil)
+	for _, cond := range c.Health() {
+		if strings.Contains(cond.Message, "not from hypervisor") {
+			t.Fatalf("a switch from its hypervisor is reported: %+v", cond)
+		}
+	}
+}

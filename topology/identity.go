@@ -23,7 +23,8 @@ import (
 //     tunnel ports) drives the switch's ports only when the switch's
 //     OpenFlow session comes from that hypervisor: its remote IP is one of
 //     the hypervisor's addresses (hvAddrs), or both the session and the
-//     OVSDB endpoint are unix sockets (one machine: a lab). A session that
+//     OVSDB endpoint are local: a unix socket or loopback (loomd on the
+//     hypervisor itself, or a lab on one machine). A session that
 //     announces the dpid from elsewhere gets its OpenFlow ports only.
 
 // maxClaimants bounds the hypervisors remembered per datapath id: beyond
@@ -97,7 +98,7 @@ func bridgeIndex(in inputs) map[uint64]where {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		addrs, unix := hvAddrs(in, n)
+		addrs, local := hvAddrs(in, n)
 		for _, b := range in.OVSDB[n].View.Bridges {
 			cs := in.Claims[b.DPID]
 			if b.DPID == 0 || len(cs) == 0 || cs[0] != n {
@@ -106,7 +107,7 @@ func bridgeIndex(in inputs) map[uint64]where {
 			if _, dup := idx[b.DPID]; dup {
 				continue // one OVSDB listing a dpid twice: its first bridge by name
 			}
-			idx[b.DPID] = where{hv: n, bridge: b, addrs: addrs, unix: unix}
+			idx[b.DPID] = where{hv: n, bridge: b, addrs: addrs, local: local}
 		}
 	}
 	return idx
@@ -116,8 +117,9 @@ func bridgeIndex(in inputs) map[uint64]where {
 // OVSDB endpoint's host and its configured tunnel IP; for a configured
 // hypervisor (whose OVSDB the operator chose to trust) also the tunnel IP
 // its OVSDB reports. A discovered hypervisor's OVSDB could name anyone's
-// address there. unix says its OVSDB is a unix socket (this machine).
-func hvAddrs(in inputs, n string) (addrs []netip.Addr, unix bool) {
+// address there. local says its OVSDB is on this machine: a unix socket
+// or a loopback address.
+func hvAddrs(in inputs, n string) (addrs []netip.Addr, local bool) {
 	cfg, configured := in.Configured[n]
 	st := in.OVSDB[n]
 	endpoint := cfg.OVSDB
@@ -130,15 +132,16 @@ func hvAddrs(in inputs, n string) (addrs []netip.Addr, unix bool) {
 		}
 	}
 	if strings.HasPrefix(endpoint, "unix:") {
-		unix = true
-	} else {
-		add(endpointIP(endpoint))
+		local = true
+	} else if a, err := netip.ParseAddr(endpointIP(endpoint)); err == nil {
+		local = a.Unmap().IsLoopback()
+		add(a.String())
 	}
 	add(cfg.TunnelIP)
 	if configured {
 		add(st.View.TunnelIP)
 	}
-	return addrs, unix
+	return addrs, local
 }
 
 // speaksFor says whether the bridge's hypervisor is where a session from
@@ -148,7 +151,7 @@ func (w where) speaksFor(remote string) bool {
 		return false
 	}
 	if strings.HasPrefix(remote, "unix:") {
-		return w.unix
+		return w.local
 	}
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
@@ -159,6 +162,9 @@ func (w where) speaksFor(remote string) bool {
 		return false
 	}
 	a = a.Unmap()
+	if a.IsLoopback() && w.local {
+		return true
+	}
 	for _, x := range w.addrs {
 		if x == a {
 			return true

@@ -75,12 +75,26 @@ func TestOVSDBViewCountsOnlyForSessionsFromItsHost(t *testing.T) {
 			t.Errorf("session from %s: identified=%v", c.remote, b.Identified)
 		}
 	}
-	// Unix sessions go with unix OVSDBs (one machine).
-	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "unix:/run/db.sock"}})
-	top.OVSDBState("kvm01", "unix:/run/db.sock", hvView(), nil)
-	top.SwitchConnected(0xc1, "unix:/run/loom.sock", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
-	if p, _ := top.Port(0xc1, 1); p.Kind != PortVM {
-		t.Errorf("unix session, unix OVSDB: %+v", p)
+	// Local sessions (unix, loopback) go with local OVSDBs (unix,
+	// loopback): loomd on the hypervisor, or a lab on one machine.
+	for _, c := range []struct {
+		ovsdb, remote string
+		want          bool
+	}{
+		{"unix:/run/db.sock", "unix:/run/loom.sock", true},
+		{"unix:/run/db.sock", "127.0.0.1:40000", true},
+		{"tcp:127.0.0.1:6640", "unix:/run/loom.sock", true},
+		{"tcp:127.0.0.1:6640", "[::1]:40000", true},
+		{"unix:/run/db.sock", "192.0.2.66:40000", false},
+		{"tcp:127.0.0.1:6640", "192.0.2.66:40000", false},
+	} {
+		top := New()
+		top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: c.ovsdb}})
+		top.OVSDBState("kvm01", c.ovsdb, hvView(), nil)
+		top.SwitchConnected(0xc1, c.remote, []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
+		if p, _ := top.Port(0xc1, 1); (p.Kind == PortVM) != c.want {
+			t.Errorf("OVSDB %s, session from %s: %+v, want applied=%v", c.ovsdb, c.remote, p, c.want)
+		}
 	}
 }
 

@@ -552,10 +552,10 @@ func (t *Topology) Restore(data []byte) error {
 type where struct {
 	hv     string
 	bridge ovsdb.Bridge
-	// addrs and unix say where the hypervisor's switches connect from
+	// addrs and local say where the hypervisor's switches connect from
 	// (speaksFor).
 	addrs []netip.Addr
-	unix  bool
+	local bool
 }
 
 // join computes the model from the inputs.
