@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,6 +16,7 @@ import (
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/integration/harness"
 	"github.com/loomsdn/loom/internal/fakeswitch"
+	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -166,6 +171,117 @@ func TestIdentitySecondOVSDBCannotTakeAVictimsDatapathID(t *testing.T) {
 	}
 }
 
+// addLoopbackIPs puts ips (/32) on the loopback of lab namespace ns, for
+// loomd and peers that talk TCP inside it.
+func addLoopbackIPs(t *testing.T, ns string, ips ...string) {
+	t.Helper()
+	for _, ip := range ips {
+		if out, err := exec.Command("ip", "-n", ns, "addr", "add", ip+"/32", "dev", "lo").CombinedOutput(); err != nil {
+			t.Fatalf("ip addr add: %v %s", err, out)
+		}
+	}
+}
+
+// startLoomdIn runs loomd inside ns, listening for OpenFlow on listen.
+func startLoomdIn(t *testing.T, lab *harness.Lab, ns, name, listen, config string) *harness.Process {
+	t.Helper()
+	cfg := writeConfig(t, lab, name+".yaml", config)
+	p := lab.Start(name, ns, nil, loomdBin, "--openflow-listen", listen, "--db", filepath.Join(lab.Dir(), name+".db"),
+		"--config", cfg, "--log-level", "debug", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
+	waitFor(t, name+" listening", 10*time.Second, func() bool { return strings.Contains(p.Log(), "accepting OpenFlow connections") })
+	return p
+}
+
+// fakePeerFrom connects a fake switch announcing dpid to loomd at to,
+// from address from, inside ns, and waits for loomd (log) to take it.
+func fakePeerFrom(t *testing.T, ns, from, to string, l *harness.Process, dpid uint64, ports ...openflow.Port) *fakeswitch.Switch {
+	t.Helper()
+	before := strings.Count(l.Log(), "switch connected")
+	var conn net.Conn
+	if err := harness.InNS(ns, func() (err error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		conn, err = d.Dial("tcp", to)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sw := fakeswitch.Start(conn, dpid, ports...)
+	t.Cleanup(sw.Close)
+	waitFor(t, "loomd to take the peer", 10*time.Second, func() bool {
+		return strings.Count(l.Log(), "switch connected") > before
+	})
+	return sw
+}
+
+// healthzIn reads loomd's /healthz, served on loopback inside ns.
+func healthzIn(t *testing.T, ns string, l *harness.Process) string {
+	t.Helper()
+	addr := logAddr(t, l.Log(), reMetricsAddr)
+	client := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(_ context.Context, network, a string) (c net.Conn, err error) {
+			err = harness.InNS(ns, func() (err error) { c, err = net.DialTimeout(network, a, 5*time.Second); return err })
+			return c, err
+		}}}
+	resp, err := client.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// (d) A switch holding a datapath id must connect from the hypervisor
+// whose OVSDB lists it before that OVSDB counts: a fake peer from another
+// address announcing the dpid of a bridge that does name Loom gets no
+// fail_mode written and no classification, and health says why; the same
+// from the hypervisor's own address is secured (the control).
+func TestIdentitySessionMustComeFromItsHypervisor(t *testing.T) {
+	t.Parallel()
+	lab := harness.New(t)
+	hv := lab.Hypervisor("hv1")
+	const loomIP, hvIP, strangerIP = "10.77.0.2", "10.77.0.11", "10.77.0.66"
+	addLoopbackIPs(t, hv.NS, loomIP, hvIP, strangerIP)
+	if out, err := exec.Command("ovs-appctl", "-t", filepath.Join(hv.RunDir, "ovsdb-server.ctl"), "ovsdb-server/add-remote", "ptcp:6640:"+hvIP).CombinedOutput(); err != nil {
+		t.Fatalf("OVSDB over TCP: %v %s", err, out)
+	}
+	// Both bridges name Loom by a name OVS cannot resolve (so their real
+	// switches never connect and the fake peers hold the dpids), which
+	// Loom knows as its own from openflow.targets.
+	const target = "tcp:loom.invalid:6653"
+	stolen, mine := hv.AddBridge("vswitch02", 0xc1), hv.AddBridge("vswitch03", 0xc2)
+	vm := hv.AddVM("centos01", stolen, "172.16.123.101/24")
+	if _, err := hv.Vsctl("set", "Interface", vm.Port, "external_ids:attached-mac="+vm.MAC); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*harness.Bridge{stolen, mine} {
+		b.SetController(target)
+		if _, err := hv.Vsctl("clear", "Bridge", b.Name, "fail_mode"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := startLoomdIn(t, lab, hv.NS, "loomd", "tcp:"+loomIP+":6653",
+		fmt.Sprintf("hypervisors:\n  - {name: hv1, ovsdb: \"tcp:%s:6640\"}\nopenflow:\n  targets: [\"%s\"]\n", hvIP, target))
+	waitFor(t, "loomd to read hv1's OVSDB", 10*time.Second, func() bool { return strings.Contains(l.Log(), "OVSDB connected and monitored") })
+	to := net.JoinHostPort(loomIP, "6653")
+	fakePeerFrom(t, hv.NS, strangerIP, to, l, stolen.DPID, openflow.Port{No: 1, Name: vm.Port})
+	fakePeerFrom(t, hv.NS, hvIP, to, l, mine.DPID)
+	waitFor(t, "Loom to secure the bridge whose switch connected from its hypervisor (control)", 15*time.Second, func() bool {
+		return failMode(t, hv, mine.Name) == "secure"
+	})
+	time.Sleep(2 * time.Second) // two more passes over the OVSDB
+	if m := failMode(t, hv, stolen.Name); m != "" {
+		t.Fatalf("a peer from %s announcing hv1's bridge's dpid made Loom set its fail_mode to %q", strangerIP, m)
+	}
+	health := healthzIn(t, hv.NS, l)
+	if !strings.Contains(health, "connected from "+strangerIP) || !strings.Contains(health, "not from hypervisor hv1") {
+		t.Fatalf("health does not name the stranger:\n%s", health)
+	}
+	if strings.Contains(health, "0x00000000000000c2 (hv1/vswitch03): connected from") {
+		t.Fatalf("health calls the switch from its own hypervisor a stranger:\n%s", health)
+	}
+}
+
 // (c) With discovery off (the default), a connection from a host no
 // hypervisor covers makes loomd dial nothing: a listener on that host's
 // address, port 6640, inside a lab namespace, gets no connection. With
@@ -176,11 +292,7 @@ func TestIdentityDiscoveryIsOptIn(t *testing.T) {
 	lab := harness.New(t)
 	ns := lab.Hypervisor("net").NS // a lab namespace for loomd and the peer's address
 	const loomIP, peerIP = "10.77.0.2", "10.77.0.11"
-	for _, ip := range []string{loomIP, peerIP} {
-		if out, err := exec.Command("ip", "-n", ns, "addr", "add", ip+"/32", "dev", "lo").CombinedOutput(); err != nil {
-			t.Fatalf("ip addr add: %v %s", err, out)
-		}
-	}
+	addLoopbackIPs(t, ns, loomIP, peerIP)
 	var dialled atomic.Int32
 	var ln net.Listener
 	if err := harness.InNS(ns, func() (err error) {
@@ -200,34 +312,10 @@ func TestIdentityDiscoveryIsOptIn(t *testing.T) {
 			c.Close()
 		}
 	}()
-	// peer connects from peerIP as a switch would and completes the handshake.
-	peer := func(l *harness.Process) {
-		t.Helper()
-		var conn net.Conn
-		if err := harness.InNS(ns, func() (err error) {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(peerIP)}, Timeout: 5 * time.Second}
-			conn, err = d.Dial("tcp", net.JoinHostPort(loomIP, "6653"))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		sw := fakeswitch.Start(conn, 0xd1)
-		t.Cleanup(sw.Close)
-		waitFor(t, "loomd to take the peer", 10*time.Second, func() bool {
-			return strings.Contains(l.Log(), "switch connected")
-		})
-	}
-	run := func(name, config string) *harness.Process {
-		t.Helper()
-		cfg := writeConfig(t, lab, name+".yaml", config)
-		p := lab.Start(name, ns, nil, loomdBin, "--openflow-listen", "tcp:"+loomIP+":6653", "--db", filepath.Join(lab.Dir(), name+".db"),
-			"--config", cfg, "--log-level", "debug", "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
-		waitFor(t, name+" listening", 10*time.Second, func() bool { return strings.Contains(p.Log(), "accepting OpenFlow connections") })
-		return p
-	}
-
-	off := run("loomd-off", "flows:\n  verify_interval: 1s\n")
-	peer(off)
+	to := net.JoinHostPort(loomIP, "6653")
+	listen := "tcp:" + to
+	off := startLoomdIn(t, lab, ns, "loomd-off", listen, "flows:\n  verify_interval: 1s\n")
+	fakePeerFrom(t, ns, peerIP, to, off, 0xd1)
 	time.Sleep(3 * time.Second) // discovery used to dial at once
 	if n := dialled.Load(); n != 0 {
 		t.Fatalf("with discovery off, loomd dialled the peer's address %d times", n)
@@ -239,7 +327,7 @@ func TestIdentityDiscoveryIsOptIn(t *testing.T) {
 		t.Logf("stopping loomd: %v", err)
 	}
 
-	on := run("loomd-on", "hypervisors_discovery:\n  allow: [10.77.0.0/24]\n")
-	peer(on)
+	on := startLoomdIn(t, lab, ns, "loomd-on", listen, "hypervisors_discovery:\n  allow: [10.77.0.0/24]\n")
+	fakePeerFrom(t, ns, peerIP, to, on, 0xd1)
 	waitFor(t, "discovery, allowed, to dial the peer's OVSDB", 10*time.Second, func() bool { return dialled.Load() > 0 })
 }
