@@ -49,7 +49,7 @@ func (h *hypervisors) ours(hv string, b ovsdb.Bridge, needSession bool) bool {
 		}
 	}
 	if !h.c.self.anyMatches(b.Controllers) {
-		log("a switch announces the datapath id of a bridge whose controller targets do not name this loomd")
+		log("a switch announces the datapath id of a bridge whose controller targets do not name this loomd (if one of them is this loomd by another address or name, list it in openflow.targets)")
 		return false
 	}
 	bind := top.Bind(b.DPID)
