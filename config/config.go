@@ -27,6 +27,9 @@ type Config struct {
 	OpenFlow    OpenFlow     `yaml:"openflow"`
 	Flows       Flows        `yaml:"flows"`
 	Hypervisors []Hypervisor `yaml:"hypervisors"`
+	// HypervisorsDiscovery says from which networks Loom may find OVSDBs
+	// it was not told about (off unless allow lists some).
+	HypervisorsDiscovery HypervisorsDiscovery `yaml:"hypervisors_discovery"`
 	// OVSDBTLS is the client certificate and CA for ssl: OVSDB endpoints.
 	OVSDBTLS TLSFiles `yaml:"ovsdb_tls"`
 	// OVSDBProbeInterval is how often each OVSDB connection is probed
@@ -79,7 +82,8 @@ func (f TLSFiles) Client(at string) (*tls.Config, error) {
 
 // Hypervisor is one KVM host whose OVSDB Loom reads and writes. Hosts not
 // listed are found from their bridges' OpenFlow connections, at
-// tcp:<the connection's source address>:6640.
+// tcp:<the connection's source address>:6640, only when
+// hypervisors_discovery allows the source's network.
 type Hypervisor struct {
 	Name     string `yaml:"name"`
 	OVSDB    string `yaml:"ovsdb"`     // unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT
@@ -115,6 +119,12 @@ type Flows struct {
 type OpenFlow struct {
 	// Listen holds listener addresses: "tcp:HOST:PORT", ":PORT", "unix:PATH".
 	Listen []string `yaml:"listen"`
+	// Targets are further controller targets that mean this loomd, as
+	// bridges name it (ovs-vsctl set-controller BR tcp:HOST:PORT) when
+	// they reach it by an address it does not listen on: a VIP, a NAT
+	// address, a DNS name. Only bridges whose controller targets name
+	// this loomd (a listener or one of these) are Loom's to change.
+	Targets []string `yaml:"targets"`
 	// EchoInterval is the keepalive period; a switch silent for two
 	// intervals is dropped.
 	EchoInterval Duration `yaml:"echo_interval"`
@@ -272,6 +282,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if _, err := c.OVSDBTLS.Client("ovsdb_tls"); err != nil {
+		return err
+	}
+	if err := c.validateDiscovery(); err != nil {
 		return err
 	}
 	for i, sf := range c.Apps.Static.Flows {

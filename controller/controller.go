@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +44,14 @@ type Config struct {
 	// Topology, when set, is kept up to date with switches, ports and
 	// hypervisors.
 	Topology *topology.Topology
-	// DiscoverOVSDB starts an OVSDB client at tcp:<address>:6640 for a
-	// switch that connects over TCP from a host no hypervisor covers.
-	DiscoverOVSDB bool
+	// DiscoverFrom lists the networks whose hosts' OVSDBs Loom looks for:
+	// a switch that connects over TCP from an address in one of them, on a
+	// host no hypervisor covers, gets an OVSDB client at
+	// tcp:<address>:6640. Empty: none (only configured hypervisors).
+	DiscoverFrom []netip.Prefix
+	// Targets are controller targets that mean this loomd besides its
+	// listeners (a VIP, a NAT address, a name); see selfTargets.
+	Targets []string
 	// OVSDBProbeInterval is how often an OVSDB connection is probed with
 	// an echo (a server silent for two is disconnected); default 5s.
 	OVSDBProbeInterval time.Duration
@@ -89,6 +95,7 @@ type Controller struct {
 	stats    Stats
 	persist  *persister
 	hv       *hypervisors
+	self     selfTargets // the controller targets that mean this loomd
 	packets  packetSubs
 	stop     context.CancelFunc // ends the controller's own goroutines
 	netMu    sync.Mutex         // serialises network policy changes
@@ -134,6 +141,7 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
 		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry(), generation: uint64(time.Now().UnixNano())}
+	c.self.setExtra(cfg.Targets)
 	names := map[string]bool{}
 	tables := map[uint8]string{}
 	for _, a := range appList {
@@ -248,6 +256,7 @@ func (c *Controller) now() time.Time { return c.cfg.Now() }
 // so a storm of idle connections cannot turn into a busy loop or an exit.
 func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	c.log.WithField("listen", l.Addr().String()).Info("accepting OpenFlow connections")
+	defer c.self.listening(l.Addr())() // bridges pointed here are Loom's (selfTargets)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	c.serving.Add(1)

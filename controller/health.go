@@ -53,6 +53,7 @@ func (c *Controller) Health() []apps.Condition {
 		}
 	}
 	out = append(out, c.ownConditions(now)...)
+	out = append(out, c.identityConditions()...)
 	rank := map[string]int{"switch": 0, "ovsdb": 1, "store": 2}
 	sort.SliceStable(out, func(i, j int) bool {
 		ri, oki := rank[out[i].Kind]

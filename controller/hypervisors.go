@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -13,9 +14,10 @@ import (
 )
 
 // hypervisors runs one OVSDB client per hypervisor: those configured, and
-// (unless turned off) one for each host whose bridge connects over TCP
-// without a configured hypervisor, at tcp:<its address>:6640. Each client
-// feeds the topology and makes sure the bridges Loom controls are in
+// one for each host in the networks discovery allows (Config.DiscoverFrom;
+// none by default) whose bridge connects over TCP without a configured
+// hypervisor, at tcp:<its address>:6640. Each client feeds the topology
+// and makes sure the bridges Loom controls (identity.go) are in
 // fail_mode=secure.
 type hypervisors struct {
 	c   *Controller
@@ -24,7 +26,20 @@ type hypervisors struct {
 	mu      sync.Mutex
 	clients map[string]*ovsdb.Client // by hypervisor name
 	hosts   map[string]string        // endpoint host -> hypervisor name
+	// discovered counts the clients started by discovery: at most
+	// maxDiscovered, whatever connects.
+	discovered int
+	// conflicts are the contested dpids already logged (bounded).
+	conflicts     map[uint64]string
+	conflictsGen  uint64          // the topology's claims generation conflicts reflects
+	conflictsRead bool            // conflictsGen is set
+	noted         map[string]bool // refusals already logged (once)
 }
+
+// maxDiscovered bounds the OVSDB clients discovery starts: each is a
+// goroutine and a connection loop, and their keys come from whoever
+// connects.
+const maxDiscovered = 4096
 
 // DefaultOVSDBPort is where Loom looks for an unlisted hypervisor's OVSDB.
 const DefaultOVSDBPort = "6640"
@@ -32,7 +47,7 @@ const DefaultOVSDBPort = "6640"
 // RunHypervisors starts the OVSDB clients of the configured hypervisors
 // and watches for new ones until ctx ends.
 func (c *Controller) RunHypervisors(ctx context.Context, configured []topology.Hypervisor) {
-	h := &hypervisors{c: c, ctx: ctx, clients: map[string]*ovsdb.Client{}, hosts: map[string]string{}}
+	h := &hypervisors{c: c, ctx: ctx, clients: map[string]*ovsdb.Client{}, hosts: map[string]string{}, conflicts: map[uint64]string{}}
 	c.hv = h
 	if c.cfg.Topology != nil {
 		c.cfg.Topology.SetHypervisors(configured)
@@ -65,23 +80,48 @@ func (h *hypervisors) start(name, endpoint string) {
 }
 
 // switchFrom starts a client for the host a switch connected from when no
-// hypervisor covers it yet.
+// hypervisor covers it yet and discovery allows its network. Anyone can
+// open an OpenFlow connection: without that allow list, any host could
+// make Loom dial it and believe what its OVSDB says.
 func (h *hypervisors) switchFrom(remote net.Addr) {
-	if h == nil || !h.c.cfg.DiscoverOVSDB {
+	if h == nil || len(h.c.cfg.DiscoverFrom) == 0 {
 		return
 	}
 	tcp, ok := remote.(*net.TCPAddr)
 	if !ok {
 		return // unix sockets: the host is this one, and must be configured
 	}
-	host := tcp.IP.String()
+	ip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok || !allowed(h.c.cfg.DiscoverFrom, ip.Unmap()) {
+		return
+	}
+	host := ip.Unmap().String()
 	h.mu.Lock()
 	_, known := h.hosts[host]
+	full := h.discovered >= maxDiscovered
+	if !known && !full {
+		h.discovered++
+	}
 	h.mu.Unlock()
-	if !known {
+	switch {
+	case known:
+	case full:
+		h.c.warnOnce("discovery-full", h.c.log.WithField("host", host),
+			"discovery already runs the most OVSDB clients it may; configure further hypervisors")
+	default:
 		h.c.log.WithField("host", host).Info("no hypervisor configured for this switch's host; trying its OVSDB on port " + DefaultOVSDBPort)
 		h.start(host, "tcp:"+net.JoinHostPort(host, DefaultOVSDBPort))
 	}
+}
+
+// allowed says whether ip is in one of nets.
+func allowed(nets []netip.Prefix, ip netip.Addr) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // follow feeds one client's view into the topology as it changes, reports
@@ -116,20 +156,17 @@ func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
 		if top != nil {
 			top.OVSDBState(name, endpoint, &snap, nil)
 		}
+		h.noteConflicts()
 		h.secure(cl, snap)
 		h.tunnelPorts(cl, snap)
 	}
 }
 
-// secure puts every bridge of snap that is connected to Loom in
-// fail_mode=secure.
+// secure puts every bridge of snap that is Loom's and connected to it
+// (h.ours) in fail_mode=secure.
 func (h *hypervisors) secure(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
-	connected := map[uint64]bool{}
-	for _, d := range h.c.Switches() {
-		connected[d] = true
-	}
 	for _, b := range snap.Bridges {
-		if !connected[b.DPID] || b.FailMode == "secure" || h.c.passive(b.DPID) {
+		if b.FailMode == "secure" || h.c.passive(b.DPID) || !h.ours(snap.Name, b, true) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
@@ -165,6 +202,13 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		if h.c.passive(b.DPID) {
 			continue // another controller is master: its OVSDB rows are not ours to change either
 		}
+		// A contested dpid gets no change at all. Adding a port needs the
+		// bridge to be Loom's (h.ours); removing Loom's own port (stamped
+		// loom-owned=tunnel, so Loom made it while the bridge was Loom's)
+		// does not: that is the cleanup after a bridge leaves Loom.
+		if h.contested(b.DPID) {
+			continue
+		}
 		// A bridge keeps its port while its switch is connected or away for
 		// less than the peer timeout (a loomd restart, a switch reconnecting),
 		// and loses it when the switch is gone for good.
@@ -184,7 +228,7 @@ func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 				})
 			}
 		}
-		if wanted && !has {
+		if wanted && !has && h.ours(snap.Name, b, true) {
 			h.ovsdbDo(snap.Name, b.Name, want, "added Loom's flow-based tunnel port", func(ctx context.Context) error {
 				return cl.AddTunnelPort(ctx, b.Name, typ)
 			})

@@ -263,8 +263,13 @@ func (c *Client) connect(ctx context.Context) (s *session, err error) {
 		UpdateFunc: func(string, model.Model, model.Model) { c.notify() },
 		DeleteFunc: func(string, model.Model) { c.notify() },
 	})
+	// Of the Controller table only the target: it says whom a bridge
+	// answers to (Bridge.Controllers); its status columns change every few
+	// seconds and would wake every reader for nothing.
+	ctrl := &vswitch.Controller{}
 	_, err = cl.Monitor(cctx, cl.NewMonitor(
 		client.WithTable(&vswitch.OpenvSwitch{}),
+		client.WithTable(ctrl, &ctrl.Target),
 		client.WithTable(&vswitch.Bridge{}),
 		client.WithTable(&vswitch.Port{}),
 		client.WithTable(&vswitch.Interface{}),
@@ -463,6 +468,15 @@ func snapshotFrom(name string, ca *cache.TableCache) Hypervisor {
 		if b.DatapathID != nil {
 			br.DPID, _ = strconv.ParseUint(*b.DatapathID, 16, 64)
 		}
+		for i, cu := range b.Controller {
+			if i == maxControllers {
+				break // a bridge with more controllers than that is hostile: the rest are not read
+			}
+			if ct, ok := row("Controller", cu).(*vswitch.Controller); ok {
+				br.Controllers = append(br.Controllers, ct.Target)
+			}
+		}
+		sort.Strings(br.Controllers)
 		for _, pu := range b.Ports {
 			p, ok := row("Port", pu).(*vswitch.Port)
 			if !ok {
@@ -502,6 +516,9 @@ func fillInterface(p *Port, i *vswitch.Interface) {
 	p.PatchPeer = i.Options["peer"]
 	p.RemoteIP, p.Key = i.Options["remote_ip"], i.Options["key"]
 }
+
+// maxControllers is how many controller targets of one bridge are read.
+const maxControllers = 16
 
 // ErrNoBridge is returned for a bridge the hypervisor does not have.
 var ErrNoBridge = errors.New("no such bridge")

@@ -20,7 +20,10 @@ type Bridge struct {
 	// LoomOwned lists what Loom stamped on this bridge (external_ids
 	// loom-owned), e.g. "fail_mode".
 	LoomOwned string
-	Ports     []Port
+	// Controllers are the bridge's controller targets ("tcp:10.0.0.5:6653",
+	// "unix:/run/loom.sock"), sorted: whom the operator pointed it at.
+	Controllers []string
+	Ports       []Port
 }
 
 // Port is one OVS port with its (first) interface.

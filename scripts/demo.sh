@@ -11,7 +11,8 @@
 #
 # centos01 and centos02 are in network "blue" (VLAN 10, VNI 5010), centos03
 # in "red" (VLAN 20, VNI 5020). Each vswitch02 connects to Loom over TCP;
-# Loom finds each host's OVSDB from the connection, creates the VXLAN tunnel
+# Loom finds each host's OVSDB from the connection (discovery is allowed for
+# 192.168.50.0/24 in the config below), creates the VXLAN tunnel
 # port on each vswitch02, and programs the flows: centos01 and centos02 ping
 # across hosts, centos03 reaches neither. vswitch01 forwards the underlay on
 # its own (standalone); the userspace datapath encapsulates and routes.
@@ -116,8 +117,10 @@ newns "$tag-loom"
 plug "$tag-loom" eth0 u-loom
 ip netns exec "$tag-loom" ip addr add 192.168.50.2/24 dev eth0
 cat >"$dir/loom.yaml" <<YAML
-# No hypervisors listed: Loom finds each host's OVSDB at tcp:<its switch's address>:6640,
-# and uses that address as the host's tunnel endpoint.
+# No hypervisors listed: Loom finds each host's OVSDB at tcp:<its switch's address>:6640
+# (only for switches connecting from the networks listed here), and uses that address
+# as the host's tunnel endpoint.
+hypervisors_discovery: {allow: [192.168.50.0/24]}
 tunnels: {type: vxlan}
 networks:
   - {name: blue, vlan: 10, vni: 5010, ports: [centos01_port1, centos02_port1]}

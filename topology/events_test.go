@@ -101,7 +101,7 @@ func TestPanicInUpdateReleasesLock(t *testing.T) {
 func TestSnapshotIsACopy(t *testing.T) {
 	top := New()
 	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
-	top.SwitchConnected(0xc1, "r", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
+	top.SwitchConnected(0xc1, "192.0.2.10:40000", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
 	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
 	s := top.Snapshot()
 	s.Ports[0].VM.MAC = "changed"

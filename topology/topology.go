@@ -33,6 +33,12 @@ type inputs struct {
 	Switches   map[uint64]ofSwitch   `json:"switches"`
 	Links      map[string]Link       `json:"links"`
 	Hosts      map[string]Host       `json:"hosts"`
+	// Claims lists, per datapath id, the hypervisors whose OVSDB lists
+	// it, first claimant first: the binding (identity.go).
+	Claims map[uint64][]string `json:"claims,omitempty"`
+	// claimsGen counts changes to Claims (not persisted), so readers of
+	// Conflicts can tell cheaply whether anything changed.
+	claimsGen uint64
 }
 
 type ovsdbState struct {
@@ -207,6 +213,7 @@ func (t *Topology) OVSDBState(name, endpoint string, view *ovsdb.Hypervisor, err
 		}
 		if view != nil {
 			st.View = *view
+			claim(in, name, st.View)
 		}
 		in.OVSDB[name] = st
 		return true
@@ -462,6 +469,9 @@ func (t *Topology) Restore(data []byte) error {
 	if in.Hosts == nil {
 		in.Hosts = fresh.Hosts
 	}
+	if in.Claims == nil {
+		reclaim(&in)
+	}
 	t.mu.Lock()
 	t.in = in
 	t.bridges = bridgeIndex(in)
@@ -483,23 +493,15 @@ func restartRevision(saved uint64, now time.Time) uint64 {
 	return max(saved, uint64(now.UnixMicro()))
 }
 
-// where is the OVSDB bridge (and its hypervisor) behind a datapath id.
+// where is the OVSDB bridge (and its hypervisor) bound to a datapath id
+// (bridgeIndex, identity.go).
 type where struct {
 	hv     string
 	bridge ovsdb.Bridge
-}
-
-// bridgeIndex maps datapath ids to their OVSDB bridge.
-func bridgeIndex(in inputs) map[uint64]where {
-	idx := map[uint64]where{}
-	for n, st := range in.OVSDB {
-		for _, b := range st.View.Bridges {
-			if b.DPID != 0 {
-				idx[b.DPID] = where{n, b}
-			}
-		}
-	}
-	return idx
+	// addrs and local say where the hypervisor's switches connect from
+	// (speaksFor).
+	addrs []netip.Addr
+	local bool
 }
 
 // join computes the model from the inputs.
@@ -547,6 +549,9 @@ func join(in inputs) Snapshot {
 // report and its OVSDB bridge.
 func switchView(dpid uint64, sw ofSwitch, idx map[uint64]where) (Switch, []Port) {
 	w := idx[dpid]
+	if !w.speaksFor(sw.Remote) {
+		w = where{} // not from that hypervisor: its OVSDB's word does not count for this session
+	}
 	x := Switch{DPID: dpid, Bridge: w.bridge.Name, Hypervisor: w.hv, Remote: sw.Remote, Connected: sw.Connected}
 	byName := map[string]ovsdb.Port{}
 	for _, p := range w.bridge.Ports {

@@ -93,7 +93,7 @@ func TestPortEventsAndDisconnect(t *testing.T) {
 func TestRestoreReproducesTheModel(t *testing.T) {
 	top := New()
 	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
-	top.SwitchConnected(0xc1, "r", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
+	top.SwitchConnected(0xc1, "192.0.2.10:40000", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
 	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
 	top.SetLink(NewLink(Endpoint{0xc2, 1}, Endpoint{0xc1, 2}), true)
 	data, err := top.Marshal()
@@ -169,7 +169,7 @@ func TestSwitchUpdatesMatchAFullRecompute(t *testing.T) {
 	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
 	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
 	for d := uint64(0xc5); d >= 0xc0; d-- {
-		top.SwitchConnected(d, "r", []OFPort{{No: 2, Name: "patch-to-01", Up: true}, {No: 1, Name: "centos01_port1", Up: true}})
+		top.SwitchConnected(d, "192.0.2.10:40000", []OFPort{{No: 2, Name: "patch-to-01", Up: true}, {No: 1, Name: "centos01_port1", Up: true}})
 	}
 	top.PortChanged(0xc1, OFPort{No: 1, Name: "centos01_port1"}, false)
 	top.PortChanged(0xc2, OFPort{No: 2, Name: "patch-to-01"}, true)
@@ -196,7 +196,7 @@ func TestSwitchLookup(t *testing.T) {
 	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
 	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
 	for _, d := range []uint64{0xc3, 0xc1, 0xc2} {
-		top.SwitchConnected(d, "r", nil)
+		top.SwitchConnected(d, "192.0.2.10:40000", nil)
 	}
 	if sw, ok := top.Switch(0xc1); !ok || sw.Hypervisor != "kvm01" || sw.Bridge != "vswitch02" {
 		t.Fatalf("0xc1: %+v %v, want kvm01/vswitch02", sw, ok)

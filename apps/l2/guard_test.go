@@ -59,7 +59,7 @@ func (c *logCtx) text(key string) string {
 func vmTopology() *topology.Topology {
 	top := topology.New()
 	top.SetHypervisors([]topology.Hypervisor{{Name: "hv"}})
-	top.SwitchConnected(1, "r", []topology.OFPort{{No: 5, Name: "vm1", Up: true}, {No: 6, Name: "vm2", Up: true}, {No: 7, Name: "uplink", Up: true}})
+	top.SwitchConnected(1, "unix:/x.sock", []topology.OFPort{{No: 5, Name: "vm1", Up: true}, {No: 6, Name: "vm2", Up: true}, {No: 7, Name: "uplink", Up: true}})
 	setVMMACs(top, "02:00:00:00:00:05", "02:00:00:00:00:06")
 	return top
 }

@@ -81,7 +81,7 @@ func TestMoveFromADownPortIsImmediate(t *testing.T) {
 func TestVMPortMaySendOnlyAsItsOwnMAC(t *testing.T) {
 	top := topology.New()
 	top.SetHypervisors([]topology.Hypervisor{{Name: "hv"}})
-	top.SwitchConnected(1, "r", []topology.OFPort{{No: 5, Name: "vm-port", Up: true}})
+	top.SwitchConnected(1, "unix:/x.sock", []topology.OFPort{{No: 5, Name: "vm-port", Up: true}})
 	top.OVSDBState("hv", "unix:/x", &ovsdb.Hypervisor{Bridges: []ovsdb.Bridge{{Name: "br", DPID: 1,
 		Ports: []ovsdb.Port{{Name: "vm-port", AttachedMAC: "02:00:00:00:00:05"}}}}}, nil)
 	a, ctx := New(Options{Topology: top}), newCtx()
