@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/store"
 )
@@ -29,6 +30,18 @@ type flakyStore struct {
 	gate   chan struct{} // while non-nil, SaveDesired waits for it to close
 	saves  int
 	inSave chan struct{} // told when a gated save has started
+	// netsRefused, when set, is SaveNetworks' error.
+	netsRefused error
+}
+
+func (s *flakyStore) SaveNetworks(data []byte) error {
+	s.mu.Lock()
+	err := s.netsRefused
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.Bolt.SaveNetworks(data)
 }
 
 func (s *flakyStore) SaveDesired(ch []store.DesiredChange) error {
@@ -379,4 +392,47 @@ func gauge(t *testing.T, c *Controller, name string) float64 {
 	}
 	t.Fatalf("metric %s not exposed", name)
 	return 0
+}
+
+// Network, trunk and ACL writes were already stored before they apply;
+// a refusal is a *StoreError too (Unavailable to clients), and changes
+// nothing.
+func TestRefusedNetworkWriteChangesNothing(t *testing.T) {
+	b, err := store.Open(filepath.Join(t.TempDir(), "loom.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &flakyStore{Bolt: b, inSave: make(chan struct{}, 1)}
+	log, _ := test.NewNullLogger()
+	c, err := New(Config{Log: log, Store: st, Networks: &Networks{Policy: network.NewHolder(nil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); b.Close() })
+	if err := c.RestoreNetworks(); err != nil {
+		t.Fatal(err)
+	}
+	a := c.API("test")
+	add := func(name string, vlan uint32) error {
+		_, err := a.AddNetwork(context.Background(), &pb.AddNetworkRequest{Network: &pb.Network{Name: name, Vlan: vlan}})
+		return err
+	}
+	if err := add("web", 10); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.netsRefused = errDiskFull
+	st.mu.Unlock()
+	err = add("db", 20)
+	var se *StoreError
+	if !errors.As(err, &se) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("AddNetwork on a full disk: %v (%T), want a *StoreError wrapping ENOSPC", err, err)
+	}
+	if _, api := c.NetworkSpecs(); len(api.Networks) != 1 || api.Networks[0].Name != "web" {
+		t.Fatalf("a refused network write changed the declarations: %+v", api.Networks)
+	}
+	data, err := b.LoadNetworks()
+	if err != nil || strings.Contains(string(data), `"db"`) {
+		t.Fatalf("the store holds %s, %v", data, err)
+	}
 }
