@@ -46,7 +46,9 @@ func (o owner) cookie(id flow.AppID) flow.Cookie {
 type desiredStore struct {
 	mu sync.Mutex
 	sw map[uint64]*switchDesired
-	// persist, when set, is told of every change (not of restores).
+	// persist, when set, is told of every change but restores and API
+	// writes (already stored, see applyDurable), under mu so it learns
+	// of them in memory's order. It must not block.
 	persist func(dpid uint64, o owner, flows []flow.Flow, deleted bool)
 }
 

@@ -323,7 +323,13 @@ func mountTmpfs(t *testing.T, size string) string {
 	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		os.Remove(dir)
-		t.Fatalf("mount tmpfs: %v %s", err, out)
+		// No right to mount (a container without CAP_SYS_ADMIN) is a
+		// missing dependency like the others: fatal in CI.
+		msg := fmt.Sprintf("mount tmpfs: %v %s", err, out)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
