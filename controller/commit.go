@@ -72,8 +72,10 @@ func (p *persister) write(ctx context.Context, d *desiredStore, dpid uint64, o o
 // and answers their callers: on success after applying each in arrival
 // order (the order the transaction wrote them in, so memory and file
 // agree when two callers write the same key), on failure with a
-// *StoreError and nothing applied.
-func (p *persister) commitWrites() {
+// *StoreError and nothing applied. It reports whether a commit succeeded:
+// the store takes writes, so a waiting background batch need not wait
+// out its retry delay.
+func (p *persister) commitWrites() (committed bool) {
 	for {
 		p.mu.Lock()
 		n := min(len(p.writes), maxGroup)
@@ -84,7 +86,7 @@ func (p *persister) commitWrites() {
 		}
 		p.mu.Unlock()
 		if n == 0 {
-			return
+			return committed
 		}
 		batch := make([]store.DesiredChange, n)
 		for i, w := range group {
@@ -93,12 +95,25 @@ func (p *persister) commitWrites() {
 		start := time.Now()
 		if err := p.st.SaveDesired(batch); err != nil {
 			p.errs.Add(1)
-			p.log.WithError(err).WithField("writes", n).Warn("the store refused API writes; their callers get the error")
+			// Once per outage at warning level: a client retrying in a
+			// loop against a full disk must not fill the log.
+			entry := p.log.WithError(err).WithField("writes", n)
+			if !p.apiFailing {
+				entry.Warn("the store refused API writes; their callers get the error")
+			} else {
+				entry.Debug("the store refused API writes again")
+			}
+			p.apiFailing = true
 			for _, w := range group {
 				w.done <- &StoreError{What: fmt.Sprintf("%s on 0x%016x", w.key.o, w.key.dpid), Err: err}
 			}
 			continue
 		}
+		if p.apiFailing {
+			p.log.WithField("writes", n).Info("the store takes API writes again")
+			p.apiFailing = false
+		}
+		committed = true
 		for _, w := range group {
 			w.apply(func() { p.supersede(w.key) })
 			w.done <- nil

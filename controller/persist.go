@@ -43,6 +43,9 @@ type persister struct {
 	failing error
 
 	errs atomic.Uint64 // failed commits, both kinds
+	// apiFailing says the last API commit failed; the persister's
+	// goroutine alone uses it (to log an outage once).
+	apiFailing bool
 
 	kick      chan struct{}
 	stop      chan struct{}
@@ -113,7 +116,9 @@ func (p *persister) run() {
 			return
 		}
 		// API writes first: their callers are waiting.
-		p.commitWrites()
+		if p.commitWrites() {
+			notBefore = time.Time{} // the store takes writes: retry the backlog now
+		}
 		if time.Now().Before(notBefore) {
 			continue // the timer is set; an API write's kick must not hurry a retry
 		}

@@ -287,6 +287,13 @@ func TestDurableFullDiskRefusesAndLosesNothing(t *testing.T) {
 		acked[d.key] = d
 	}
 
+	// One warning for the outage and one line for its end, not a line per
+	// refused call.
+	log := l.proc.Log()
+	if n := strings.Count(log, "the store refused API writes;"); n != 1 || !strings.Contains(log, "the store takes API writes again") {
+		t.Errorf("the outage was logged as %d warnings, recovery logged: %v", n, strings.Contains(log, "the store takes API writes again"))
+	}
+
 	l.proc.Kill9()
 	l.start(t)
 	checkDeclared(t, l, acked, "after the restart")
