@@ -46,7 +46,9 @@ func (o owner) cookie(id flow.AppID) flow.Cookie {
 type desiredStore struct {
 	mu sync.Mutex
 	sw map[uint64]*switchDesired
-	// persist, when set, is told of every change (not of restores).
+	// persist, when set, is told of every change but restores and API
+	// writes (already stored, see applyDurable), under mu so it learns
+	// of them in memory's order. It must not block.
 	persist func(dpid uint64, o owner, flows []flow.Flow, deleted bool)
 }
 
@@ -73,12 +75,23 @@ func (d *desiredStore) get(dpid uint64) *switchDesired {
 
 // set replaces o's flows on dpid, stamping each with o's cookie.
 func (d *desiredStore) set(dpid uint64, o owner, id flow.AppID, flows []flow.Flow) {
-	c := o.cookie(id)
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.setLocked(dpid, o, id, flows) && d.persist != nil {
+		// Told under d.mu, so the persister learns of changes in the order
+		// memory saw them: a durable write applied (under d.mu) after this
+		// one then supersedes it, never the other way round.
+		d.persist(dpid, o, flows, false)
+	}
+}
+
+// setLocked is set without persisting; it reports whether anything
+// changed. d.mu is held.
+func (d *desiredStore) setLocked(dpid uint64, o owner, id flow.AppID, flows []flow.Flow) bool {
+	c := o.cookie(id)
 	s := d.get(dpid)
 	if old, ok := s.flows[o]; ok && sameFlows(old, flows, c) {
-		d.mu.Unlock()
-		return // nothing changed: nothing to send, nothing to write (the hot path of a busy learning switch)
+		return false // nothing changed: nothing to send, nothing to write (the hot path of a busy learning switch)
 	}
 	stamped := make([]flow.Flow, len(flows))
 	for i, f := range flows {
@@ -87,11 +100,7 @@ func (d *desiredStore) set(dpid uint64, o owner, id flow.AppID, flows []flow.Flo
 	}
 	s.flows[o] = stamped
 	s.dirty[o] = struct{}{}
-	persist := d.persist
-	d.mu.Unlock()
-	if persist != nil {
-		persist(dpid, o, flows, false)
-	}
+	return true
 }
 
 // sameFlows reports whether stamped (as stored) equals flows stamped with c.
@@ -111,29 +120,44 @@ func sameFlows(stamped, flows []flow.Flow, c flow.Cookie) bool {
 // back.
 func (d *desiredStore) restore(dpid uint64, o owner, id flow.AppID, flows []flow.Flow) {
 	d.mu.Lock()
-	persist := d.persist
-	d.persist = nil
-	d.mu.Unlock()
-	d.set(dpid, o, id, flows)
-	d.mu.Lock()
-	d.persist = persist
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	d.setLocked(dpid, o, id, flows)
 }
 
 // remove withdraws o's flows on dpid.
 func (d *desiredStore) remove(dpid uint64, o owner) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.removeLocked(dpid, o) && d.persist != nil {
+		d.persist(dpid, o, nil, true) // under d.mu, as in set
+	}
+}
+
+// removeLocked is remove without persisting; it reports whether o had
+// flows. d.mu is held.
+func (d *desiredStore) removeLocked(dpid uint64, o owner) bool {
 	s := d.get(dpid)
-	_, had := s.flows[o]
-	if had {
-		delete(s.flows, o)
-		s.dirty[o] = struct{}{}
+	if _, had := s.flows[o]; !had {
+		return false
 	}
-	persist := d.persist
-	d.mu.Unlock()
-	if had && persist != nil {
-		persist(dpid, o, nil, true)
+	delete(s.flows, o)
+	s.dirty[o] = struct{}{}
+	return true
+}
+
+// applyDurable applies a change the store has already committed (an API
+// write), without telling the persister, and calls committed under d.mu
+// so the persister can drop what the change supersedes before any later
+// change is noted.
+func (d *desiredStore) applyDurable(dpid uint64, o owner, id flow.AppID, flows []flow.Flow, deleted bool, committed func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if deleted {
+		d.removeLocked(dpid, o)
+	} else {
+		d.setLocked(dpid, o, id, flows)
 	}
+	committed()
 }
 
 // takeDirty returns the owners changed since the last call, with their

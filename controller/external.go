@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,4 +170,20 @@ func (p *packetSubs) add(f PacketFilter, buffer int) (*packetSub, func()) {
 		delete(p.subs, s)
 		p.mu.Unlock()
 	}
+}
+
+// declareExternal sets (or, deleted, withdraws) an API client's flows. With
+// a store it returns only once the change is committed to it, and applies
+// nothing when the store refuses it (a *StoreError); without one the
+// change lives in memory only.
+func (c *Controller) declareExternal(ctx context.Context, dpid uint64, o owner, flows []flow.Flow, deleted bool) error {
+	if c.persist == nil {
+		if deleted {
+			c.desired.remove(dpid, o)
+		} else {
+			c.desired.set(dpid, o, externalID, flows)
+		}
+		return nil
+	}
+	return c.persist.write(ctx, c.desired, dpid, o, externalID, flows, deleted)
 }

@@ -76,13 +76,12 @@ func (d *desiredStore) forget(dpid uint64, drop func(owner) bool) int {
 			s.dirty[o] = struct{}{}
 		}
 	}
-	persist := d.persist
-	d.mu.Unlock()
-	if persist != nil {
+	if d.persist != nil {
 		for _, o := range gone {
-			persist(dpid, o, nil, true)
+			d.persist(dpid, o, nil, true) // under d.mu, as in set
 		}
 	}
+	d.mu.Unlock()
 	return n
 }
 

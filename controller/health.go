@@ -81,11 +81,29 @@ const maxAwayListed = 20
 // ownConditions are the controller's own standing problems.
 func (c *Controller) ownConditions(now time.Time) []apps.Condition {
 	out := c.passiveConditions()
+	if cond, ok := c.storeCondition(); ok {
+		out = append(out, cond)
+	}
 	if n := c.reg.settingUp(); n > 0 && c.reg.setupStuck(now, 2*c.cfg.RequestTimeout) > 0 {
 		out = append(out, apps.Condition{Kind: "switch", Subject: "setup",
 			Message: fmt.Sprintf("%d switches in setup, %d of them for over %s", n, c.reg.setupStuck(now, 2*c.cfg.RequestTimeout), 2*c.cfg.RequestTimeout)})
 	}
 	return out
+}
+
+// storeCondition names a store that refuses the apps' desired state: the
+// changes wait in memory and are retried, and a restart now would lose
+// them.
+func (c *Controller) storeCondition() (apps.Condition, bool) {
+	if c.persist == nil {
+		return apps.Condition{}, false
+	}
+	n, err := c.persist.state()
+	if err == nil || n == 0 {
+		return apps.Condition{}, false
+	}
+	return apps.Condition{Kind: "store", Subject: "desired state",
+		Message: fmt.Sprintf("%d changes not yet written: %v", n, err)}, true
 }
 
 // Ready says loomd is serving: restored and accepting switches.

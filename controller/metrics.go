@@ -12,6 +12,8 @@ type Collector struct {
 	desired  *prometheus.Desc
 	peers    *prometheus.Desc
 	behind   *prometheus.Desc
+	backlog  *prometheus.Desc
+	storeErr *prometheus.Desc
 	counters []counterDesc
 }
 
@@ -32,6 +34,10 @@ func (c *Controller) Collector() *Collector {
 			[]string{"from", "to"}, nil),
 		behind: prometheus.NewDesc("loom_topology_watchers_behind_total",
 			"Topology event reads (API watches, internal followers) that found their events already dropped from the log: the reader fell more than 10,000 events behind.", nil, nil),
+		backlog: prometheus.NewDesc("loom_persist_backlog",
+			"Apps' desired-state changes not yet written to the store (retried until it takes them).", nil, nil),
+		storeErr: prometheus.NewDesc("loom_persist_errors_total",
+			"Store commits that failed: background batches (retried) and API writes (refused to their callers).", nil, nil),
 		counters: []counterDesc{
 			counter("packet_ins_total", "Packet-ins received.", func(s StatsSnapshot) uint64 { return s.PacketIns }),
 			counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full.", func(s StatsSnapshot) uint64 { return s.PacketInsDropped }),
@@ -56,6 +62,8 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.desired
 	ch <- m.peers
 	ch <- m.behind
+	ch <- m.backlog
+	ch <- m.storeErr
 	for _, c := range m.counters {
 		ch <- c.desc
 	}
@@ -76,6 +84,10 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if top := m.c.cfg.Topology; top != nil {
 		ch <- prometheus.MustNewConstMetric(m.behind, prometheus.CounterValue, float64(top.FellBehind()+m.c.stats.watchersBehind.Load()))
+	}
+	if p := m.c.persist; p != nil {
+		ch <- prometheus.MustNewConstMetric(m.backlog, prometheus.GaugeValue, float64(p.backlog()))
+		ch <- prometheus.MustNewConstMetric(m.storeErr, prometheus.CounterValue, float64(p.errs.Load()))
 	}
 	st := m.c.Stats()
 	for _, c := range m.counters {

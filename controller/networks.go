@@ -104,7 +104,7 @@ func (c *Controller) UpdateAPINetworks(fn func(api *network.Spec) error) error {
 	if c.cfg.Store != nil {
 		data, _ := json.Marshal(api)
 		if err := c.cfg.Store.SaveNetworks(data); err != nil {
-			return fmt.Errorf("storing the change: %w", err)
+			return &StoreError{What: "the API's networks, trunks and ACLs", Err: err}
 		}
 	}
 	c.nets.api = api

@@ -190,7 +190,9 @@ func (a *API) SetFlows(ctx context.Context, req *pb.SetFlowsRequest) (*pb.SetFlo
 		}
 		flows = append(flows, f)
 	}
-	a.c.desired.set(req.GetDpid(), o, externalID, flows)
+	if err := a.c.declareExternal(ctx, req.GetDpid(), o, flows, false); err != nil {
+		return nil, err
+	}
 	a.kick(req.GetDpid())
 	return &pb.SetFlowsResponse{}, nil
 }
@@ -201,7 +203,9 @@ func (a *API) DeleteFlows(ctx context.Context, req *pb.DeleteFlowsRequest) (*pb.
 	if err != nil {
 		return nil, err
 	}
-	a.c.desired.remove(req.GetDpid(), o)
+	if err := a.c.declareExternal(ctx, req.GetDpid(), o, nil, true); err != nil {
+		return nil, err
+	}
 	a.kick(req.GetDpid())
 	return &pb.DeleteFlowsResponse{}, nil
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -10,21 +11,46 @@ import (
 	"github.com/loomsdn/loom/store"
 )
 
-// persister writes desired-state changes to the store behind the apps'
-// backs: a declaration never waits for the disk. Changes to the same
-// (switch, app, key) coalesce, so a burst costs one transaction. What a
-// kill -9 loses is the last moment's declarations; their flows are still
-// in the switches, and the first reconcile after restart removes them
-// (the app relearns them on its next packet-in).
+// persister is the one goroutine that writes the desired state to the
+// store. It carries two kinds of change:
+//
+//   - the apps' declarations, written behind their backs (a declaration
+//     never waits for the disk). Changes to the same (switch, app, key)
+//     coalesce, so a burst costs one transaction, and a batch the store
+//     refuses is merged back and retried until it is written: a full disk
+//     delays the apps' state, it never drops it. What a kill -9 loses is
+//     the last moment's declarations; their flows are still in the
+//     switches, and the first reconcile after restart removes them (the
+//     app relearns them on its next packet-in).
+//   - API writes (commit.go), whose callers wait for the commit.
+//
+// One goroutine for both keeps the file in the order memory changed: an
+// app's older value for a key can never be written over an API write
+// that superseded it.
 type persister struct {
 	st  store.Store
 	log *logrus.Entry
 
 	mu      sync.Mutex
 	pending map[persistKey]pendingChange
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	writes  []*durableWrite // API writes waiting for the next commit
+	closed  bool
+	// inflight is the background changes being written now: still part
+	// of the backlog until the commit returns.
+	inflight int
+	// failing is the store's error while background changes wait for a
+	// retry, nil once they are written.
+	failing error
+
+	errs atomic.Uint64 // failed commits, both kinds
+	// apiFailing says the last API commit failed; the persister's
+	// goroutine alone uses it (to log an outage once).
+	apiFailing bool
+
+	kick      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 type persistKey struct {
@@ -39,6 +65,18 @@ type pendingChange struct {
 	deleted bool
 }
 
+// Retry pacing of a background batch the store refused: soon (a disk
+// full for a moment), then no faster than retryMax (a disk full for good
+// should not fill the log).
+const (
+	retryMin = 50 * time.Millisecond
+	retryMax = 5 * time.Second
+)
+
+// closeRetries bounds the attempts to write the backlog at shutdown: a
+// store that refuses it must not hold loomd's exit forever.
+const closeRetries = 3
+
 func newPersister(st store.Store, log *logrus.Entry) *persister {
 	p := &persister{st: st, log: log, pending: make(map[persistKey]pendingChange),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
@@ -46,10 +84,16 @@ func newPersister(st store.Store, log *logrus.Entry) *persister {
 	return p
 }
 
+// note records an app's change for the background write. The desired
+// store calls it under its lock, so it must stay cheap and never block.
 func (p *persister) note(dpid uint64, o owner, flows []flow.Flow, deleted bool) {
 	p.mu.Lock()
 	p.pending[persistKey{dpid, o}] = pendingChange{flows: flows, deleted: deleted}
 	p.mu.Unlock()
+	p.wake()
+}
+
+func (p *persister) wake() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -58,43 +102,138 @@ func (p *persister) note(dpid uint64, o owner, flows []flow.Flow, deleted bool) 
 
 func (p *persister) run() {
 	defer close(p.done)
+	retry := time.NewTimer(0)
+	<-retry.C
+	backoff := time.Duration(0)
+	var notBefore time.Time // background writes wait for this after a failure
 	for {
 		select {
 		case <-p.kick:
-			p.flush()
+		case <-retry.C:
 		case <-p.stop:
-			p.flush()
+			p.commitWrites()
+			p.drain()
 			return
 		}
+		// API writes first: their callers are waiting.
+		if p.commitWrites() {
+			notBefore = time.Time{} // the store takes writes: retry the backlog now
+		}
+		if time.Now().Before(notBefore) {
+			continue // the timer is set; an API write's kick must not hurry a retry
+		}
+		if p.flush() {
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, retryMin), retryMax)
+		notBefore = time.Now().Add(backoff)
+		retry.Reset(backoff)
 	}
 }
 
-func (p *persister) flush() {
+// flush writes the background changes in one transaction and reports
+// whether the store took them (true when there were none). A refused
+// batch goes back into pending, under any newer change to the same key.
+func (p *persister) flush() bool {
 	p.mu.Lock()
 	pending := p.pending
 	p.pending = make(map[persistKey]pendingChange)
+	p.inflight = len(pending)
 	p.mu.Unlock()
+	if len(pending) == 0 {
+		p.setFailing(nil)
+		return true
+	}
 	batch := make([]store.DesiredChange, 0, len(pending))
 	for k, c := range pending {
-		ch := store.DesiredChange{DPID: k.dpid, App: k.o.app, Key: k.o.key, Delete: c.deleted}
-		for _, f := range c.flows {
-			ch.Flows = append(ch.Flows, f.String())
-		}
-		batch = append(batch, ch)
-	}
-	if len(batch) == 0 {
-		return
+		batch = append(batch, desiredChange(k.dpid, k.o, c.flows, c.deleted))
 	}
 	start := time.Now()
-	if err := p.st.SaveDesired(batch); err != nil {
-		p.log.WithError(err).WithField("changes", len(batch)).Error("persisting the desired state failed; it will be rebuilt by the apps")
-		return
+	err := p.st.SaveDesired(batch)
+	p.mu.Lock()
+	p.inflight = 0
+	if err != nil {
+		for k, c := range pending {
+			if _, newer := p.pending[k]; !newer {
+				p.pending[k] = c
+			}
+		}
+	}
+	backlog := len(p.pending)
+	p.mu.Unlock()
+	if err != nil {
+		p.errs.Add(1)
+		first := p.setFailing(err)
+		entry := p.log.WithError(err).WithField("backlog", backlog)
+		if first {
+			entry.Error("persisting the desired state failed; retrying until the store takes it")
+		} else {
+			entry.Debug("persisting the desired state failed again")
+		}
+		return false
+	}
+	if p.setFailing(nil) {
+		p.log.WithField("changes", len(batch)).Info("the store takes the desired state again; the backlog is written")
 	}
 	p.log.WithFields(logrus.Fields{"changes": len(batch), "took": time.Since(start).Round(time.Microsecond)}).Debug("desired state persisted")
+	return true
 }
 
-// close writes what is pending and stops.
+// setFailing records the store's state and reports whether it changed
+// between failing and not.
+func (p *persister) setFailing(err error) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	changed := (p.failing == nil) != (err == nil)
+	p.failing = err
+	return changed
+}
+
+// desiredChange is a change in the store's form.
+func desiredChange(dpid uint64, o owner, flows []flow.Flow, deleted bool) store.DesiredChange {
+	ch := store.DesiredChange{DPID: dpid, App: o.app, Key: o.key, Delete: deleted}
+	for _, f := range flows {
+		ch.Flows = append(ch.Flows, f.String())
+	}
+	return ch
+}
+
+// drain writes the backlog at shutdown, retrying a few times; what the
+// store still refuses is logged as lost (the apps relearn it).
+func (p *persister) drain() {
+	for i := 0; i < closeRetries; i++ {
+		if p.flush() {
+			return
+		}
+		time.Sleep(retryMin << i)
+	}
+	p.log.WithField("changes", p.backlog()).Error("the store refused the desired state until shutdown; these changes are lost (the apps relearn them)")
+}
+
+// backlog is how many background changes are not yet written.
+func (p *persister) backlog() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending) + p.inflight
+}
+
+// state is the backlog with the error that holds it up (nil when the
+// store is not failing).
+func (p *persister) state() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending) + p.inflight, p.failing
+}
+
+// close writes what is pending and stops. API writes that arrive later
+// fail with ErrShuttingDown.
 func (p *persister) close() {
-	close(p.stop)
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		close(p.stop)
+	})
 	<-p.done
 }

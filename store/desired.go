@@ -21,16 +21,19 @@ func (s *Bolt) SaveDesired(changes []DesiredChange) error {
 			if strings.Contains(c.App, "\x00") {
 				return fmt.Errorf("app name %q contains NUL", c.App)
 			}
+			k := ownerKey(c.App, c.Key)
+			if c.Delete {
+				// A deletion of what was never stored creates nothing.
+				if sw := root.Bucket(dpidKey(c.DPID)); sw != nil {
+					if err := sw.Delete(k); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			sw, err := root.CreateBucketIfNotExists(dpidKey(c.DPID))
 			if err != nil {
 				return err
-			}
-			k := ownerKey(c.App, c.Key)
-			if c.Delete {
-				if err := sw.Delete(k); err != nil {
-					return err
-				}
-				continue
 			}
 			if err := sw.Put(k, []byte(strings.Join(c.Flows, "\n"))); err != nil {
 				return err

@@ -44,6 +44,7 @@ func toStatus(err error) error {
 		nf     *controller.NotFoundError
 		exists *controller.AlreadyExistsError
 		pre    *controller.FailedPreconditionError
+		stored *controller.StoreError
 	)
 	switch {
 	case errors.As(err, &inv):
@@ -54,6 +55,10 @@ func toStatus(err error) error {
 		return status.Error(codes.AlreadyExists, exists.Error())
 	case errors.As(err, &pre):
 		return status.Error(codes.FailedPrecondition, pre.Error())
+	case errors.As(err, &stored):
+		// Retryable: nothing was applied, and the same call succeeds once
+		// the store takes writes again.
+		return status.Error(codes.Unavailable, stored.Error())
 	}
 	for _, e := range codeTable {
 		if errors.Is(err, e.err) {
