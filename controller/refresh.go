@@ -162,10 +162,8 @@ func (s *session) refresh() {
 // costs each its own refresh, not one of every switch per arrival.
 func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topology, settle time.Duration) {
 	cur := top.Follow()
-	hostAt := map[string]topology.Endpoint{} // where each host was last seen, to tell a move from a refresh
+	scope := newRefreshScope()
 	var timer <-chan time.Time
-	all := false
-	only := map[uint64]bool{} // switches to refresh when not all
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,29 +176,69 @@ func (c *Controller) refreshOnTopology(ctx context.Context, top *topology.Topolo
 				continue
 			}
 			for _, ev := range events {
-				if !mattersToApps(ev, hostAt) {
-					continue
-				}
-				if dpid, local := ownSwitchOnly(ev); local && len(only) < maxScopedRefresh {
-					only[dpid] = true
-				} else {
-					all = true
-				}
-				if timer == nil {
+				if scope.note(ev) && timer == nil {
 					timer = time.After(settle)
 				}
 			}
 		case <-timer:
 			timer = nil
-			if all {
+			if all, dpids := scope.take(); all {
 				c.Refresh()
 			} else {
-				c.Refresh(slices.Collect(maps.Keys(only))...)
+				c.Refresh(dpids...)
 			}
-			all = false
-			clear(only)
 		}
 	}
+}
+
+// refreshScope collects which switches a burst of topology events
+// refreshes: all of them, or only some.
+type refreshScope struct {
+	all    bool
+	only   map[uint64]bool
+	hostAt map[string]topology.Endpoint // where each host was last seen, to tell a move from a refresh
+	// switchAt is the revision of each unclaimed switch's last switch
+	// event: its connect or disconnect. Nothing in that revision needs a
+	// refresh (setup computed the switch from these very ports; a switch
+	// that left has no session), and its port events come after it in the
+	// revision (events are sorted by key, a port's key extends its
+	// switch's).
+	switchAt map[uint64]uint64
+}
+
+func newRefreshScope() *refreshScope {
+	return &refreshScope{only: map[uint64]bool{}, hostAt: map[string]topology.Endpoint{}, switchAt: map[uint64]uint64{}}
+}
+
+// note takes one event and says whether it needs a refresh.
+func (r *refreshScope) note(ev topology.Event) bool {
+	if !mattersToApps(ev, r.hostAt) {
+		return false
+	}
+	dpid, local := ownSwitchOnly(ev)
+	switch {
+	case !local || len(r.only) >= maxScopedRefresh:
+		r.all = true
+	case ev.Kind == "switch":
+		if len(r.switchAt) >= maxScopedRefresh {
+			clear(r.switchAt)
+		}
+		r.switchAt[dpid] = ev.Revision
+		return false
+	case r.switchAt[dpid] == ev.Revision:
+		return false // a port of a switch connecting or leaving
+	default:
+		r.only[dpid] = true
+	}
+	return true
+}
+
+// take returns what the events noted so far refresh, and starts over.
+func (r *refreshScope) take() (all bool, dpids []uint64) {
+	all, dpids = r.all, slices.Collect(maps.Keys(r.only))
+	r.all = false
+	clear(r.only)
+	return all, dpids
 }
 
 // maxScopedRefresh bounds the switches remembered for a scoped refresh;

@@ -59,3 +59,40 @@ func TestRefreshScopeOfTopologyEvents(t *testing.T) {
 		}
 	}
 }
+
+// A storm of unclaimed switches connecting and leaving refreshes nothing
+// (setup computed each from the ports its events carry); a later port
+// change refreshes that switch only; anything a hypervisor claims, all.
+func TestRefreshScopeOfABurst(t *testing.T) {
+	top := topology.New()
+	cur := top.Follow()
+	for d := uint64(1); d <= 50; d++ {
+		top.SwitchConnected(d, "192.0.2.99:1", []topology.OFPort{{No: 1, Name: "p1", Up: true}, {No: 2, Name: "p2", Up: true}})
+	}
+	top.SwitchDisconnected(7)
+	top.PortChanged(9, topology.OFPort{No: 1, Name: "p1", Up: false}, false)
+	scope := newRefreshScope()
+	var needed int
+	for {
+		events, err := cur.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) == 0 {
+			break
+		}
+		for _, ev := range events {
+			if scope.note(ev) {
+				needed++
+			}
+		}
+	}
+	all, dpids := scope.take()
+	if all || len(dpids) != 1 || dpids[0] != 9 || needed != 1 {
+		t.Fatalf("refresh all=%v of %v (%d events needed one), want switch 9 alone", all, dpids, needed)
+	}
+	scope.note(topology.Event{Kind: "hypervisor", Object: topology.Hypervisor{Name: "kvm01"}})
+	if all, _ := scope.take(); !all {
+		t.Fatal("a hypervisor's change did not refresh every switch")
+	}
+}
