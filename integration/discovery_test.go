@@ -41,6 +41,7 @@ func TestLLDPFindsPatchLinksAndRejectsForgeries(t *testing.T) {
 	vmbr := hv.AddBridge("vswitch02", 0xc1)
 	vm1 := hv.AddVM("centos01", vmbr, "172.16.123.101/24") // a VM port: libvirt ids below
 	vm2 := hv.AddVM("other", vmbr, "172.16.123.102/24")    // no ids: a system port, gets probes
+	relay := hv.AddVM("relay", uplink, "172.16.123.103/24") // a system port on the other bridge
 	if _, err := hv.Vsctl("set", "Interface", vm1.Port, "external_ids:attached-mac="+vm1.MAC, "external_ids:vm-uuid=vm-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +86,41 @@ func TestLLDPFindsPatchLinksAndRejectsForgeries(t *testing.T) {
 	time.Sleep(4 * every)
 	send(vm2, genuine)
 	waitFor(t, "the replayed probe refused", 5*time.Second, func() bool { return disc.Rejected("stale (replayed?)") >= 1 })
+
+	// A genuine probe relayed at once into a port of the other bridge (a
+	// host on each side, copying what it hears one way): fresh and
+	// signed, but heard one way only, so no link.
+	// Watched throughout: a link made by a relay lasts only until it
+	// expires (three periods).
+	extra := make(chan []topology.Link, 1)
+	stop := make(chan struct{})
+	go func() {
+		defer close(extra)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if l := top.Snapshot().Links; len(l) != 1 || l[0] != want {
+				extra <- l
+				return
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		out, err := vm2.Exec(rawframeBin, "capture", "eth1", "88cc", "5s")
+		if err != nil {
+			t.Fatalf("capturing a probe to relay: %v %s", err, out)
+		}
+		fresh, _ := hex.DecodeString(strings.TrimSpace(out))
+		send(relay, fresh)
+	}
+	time.Sleep(2 * every)
+	close(stop)
+	if l, bad := <-extra; bad {
+		t.Fatalf("links after relaying probes one way: %+v, want only %v", l, want)
+	}
 
 	// From the VM port the same forgery never reaches Loom: the switch
 	// drops LLDP there.

@@ -2,11 +2,14 @@
 //
 // Every Every() it sends a probe out of each switch port that is not a VM
 // port. A probe carries the sending (dpid, port), the time, and an HMAC
-// under a key only this process holds; a probe that comes back in on
-// another switch port is a link. Forged probes fail the HMAC, stale or
-// replayed ones fail the time window, and LLDP arriving on a VM port is
-// dropped by the switch before it reaches Loom. Links not confirmed for
-// three periods, or whose port goes down, are removed.
+// under a key only this process holds; a probe from A that comes back in
+// on B, while one from B comes back in on A, is a link A-B. Forged probes
+// fail the HMAC, stale or replayed ones fail the time window, LLDP
+// arriving on a VM port is dropped by the switch before it reaches Loom,
+// and a probe relayed one way (a host on one port copying what it hears
+// into another) makes no link. Links not confirmed both ways for three
+// periods, or whose port goes down, are removed. A host relaying both ways
+// between two ports it sits on can still make a link: see docs/SECURITY.md.
 package discovery
 
 import (
@@ -41,6 +44,9 @@ type App struct {
 
 	mu   sync.Mutex
 	seen map[topology.Link]time.Time
+	// heard is when a probe from one endpoint last came in on another
+	// ([from, to]): a link needs both directions within the window.
+	heard map[[2]topology.Endpoint]time.Time
 	// rejected counts probes refused, by reason, for logs and tests.
 	rejected map[string]int
 }
@@ -52,7 +58,8 @@ func New(top *topology.Topology, every time.Duration) *App {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &App{top: top, every: every, key: key, seen: map[topology.Link]time.Time{}, rejected: map[string]int{}}
+	return &App{top: top, every: every, key: key, seen: map[topology.Link]time.Time{},
+		heard: map[[2]topology.Endpoint]time.Time{}, rejected: map[string]int{}}
 }
 
 // Name implements apps.App.
@@ -99,6 +106,13 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	a.drop(func(l topology.Link) bool {
 		return (l.A.DPID == sw.DPID || l.B.DPID == sw.DPID) && a.lastSeen(l).Before(cutoff)
 	})
+	a.mu.Lock()
+	for k, at := range a.heard {
+		if k[1].DPID == sw.DPID && at.Before(cutoff) {
+			delete(a.heard, k)
+		}
+	}
+	a.mu.Unlock()
 }
 
 // vmDrops drops LLDP arriving from VM ports: a VM may not fake a link.
@@ -151,15 +165,26 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 		a.reject(ctx.Log(), reason, dst)
 		return
 	}
-	l := topology.NewLink(topology.Endpoint{DPID: p.DPID, Port: p.Port}, dst)
+	src := topology.Endpoint{DPID: p.DPID, Port: p.Port}
+	l := topology.NewLink(src, dst)
+	now := ctx.Now()
 	a.mu.Lock()
+	a.heard[[2]topology.Endpoint{src, dst}] = now
+	back, both := a.heard[[2]topology.Endpoint{dst, src}]
+	both = both && now.Sub(back) <= 3*a.every
 	_, known := a.seen[l]
-	a.seen[l] = ctx.Now()
-	a.mu.Unlock()
-	if !known {
-		ctx.Log().WithField("link", l.A.String()+" - "+l.B.String()).Info("link discovered")
-		a.top.SetLink(l, true)
+	if both && known {
+		a.seen[l] = now
 	}
+	a.mu.Unlock()
+	if !both || known {
+		return // one way so far (or relayed one way): no link yet
+	}
+	a.mu.Lock()
+	a.seen[l] = now
+	a.mu.Unlock()
+	ctx.Log().WithField("link", l.A.String()+" - "+l.B.String()).Info("link discovered")
+	a.top.SetLink(l, true)
 }
 
 func (a *App) reject(log *logrus.Entry, reason string, at topology.Endpoint) {
@@ -185,6 +210,13 @@ func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange,
 	if change == apps.PortDeleted || !port.Up {
 		e := topology.Endpoint{DPID: dpid, Port: port.No}
 		a.drop(func(l topology.Link) bool { return l.A == e || l.B == e })
+		a.mu.Lock()
+		for k := range a.heard {
+			if k[0] == e || k[1] == e {
+				delete(a.heard, k)
+			}
+		}
+		a.mu.Unlock()
 	}
 	if change == apps.PortDeleted {
 		ctx.Delete(dpid, fmt.Sprintf("vm-lldp/%d", port.No))
