@@ -39,8 +39,8 @@ func TestLLDPFindsPatchLinksAndRejectsForgeries(t *testing.T) {
 	hv := lab.Hypervisor("hv1")
 	uplink := hv.AddBridge("vswitch01", 0xa1)
 	vmbr := hv.AddBridge("vswitch02", 0xc1)
-	vm1 := hv.AddVM("centos01", vmbr, "172.16.123.101/24") // a VM port: libvirt ids below
-	vm2 := hv.AddVM("other", vmbr, "172.16.123.102/24")    // no ids: a system port, gets probes
+	vm1 := hv.AddVM("centos01", vmbr, "172.16.123.101/24")  // a VM port: libvirt ids below
+	vm2 := hv.AddVM("other", vmbr, "172.16.123.102/24")     // no ids: a system port, gets probes
 	relay := hv.AddVM("relay", uplink, "172.16.123.103/24") // a system port on the other bridge
 	if _, err := hv.Vsctl("set", "Interface", vm1.Port, "external_ids:attached-mac="+vm1.MAC, "external_ids:vm-uuid=vm-1"); err != nil {
 		t.Fatal(err)
