@@ -15,9 +15,13 @@ SOAK_DURATION ?= 3m
 
 all: build
 
+# The version stamped into the binaries: the git description of the tree.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
 build:
-	$(GO) build -o bin/loomd ./cmd/loomd
-	$(GO) build -o bin/loomctl ./cmd/loomctl
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/loomd ./cmd/loomd
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/loomctl ./cmd/loomctl
 
 deps:
 	@scripts/install-deps.sh

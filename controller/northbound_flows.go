@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,6 +29,12 @@ func (a *API) session(dpid uint64) (*session, error) {
 func (a *API) ListFlows(ctx context.Context, req *pb.ListFlowsRequest) (*pb.ListFlowsResponse, error) {
 	if req.GetDpid() == 0 {
 		return nil, &InvalidArgumentError{Field: "dpid", Reason: "required"}
+	}
+	if err := a.knownSwitch(req.GetDpid()); err != nil {
+		return nil, err
+	}
+	if app := req.GetApp(); app != "" && !a.knownApp(app) {
+		return nil, &InvalidArgumentError{Field: "app", Reason: fmt.Sprintf("no app %q (apps: %s)", app, strings.Join(a.appNames(), ", "))}
 	}
 	resp := &pb.ListFlowsResponse{}
 	if !req.GetInstalled() {
@@ -58,6 +65,37 @@ func (a *API) ListFlows(ctx context.Context, req *pb.ListFlowsRequest) (*pb.List
 		resp.Flows = append(resp.Flows, pf)
 	}
 	return resp, nil
+}
+
+// knownSwitch says why dpid names no switch Loom knows: never connected,
+// no desired flows, not in the topology. An empty answer for a typo would
+// look like a switch with nothing on it.
+func (a *API) knownSwitch(dpid uint64) error {
+	if a.c.reg.get(dpid) != nil || a.c.desired.count(dpid) > 0 {
+		return nil
+	}
+	if top := a.c.cfg.Topology; top != nil {
+		if _, ok := top.Switch(dpid); ok {
+			return nil
+		}
+	}
+	return &InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x is connected, known or has flows", dpid)}
+}
+
+// knownApp says whether name is an app's (or the external apps').
+func (a *API) knownApp(name string) bool {
+	return slices.Contains(a.appNames(), name)
+}
+
+// appNames lists the apps that own flows: the built-in ones and the
+// external apps' shared name.
+func (a *API) appNames() []string {
+	names := []string{externalApp}
+	for _, app := range a.c.apps {
+		names = append(names, app.Name())
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (a *API) appName(id flow.AppID) string {

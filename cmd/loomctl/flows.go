@@ -10,17 +10,17 @@ import (
 
 func newFlows(o *options) *cobra.Command {
 	var (
-		sw        uint64
+		swArg     string
 		installed bool
 		diff      bool
 		app       string
 		errs      bool
 	)
-	cmd := &cobra.Command{Use: "flows --switch DPID [--installed | --diff | --errors]",
+	cmd := &cobra.Command{Use: "flows --switch SWITCH [--installed | --diff | --errors]",
 		Short: "A switch's desired flows, installed flows, pending difference, or recent errors", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if sw == 0 {
-				return fmt.Errorf("--switch: required (a datapath id, e.g. 0xc1)")
+			if swArg == "" {
+				return fmt.Errorf("--switch: required (a datapath id like 0xc1, a bridge name, or hypervisor/bridge)")
 			}
 			conn, err := o.dial()
 			if err != nil {
@@ -30,6 +30,10 @@ func newFlows(o *options) *cobra.Command {
 			c := pb.NewFlowServiceClient(conn)
 			ctx, cancel := o.ctx()
 			defer cancel()
+			sw, err := resolveSwitch(ctx, pb.NewTopologyServiceClient(conn), swArg)
+			if err != nil {
+				return fmt.Errorf("--switch: %w", err)
+			}
 			w := cmd.OutOrStdout()
 			switch {
 			case errs:
@@ -77,7 +81,7 @@ func newFlows(o *options) *cobra.Command {
 			})
 		}}
 	f := cmd.Flags()
-	f.Uint64Var(&sw, "switch", 0, "the switch's datapath id (e.g. 0xc1)")
+	f.StringVar(&swArg, "switch", "", "the switch: datapath id (0xc1), bridge name (vswitch02) or hypervisor/bridge (kvm01/vswitch02)")
 	f.BoolVar(&installed, "installed", false, "what the switch holds now, with counters")
 	f.BoolVar(&diff, "diff", false, "what the next reconcile would change")
 	f.BoolVar(&errs, "errors", false, "the switch's recent errors, with the app that caused each")

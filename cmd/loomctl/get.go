@@ -19,7 +19,7 @@ func newGet(o *options) *cobra.Command {
 			}
 			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors, tunnels", what)
 		}}
-	var portsOf uint64
+	var portsOf string
 	list := func(use, short string, run func(cmd *cobra.Command, c pb.TopologyServiceClient) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := o.dial()
@@ -50,7 +50,14 @@ func newGet(o *options) *cobra.Command {
 			c := list("ports", "switch ports, with the VM behind each", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
 				ctx, cancel := o.ctx()
 				defer cancel()
-				r, err := c.ListPorts(ctx, &pb.ListPortsRequest{Dpid: portsOf})
+				var of uint64
+				if portsOf != "" {
+					var err error
+					if of, err = resolveSwitch(ctx, c, portsOf); err != nil {
+						return fmt.Errorf("--switch: %w", err)
+					}
+				}
+				r, err := c.ListPorts(ctx, &pb.ListPortsRequest{Dpid: of})
 				if err != nil {
 					return err
 				}
@@ -66,7 +73,7 @@ func newGet(o *options) *cobra.Command {
 					return t
 				})
 			})
-			c.Flags().Uint64Var(&portsOf, "switch", 0, "only this switch's ports (datapath id, e.g. 0xc1)")
+			c.Flags().StringVar(&portsOf, "switch", "", "only this switch's ports: datapath id (0xc1), bridge name or hypervisor/bridge")
 			return c
 		}(),
 		list("links", "links between switches", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {

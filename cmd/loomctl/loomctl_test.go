@@ -77,6 +77,10 @@ func TestGoldenOutput(t *testing.T) {
 		{"switches.table", []string{"get", "switches"}},
 		{"ports.table", []string{"get", "ports"}},
 		{"ports-c1.table", []string{"get", "ports", "--switch", "0xc1"}},
+		{"status.json", []string{"status", "-o", "json"}},                           // times in RFC 3339, zero counters kept
+		{"hosts.json", []string{"get", "hosts", "-o", "json"}},                      // a host's last-seen time
+		{"ports-c1.table", []string{"get", "ports", "--switch", "vswitch02"}},       // by bridge name
+		{"ports-c1.table", []string{"get", "ports", "--switch", "kvm01/vswitch02"}}, // by hypervisor/bridge
 		{"links.table", []string{"get", "links"}},
 		{"hosts.table", []string{"get", "hosts"}},
 		{"hypervisors.table", []string{"get", "hypervisors"}},
@@ -110,10 +114,13 @@ func TestGoldenOutput(t *testing.T) {
 func TestErrorsAreOneLine(t *testing.T) {
 	addr := server(t)
 	for args, want := range map[string]string{
-		"get ports --switch 0xdead": "InvalidArgument: dpid: no switch 0x000000000000dead",
-		"get switches -o xml":       "--output: \"xml\" is not table, json or yaml",
-		"get bridges":               "get \"bridges\" what?",
-		"topology --format svg":     "--format: \"svg\" is not supported",
+		"get ports --switch 0xdead":               "InvalidArgument: dpid: no switch 0x000000000000dead",
+		"get ports --switch vswitch09":            `--switch: switch "vswitch09": no switch has that datapath id, bridge or hypervisor/bridge`,
+		"flows --switch 0xdead":                   "InvalidArgument: dpid: no switch 0x000000000000dead is connected, known or has flows",
+		"flows --switch kvm01/vswitch02 --app l3": `InvalidArgument: app: no app "l3" (apps: external)`,
+		"get switches -o xml":                     "--output: \"xml\" is not table, json or yaml",
+		"get bridges":                             "get \"bridges\" what?",
+		"topology --format svg":                   "--format: \"svg\" is not supported",
 	} {
 		_, err := run(t, append(strings.Fields(args), "--server", addr)...)
 		if err == nil || !strings.Contains(oneLine(err), want) || strings.Contains(oneLine(err), "\n") {
@@ -123,5 +130,19 @@ func TestErrorsAreOneLine(t *testing.T) {
 	// A server that is not there.
 	if _, err := run(t, "status", "--server", "127.0.0.1:1", "--timeout", "2s"); err == nil || !strings.HasPrefix(oneLine(err), "Unavailable") {
 		t.Errorf("unreachable server: %v", err)
+	}
+}
+
+// loomctl version says both sides, and an unreachable server in a line,
+// not an error.
+func TestVersionShowsClientAndServer(t *testing.T) {
+	addr := server(t)
+	out, err := run(t, "version", "--server", addr)
+	if err != nil || !strings.Contains(out, "client: dev") || !strings.Contains(out, "server: v-test") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+	out, err = run(t, "version", "--server", "127.0.0.1:1", "--timeout", "1s")
+	if err != nil || !strings.Contains(out, "server: not reached: ") {
+		t.Fatalf("version without a server: %q, %v", out, err)
 	}
 }

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"go.yaml.in/yaml/v3"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -57,22 +58,51 @@ func render(w io.Writer, format string, msg proto.Message, asTable func() *table
 	case "table":
 		return asTable().write(w)
 	}
-	// protojson's own layout is deliberately unstable; normalise it
-	// through a generic value so output (and golden tests) are stable.
-	raw, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}.Marshal(msg)
-	if err != nil {
-		return err
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return err
-	}
+	v := wireValue(msg.ProtoReflect())
 	if format == "yaml" {
-		return yaml.NewEncoder(w).Encode(v)
+		// YAML has no json.Number: through JSON once, numbers as numbers.
+		var plain any
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&plain); err != nil {
+			return err
+		}
+		return yaml.NewEncoder(w).Encode(numbersForYAML(plain))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "->" in flow text stays as written
 	return enc.Encode(v)
+}
+
+// numbersForYAML turns json.Numbers into integers (or floats) so YAML
+// prints them as numbers, not strings.
+func numbersForYAML(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbersForYAML(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbersForYAML(e)
+		}
+	case json.Number:
+		if n, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return n
+		}
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+	}
+	return v
 }
 
 func dpid(d uint64) string { return fmt.Sprintf("0x%016x", d) }

@@ -36,7 +36,6 @@ import (
 	"github.com/loomsdn/loom/internal/memtrim"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
-	"github.com/loomsdn/loom/store"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -62,8 +61,19 @@ func run(args []string) error {
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9653", "Prometheus /metrics and /healthz address (empty: none)")
 	withPprof := fs.Bool("pprof", false, "also serve /debug/pprof on the metrics address")
 	checkConfig := fs.String("check-config", "", "validate this config file, print what it would change on a running loomd's switches (at --grpc-listen), and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // asked for: the usage is printed, and that is success
+		}
 		return err
+	}
+	if *showVersion {
+		printVersion(os.Stdout)
+		return nil
+	}
+	if fs.NArg() > 0 { // `loomd version`: not a daemon on [::]:6653 with ./loom.db
+		return fmt.Errorf("unexpected argument %q: loomd takes flags only (loomd --help; loomd --version)", fs.Arg(0))
 	}
 	if *checkConfig != "" {
 		return checkConfigFile(*checkConfig, *grpcListen, os.Stdout)
@@ -85,10 +95,12 @@ func run(args []string) error {
 		}
 	}
 
-	db, err := store.Open(*dbPath)
+	db, cleanup, err := openDB(*dbPath)
 	if err != nil {
 		return err
 	}
+	started := false
+	defer func() { cleanup(started) }() // after db.Close: a failed first start leaves no file behind
 	defer db.Close()
 
 	var statics []static.Entry
@@ -224,7 +236,8 @@ func run(args []string) error {
 		})
 		defer func() { stop(); <-apiStopped }()
 	}
-	log.WithFields(logrus.Fields{"db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
+	started = true
+	log.WithFields(logrus.Fields{"version": version, "db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { errs <- ctl.Serve(ctx, l) }()
@@ -356,9 +369,6 @@ func tunnelPorts(t config.Tunnels) controller.Tunnels {
 	}
 	return controller.Tunnels{Type: t.Type, Bridge: t.Bridge, PeerTimeout: time.Duration(t.PeerTimeout)}
 }
-
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
 
 // logRuntimeOnSignal logs one line of runtime state on each SIGUSR1, so an
 // operator (or a test) can watch for leaks without a debug endpoint.

@@ -17,7 +17,7 @@ import (
 // serveObservability serves /metrics, /healthz and, when asked, pprof on
 // l, and returns the registry so other parts can add their metrics.
 func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometheus.Registry, withPprof bool, log *logrus.Logger) *http.Server {
-	reg.MustRegister(ctl.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(ctl.Collector(), buildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// /healthz is the network's health as Loom sees it: 200 "ok", or 503
