@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -84,7 +83,8 @@ var refusalReasons = []string{reasonMissingToken, reasonWrongToken, reasonScope,
 // authenticator checks every call's token and scope.
 type authenticator struct {
 	tokens  []Token
-	digests [][sha256.Size]byte // of "Bearer <secret>", compared in constant time
+	digests [][sha256.Size]byte // of the secrets, compared in constant time
+	empty   []bool              // a token without a secret matches nothing
 	metrics *Metrics
 	log     *refusalLog
 }
@@ -93,6 +93,7 @@ func newAuthenticator(tokens []Token, m *Metrics, log logrus.FieldLogger, now fu
 	a := &authenticator{tokens: tokens, metrics: m, log: newRefusalLog(log, refusalLogEntries, time.Minute, now)}
 	for _, t := range tokens {
 		a.digests = append(a.digests, sha256.Sum256([]byte(t.Secret)))
+		a.empty = append(a.empty, t.Secret == "")
 	}
 	return a
 }
@@ -115,7 +116,7 @@ func (a *authenticator) identify(ctx context.Context) (*Token, string) {
 		}
 		d := sha256.Sum256([]byte(strings.TrimSpace(v[7:])))
 		for i := range a.digests {
-			if subtle.ConstantTimeCompare(d[:], a.digests[i][:]) == 1 && found < 0 {
+			if subtle.ConstantTimeCompare(d[:], a.digests[i][:]) == 1 && !a.empty[i] && found < 0 {
 				found = i
 			}
 		}
@@ -268,7 +269,7 @@ func (l *refusalLog) refused(addr, token, method, reason string, code codes.Code
 	if suppressed > 0 {
 		f["refused_since_last_log"] = suppressed
 	}
-	l.log.WithFields(f).Warn(fmt.Sprintf("API call refused (logged once a %v per client)", l.every))
+	l.log.WithFields(f).Warn("API call refused (this client's further refusals within a minute are counted in loom_grpc_refused_total, not logged)")
 }
 
 // size is how many clients the log remembers (for tests).

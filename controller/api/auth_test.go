@@ -297,3 +297,19 @@ func TestRefusalLogIsBounded(t *testing.T) {
 		t.Fatalf("default bound %d", refusalLogEntries)
 	}
 }
+
+// A token given without a secret (by a caller of NewServer; the file
+// parser refuses one) matches nothing: the API stays closed.
+func TestTokenWithoutSecretMatchesNothing(t *testing.T) {
+	r := serve(t, Options{Tokens: []Token{{Name: "x", Scope: ScopeOperator}}})
+	cc := pb.NewControllerServiceClient(r.conn)
+	for _, v := range []string{"Bearer ", "Bearer", "bearer  "} {
+		c := metadata.AppendToOutgoingContext(ctx(t), "authorization", v)
+		if _, err := cc.GetStatus(c, &pb.GetStatusRequest{}); code(err) != codes.Unauthenticated {
+			t.Fatalf("%q: %v, want Unauthenticated", v, err)
+		}
+	}
+	if _, err := cc.GetStatus(ctx(t), &pb.GetStatusRequest{}); code(err) != codes.Unauthenticated {
+		t.Fatalf("no token: %v, want Unauthenticated", err)
+	}
+}
