@@ -57,7 +57,8 @@ func run(args []string) error {
 	grpcCert := fs.String("grpc-tls-cert", "", "serve the API over TLS with this certificate (PEM)")
 	grpcKey := fs.String("grpc-tls-key", "", "the TLS certificate's key (PEM)")
 	grpcClientCA := fs.String("grpc-client-ca", "", "require client certificates signed by this CA (mutual TLS)")
-	grpcTokenFile := fs.String("grpc-token-file", "", "require this file's bearer token from API clients (or set LOOM_TOKEN)")
+	grpcTokenFile := fs.String("grpc-token-file", "", "require bearer tokens from API clients: one per line as NAME SCOPE TOKEN, SCOPE read, app or operator (a lone token: operator; or set LOOM_TOKEN)")
+	grpcInsecure := fs.Bool("grpc-insecure", false, "serve a writable API on a non-loopback --grpc-listen without TLS (no token, or tokens above scope read sent in clear)")
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9653", "Prometheus /metrics and /healthz address (empty: none)")
 	withPprof := fs.Bool("pprof", false, "also serve /debug/pprof on the metrics address")
 	checkConfig := fs.String("check-config", "", "validate this config file, print what it would change on a running loomd's switches (at --grpc-listen), and exit")
@@ -169,7 +170,8 @@ func run(args []string) error {
 
 	reg := prometheus.NewRegistry()
 	apiObj := ctl.API(version)
-	grpcSrv, err := newAPIServer(apiObj, reg, *grpcCert, *grpcKey, *grpcClientCA, *grpcTokenFile)
+	grpcSrv, err := newAPIServer(apiObj, reg, log, apiFlags{listen: *grpcListen, cert: *grpcCert, key: *grpcKey,
+		clientCA: *grpcClientCA, tokenFile: *grpcTokenFile, insecure: *grpcInsecure})
 	if err != nil {
 		return err
 	}
@@ -300,40 +302,56 @@ func exitIfStuck(limit time.Duration, finished <-chan struct{}, log *logrus.Logg
 	}()
 }
 
+// apiFlags are the --grpc-* flags.
+type apiFlags struct {
+	listen, cert, key, clientCA, tokenFile string
+	insecure                               bool
+}
+
 // newAPIServer builds the gRPC server from the flags.
-func newAPIServer(a *controller.API, reg prometheus.Registerer, cert, key, clientCA, tokenFile string) (*grpc.Server, error) {
-	o := api.Options{Metrics: api.NewMetrics(reg)}
-	if cert != "" || key != "" {
-		pair, err := tls.LoadX509KeyPair(cert, key)
+func newAPIServer(a *controller.API, reg prometheus.Registerer, log *logrus.Logger, f apiFlags) (*grpc.Server, error) {
+	o := api.Options{Metrics: api.NewMetrics(reg), Log: log}
+	if f.cert != "" || f.key != "" {
+		pair, err := tls.LoadX509KeyPair(f.cert, f.key)
 		if err != nil {
 			return nil, fmt.Errorf("--grpc-tls-cert/--grpc-tls-key: %w", err)
 		}
 		o.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-		if clientCA != "" {
-			pem, err := os.ReadFile(clientCA)
+		if f.clientCA != "" {
+			pem, err := os.ReadFile(f.clientCA)
 			if err != nil {
 				return nil, fmt.Errorf("--grpc-client-ca: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--grpc-client-ca: %s holds no PEM certificate", clientCA)
+				return nil, fmt.Errorf("--grpc-client-ca: %s holds no PEM certificate", f.clientCA)
 			}
 			o.TLS.ClientCAs, o.TLS.ClientAuth = pool, tls.RequireAndVerifyClientCert
 		}
-	} else if clientCA != "" {
+	} else if f.clientCA != "" {
 		return nil, errors.New("--grpc-client-ca needs --grpc-tls-cert and --grpc-tls-key")
 	}
-	o.Token = os.Getenv("LOOM_TOKEN")
-	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("--grpc-token-file: %w", err)
+	tokens, err := loadTokens(f.tokenFile, os.Getenv("LOOM_TOKEN"))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAPIExposure(f.listen, o.TLS != nil, tokens, f.insecure); err != nil {
+		return nil, err
+	}
+	o.Tokens = tokens
+	if f.listen != "" {
+		fields := logrus.Fields{"tls": o.TLS != nil, "tokens": len(tokens)}
+		var names []string
+		for _, t := range tokens {
+			names = append(names, t.Name+":"+t.Scope.String())
 		}
-		o.Token = strings.TrimSpace(string(b))
-		// An empty file would leave the API open while the operator
-		// believes it closed.
-		if o.Token == "" {
-			return nil, fmt.Errorf("--grpc-token-file: %s is empty: put the token in it, or leave the flag out", tokenFile)
+		if len(names) > 0 {
+			fields["token_scopes"] = strings.Join(names, ",")
+		}
+		if f.insecure && checkAPIExposure(f.listen, o.TLS != nil, tokens, false) != nil {
+			log.WithFields(fields).Warn("--grpc-insecure: the API is writable from the network without TLS")
+		} else {
+			log.WithFields(fields).Info("API access")
 		}
 	}
 	return api.NewServer(a, o), nil

@@ -24,6 +24,12 @@ import (
 // it, and the API over an in-memory connection.
 func withSwitch(t *testing.T) (*grpc.ClientConn, *fakeswitch.Switch) {
 	t.Helper()
+	return withSwitchOpts(t, Options{})
+}
+
+// withSwitchOpts is withSwitch with the server's options.
+func withSwitchOpts(t *testing.T, o Options) (*grpc.ClientConn, *fakeswitch.Switch) {
+	t.Helper()
 	log, _ := test.NewNullLogger()
 	ctl, err := controller.New(controller.Config{Log: log}, l2.New(l2.Options{}))
 	if err != nil {
@@ -49,7 +55,7 @@ func withSwitch(t *testing.T) (*grpc.ClientConn, *fakeswitch.Switch) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	srv := NewServer(ctl.API("test"), Options{})
+	srv := NewServer(ctl.API("test"), o)
 	l := bufconn.Listen(1 << 20)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)

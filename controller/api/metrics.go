@@ -9,10 +9,12 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Metrics counts and times the API's requests by method and status code.
+// Metrics counts and times the API's requests by method and status code,
+// and counts refused ones by reason.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
+	refused  *prometheus.CounterVec
 }
 
 // NewMetrics registers the gRPC request metrics with reg.
@@ -22,8 +24,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "gRPC requests by method and status code."}, []string{"method", "code"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "loom_grpc_request_seconds",
 			Help: "gRPC request latency by method (streams: their whole life).", Buckets: prometheus.DefBuckets}, []string{"method"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loom_grpc_refused_total",
+			Help: "gRPC calls refused by the token check, by reason: missing_token, wrong_token (Unauthenticated), scope, foreign_client, unlisted_method (PermissionDenied)."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.seconds)
+	for _, r := range refusalReasons {
+		m.refused.WithLabelValues(r) // every reason is exposed, at 0 until it happens
+	}
+	reg.MustRegister(m.requests, m.seconds, m.refused)
 	return m
 }
 

@@ -1,23 +1,19 @@
 // Package api is the gRPC adapter of the controller's Go API: one line per
 // RPC, errors mapped to codes in one table, and the server's protections
-// (TLS, mutual TLS, a bearer token, message and stream limits, keepalive
+// (TLS, mutual TLS, named bearer tokens with scopes, message and stream limits, keepalive
 // enforcement) set from Options.
 package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
-	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/loomsdn/loom/controller"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
@@ -28,17 +24,25 @@ type Options struct {
 	// TLS serves over TLS; with ClientCAs set and ClientAuth required it
 	// is mutual TLS. Nil serves plaintext (keep it on localhost).
 	TLS *tls.Config
-	// Token, when set, is required from every client as
-	// "authorization: Bearer <token>".
+	// Tokens, when any, are required from every client as
+	// "authorization: Bearer <secret>", each call needing the scope
+	// methodRules gives its RPC. None: the API is open (keep it on
+	// localhost).
+	Tokens []Token
+	// Token is shorthand for one operator token named "default".
 	Token string
+	// Log, when set, gets refused calls, once a minute per client.
+	Log logrus.FieldLogger
 	// MaxMessageBytes bounds a request (default 4 MiB): larger ones get
 	// ResourceExhausted.
 	MaxMessageBytes int
 	// MaxConcurrentStreams bounds streams per connection (default 128).
 	MaxConcurrentStreams uint32
 	// Metrics, when set, counts requests (before authentication, so
-	// refused ones count too).
+	// refused ones count too) and refusals by reason.
 	Metrics *Metrics
+
+	now func() time.Time // the refusal log's clock (tests)
 }
 
 // NewServer returns a gRPC server exposing a's services.
@@ -62,21 +66,12 @@ func NewServer(a *controller.API, o Options) *grpc.Server {
 	if o.Metrics != nil {
 		opts = append(opts, o.Metrics.options()...)
 	}
+	tokens := o.Tokens
 	if o.Token != "" {
-		check := tokenCheck(o.Token)
-		opts = append(opts,
-			grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-				if err := check(ctx); err != nil {
-					return nil, err
-				}
-				return h(ctx, req)
-			}),
-			grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-				if err := check(ss.Context()); err != nil {
-					return err
-				}
-				return h(srv, ss)
-			}))
+		tokens = append(tokens[:len(tokens):len(tokens)], Token{Name: DefaultTokenName, Scope: ScopeOperator, Secret: o.Token})
+	}
+	if len(tokens) > 0 {
+		opts = append(opts, newAuthenticator(tokens, o.Metrics, o.Log, o.now).options()...)
 	}
 	s := grpc.NewServer(opts...)
 	pb.RegisterControllerServiceServer(s, controllerServer{a: a})
@@ -85,21 +80,6 @@ func NewServer(a *controller.API, o Options) *grpc.Server {
 	pb.RegisterPacketServiceServer(s, packetServer{a: a})
 	pb.RegisterNetworkServiceServer(s, networkServer{a: a})
 	return s
-}
-
-var errBadToken = status.Error(codes.Unauthenticated, "missing or wrong bearer token")
-
-func tokenCheck(token string) func(context.Context) error {
-	want := []byte("Bearer " + token)
-	return func(ctx context.Context) error {
-		md, _ := metadata.FromIncomingContext(ctx)
-		for _, v := range md.Get("authorization") {
-			if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(v)), want) == 1 {
-				return nil
-			}
-		}
-		return errBadToken
-	}
 }
 
 type controllerServer struct {
