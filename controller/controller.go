@@ -296,6 +296,15 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
+			// ssl: listeners: the TLS handshake runs here, not in Accept,
+			// bounded by the hello timeout.
+			if err := handshakeTLS(ctx, nc, c.cfg.OpenFlow.HelloTimeout); err != nil {
+				nc.Close()
+				c.stats.rejectedConns.Add(1)
+				c.stats.tlsRejected.Add(1)
+				c.log.WithFields(connFields(nc)).WithError(err).Warn("TLS handshake failed; connection closed")
+				return
+			}
 			c.runSession(ctx, nc)
 		}()
 	}

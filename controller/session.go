@@ -79,7 +79,7 @@ func (s *session) kickSelf() {
 // that session with an error line and its stack, never the process.
 func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	remote := remoteString(nc)
-	log := c.log.WithField("remote", remote)
+	log := c.log.WithFields(connFields(nc)) // remote, and tls_peer for TLS
 	start := time.Now()
 	conn := openflow.NewConn(nc, c.cfg.OpenFlow)
 	defer conn.Close()
