@@ -206,11 +206,12 @@ func peerName(nc net.Conn) string {
 }
 
 // connFields are the log fields naming a connection's peer: its address
-// and, for TLS, its certificate's common name.
+// and, for TLS with a verified client certificate, that certificate's
+// subject common name (tls_peer).
 func connFields(nc net.Conn) map[string]any {
 	f := map[string]any{"remote": remoteString(nc)}
-	if _, ok := nc.(*tls.Conn); ok {
-		f["tls_peer"] = peerName(nc)
+	if cn := peerName(nc); cn != "" {
+		f["tls_peer"] = cn
 	}
 	return f
 }
