@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func must[T any](v T, err error) T {
 
 func newTLSRig(t *testing.T) *tlsRig {
 	t.Helper()
+	baseline := runtime.NumGoroutine()
 	r := &tlsRig{t: t, dir: t.TempDir()}
 	r.ca = must(testpki.NewCA("loom-ca"))
 	r.other = must(testpki.NewCA("other-ca"))
@@ -70,6 +72,15 @@ func newTLSRig(t *testing.T) *tlsRig {
 			t.Errorf("Serve: %v", err)
 		}
 		r.ctl.Close()
+		// Every connection's goroutine, handshakes refused or not, is gone.
+		deadline := time.Now().Add(3 * time.Second)
+		for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > baseline {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines leaked:\n%s", n-baseline, buf[:runtime.Stack(buf, true)])
+		}
 	})
 	return r
 }

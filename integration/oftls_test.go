@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -319,10 +320,30 @@ func TestTLSRefusesSwitchesLoomsCADidNotSign(t *testing.T) {
 	if err == nil && !closedByServer(c) {
 		t.Fatal("a client without a certificate kept its connection")
 	}
+	// A peer that opens TCP and never starts TLS is closed within the
+	// hello timeout (5s by default), not held.
+	var silent net.Conn
+	if err := harness.InNS(hv.NS, func() (err error) {
+		silent, err = net.DialTimeout("tcp", tlsListen, 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	opened := time.Now()
+	silent.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Fatal("loomd sent bytes to a peer that never started TLS")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("loomd held a silent peer's connection for 15s")
+	}
+	if d := time.Since(opened); d > 8*time.Second {
+		t.Fatalf("loomd closed a silent peer's connection only after %v", d)
+	}
 	waitFor(t, "the refusals counted", 10*time.Second, func() bool {
 		m := metricsIn(t, hv.NS, l)
 		tlsRefused := metric(t, m, "loom_tls_handshake_failures_total")
-		return tlsRefused >= 3 && metric(t, m, "loom_rejected_connections_total") >= tlsRefused
+		return tlsRefused >= 4 && metric(t, m, "loom_rejected_connections_total") >= tlsRefused
 	})
 	log := l.Log()
 	if strings.Contains(log, `msg="switch connected"`) || strings.Contains(log, "features request") {
@@ -354,4 +375,39 @@ func TestTLSRefusesSwitchesLoomsCADidNotSign(t *testing.T) {
 	waitFor(t, "control: loomd takes the switch", 10*time.Second, func() bool {
 		return strings.Contains(l.Log(), "tls_peer=hv1") && strings.Contains(l.Log(), `msg="switch connected"`)
 	})
+}
+
+// Startup errors name the flag (or config key) whose file is missing or
+// unreadable, or that an ssl: listener lacks; loomd exits non-zero.
+func TestTLSStartupErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := newTLSPKI(t, dir)
+	missing := filepath.Join(dir, "missing.pem")
+	unreadable := filepath.Join(dir, "unreadable") // a directory: reading it fails, even as root
+	if err := os.Mkdir(unreadable, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfgMissing := filepath.Join(dir, "loomd.yaml")
+	if err := os.WriteFile(cfgMissing, []byte("openflow:\n  listen: [\"ssl:127.0.0.1:0\"]\n  tls: {cert: "+p.certF+", key: "+missing+", ca: "+p.caF+"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--db", filepath.Join(dir, "x.db"), "--grpc-listen", "", "--metrics-listen", ""}
+	ssl := []string{"--openflow-listen", "ssl:127.0.0.1:0"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append(ssl, "--openflow-tls-key", p.keyF, "--openflow-tls-ca", p.caF), "set --openflow-tls-cert"},
+		{append(ssl, "--openflow-tls-cert", p.certF, "--openflow-tls-key", p.keyF), "set --openflow-tls-ca"},
+		{append(ssl, "--openflow-tls-cert", missing, "--openflow-tls-key", p.keyF, "--openflow-tls-ca", p.caF), "--openflow-tls-cert: " + missing},
+		{append(ssl, "--openflow-tls-cert", p.certF, "--openflow-tls-key", unreadable, "--openflow-tls-ca", p.caF), "--openflow-tls-key: " + unreadable},
+		{append(ssl, "--openflow-tls-cert", p.certF, "--openflow-tls-key", p.keyF, "--openflow-tls-ca", p.keyF), "--openflow-tls-ca: " + p.keyF + ": holds no PEM certificate"},
+		{[]string{"--config", cfgMissing}, "openflow.tls.key: " + missing},
+	} {
+		out, err := exec.Command(loomdBin, append(append([]string{}, base...), c.args...)...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("loomd %s: %v, output %q; want it to name %q", strings.Join(c.args, " "), err, out, c.want)
+		}
+	}
 }

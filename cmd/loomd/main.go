@@ -88,6 +88,10 @@ func run(args []string) error {
 			return fmt.Errorf("--openflow-listen: %w", err)
 		}
 	}
+	srvTLS, err := openflowTLS(cfg.OpenFlow, ofTLS, log)
+	if err != nil {
+		return err
+	}
 
 	db, err := store.Open(*dbPath)
 	if err != nil {
@@ -166,10 +170,6 @@ func run(args []string) error {
 		return err
 	}
 
-	srvTLS, err := openflowTLS(cfg.OpenFlow, ofTLS, log)
-	if err != nil {
-		return err
-	}
 	var listeners []net.Listener
 	for _, addr := range cfg.OpenFlow.Listen {
 		l, err := controller.ListenTLS(strings.TrimSpace(addr), srvTLS)
