@@ -155,6 +155,11 @@ type OpenFlowTLS struct {
 	// the CA signed is refused in the handshake) or "none" (encryption
 	// only; any peer may connect, as on tcp:).
 	ClientCerts string `yaml:"client_certs"`
+	// PeerCNIsHypervisor makes health name every switch on an ssl:
+	// listener whose certificate's subject CN is not the name (under
+	// hypervisors:) of the hypervisor whose OVSDB lists its datapath id.
+	// A report, never a refusal: the session and its flows go on.
+	PeerCNIsHypervisor bool `yaml:"peer_cn_is_hypervisor"`
 }
 
 // HasSSL says whether one of the listeners is ssl:.

@@ -109,11 +109,11 @@ func TestOVSDBTLSErrorsNameTheField(t *testing.T) {
 }
 
 func TestOpenFlowTLSKeys(t *testing.T) {
-	c, err := Load(write(t, "openflow:\n  listen: [\"ssl:0.0.0.0:6653\", \"unix:/tmp/x.sock\"]\n  tls: {cert: /c.pem, key: /k.pem, ca: /ca.pem}\n"))
+	c, err := Load(write(t, "openflow:\n  listen: [\"ssl:0.0.0.0:6653\", \"unix:/tmp/x.sock\"]\n  tls: {cert: /c.pem, key: /k.pem, ca: /ca.pem, peer_cn_is_hypervisor: true}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.OpenFlow.HasSSL() || c.OpenFlow.TLS.Cert != "/c.pem" || c.OpenFlow.TLS.Key != "/k.pem" || c.OpenFlow.TLS.CA != "/ca.pem" {
+	if !c.OpenFlow.HasSSL() || c.OpenFlow.TLS.Cert != "/c.pem" || c.OpenFlow.TLS.Key != "/k.pem" || c.OpenFlow.TLS.CA != "/ca.pem" || !c.OpenFlow.TLS.PeerCNIsHypervisor {
 		t.Fatalf("got %+v", c.OpenFlow)
 	}
 	if Default().OpenFlow.HasSSL() {

@@ -52,6 +52,10 @@ type Config struct {
 	// Targets are controller targets that mean this loomd besides its
 	// listeners (a VIP, a NAT address, a name); see selfTargets.
 	Targets []string
+	// TLSCheckPeerCN makes health name each switch on an ssl:
+	// listener whose certificate's common name is not the name of the
+	// hypervisor its datapath id is bound to (see tlsConditions).
+	TLSCheckPeerCN bool
 	// OVSDBProbeInterval is how often an OVSDB connection is probed with
 	// an echo (a server silent for two is disconnected); default 5s.
 	OVSDBProbeInterval time.Duration

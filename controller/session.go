@@ -38,6 +38,7 @@ type session struct {
 	// ofPorts are the ports as PORT_DESC described them, for the topology.
 	ofPorts []openflow.Port
 	remote  string
+	tlsPeer *string // the TLS client certificate's CN; nil when not TLS
 	errors  errorRing
 	// setupGen is the controller's missed-refresh generation when
 	// SwitchUp ran: a Refresh after it may have skipped this session (not
@@ -95,7 +96,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
 		return
 	}
-	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, notificationQueue),
+	s := &session{c: c, conn: conn, log: log, remote: remote, tlsPeer: tlsPeerOf(nc), events: make(chan any, notificationQueue),
 		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue), portq: newPortQueue(maxPendingPorts),
 		refreshes: newRefreshState(),
 		kick:      make(chan struct{}, 1), done: make(chan struct{})}

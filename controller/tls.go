@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/loomsdn/loom/apps"
 )
 
 // ServerTLSFiles names the PEM files of an ssl: OpenFlow listener.
@@ -231,4 +233,47 @@ func nextCert(data []byte) (*x509.Certificate, []byte, error) {
 		c, err := x509.ParseCertificate(b.Bytes)
 		return c, data, err
 	}
+}
+
+// tlsPeerOf is the CN of a TLS connection's client certificate ("" for
+// none); nil when nc is not TLS.
+func tlsPeerOf(nc net.Conn) *string {
+	if _, ok := nc.(*tls.Conn); !ok {
+		return nil
+	}
+	cn := peerName(nc)
+	return &cn
+}
+
+// tlsConditions are, with TLSCheckPeerCN, the switches on ssl:
+// listeners whose certificate does not name their hypervisor: the
+// certificate's subject CN must equal the hypervisors: name of the OVSDB
+// that lists the switch's datapath id. Switches whose datapath id no OVSDB
+// lists (or two do) and switches on tcp: or unix: listeners are not
+// checked. A mismatch is reported, never refused: the session and its
+// flows go on.
+func (c *Controller) tlsConditions() []apps.Condition {
+	top := c.cfg.Topology
+	if !c.cfg.TLSCheckPeerCN || top == nil {
+		return nil
+	}
+	var out []apps.Condition
+	for _, s := range c.reg.list() {
+		if s.tlsPeer == nil {
+			continue
+		}
+		b := top.Bind(s.dpid)
+		if b.Hypervisor == "" || b.Contested() || *s.tlsPeer == b.Hypervisor {
+			continue
+		}
+		msg := fmt.Sprintf("its TLS certificate names %q, not its hypervisor %s", *s.tlsPeer, b.Hypervisor)
+		if *s.tlsPeer == "" {
+			msg = fmt.Sprintf("presented no TLS certificate naming its hypervisor %s", b.Hypervisor)
+		}
+		out = append(out, apps.Condition{Kind: "switch", Subject: switchName(s.dpid, b.Hypervisor, b.Bridge), Message: msg})
+		if len(out) == maxConflictsListed {
+			break
+		}
+	}
+	return out
 }

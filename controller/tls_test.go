@@ -19,6 +19,8 @@ import (
 	"github.com/loomsdn/loom/internal/fakeswitch"
 	"github.com/loomsdn/loom/internal/testpki"
 	"github.com/loomsdn/loom/openflow"
+	"github.com/loomsdn/loom/ovsdb"
+	"github.com/loomsdn/loom/topology"
 )
 
 type tlsRig struct {
@@ -307,4 +309,44 @@ func must2(t *testing.T, l *testpki.Leaf, dir string) (string, string) {
 		t.Fatal(err)
 	}
 	return c, k
+}
+
+// With TLSCheckPeerCN, a TLS switch whose certificate does not name
+// the hypervisor its dpid is bound to is a health condition; one that
+// does is not; without the switch nothing is checked.
+func TestTLSPeerNameIsAHealthCondition(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		top := topology.New()
+		log, _ := test.NewNullLogger()
+		c, err := New(Config{Log: log, Topology: top, TLSCheckPeerCN: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		top.SetHypervisors([]topology.Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+		top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", &ovsdb.Hypervisor{Bridges: []ovsdb.Bridge{
+			{Name: "vswitch02", DPID: 0xc1}, {Name: "vswitch03", DPID: 0xc2}, {Name: "vswitch04", DPID: 0xc3}}}, nil)
+		wrong, right := "kvm02", "kvm01"
+		for dpid, peer := range map[uint64]*string{0xc1: &wrong, 0xc2: &right, 0xc3: nil} {
+			s := &session{dpid: dpid, remote: "192.0.2.10:40000", tlsPeer: peer}
+			c.reg.mu.Lock()
+			c.reg.sess[dpid], c.reg.ready[s] = s, true
+			c.reg.mu.Unlock()
+		}
+		var found []string
+		for _, cond := range c.Health() {
+			if strings.Contains(cond.Message, "TLS certificate") {
+				found = append(found, cond.Subject+": "+cond.Message)
+			}
+		}
+		c.Close()
+		if !on {
+			if len(found) != 0 {
+				t.Fatalf("checked while off: %v", found)
+			}
+			continue
+		}
+		if len(found) != 1 || !strings.Contains(found[0], "kvm01/vswitch02") || !strings.Contains(found[0], `names "kvm02", not its hypervisor kvm01`) {
+			t.Fatalf("conditions %v", found)
+		}
+	}
 }

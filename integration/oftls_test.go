@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -73,9 +74,9 @@ func newTLSPKI(t *testing.T, dir string) *tlsPKI {
 
 // startTLSLoomd runs loomd in ns with an ssl: listener (and a config file,
 // so SIGHUP reloads as in production).
-func startTLSLoomd(t *testing.T, lab *harness.Lab, ns string, p *tlsPKI) *harness.Process {
+func startTLSLoomd(t *testing.T, lab *harness.Lab, ns string, p *tlsPKI, config ...string) *harness.Process {
 	t.Helper()
-	cfg := writeConfig(t, lab, "loomd.yaml", "flows:\n  verify_interval: 2s\n")
+	cfg := writeConfig(t, lab, "loomd.yaml", "flows:\n  verify_interval: 2s\n"+strings.Join(config, ""))
 	proc := lab.Start("loomd", ns, nil, loomdBin, "--openflow-listen", "ssl:"+tlsListen,
 		"--openflow-tls-cert", p.certF, "--openflow-tls-key", p.keyF, "--openflow-tls-ca", p.caF,
 		"--db", filepath.Join(lab.Dir(), "loomd.db"), "--config", cfg, "--log-level", "debug",
@@ -409,5 +410,42 @@ func TestTLSStartupErrorsNameTheFlag(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("loomd %s: %v, output %q; want it to name %q", strings.Join(c.args, " "), err, out, c.want)
 		}
+	}
+}
+
+// With openflow.tls.peer_cn_is_hypervisor, a switch whose certificate
+// (from Loom's CA) names another host than the hypervisor whose OVSDB
+// lists its bridge is a health condition, and only that: it stays
+// connected and gets its flows.
+func TestTLSPeerCNNotItsHypervisorIsReported(t *testing.T) {
+	t.Parallel()
+	lab, hv, br, vm1, vm2 := oneBridgeTwoVMs(t)
+	p := newTLSPKI(t, lab.Dir())
+	other, err := p.loomCA.Issue("kvm-elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certF, keyF, err := other.Write(p.dir, "kvm-elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startTLSLoomd(t, lab, hv.NS, p, fmt.Sprintf("openflow:\n  tls: {peer_cn_is_hypervisor: true}\nhypervisors:\n  - {name: hv1, ovsdb: \"unix:%s\"}\n",
+		filepath.Join(hv.RunDir, "db.sock")))
+	setOVSSSL(t, hv, keyF, certF, p.loomCAF)
+	br.SetController("ssl:" + tlsListen)
+	if err := br.WaitConnected(20 * time.Second); err != nil {
+		t.Fatalf("%v\nloomd:\n%s", err, l.Log())
+	}
+	want := `its TLS certificate names "kvm-elsewhere", not its hypervisor hv1`
+	var health string
+	waitFor(t, "health to name the certificate", 15*time.Second, func() bool {
+		health = healthzIn(t, hv.NS, l)
+		return strings.Contains(health, "hv1/vswitch02") && strings.Contains(health, want)
+	})
+	if err := vm1.Ping(vm2.IP, 3, 15*time.Second); err != nil {
+		t.Fatalf("the reported switch does not forward: %v", err)
+	}
+	if strings.Contains(l.Log(), "switch disconnected") {
+		t.Fatal("the reported switch was disconnected")
 	}
 }

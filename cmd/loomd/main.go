@@ -145,6 +145,7 @@ func run(args []string) error {
 		Topology:           top,
 		DiscoverFrom:       cfg.HypervisorsDiscovery.Prefixes(),
 		Targets:            cfg.OpenFlow.Targets,
+		TLSCheckPeerCN:     cfg.OpenFlow.TLS.PeerCNIsHypervisor,
 		OVSDBTLS:           ovsdbTLS,
 		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
 		Networks:           nets,
