@@ -177,11 +177,16 @@ func ListenTLS(addr string, t *ServerTLS) (net.Listener, error) {
 // handshakeTLS completes the TLS handshake of a connection from an ssl:
 // listener within limit (a peer that opens TCP and says nothing holds
 // its goroutine no longer than that); other connections pass as they are.
-func handshakeTLS(ctx context.Context, nc net.Conn, limit time.Duration) error {
+func handshakeTLS(ctx context.Context, nc net.Conn, limit time.Duration) (err error) {
 	tc, ok := nc.(*tls.Conn)
 	if !ok {
 		return nil
 	}
+	defer func() {
+		if r := recover(); r != nil { // a bug reached by what a peer sent: this connection fails, not the process
+			err = fmt.Errorf("TLS handshake failed on a bug (please report this line): %v", r)
+		}
+	}()
 	if limit <= 0 {
 		limit = 5 * time.Second
 	}

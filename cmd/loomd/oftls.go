@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -71,8 +72,15 @@ func openflowTLS(of config.OpenFlow, fl tlsFlags, log *logrus.Logger) (*controll
 
 func logTLS(t *controller.ServerTLS, log *logrus.Logger, msg string) {
 	subject, serial, notAfter, cas := t.Certificate()
-	log.WithFields(logrus.Fields{"subject": subject, "serial": serial, "not_after": notAfter.UTC().Format("2006-01-02T15:04:05Z"),
-		"cas": cas, "client_certs_required": t.ClientCertsRequired()}).Info(msg)
+	e := log.WithFields(logrus.Fields{"subject": subject, "serial": serial, "not_after": notAfter.UTC().Format("2006-01-02T15:04:05Z"),
+		"cas": cas, "client_certs_required": t.ClientCertsRequired()})
+	e.Info(msg)
+	switch left := time.Until(notAfter); {
+	case left <= 0:
+		e.Warn("the OpenFlow TLS certificate has expired: switches will refuse loomd; replace it and send SIGHUP")
+	case left < 14*24*time.Hour:
+		e.WithField("expires_in", left.Round(time.Hour)).Warn("the OpenFlow TLS certificate expires soon; replace it and send SIGHUP")
+	}
 }
 
 // reloadTLS is the SIGHUP step for the ssl: listeners: the files are read
