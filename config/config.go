@@ -117,8 +117,12 @@ type Flows struct {
 
 // OpenFlow configures the switch-facing side.
 type OpenFlow struct {
-	// Listen holds listener addresses: "tcp:HOST:PORT", ":PORT", "unix:PATH".
+	// Listen holds listener addresses: "tcp:HOST:PORT", ":PORT",
+	// "unix:PATH", or "ssl:HOST:PORT" (TLS, with the files in tls).
 	Listen []string `yaml:"listen"`
+	// TLS holds the files of ssl: listeners (the --openflow-tls-* flags
+	// override them).
+	TLS OpenFlowTLS `yaml:"tls"`
 	// Targets are further controller targets that mean this loomd, as
 	// bridges name it (ovs-vsctl set-controller BR tcp:HOST:PORT) when
 	// they reach it by an address it does not listen on: a VIP, a NAT
@@ -137,6 +141,35 @@ type OpenFlow struct {
 	// it: its topology entry and the flows apps declared for it (API
 	// clients' flows stay until `loomctl forget switch --all`).
 	ForgetAfter Duration `yaml:"forget_after"`
+}
+
+// OpenFlowTLS is the server side of ssl: OpenFlow listeners. The files
+// are read at startup and again on SIGHUP (same paths, new contents).
+type OpenFlowTLS struct {
+	Cert string `yaml:"cert"` // the listener's certificate (PEM)
+	Key  string `yaml:"key"`  // its private key (PEM)
+	// CA holds the CA certificates (PEM, one or more) that switches'
+	// certificates must chain to.
+	CA string `yaml:"ca"`
+	// ClientCerts is "require" (default: a switch without a certificate
+	// the CA signed is refused in the handshake) or "none" (encryption
+	// only; any peer may connect, as on tcp:).
+	ClientCerts string `yaml:"client_certs"`
+	// PeerCNIsHypervisor makes health name every switch on an ssl:
+	// listener whose certificate's subject CN is not the name (under
+	// hypervisors:) of the hypervisor whose OVSDB lists its datapath id.
+	// A report, never a refusal: the session and its flows go on.
+	PeerCNIsHypervisor bool `yaml:"peer_cn_is_hypervisor"`
+}
+
+// HasSSL says whether one of the listeners is ssl:.
+func (o OpenFlow) HasSSL() bool {
+	for _, l := range o.Listen {
+		if strings.HasPrefix(strings.TrimSpace(l), "ssl:") {
+			return true
+		}
+	}
+	return false
 }
 
 // Apps configures the built-in apps.
@@ -242,9 +275,14 @@ func (c Config) Validate() error {
 		return fieldErr("openflow.listen", "at least one address is required")
 	}
 	for i, l := range c.OpenFlow.Listen {
-		if strings.TrimSpace(l) == "" || l == "unix:" || l == "tcp:" {
+		if l = strings.TrimSpace(l); l == "" || l == "unix:" || l == "tcp:" || l == "ssl:" {
 			return fieldErr(fmt.Sprintf("openflow.listen[%d]", i), "empty address")
 		}
+	}
+	switch c.OpenFlow.TLS.ClientCerts {
+	case "", "require", "none":
+	default:
+		return fieldErr("openflow.tls.client_certs", "%q is not require or none", c.OpenFlow.TLS.ClientCerts)
 	}
 	if d := time.Duration(c.OpenFlow.EchoInterval); d < 100*time.Millisecond || d > time.Hour {
 		return fieldErr("openflow.echo_interval", "%v is outside 100ms..1h", d)

@@ -38,14 +38,16 @@ func TestEmptyFileMeansDefaults(t *testing.T) {
 
 func TestErrorsNameTheField(t *testing.T) {
 	for body, want := range map[string]string{
-		"openflow:\n  listn: [x]\n":          "line 2: field listn not found",
-		"openflow:\n  echo_interval: fast\n": "line 2: \"fast\" is not a duration",
-		"openflow:\n  echo_interval: 1ms\n":  "openflow.echo_interval",
-		"apps:\n  l2:\n    max_macs: 0\n":    "apps.l2.max_macs",
-		"openflow:\n  listen: []\n":          "openflow.listen",
-		"apps:\n  l2:\n    max_macs: many\n": "line 3",
-		"openflow:\n  listen: [\"unix:\"]\n": "openflow.listen[0]",
-		"openflow:\n  hello_timeout: 2m\n":   "openflow.hello_timeout",
+		"openflow:\n  listn: [x]\n":                    "line 2: field listn not found",
+		"openflow:\n  echo_interval: fast\n":           "line 2: \"fast\" is not a duration",
+		"openflow:\n  echo_interval: 1ms\n":            "openflow.echo_interval",
+		"apps:\n  l2:\n    max_macs: 0\n":              "apps.l2.max_macs",
+		"openflow:\n  listen: []\n":                    "openflow.listen",
+		"apps:\n  l2:\n    max_macs: many\n":           "line 3",
+		"openflow:\n  listen: [\"unix:\"]\n":           "openflow.listen[0]",
+		"openflow:\n  hello_timeout: 2m\n":             "openflow.hello_timeout",
+		"openflow:\n  listen: [\"ssl:\"]\n":            "openflow.listen[0]",
+		"openflow:\n  tls:\n    client_certs: maybe\n": "line 3: openflow.tls.client_certs",
 	} {
 		_, err := Load(write(t, body))
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -103,5 +105,18 @@ func TestOVSDBTLSErrorsNameTheField(t *testing.T) {
 		if _, err := Load(write(t, body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: error %v, want %q", body, err, want)
 		}
+	}
+}
+
+func TestOpenFlowTLSKeys(t *testing.T) {
+	c, err := Load(write(t, "openflow:\n  listen: [\"ssl:0.0.0.0:6653\", \"unix:/tmp/x.sock\"]\n  tls: {cert: /c.pem, key: /k.pem, ca: /ca.pem, peer_cn_is_hypervisor: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.OpenFlow.HasSSL() || c.OpenFlow.TLS.Cert != "/c.pem" || c.OpenFlow.TLS.Key != "/k.pem" || c.OpenFlow.TLS.CA != "/ca.pem" || !c.OpenFlow.TLS.PeerCNIsHypervisor {
+		t.Fatalf("got %+v", c.OpenFlow)
+	}
+	if Default().OpenFlow.HasSSL() {
+		t.Fatal("the default listener is ssl:")
 	}
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// Targets are controller targets that mean this loomd besides its
 	// listeners (a VIP, a NAT address, a name); see selfTargets.
 	Targets []string
+	// TLSCheckPeerCN makes health name each switch on an ssl:
+	// listener whose certificate's common name is not the name of the
+	// hypervisor its datapath id is bound to (see tlsConditions).
+	TLSCheckPeerCN bool
 	// OVSDBProbeInterval is how often an OVSDB connection is probed with
 	// an echo (a server silent for two is disconnected); default 5s.
 	OVSDBProbeInterval time.Duration
@@ -296,6 +300,15 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
+			// ssl: listeners: the TLS handshake runs here, not in Accept,
+			// bounded by the hello timeout.
+			if err := handshakeTLS(ctx, nc, c.cfg.OpenFlow.HelloTimeout); err != nil {
+				nc.Close()
+				c.stats.rejectedConns.Add(1)
+				c.stats.tlsRejected.Add(1)
+				c.log.WithFields(connFields(nc)).WithError(err).Warn("TLS handshake failed; connection closed")
+				return
+			}
 			c.runSession(ctx, nc)
 		}()
 	}

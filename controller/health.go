@@ -54,6 +54,7 @@ func (c *Controller) Health() []apps.Condition {
 	}
 	out = append(out, c.ownConditions(now)...)
 	out = append(out, c.identityConditions()...)
+	out = append(out, c.tlsConditions()...)
 	rank := map[string]int{"switch": 0, "ovsdb": 1, "store": 2}
 	sort.SliceStable(out, func(i, j int) bool {
 		ri, oki := rank[out[i].Kind]

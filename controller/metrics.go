@@ -45,6 +45,7 @@ func (c *Controller) Collector() *Collector {
 			counter("packet_outs_total", "Packet-outs sent.", func(s StatsSnapshot) uint64 { return s.PacketOuts }),
 			counter("switch_errors_total", "OpenFlow errors switches returned.", func(s StatsSnapshot) uint64 { return s.SwitchErrors }),
 			counter("rejected_connections_total", "Connections refused or dropped before they became sessions.", func(s StatsSnapshot) uint64 { return s.RejectedConns }),
+			counter("tls_handshake_failures_total", "Connections to ssl: listeners refused in the TLS handshake (no certificate, one the CA did not sign, or no handshake in time); also in rejected_connections_total.", func(s StatsSnapshot) uint64 { return s.TLSRejected }),
 			counter("bundles_rejected_total", "Bundles a switch refused (its table unchanged).", func(s StatsSnapshot) uint64 { return s.BundlesRejected }),
 			counter("flow_conflicts_total", "Times two owners declared the same flow.", func(s StatsSnapshot) uint64 { return s.Conflicts }),
 			counter("drift_repairs_total", "Flow-mods sent to repair out-of-band changes.", func(s StatsSnapshot) uint64 { return s.DriftRepairs }),

@@ -38,6 +38,7 @@ type session struct {
 	// ofPorts are the ports as PORT_DESC described them, for the topology.
 	ofPorts []openflow.Port
 	remote  string
+	tlsPeer *string // the TLS client certificate's CN; nil when not TLS
 	errors  errorRing
 	// setupGen is the controller's missed-refresh generation when
 	// SwitchUp ran: a Refresh after it may have skipped this session (not
@@ -79,7 +80,7 @@ func (s *session) kickSelf() {
 // that session with an error line and its stack, never the process.
 func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	remote := remoteString(nc)
-	log := c.log.WithField("remote", remote)
+	log := c.log.WithFields(connFields(nc)) // remote, and tls_peer for TLS
 	start := time.Now()
 	conn := openflow.NewConn(nc, c.cfg.OpenFlow)
 	defer conn.Close()
@@ -95,7 +96,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		log.WithError(err).Warn("OpenFlow handshake failed; connection closed")
 		return
 	}
-	s := &session{c: c, conn: conn, log: log, remote: remote, events: make(chan any, notificationQueue),
+	s := &session{c: c, conn: conn, log: log, remote: remote, tlsPeer: tlsPeerOf(nc), events: make(chan any, notificationQueue),
 		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue), portq: newPortQueue(maxPendingPorts),
 		refreshes: newRefreshState(),
 		kick:      make(chan struct{}, 1), done: make(chan struct{})}

@@ -19,6 +19,7 @@ type Stats struct {
 	sessionPanics   atomic.Uint64
 	eventsDropped   atomic.Uint64 // notifications beyond a session's backlog
 	watchersBehind  atomic.Uint64 // API watch streams ended for falling behind
+	tlsRejected     atomic.Uint64 // connections to ssl: listeners whose TLS handshake failed
 }
 
 // StatsSnapshot is a copy of the counters.
@@ -26,10 +27,12 @@ type StatsSnapshot struct {
 	PacketIns, PacketInsDropped, FlowMods, PacketOuts, SwitchErrors, RejectedConns uint64
 	BundlesRejected, Conflicts, DriftRepairs, InvalidFlows                         uint64
 	AcceptErrors, UnknownErrors, SessionPanics, EventsDropped                      uint64
+	TLSRejected                                                                    uint64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
 	return StatsSnapshot{s.packetIns.Load(), s.packetInDropped.Load(), s.flowMods.Load(), s.packetOuts.Load(),
 		s.switchErrors.Load(), s.rejectedConns.Load(), s.bundlesRejected.Load(), s.conflicts.Load(),
-		s.driftRepairs.Load(), s.invalidFlows.Load(), s.acceptErrors.Load(), s.unknownErrors.Load(), s.sessionPanics.Load(), s.eventsDropped.Load()}
+		s.driftRepairs.Load(), s.invalidFlows.Load(), s.acceptErrors.Load(), s.unknownErrors.Load(), s.sessionPanics.Load(), s.eventsDropped.Load(),
+		s.tlsRejected.Load()}
 }

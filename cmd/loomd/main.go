@@ -48,7 +48,11 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("loomd", flag.ContinueOnError)
-	listen := fs.String("openflow-listen", "", "comma-separated OpenFlow listeners: tcp:HOST:PORT, :PORT or unix:PATH (default from config, else tcp::6653)")
+	listen := fs.String("openflow-listen", "", "comma-separated OpenFlow listeners: tcp:HOST:PORT, :PORT, unix:PATH or ssl:HOST:PORT (default from config, else tcp::6653)")
+	var ofTLS tlsFlags
+	fs.StringVar(&ofTLS.cert, "openflow-tls-cert", "", "ssl: OpenFlow listeners' certificate (PEM; overrides openflow.tls.cert; re-read on SIGHUP)")
+	fs.StringVar(&ofTLS.key, "openflow-tls-key", "", "the certificate's key (PEM; overrides openflow.tls.key)")
+	fs.StringVar(&ofTLS.ca, "openflow-tls-ca", "", "CA certificates switches' certificates must chain to (PEM; overrides openflow.tls.ca; re-read on SIGHUP)")
 	dbPath := fs.String("db", "./loom.db", "bbolt database file")
 	cfgPath := fs.String("config", "", "YAML config file (optional)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -94,6 +98,10 @@ func run(args []string) error {
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("--openflow-listen: %w", err)
 		}
+	}
+	srvTLS, err := openflowTLS(cfg.OpenFlow, ofTLS, log)
+	if err != nil {
+		return err
 	}
 
 	db, cleanup, err := openDB(*dbPath)
@@ -150,6 +158,7 @@ func run(args []string) error {
 		Topology:           top,
 		DiscoverFrom:       cfg.HypervisorsDiscovery.Prefixes(),
 		Targets:            cfg.OpenFlow.Targets,
+		TLSCheckPeerCN:     cfg.OpenFlow.TLS.PeerCNIsHypervisor,
 		OVSDBTLS:           ovsdbTLS,
 		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
 		Networks:           nets,
@@ -178,7 +187,7 @@ func run(args []string) error {
 
 	var listeners []net.Listener
 	for _, addr := range cfg.OpenFlow.Listen {
-		l, err := controller.Listen(strings.TrimSpace(addr))
+		l, err := controller.ListenTLS(strings.TrimSpace(addr), srvTLS)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -203,7 +212,7 @@ func run(args []string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // its default action is to exit too
 	defer signal.Stop(hup)
-	go reloadOnSignal(ctx, hup, ctl)
+	go reloadOnSignal(ctx, hup, ctl, reloadTLS(srvTLS, log))
 	persisted := make(chan struct{})
 	go func() {
 		controller.PersistTopology(ctx, top, db, time.Second, logrus.NewEntry(log))

@@ -34,14 +34,18 @@ func withoutNetworks(c config.Config) config.Config {
 }
 
 // reloadOnSignal reloads the config file on each SIGHUP; a rejected file
-// is logged by the controller and changes nothing.
-func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, ctl *controller.Controller) {
+// is logged by the controller and changes nothing. Each also step runs
+// after it (the OpenFlow TLS files).
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, ctl *controller.Controller, also ...func()) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sig:
 			ctl.ReloadConfig()
+			for _, f := range also {
+				f()
+			}
 		}
 	}
 }
