@@ -49,6 +49,17 @@ func (c Config) NetworkSpec() network.Spec {
 	return network.Spec{Networks: c.Networks, Trunks: c.Trunks, ACLs: c.ACLs}
 }
 
+// OVSDBServerNames maps each hypervisor with an ovsdb_server_name to it.
+func (c Config) OVSDBServerNames() map[string]string {
+	out := map[string]string{}
+	for _, h := range c.Hypervisors {
+		if h.OVSDBServerName != "" {
+			out[h.Name] = h.OVSDBServerName
+		}
+	}
+	return out
+}
+
 // TLSFiles names PEM files for a TLS client.
 type TLSFiles struct {
 	CA   string `yaml:"ca"`
@@ -88,6 +99,9 @@ type Hypervisor struct {
 	Name     string `yaml:"name"`
 	OVSDB    string `yaml:"ovsdb"`     // unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT
 	TunnelIP string `yaml:"tunnel_ip"` // the host's tunnel endpoint (optional here)
+	// OVSDBServerName is the name the ssl: OVSDB server's certificate must
+	// carry; by default the endpoint's host (as TLS checks anyway).
+	OVSDBServerName string `yaml:"ovsdb_server_name"`
 }
 
 // Tunnels configures the tunnel mesh between hypervisors.
@@ -312,6 +326,9 @@ func (c Config) Validate() error {
 		}
 		if scheme == "ssl" && c.OVSDBTLS.CA == "" {
 			return fieldErr(at+".ovsdb", "an ssl: endpoint needs ovsdb_tls (ca, cert, key)")
+		}
+		if h.OVSDBServerName != "" && scheme != "ssl" {
+			return fieldErr(at+".ovsdb_server_name", "only an ssl: endpoint has a certificate to name (ovsdb is %s)", h.OVSDB)
 		}
 		if h.TunnelIP != "" {
 			if _, err := netip.ParseAddr(h.TunnelIP); err != nil {

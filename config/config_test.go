@@ -48,6 +48,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		"openflow:\n  hello_timeout: 2m\n":             "openflow.hello_timeout",
 		"openflow:\n  listen: [\"ssl:\"]\n":            "openflow.listen[0]",
 		"openflow:\n  tls:\n    client_certs: maybe\n": "line 3: openflow.tls.client_certs",
+		"hypervisors:\n  - {name: kvm01, ovsdb: \"tcp:192.0.2.10:6640\", ovsdb_server_name: kvm01.example}\n": "hypervisors[0].ovsdb_server_name",
 	} {
 		_, err := Load(write(t, body))
 		if err == nil || !strings.Contains(err.Error(), want) {

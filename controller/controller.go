@@ -61,6 +61,9 @@ type Config struct {
 	OVSDBProbeInterval time.Duration
 	// OVSDBTLS is the client TLS configuration for ssl: OVSDB endpoints.
 	OVSDBTLS *tls.Config
+	// OVSDBServerNames is, per hypervisor, the name its ssl: OVSDB
+	// server's certificate must carry when not the endpoint's host.
+	OVSDBServerNames map[string]string
 	// Networks, when set, is the live network policy and where it comes
 	// from; RestoreNetworks loads it.
 	Networks *Networks

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"sync"
@@ -64,7 +65,7 @@ func (h *hypervisors) start(name, endpoint string) {
 	if _, ok := h.clients[name]; ok {
 		return
 	}
-	cl, err := ovsdb.New(name, endpoint, h.c.cfg.OVSDBTLS, h.c.log, ovsdb.WithProbeInterval(h.c.cfg.OVSDBProbeInterval))
+	cl, err := ovsdb.New(name, endpoint, h.tlsFor(name), h.c.log, ovsdb.WithProbeInterval(h.c.cfg.OVSDBProbeInterval))
 	if err != nil {
 		h.c.log.WithError(err).Warn("hypervisor not started")
 		return
@@ -268,4 +269,16 @@ func (c *Controller) warnOnce(id string, log *logrus.Entry, msg string) {
 	if _, seen := c.warned.LoadOrStore(id, true); !seen {
 		log.Warn(msg)
 	}
+}
+
+// tlsFor is the TLS client configuration for hypervisor name's OVSDB:
+// the shared one, checking the server's certificate for the configured
+// name when there is one (TLS checks the endpoint's host otherwise).
+func (h *hypervisors) tlsFor(name string) *tls.Config {
+	cfg := h.c.cfg.OVSDBTLS
+	if want := h.c.cfg.OVSDBServerNames[name]; cfg != nil && want != "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = want
+	}
+	return cfg
 }

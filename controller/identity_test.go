@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -83,5 +84,23 @@ func TestAStrangerIsAHealthCondition(t *testing.T) {
 		if strings.Contains(cond.Message, "not from hypervisor") {
 			t.Fatalf("a switch from its hypervisor is reported: %+v", cond)
 		}
+	}
+}
+
+// An ssl: OVSDB's expected server name is the hypervisor's
+// ovsdb_server_name when set, on a copy: other hypervisors keep the
+// shared configuration (TLS then checks their endpoint's host).
+func TestOVSDBServerNamePerHypervisor(t *testing.T) {
+	shared := &tls.Config{MinVersion: tls.VersionTLS12}
+	h := &hypervisors{c: &Controller{cfg: Config{OVSDBTLS: shared, OVSDBServerNames: map[string]string{"kvm01": "kvm01.example"}}}}
+	if got := h.tlsFor("kvm01"); got.ServerName != "kvm01.example" || got == shared {
+		t.Fatalf("kvm01: server name %q (shared config changed: %v)", got.ServerName, got == shared)
+	}
+	if got := h.tlsFor("kvm02"); got != shared || shared.ServerName != "" {
+		t.Fatalf("kvm02 got %+v, want the shared config untouched", got)
+	}
+	h.c.cfg.OVSDBTLS = nil
+	if h.tlsFor("kvm01") != nil {
+		t.Fatal("a name without ovsdb_tls made a TLS config")
 	}
 }

@@ -160,6 +160,7 @@ func run(args []string) error {
 		Targets:            cfg.OpenFlow.Targets,
 		TLSCheckPeerCN:     cfg.OpenFlow.TLS.PeerCNIsHypervisor,
 		OVSDBTLS:           ovsdbTLS,
+		OVSDBServerNames:   cfg.OVSDBServerNames(),
 		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
 		Networks:           nets,
 		Tunnels:            tunnelPorts(cfg.Tunnels),
