@@ -436,3 +436,33 @@ func TestRefusedNetworkWriteChangesNothing(t *testing.T) {
 		t.Fatalf("the store holds %s, %v", data, err)
 	}
 }
+
+// Forgetting a switch through the API returns once the dropped flows are
+// off the disk; with the store refusing, it says so instead of OK.
+func TestForgetSwitchIsDurable(t *testing.T) {
+	c, st, _ := newDurableController(t)
+	a := c.API("test")
+	app := owner{app: "learning", key: "mac/1"}
+	f, err := flow.Parse("table=0, priority=10,in_port=1 actions=drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.desired.set(durableDPID, app, 9, []flow.Flow{f})
+	eventually(t, "the app's flow stored", func() bool { _, ok := st.stored(t)[fmt.Sprintf("%x/learning/mac/1", durableDPID)]; return ok })
+
+	st.setRefuse(refuseAll)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.ForgetSwitch(ctx, &pb.ForgetSwitchRequest{Dpid: durableDPID}); err == nil {
+		t.Fatal("forget acknowledged while the store refused its write")
+	}
+	st.setRefuse(nil)
+	c.desired.set(durableDPID+1, app, 9, []flow.Flow{f}) // the same once the store takes writes
+	eventually(t, "the second switch's flow stored", func() bool { _, ok := st.stored(t)[fmt.Sprintf("%x/learning/mac/1", durableDPID+1)]; return ok })
+	if _, err := a.ForgetSwitch(ctx, &pb.ForgetSwitchRequest{Dpid: durableDPID + 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.stored(t)[fmt.Sprintf("%x/learning/mac/1", durableDPID+1)]; ok {
+		t.Fatal("ForgetSwitch returned with the forgotten flow still on disk")
+	}
+}

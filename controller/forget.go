@@ -163,6 +163,13 @@ func (a *API) ForgetSwitch(ctx context.Context, req *pb.ForgetSwitchRequest) (*p
 	if err != nil {
 		return nil, err
 	}
+	// Acknowledged means durable: the dropped flows are off the disk
+	// before the answer (a kill -9 right after must not bring them back).
+	if p := a.c.persist; p != nil {
+		if err := p.sync(ctx); err != nil {
+			return nil, fmt.Errorf("switch forgotten in memory, not yet on disk (retried): %w", err)
+		}
+	}
 	return &pb.ForgetSwitchResponse{Flows: uint32(n)}, nil
 }
 

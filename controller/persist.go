@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,12 @@ type persister struct {
 	// retry, nil once they are written.
 	failing error
 
+	// noted counts background changes noted; written is the count up to
+	// which they are on disk (a batch taken at noted N, once committed,
+	// makes written N). synced is closed and replaced at each commit.
+	noted, written uint64
+	synced         chan struct{}
+
 	errs atomic.Uint64 // failed commits, both kinds
 	// apiFailing says the last API commit failed; the persister's
 	// goroutine alone uses it (to log an outage once).
@@ -78,7 +85,7 @@ const (
 const closeRetries = 3
 
 func newPersister(st store.Store, log *logrus.Entry) *persister {
-	p := &persister{st: st, log: log, pending: make(map[persistKey]pendingChange),
+	p := &persister{st: st, log: log, pending: make(map[persistKey]pendingChange), synced: make(chan struct{}),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go p.run()
 	return p
@@ -89,8 +96,38 @@ func newPersister(st store.Store, log *logrus.Entry) *persister {
 func (p *persister) note(dpid uint64, o owner, flows []flow.Flow, deleted bool) {
 	p.mu.Lock()
 	p.pending[persistKey{dpid, o}] = pendingChange{flows: flows, deleted: deleted}
+	p.noted++
 	p.mu.Unlock()
 	p.wake()
+}
+
+// sync waits until every background change noted before the call is on
+// disk: for API calls (forgetting a switch) whose effect goes through the
+// apps' path but whose caller is told it is done. An error is the store's
+// (the changes wait and are retried) or ctx's.
+func (p *persister) sync(ctx context.Context) error {
+	p.mu.Lock()
+	target := p.noted
+	p.mu.Unlock()
+	p.wake()
+	for {
+		p.mu.Lock()
+		done, synced, failing := p.written >= target, p.synced, p.failing
+		p.mu.Unlock()
+		if done {
+			return nil
+		}
+		if failing != nil {
+			return &StoreError{What: "the change", Err: failing}
+		}
+		select {
+		case <-synced:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return ErrShuttingDown
+		}
+	}
 }
 
 func (p *persister) wake() {
@@ -140,9 +177,11 @@ func (p *persister) flush() bool {
 	pending := p.pending
 	p.pending = make(map[persistKey]pendingChange)
 	p.inflight = len(pending)
+	upTo := p.noted
 	p.mu.Unlock()
 	if len(pending) == 0 {
 		p.setFailing(nil)
+		p.markWritten(upTo)
 		return true
 	}
 	batch := make([]store.DesiredChange, 0, len(pending))
@@ -165,6 +204,7 @@ func (p *persister) flush() bool {
 	if err != nil {
 		p.errs.Add(1)
 		first := p.setFailing(err)
+		p.markWritten(0) // wakes sync's waiters: they see the failure
 		entry := p.log.WithError(err).WithField("backlog", backlog)
 		if first {
 			entry.Error("persisting the desired state failed; retrying until the store takes it")
@@ -176,8 +216,19 @@ func (p *persister) flush() bool {
 	if p.setFailing(nil) {
 		p.log.WithField("changes", len(batch)).Info("the store takes the desired state again; the backlog is written")
 	}
+	p.markWritten(upTo)
 	p.log.WithFields(logrus.Fields{"changes": len(batch), "took": time.Since(start).Round(time.Microsecond)}).Debug("desired state persisted")
 	return true
+}
+
+// markWritten records that the changes noted up to n are on disk (0:
+// nothing new), and wakes sync's waiters.
+func (p *persister) markWritten(n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.written = max(p.written, n)
+	close(p.synced)
+	p.synced = make(chan struct{})
 }
 
 // setFailing records the store's state and reports whether it changed
