@@ -179,7 +179,11 @@ func (c *Controller) Plan(file network.Spec) ([]SwitchPlan, error) {
 	return plans, nil
 }
 
-// planSwitch runs on the session goroutine.
+// planSwitch runs on the session goroutine. It compares, per app and per
+// declaration key, what each planning app declares now with what it
+// would declare under p: a flow whose match changed within its key (a
+// rule's dst_port) is a change, not an add and a remove. The table-miss
+// flows are the controller's, not the policy's: a plan never lists them.
 func (c *Controller) planSwitch(s *session, p *network.Policy) SwitchPlan {
 	plan := SwitchPlan{DPID: s.dpid}
 	for _, a := range c.apps {
@@ -187,37 +191,79 @@ func (c *Controller) planSwitch(s *session, p *network.Policy) SwitchPlan {
 		if !ok {
 			continue
 		}
-		now := map[flow.Key]flow.Flow{}
+		now := map[string][]flow.Flow{}
 		for _, cl := range c.desired.claims(s.dpid) {
-			if cl.owner.app == a.Name() {
-				now[cl.flow.Key()] = cl.flow
+			if cl.owner.app == a.Name() && !apps.IsTableMissKey(cl.owner.key) {
+				now[cl.owner.key] = append(now[cl.owner.key], cl.flow)
 			}
 		}
-		next := map[flow.Key]flow.Flow{}
-		for _, fs := range pl.Plan(p, s.sw) {
-			for _, f := range fs {
-				next[f.Key()] = f
+		next := pl.Plan(p, s.sw)
+		for key := range next {
+			if apps.IsTableMissKey(key) {
+				delete(next, key)
 			}
 		}
-		for k, f := range next {
-			old, ok := now[k]
-			switch {
-			case !ok:
-				plan.Add = append(plan.Add, f.String())
-			case !old.SameBehaviour(f):
-				plan.Change = append(plan.Change, old.String()+" => "+f.String())
-			}
-		}
-		for k, f := range now {
-			if _, ok := next[k]; !ok {
-				plan.Remove = append(plan.Remove, f.String())
-			}
+		for key := range keysOf(now, next) {
+			plan.diffKey(now[key], next[key])
 		}
 	}
 	sort.Strings(plan.Add)
 	sort.Strings(plan.Change)
 	sort.Strings(plan.Remove)
 	return plan
+}
+
+// diffKey adds to the plan what turns one declaration key's flows old
+// into next: flows with the same match whose behaviour differs are
+// changes; of the rest, as many as pair up (in text order) are changes
+// too, the others adds or removes.
+func (plan *SwitchPlan) diffKey(old, next []flow.Flow) {
+	oldBy := map[flow.Key]flow.Flow{}
+	for _, f := range old {
+		oldBy[f.Key()] = f
+	}
+	var added []flow.Flow
+	for _, f := range next {
+		o, ok := oldBy[f.Key()]
+		switch {
+		case !ok:
+			added = append(added, f)
+		case !o.SameBehaviour(f):
+			plan.Change = append(plan.Change, o.String()+" => "+f.String())
+		}
+		delete(oldBy, f.Key())
+	}
+	var removed []flow.Flow
+	for _, f := range oldBy {
+		removed = append(removed, f)
+	}
+	byText := func(fs []flow.Flow) {
+		sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
+	}
+	byText(added)
+	byText(removed)
+	for len(added) > 0 && len(removed) > 0 {
+		plan.Change = append(plan.Change, removed[0].String()+" => "+added[0].String())
+		added, removed = added[1:], removed[1:]
+	}
+	for _, f := range added {
+		plan.Add = append(plan.Add, f.String())
+	}
+	for _, f := range removed {
+		plan.Remove = append(plan.Remove, f.String())
+	}
+}
+
+// keysOf is the union of two maps' keys.
+func keysOf(a, b map[string][]flow.Flow) map[string]bool {
+	out := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 // Counters are a flow set's packet and byte counts.

@@ -20,6 +20,16 @@ func TestAPINetworksApplyLivePlanAndSurviveRestart(t *testing.T) {
 	conn, ctx := l.api(t)
 	nets := pb.NewNetworkServiceClient(conn)
 
+	// A plan of what runs changes nothing, and says so: it used to list
+	// the table-miss flows as removals, which no reload makes.
+	same, err := pb.NewControllerServiceClient(conn).Plan(ctx, &pb.PlanRequest{Config: []byte("{}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(same.Switches) != 1 || len(same.Switches[0].Add)+len(same.Switches[0].Change)+len(same.Switches[0].Remove) != 0 {
+		t.Fatalf("the plan of the running (empty) policy is not empty: %v", same)
+	}
+
 	// A plan puts centos01 in its own network: listed, not applied.
 	before := flowTable(t, br)
 	planFile := writeConfig(t, lab, "plan.yaml", "networks:\n  - {name: blue, vlan: 10, ports: [p-centos01]}\n")
