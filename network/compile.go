@@ -3,6 +3,7 @@ package network
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -99,6 +100,12 @@ func Compile(s Spec) (*Policy, error) {
 		}
 		if t.Native != 0 && (t.Native < 1 || t.Native > 4094 || p.byVLAN[uint16(t.Native)] == nil) {
 			return nil, fieldErr(at+".native", "trunk %q: VLAN %d is not any network's (unknown VLAN)", t.Port, t.Native)
+		}
+		if t.Native != 0 && slices.Contains(t.VLANs, t.Native) {
+			// It used to be accepted, and the VLAN's tagged frames were
+			// dropped without a word: a native VLAN travels untagged.
+			return nil, fieldErr(at+".native", "trunk %q: VLAN %d is native (untagged) and also in vlans (tagged): "+
+				"list it in one place; vlans are the tagged ones", t.Port, t.Native)
 		}
 	}
 	if len(s.ACLs) > MaxRules {

@@ -14,7 +14,7 @@ func twoNetworks() Spec {
 			{Name: "blue", VLAN: 10, VNI: 5010, Ports: []string{"centos01_port1", "web-*"}, IfaceIDs: []string{"iface-b"}},
 			{Name: "red", VLAN: 20, VMs: []string{"vm-r"}, Default: "deny", Stateful: true},
 		},
-		Trunks: []Trunk{{Port: "trunk*", VLANs: []int{10, 20}, Native: 10}},
+		Trunks: []Trunk{{Port: "trunk*", VLANs: []int{20}, Native: 10}},
 	}
 }
 
@@ -161,5 +161,16 @@ func TestRuleEthTypesFollowFromFields(t *testing.T) {
 		if len(r.EthTypes) != len(want[i]) {
 			t.Errorf("%s: eth types %v, want %v", r.Name, r.EthTypes, want[i])
 		}
+	}
+}
+
+// A trunk whose native VLAN is also among its tagged ones is refused,
+// naming the field: its tagged frames used to be dropped without a word.
+func TestTrunkNativeAlsoTaggedIsRefused(t *testing.T) {
+	s := Spec{Networks: []Network{{Name: "a", VLAN: 10}, {Name: "b", VLAN: 20}},
+		Trunks: []Trunk{{Port: "uplink0", VLANs: []int{10, 20}, Native: 10}}}
+	_, err := Compile(s)
+	if err == nil || !strings.Contains(err.Error(), "trunks[0].native") || !strings.Contains(err.Error(), "also in vlans") {
+		t.Fatalf("native 10 in vlans [10 20]: %v, want refused naming trunks[0].native", err)
 	}
 }

@@ -146,3 +146,57 @@ func TestVersionShowsClientAndServer(t *testing.T) {
 		t.Fatalf("version without a server: %q, %v", out, err)
 	}
 }
+
+// --server without a port means loomd's 9652, not gRPC's 443.
+func TestServerAddressDefaultsToLoomsPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"localhost":       "localhost:9652",
+		"10.0.0.5":        "10.0.0.5:9652",
+		"[fd00::5]":       "[fd00::5]:9652",
+		"fd00::5":         "[fd00::5]:9652",
+		"loom.example:99": "loom.example:99",
+		"127.0.0.1:9652":  "127.0.0.1:9652",
+	} {
+		if got := serverAddr(in); got != want {
+			t.Errorf("serverAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A server that does not answer is explained: what was tried, what to
+// check.
+func TestDialFailureSaysWhatWasTried(t *testing.T) {
+	_, err := run(t, "status", "--server", "127.0.0.1:1", "--timeout", "2s")
+	if got := explain(err, "127.0.0.1:1"); !strings.Contains(got, "tried 127.0.0.1:1") || !strings.Contains(got, "--grpc-listen") {
+		t.Fatalf("unreachable server explained as %q", got)
+	}
+}
+
+// --token-file gives the token; an empty file is an error naming it.
+func TestTokenFile(t *testing.T) {
+	log, _ := test.NewNullLogger()
+	ctl, err := controller.New(controller.Config{Log: log, Topology: topology.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(ctl.API("v-test"), api.Options{Token: "s3cret"})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(srv.Stop)
+	dir := t.TempDir()
+	good, empty := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
+	os.WriteFile(good, []byte("s3cret\n"), 0o600)
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	if _, err := run(t, "status", "--server", l.Addr().String(), "--token-file", good); err != nil {
+		t.Fatalf("with --token-file: %v", err)
+	}
+	if _, err := run(t, "status", "--server", l.Addr().String()); err == nil || !strings.Contains(oneLine(err), "Unauthenticated") {
+		t.Fatalf("without a token: %v, want Unauthenticated", err)
+	}
+	if _, err := run(t, "status", "--server", l.Addr().String(), "--token-file", empty); err == nil || !strings.Contains(err.Error(), "--token-file") {
+		t.Fatalf("an empty token file: %v", err)
+	}
+}

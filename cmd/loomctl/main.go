@@ -9,8 +9,9 @@ import (
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "loomctl:", oneLine(err))
+	root := newRoot()
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "loomctl:", explain(err, root.PersistentFlags().Lookup("server").Value.String()))
 		os.Exit(1)
 	}
 }

@@ -23,7 +23,7 @@ func networkServer(t *testing.T) string {
 			{Name: "web", VLAN: 10, VNI: 1010, Ports: []string{"web-*", "centos01_port1"}},
 			{Name: "db", VLAN: 20, IfaceIDs: []string{"iface-db1"}, Default: "deny", Stateful: true},
 		},
-		Trunks: []network.Trunk{{Port: "uplink", VLANs: []int{10, 20}, Native: 10}},
+		Trunks: []network.Trunk{{Port: "uplink", VLANs: []int{20}, Native: 10}},
 		ACLs: []network.Rule{
 			{Name: "web-http", Network: "web", Proto: "tcp", DstPort: "8080", Src: "10.0.0.0/24", Action: "allow"},
 			{Name: "db-unreach", VLAN: 20, Proto: "icmp", ICMPType: &five, Action: "deny"},

@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -26,6 +28,8 @@ type options struct {
 	cert    string
 	key     string
 	timeout time.Duration
+	// tokenFile, when set, holds the token; token is what was read.
+	tokenFile, token string
 }
 
 func newRoot() *cobra.Command {
@@ -37,7 +41,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&o.server, "server", envOr("LOOM_SERVER", "127.0.0.1:9652"), "loomd's gRPC address (env LOOM_SERVER)")
+	f.StringVar(&o.server, "server", envOr("LOOM_SERVER", "127.0.0.1:9652"), "loomd's gRPC address, HOST[:PORT] (port 9652 when left out; env LOOM_SERVER)")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else env LOOM_TOKEN)")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
 	f.StringVar(&o.caFile, "ca", "", "CA certificate to verify loomd's TLS certificate (enables TLS)")
 	f.StringVar(&o.cert, "cert", "", "client certificate for mutual TLS")
@@ -84,7 +89,41 @@ func (o *options) dial() (*grpc.ClientConn, error) {
 		}
 		creds = credentials.NewTLS(cfg)
 	}
-	return grpc.NewClient(o.server, grpc.WithTransportCredentials(creds))
+	if o.tokenFile != "" {
+		data, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		if o.token = strings.TrimSpace(string(data)); o.token == "" {
+			return nil, fmt.Errorf("--token-file: %s is empty", o.tokenFile)
+		}
+	}
+	return grpc.NewClient(serverAddr(o.server), grpc.WithTransportCredentials(creds))
+}
+
+// defaultAPIPort is loomd's gRPC port when --server names a host only.
+const defaultAPIPort = "9652"
+
+// serverAddr adds loomd's port to a host given without one (localhost,
+// 10.0.0.5, [fd00::5], loom.example), where gRPC would pick 443.
+func serverAddr(s string) string {
+	if strings.Contains(s, "://") || strings.HasPrefix(s, "unix:") {
+		return s
+	}
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s
+	}
+	return net.JoinHostPort(strings.Trim(s, "[]"), defaultAPIPort)
+}
+
+// explain adds what to check to an error reaching loomd at server.
+func explain(err error, server string) string {
+	line := oneLine(err)
+	if status.Code(err) == codes.Unavailable && (strings.Contains(line, "connection refused") || strings.Contains(line, "dial") ||
+		strings.Contains(line, "no such host") || strings.Contains(line, "deadline")) {
+		line += fmt.Sprintf(" (tried %s: is loomd running with --grpc-listen there? set --server or LOOM_SERVER; with TLS, --ca)", serverAddr(server))
+	}
+	return line
 }
 
 // ctx is a request context with the deadline and the token.
@@ -103,10 +142,19 @@ func (o *options) call(fn func(ctx context.Context, conn *grpc.ClientConn) error
 
 func (o *options) ctx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	if tok := os.Getenv("LOOM_TOKEN"); tok != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	return o.withToken(ctx), cancel
+}
+
+// withToken adds the API token (from --token-file, else LOOM_TOKEN).
+func (o *options) withToken(ctx context.Context) context.Context {
+	tok := o.token
+	if tok == "" {
+		tok = os.Getenv("LOOM_TOKEN")
 	}
-	return ctx, cancel
+	if tok == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 }
 
 // oneLine renders an error as one line: a gRPC status shows its code and

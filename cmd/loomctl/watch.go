@@ -7,7 +7,6 @@ import (
 	"os/signal"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/metadata"
 
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
@@ -23,9 +22,7 @@ func newWatch(o *options) *cobra.Command {
 			defer conn.Close()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			if tok := os.Getenv("LOOM_TOKEN"); tok != "" {
-				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
-			}
+			ctx = o.withToken(ctx)
 			stream, err := pb.NewTopologyServiceClient(conn).WatchTopology(ctx, &pb.WatchTopologyRequest{FromRevision: from})
 			if err != nil {
 				return err

@@ -124,12 +124,12 @@ func TestTrunkAddListDelete(t *testing.T) {
 	if _, err := c.AddNetwork(ctx(t), &pb.AddNetworkRequest{Network: &pb.Network{Name: "db", Vlan: 20}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddTrunk(ctx(t), &pb.AddTrunkRequest{Trunk: &pb.Trunk{Port: "bond0", Vlans: []uint32{10, 20}, Native: 20}}); err != nil {
+	if _, err := c.AddTrunk(ctx(t), &pb.AddTrunkRequest{Trunk: &pb.Trunk{Port: "bond0", Vlans: []uint32{20}, Native: 10}}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := c.ListTrunks(ctx(t), &pb.ListTrunksRequest{})
-	if err != nil || len(r.Trunks) != 2 || r.Trunks[0].Source != "file" || r.Trunks[1].Port != "bond0" || r.Trunks[1].Native != 20 ||
-		len(r.Trunks[1].Vlans) != 2 || r.Trunks[1].Source != "api" {
+	if err != nil || len(r.Trunks) != 2 || r.Trunks[0].Source != "file" || r.Trunks[1].Port != "bond0" || r.Trunks[1].Native != 10 ||
+		len(r.Trunks[1].Vlans) != 1 || r.Trunks[1].Source != "api" {
 		t.Fatalf("trunks %v, %v", r, err)
 	}
 	if _, err := c.AddTrunk(ctx(t), &pb.AddTrunkRequest{Trunk: &pb.Trunk{Port: "uplink", Vlans: []uint32{20}}}); code(err) != codes.AlreadyExists {
@@ -137,8 +137,8 @@ func TestTrunkAddListDelete(t *testing.T) {
 	}
 	// The API's trunk still carries db: deleting db would break it.
 	_, err = c.DeleteNetwork(ctx(t), &pb.DeleteNetworkRequest{Name: "db"})
-	if code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "trunks[1].vlans[1]") {
-		t.Fatalf("deleting a network a trunk carries: %v, want FailedPrecondition naming trunks[1].vlans[1]", err)
+	if code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "trunks[1].vlans[0]") {
+		t.Fatalf("deleting a network a trunk carries: %v, want FailedPrecondition naming trunks[1].vlans[0]", err)
 	}
 	if _, err := c.DeleteTrunk(ctx(t), &pb.DeleteTrunkRequest{Port: "uplink"}); code(err) != codes.FailedPrecondition {
 		t.Fatalf("deleting the file's trunk: %v, want FailedPrecondition", err)
