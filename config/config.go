@@ -267,7 +267,7 @@ func Parse(data []byte, path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) /* empty file: all defaults */ {
-		return c, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return c, fmt.Errorf("config %s: %s", path, explainUnknown(strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	if err := c.Validate(); err != nil {
 		var root yaml.Node

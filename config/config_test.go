@@ -38,7 +38,9 @@ func TestEmptyFileMeansDefaults(t *testing.T) {
 
 func TestErrorsNameTheField(t *testing.T) {
 	for body, want := range map[string]string{
-		"openflow:\n  listn: [x]\n":                    "line 2: field listn not found",
+		"openflow:\n  listn: [x]\n":                    `line 2: unknown key "listn" (did you mean "listen"?)`,
+		"netwroks: []\n":                               `line 1: unknown key "netwroks" (did you mean "networks"?)`,
+		"apps:\n  l2:\n    colour: blue\n":             `line 3: unknown key "colour"; keys here: max_macs, move_holddown, spoof_hold`,
 		"openflow:\n  echo_interval: fast\n":           "line 2: \"fast\" is not a duration",
 		"openflow:\n  echo_interval: 1ms\n":            "openflow.echo_interval",
 		"apps:\n  l2:\n    max_macs: 0\n":              "apps.l2.max_macs",

@@ -22,7 +22,7 @@ func TestDiscoveryErrorsNameTheField(t *testing.T) {
 	for body, want := range map[string]string{
 		"hypervisors_discovery:\n  allow: [192.168.50.1]\n":                 "line 2: hypervisors_discovery.allow[0]: \"192.168.50.1\" is not a network",
 		"hypervisors_discovery:\n  allow: [10.0.0.0/8, 0.0.0.0/0]\n":        "hypervisors_discovery.allow[1]: \"0.0.0.0/0\" allows every address",
-		"hypervisors_discovery:\n  allw: [10.0.0.0/8]\n":                    "field allw not found",
+		"hypervisors_discovery:\n  allw: [10.0.0.0/8]\n":                    `unknown key "allw" (did you mean "allow"?)`,
 		"openflow:\n  targets: [\"10.0.0.9:6653\"]\n":                       "openflow.targets[0]: \"10.0.0.9:6653\": want tcp:HOST:PORT",
 		"openflow:\n  targets: [\"tcp:10.0.0.9:6653\", \"tcp:10.0.0.9\"]\n": "openflow.targets[1]",
 	} {
