@@ -216,13 +216,19 @@ func fakePeerFrom(t *testing.T, ns, from, to string, l *harness.Process, dpid ui
 // healthzIn reads loomd's /healthz, served on loopback inside ns.
 func healthzIn(t *testing.T, ns string, l *harness.Process) string {
 	t.Helper()
+	return getIn(t, ns, l, "/healthz")
+}
+
+// getIn fetches path from loomd's metrics address, on loopback inside ns.
+func getIn(t *testing.T, ns string, l *harness.Process, path string) string {
+	t.Helper()
 	addr := logAddr(t, l.Log(), reMetricsAddr)
 	client := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(_ context.Context, network, a string) (c net.Conn, err error) {
 			err = harness.InNS(ns, func() (err error) { c, err = net.DialTimeout(network, a, 5*time.Second); return err })
 			return c, err
 		}}}
-	resp, err := client.Get("http://" + addr + "/healthz")
+	resp, err := client.Get("http://" + addr + path)
 	if err != nil {
 		t.Fatal(err)
 	}

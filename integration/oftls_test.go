@@ -1,14 +1,12 @@
 package integration
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,19 +140,7 @@ func closedByServer(c *tls.Conn) bool {
 // metricsIn reads loomd's /metrics, served on loopback inside ns.
 func metricsIn(t *testing.T, ns string, l *harness.Process) string {
 	t.Helper()
-	addr := logAddr(t, l.Log(), reMetricsAddr)
-	client := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(_ context.Context, network, a string) (c net.Conn, err error) {
-			err = harness.InNS(ns, func() (err error) { c, err = net.DialTimeout(network, a, 5*time.Second); return err })
-			return c, err
-		}}}
-	resp, err := client.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return string(body)
+	return getIn(t, ns, l, "/metrics")
 }
 
 // controllerColumn reads one column of the bridge's (only) Controller row.
