@@ -108,6 +108,8 @@ type Controller struct {
 	netMu    sync.Mutex         // serialises network policy changes
 	warned   sync.Map           // ids of standing conditions already logged
 	nets     netState
+	// disc batches the topology's disconnects (nil without a topology).
+	disc *disconnects
 	// refreshGen counts Refresh calls (each waits for its generation).
 	refreshGen atomic.Uint64
 	// missedGen counts the Refresh calls a switch in setup may have
@@ -179,6 +181,10 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	ctx, c.stop = context.WithCancel(context.Background())
 	if cfg.Topology != nil && c.hasRefresher() {
 		go c.refreshOnTopology(ctx, cfg.Topology, 50*time.Millisecond)
+	}
+	if cfg.Topology != nil {
+		c.disc = newDisconnects()
+		go c.disc.run(ctx, cfg.Topology)
 	}
 	go c.ageSwitches(ctx, cfg.ForgetAfter, min(cfg.ForgetAfter/4, time.Minute))
 	return c, nil

@@ -49,7 +49,10 @@ type session struct {
 	unknownErrs lineWindow
 	role        roleState
 	meterXid    uint32 // the controller meter's add, to name its refusal
-	portLines   lineWindow
+	// topoToken is the topology's token for this connection, for the
+	// disconnect.
+	topoToken uint64
+	portLines lineWindow
 }
 
 // portLinesPerWindow port changes are logged one by one per window; the
@@ -134,8 +137,8 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		return
 	}
 	s.switchDown()
-	if top := c.cfg.Topology; top != nil {
-		top.SwitchDisconnected(s.dpid)
+	if c.disc != nil {
+		c.disc.add(s.dpid, s.topoToken) // batched: a session does not wait on the model to end
 	}
 	s.log.WithField("reason", reason.Error()).Info("switch disconnected")
 }
@@ -249,7 +252,7 @@ func (s *session) topologyUp() {
 	for _, p := range s.ofPorts {
 		ports = append(ports, ofPort(p))
 	}
-	top.SwitchConnected(s.dpid, s.remote, ports)
+	s.topoToken = top.SwitchConnected(s.dpid, s.remote, ports)
 }
 
 func ofPort(p openflow.Port) topology.OFPort {

@@ -52,6 +52,8 @@ type ofSwitch struct {
 	Remote    string            `json:"remote"`
 	Connected bool              `json:"connected"`
 	Ports     map[uint32]OFPort `json:"ports"`
+	// conn is the connection's token (SwitchConnected), not persisted.
+	conn uint64
 }
 
 // Topology is the model. All methods are safe for concurrent use.
@@ -61,6 +63,8 @@ type Topology struct {
 	mu   sync.RWMutex
 	in   inputs
 	view Snapshot
+	// connSeq numbers switch connections (SwitchConnected's tokens).
+	connSeq uint64
 	// log holds the recent events for every reader (Watch). Commits append
 	// under t.mu, so events stay in revision order; readers take only the
 	// log's own lock, never t.mu: thousands of watchers cost a commit
@@ -221,14 +225,44 @@ func (t *Topology) OVSDBState(name, endpoint string, view *ovsdb.Hypervisor, err
 }
 
 // SwitchConnected records a switch that finished its handshake.
-func (t *Topology) SwitchConnected(dpid uint64, remote string, ports []OFPort) {
+//
+// It returns the connection's token for SwitchesDisconnected: a
+// disconnect reported late, after the switch came back, changes nothing.
+func (t *Topology) SwitchConnected(dpid uint64, remote string, ports []OFPort) uint64 {
+	var token uint64
 	t.updateSwitch(dpid, func(in *inputs) bool {
-		sw := ofSwitch{Remote: remote, Connected: true, Ports: make(map[uint32]OFPort, len(ports))}
+		t.connSeq++
+		token = t.connSeq
+		sw := ofSwitch{Remote: remote, Connected: true, Ports: make(map[uint32]OFPort, len(ports)), conn: token}
 		for _, p := range ports {
 			sw.Ports[p.No] = p
 		}
 		in.Switches[dpid] = sw
 		return true
+	})
+	return token
+}
+
+// SwitchesDisconnected marks many switches down under one hold of the
+// lock: sessions ending by the hundred (a storm's churn, a shutdown) do
+// not queue on the model one by one. Each switch is given with the token
+// its SwitchConnected returned; one that has connected again since is
+// left alone.
+func (t *Topology) SwitchesDisconnected(tokens map[uint64]uint64) {
+	t.locked(func() bool {
+		committed := false
+		for dpid, token := range tokens {
+			sw, ok := t.in.Switches[dpid]
+			if !ok || sw.conn != token || !sw.Connected {
+				continue
+			}
+			sw.Connected = false
+			t.in.Switches[dpid] = sw
+			if t.commitSwitch(dpid) {
+				committed = true
+			}
+		}
+		return committed
 	})
 }
 

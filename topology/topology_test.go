@@ -208,3 +208,23 @@ func TestSwitchLookup(t *testing.T) {
 		t.Fatal("found a switch that never connected")
 	}
 }
+
+// Disconnects in a batch: each applies only to the connection it names,
+// so a switch that came back before its old session's disconnect was
+// applied stays connected.
+func TestBatchedDisconnectsSkipASwitchThatCameBack(t *testing.T) {
+	top := New()
+	a := top.SwitchConnected(0xa, "192.0.2.1:1", nil)
+	b := top.SwitchConnected(0xb, "192.0.2.1:2", nil)
+	top.SwitchConnected(0xb, "192.0.2.1:3", nil) // 0xb reconnected: b is stale
+	rev := top.Revision()
+	top.SwitchesDisconnected(map[uint64]uint64{0xa: a, 0xb: b, 0xc: 1})
+	sa, _ := top.Switch(0xa)
+	sb, _ := top.Switch(0xb)
+	if sa.Connected || !sb.Connected {
+		t.Fatalf("after the batch: 0xa connected=%v (want false), 0xb connected=%v (want true)", sa.Connected, sb.Connected)
+	}
+	if top.Revision() != rev+1 {
+		t.Fatalf("revision %d -> %d, want one change", rev, top.Revision())
+	}
+}
