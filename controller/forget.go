@@ -179,10 +179,8 @@ func (c *Controller) knows(dpid uint64) bool {
 		return true
 	}
 	if top := c.cfg.Topology; top != nil {
-		for _, sw := range top.Snapshot().Switches {
-			if sw.DPID == dpid {
-				return true
-			}
+		if _, ok := top.Switch(dpid); ok {
+			return true
 		}
 	}
 	return c.desired.count(dpid) > 0

@@ -67,17 +67,11 @@ func (a *API) ListFlows(ctx context.Context, req *pb.ListFlowsRequest) (*pb.List
 	return resp, nil
 }
 
-// knownSwitch says why dpid names no switch Loom knows: never connected,
-// no desired flows, not in the topology. An empty answer for a typo would
-// look like a switch with nothing on it.
+// knownSwitch says why dpid names no switch Loom knows (Controller.knows):
+// an empty answer for a typo would look like a switch with nothing on it.
 func (a *API) knownSwitch(dpid uint64) error {
-	if a.c.reg.get(dpid) != nil || a.c.desired.count(dpid) > 0 {
+	if a.c.knows(dpid) {
 		return nil
-	}
-	if top := a.c.cfg.Topology; top != nil {
-		if _, ok := top.Switch(dpid); ok {
-			return nil
-		}
 	}
 	return &InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x is connected, known or has flows", dpid)}
 }
