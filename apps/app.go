@@ -99,6 +99,11 @@ type Context interface {
 	Delete(dpid uint64, key string)
 	// PacketOut sends a packet out of a switch.
 	PacketOut(po PacketOut)
+	// RefreshSwitch asks for a turn of every Refresher on dpid after this
+	// handler returns, on that switch's goroutine in order with its events:
+	// for an app whose view of a switch changed without an event anyone
+	// else saw (a tunnel peer timing out). Requests coalesce.
+	RefreshSwitch(dpid uint64)
 	// Now is the event's time; handlers never read the clock themselves.
 	Now() time.Time
 	// Log is a logger carrying the app and switch fields.

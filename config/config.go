@@ -106,7 +106,8 @@ type Hypervisor struct {
 
 // Tunnels configures the tunnel mesh between hypervisors.
 type Tunnels struct {
-	// Type is vxlan (default), gre, or none (Loom makes no tunnel ports).
+	// Type is vxlan (default), gre, or none (no mesh: Loom makes no tunnel
+	// ports and removes those it made).
 	Type string `yaml:"type"`
 	// Bridge is the tunnel bridge on every hypervisor; empty: every bridge
 	// connected to Loom that holds VM ports.

@@ -20,6 +20,8 @@ type appContext struct {
 	log     *logrus.Entry // built on first use: most handlers never log
 	touched map[uint64]struct{}
 	outs    []apps.PacketOut
+	// refreshes are the switches the handler asked to refresh.
+	refreshes []uint64
 }
 
 func (c *Controller) newContext(app apps.App, log *logrus.Entry) *appContext {
@@ -47,6 +49,8 @@ func (a *appContext) Delete(dpid uint64, key string) {
 }
 
 func (a *appContext) PacketOut(po apps.PacketOut) { a.outs = append(a.outs, po) }
+
+func (a *appContext) RefreshSwitch(dpid uint64) { a.refreshes = append(a.refreshes, dpid) }
 
 // Now is read once per handler call, on first use.
 func (a *appContext) Now() time.Time {

@@ -67,27 +67,12 @@ type Config struct {
 	// Networks, when set, is the live network policy and where it comes
 	// from; RestoreNetworks loads it.
 	Networks *Networks
-	// Tunnels configures the tunnel ports Loom keeps on hypervisors.
-	Tunnels Tunnels
 	// PacketInRate caps each switch's packet-ins per second with OVS's
 	// controller meter (0: no meter).
 	PacketInRate uint32
 	// ForgetAfter is how long a switch may be away before Loom forgets it
 	// (ForgetSwitch); default 30m.
 	ForgetAfter time.Duration
-}
-
-// Tunnels says which tunnel port Loom keeps on each hypervisor's tunnel
-// bridge.
-type Tunnels struct {
-	// Type is vxlan or gre; empty: Loom manages no tunnel ports.
-	Type string
-	// Bridge names the tunnel bridge on every hypervisor; empty: every
-	// bridge connected to Loom that holds VM ports.
-	Bridge string
-	// PeerTimeout is how long a bridge's switch may stay away before Loom
-	// removes its tunnel port (default 30s).
-	PeerTimeout time.Duration
 }
 
 // Controller hosts apps and switch sessions.
@@ -125,7 +110,9 @@ type Controller struct {
 	generation uint64
 }
 
-// New builds a controller for apps. App names and ids must be unique.
+// New builds a controller for apps. App names and ids must be unique;
+// apps run in the order given, except that each runs after the apps it
+// reads (apps.Dependent, see orderApps).
 func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
@@ -144,9 +131,6 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	}
 	if cfg.ForgetAfter <= 0 {
 		cfg.ForgetAfter = 30 * time.Minute
-	}
-	if cfg.Tunnels.PeerTimeout <= 0 {
-		cfg.Tunnels.PeerTimeout = 30 * time.Second
 	}
 	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
 		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry(), generation: uint64(time.Now().UnixNano())}
@@ -173,6 +157,11 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 		names[a.Name()] = true
 		c.byID[a.ID()] = a
 	}
+	ordered, err := orderApps(appList)
+	if err != nil {
+		return nil, err
+	}
+	c.apps = ordered
 	if cfg.Store != nil {
 		c.persist = newPersister(cfg.Store, c.log)
 		c.desired.persist = c.persist.note

@@ -17,9 +17,9 @@ import (
 // hypervisors runs one OVSDB client per hypervisor: those configured, and
 // one for each host in the networks discovery allows (Config.DiscoverFrom;
 // none by default) whose bridge connects over TCP without a configured
-// hypervisor, at tcp:<its address>:6640. Each client feeds the topology
-// and makes sure the bridges Loom controls (identity.go) are in
-// fail_mode=secure.
+// hypervisor, at tcp:<its address>:6640. Each client feeds the topology,
+// makes sure the bridges Loom controls (identity.go) are in
+// fail_mode=secure, and keeps the ports apps declare (ovsdbports.go).
 type hypervisors struct {
 	c   *Controller
 	ctx context.Context
@@ -126,7 +126,8 @@ func allowed(nets []netip.Prefix, ip netip.Addr) bool {
 }
 
 // follow feeds one client's view into the topology as it changes, reports
-// the connection going away, and keeps controlled bridges secure. The
+// the connection going away, keeps controlled bridges secure and holds
+// the ports apps declare. The
 // client signals Changed when it loses its connection (the server closed
 // it, sent something Loom refused, or left an inactivity probe unanswered)
 // and cancels the OVSDB operations in flight, so the topology hears of it
@@ -159,7 +160,7 @@ func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
 		}
 		h.noteConflicts()
 		h.secure(cl, snap)
-		h.tunnelPorts(cl, snap)
+		h.declaredPorts(cl, snap)
 	}
 }
 
@@ -176,79 +177,6 @@ func (h *hypervisors) secure(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		}
 		cancel()
 	}
-}
-
-// tunnelPorts makes every tunnel bridge of snap (a bridge connected to
-// Loom that holds VM ports, or the one named in the config) hold Loom's
-// flow-based tunnel port of the configured type, and removes tunnel ports
-// Loom made that are no longer wanted (another type, a bridge that no
-// longer qualifies). Ports Loom did not make are never touched, even when
-// they carry Loom's port name.
-func (h *hypervisors) tunnelPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
-	typ := h.c.cfg.Tunnels.Type
-	if typ == "" {
-		return
-	}
-	connected := map[uint64]bool{}
-	for _, d := range h.c.Switches() {
-		connected[d] = true
-	}
-	// known: connected now, or in the (restored) topology from before.
-	known := func(dpid uint64) bool {
-		return connected[dpid] || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(dpid)) > 0
-	}
-	want := ovsdb.TunnelPortName(typ)
-	now := time.Now()
-	for _, b := range snap.Bridges {
-		if h.c.passive(b.DPID) {
-			continue // another controller is master: its OVSDB rows are not ours to change either
-		}
-		// A contested dpid gets no change at all. Adding a port needs the
-		// bridge to be Loom's (h.ours); removing Loom's own port (stamped
-		// loom-owned=tunnel, so Loom made it while the bridge was Loom's)
-		// does not: that is the cleanup after a bridge leaves Loom.
-		if h.contested(b.DPID) {
-			continue
-		}
-		// A bridge keeps its port while its switch is connected or away for
-		// less than the peer timeout (a loomd restart, a switch reconnecting),
-		// and loses it when the switch is gone for good.
-		wanted := known(b.DPID) && h.c.reg.awayFor(b.DPID, now) < h.c.cfg.Tunnels.PeerTimeout && h.isTunnelBridge(b)
-		has := false
-		for _, p := range b.Ports {
-			switch {
-			case p.Name == want && p.LoomOwned == ovsdb.OwnedTunnel && wanted:
-				has = true
-			case p.Name == want && p.LoomOwned != ovsdb.OwnedTunnel:
-				has = true // the operator's own port of that name: left alone
-				h.c.warnOnce("tunnel-foreign/"+snap.Name+"/"+p.Name, h.c.log.WithFields(logrus.Fields{"hypervisor": snap.Name, "bridge": b.Name, "port": p.Name}),
-					"a port with Loom's tunnel port name is not Loom's; Loom leaves it alone and adds none")
-			case p.LoomOwned == ovsdb.OwnedTunnel:
-				h.ovsdbDo(snap.Name, b.Name, p.Name, "removed a tunnel port Loom no longer needs", func(ctx context.Context) error {
-					return cl.RemovePort(ctx, b.Name, p.Name)
-				})
-			}
-		}
-		if wanted && !has && h.ours(snap.Name, b, true) {
-			h.ovsdbDo(snap.Name, b.Name, want, "added Loom's flow-based tunnel port", func(ctx context.Context) error {
-				return cl.AddTunnelPort(ctx, b.Name, typ)
-			})
-		}
-	}
-}
-
-// isTunnelBridge says whether b should hold a tunnel port: the bridge the
-// config names, or else any bridge with a VM port.
-func (h *hypervisors) isTunnelBridge(b ovsdb.Bridge) bool {
-	if name := h.c.cfg.Tunnels.Bridge; name != "" {
-		return b.Name == name
-	}
-	for _, p := range b.Ports {
-		if p.AttachedMAC != "" || p.IfaceID != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // ovsdbDo runs one OVSDB change with a timeout and logs its outcome.

@@ -11,7 +11,7 @@ import (
 	"github.com/loomsdn/loom/ovsdb"
 )
 
-// A bridge is Loom's to change (fail_mode, tunnel ports, any OVSDB row)
+// A bridge is Loom's to change (fail_mode, an app's ports, any OVSDB row)
 // only when all of these hold:
 //
 //  1. its OVSDB row says so: one of its controller targets means this
@@ -23,15 +23,15 @@ import (
 //     datapath id that two OVSDBs list is contested, and Loom writes to
 //     neither OVSDB for it (topology/identity.go keeps the first claimant
 //     bound; noteConflicts and Health say so);
-//  3. for adding anything (fail_mode, a tunnel port): a session holds the
+//  3. for adding anything (fail_mode, a port): a session holds the
 //     datapath id and connected from this hypervisor (topology Binding's
 //     Identified: its remote IP is one of the hypervisor's addresses, or
 //     both are unix sockets).
 //
-// One exception: Loom removes its own tunnel port (stamped
-// loom-owned=tunnel) from a bridge that stopped naming it or whose switch
+// One exception: Loom removes an app's own port (stamped
+// loom-owned=<app>) from a bridge that stopped naming it or whose switch
 // is gone for good, unless the dpid is contested: that is cleanup of what
-// Loom itself made (hypervisors.tunnelPorts).
+// Loom itself made (hypervisors.declaredPorts).
 
 // ours says whether Loom may change hypervisor hv's OVSDB rows of bridge b;
 // needSession adds rule 3. A refusal that matters (a session holds the

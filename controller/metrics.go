@@ -76,7 +76,7 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	for app, n := range m.c.desired.countByApp() {
 		ch <- prometheus.MustNewConstMetric(m.desired, prometheus.GaugeValue, float64(n), app)
 	}
-	for _, p := range m.c.tunnelPeers() {
+	for _, p := range m.c.peers() {
 		up := 0.0
 		if p.Up {
 			up = 1

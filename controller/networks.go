@@ -303,6 +303,16 @@ func (c *Controller) KeyCounters(ctx context.Context, app string) (map[string]Co
 	return out, nil
 }
 
+// ruleKeyer is the app enforcing the policy's named rules, if one runs.
+func (c *Controller) ruleKeyer() (apps.App, bool) {
+	for _, a := range c.apps {
+		if _, ok := a.(apps.RuleKeyer); ok {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
 func (c *Controller) appByName(name string) (apps.App, bool) {
 	for _, a := range c.apps {
 		if a.Name() == name {

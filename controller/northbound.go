@@ -221,7 +221,7 @@ func (a *API) ListTunnels(ctx context.Context, _ *pb.ListTunnelsRequest) (*pb.Li
 				RemoteIp: p.Tunnel.RemoteIP, Key: p.Tunnel.Key, Up: p.Up, Hypervisor: hv[p.DPID]})
 		}
 	}
-	for _, peer := range a.c.tunnelPeers() {
+	for _, peer := range a.c.peers() {
 		tp := &pb.TunnelPeer{From: peer.From, To: peer.To, RemoteIp: peer.RemoteIP, Up: peer.Up, Reason: peer.Reason}
 		if !peer.LastProbe.IsZero() {
 			tp.LastProbeUnixNano = peer.LastProbe.UnixNano()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/network"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
@@ -50,12 +51,6 @@ const (
 	sourceFile = "file"
 	sourceAPI  = "api"
 )
-
-// aclApp and aclRuleKey name the ACL app's flows per rule (apps/acl's
-// RuleKey), for its counters.
-const aclApp = "acl"
-
-func aclRuleKey(name string) string { return "rule/" + name }
 
 // updateNetworks applies fn to the API's declarations; a validation error
 // of the result is a *network.FieldError.
@@ -233,21 +228,25 @@ func (a *API) DeleteTrunk(ctx context.Context, req *pb.DeleteTrunkRequest) (*pb.
 }
 
 // ListACLs implements NetworkService: the rules in the order they apply
-// (the file's, then the API's), with the ACL app's counters when it runs.
+// (the file's, then the API's), with their counters from the app that
+// enforces them (apps.RuleKeyer), when one runs.
 func (a *API) ListACLs(ctx context.Context, _ *pb.ListACLsRequest) (*pb.ListACLsResponse, error) {
 	file, api := a.c.NetworkSpecs()
 	var counters map[string]Counters
-	if _, ok := a.c.appByName(aclApp); ok {
+	enforcer, ok := a.c.ruleKeyer()
+	if ok {
 		var err error
-		if counters, err = a.c.KeyCounters(ctx, aclApp); err != nil {
+		if counters, err = a.c.KeyCounters(ctx, enforcer.Name()); err != nil {
 			return nil, fmt.Errorf("ACL counters: %w", err)
 		}
 	}
 	resp := &pb.ListACLsResponse{}
 	add := func(r network.Rule, source string) {
 		pr := toPBRule(r, source)
-		n := counters[aclRuleKey(r.Name)]
-		pr.Packets, pr.Bytes = n.Packets, n.Bytes
+		if ok {
+			n := counters[enforcer.(apps.RuleKeyer).RuleKey(r.Name)]
+			pr.Packets, pr.Bytes = n.Packets, n.Bytes
+		}
 		resp.Rules = append(resp.Rules, pr)
 	}
 	for _, r := range file.ACLs {

@@ -33,12 +33,7 @@ func (c *Controller) Refresh(dpids ...uint64) {
 		sessions = c.reg.list()
 	}
 	for _, d := range dpids {
-		s := c.reg.get(d)
-		if s == nil { // perhaps in setup: it refreshes itself once ready...
-			c.missedGen.Add(1)
-			s = c.reg.get(d) // ...unless it became ready before the bump
-		}
-		if s != nil {
+		if s := c.refreshTarget(d); s != nil {
 			sessions = append(sessions, s)
 		}
 	}
@@ -55,6 +50,27 @@ func (c *Controller) Refresh(dpids ...uint64) {
 	if slow > 0 {
 		c.log.WithFields(logrus.Fields{"switches": slow, "waited": c.refreshWait()}).Warn(
 			"some switches are slow to take a change; it stays queued for them and applies when they get to it")
+	}
+}
+
+// refreshTarget is the ready session of dpid, or nil; a switch perhaps in
+// setup is told to refresh itself once ready.
+func (c *Controller) refreshTarget(dpid uint64) *session {
+	s := c.reg.get(dpid)
+	if s == nil { // perhaps in setup: it refreshes itself once ready...
+		c.missedGen.Add(1)
+		s = c.reg.get(dpid) // ...unless it became ready before the bump
+	}
+	return s
+}
+
+// requestRefresh queues a refresh turn on dpid and returns at once: an
+// app asks for it from a handler, perhaps on that switch's own goroutine,
+// where waiting would wait on itself.
+func (c *Controller) requestRefresh(dpid uint64) {
+	gen := c.refreshGen.Add(1)
+	if s := c.refreshTarget(dpid); s != nil {
+		s.refreshes.request(gen)
 	}
 }
 

@@ -490,7 +490,7 @@ func (s *session) switchDown() {
 
 // call runs one app handler and then carries out what it declared: flows
 // first, then packet-outs, so a packet sent back through the pipeline meets
-// the flows its own packet-in caused. A panicking app is logged and the
+// the flows its own packet-in caused, then the refreshes it asked for. A panicking app is logged and the
 // event dropped; it never takes the process down.
 func (s *session) call(a apps.App, fn func(apps.Context)) {
 	ctx := s.c.newContext(a, s.log)
@@ -521,6 +521,9 @@ func (s *session) call(a apps.App, fn func(apps.Context)) {
 			}
 		}
 		target.packetOut(po)
+	}
+	for _, dpid := range ctx.refreshes {
+		s.c.requestRefresh(dpid)
 	}
 }
 

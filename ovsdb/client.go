@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
@@ -515,6 +516,9 @@ func fillInterface(p *Port, i *vswitch.Interface) {
 	p.IfaceStatus = i.ExternalIDs["iface-status"]
 	p.PatchPeer = i.Options["peer"]
 	p.RemoteIP, p.Key = i.Options["remote_ip"], i.Options["key"]
+	if p.LoomOwned != "" {
+		p.Options = maps.Clone(i.Options)
+	}
 }
 
 // maxControllers is how many controller targets of one bridge are read.

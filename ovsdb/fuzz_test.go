@@ -98,7 +98,7 @@ func fill(t testing.TB, ca *cache.TableCache) {
 }
 
 // readAsLoom reads ca the ways Loom does: the snapshot, and the index
-// lookups behind Get (EnsureFailSecure, AddTunnelPort, RemovePort).
+// lookups behind Get (EnsureFailSecure, AddPort, RemovePort).
 func readAsLoom(ca *cache.TableCache) {
 	snapshotFrom("fuzz", ca)
 	if t := ca.Table("Bridge"); t != nil {

@@ -44,9 +44,12 @@ type Port struct {
 	// RemoteIP and Key are options:remote_ip and options:key of a tunnel port.
 	RemoteIP string
 	Key      string
-	// LoomOwned is the Port's external_ids:loom-owned ("tunnel" on the
-	// tunnel ports Loom made; "" on everyone else's).
+	// LoomOwned is the Port's external_ids:loom-owned: the app that made
+	// it ("tunnel" on the mesh's tunnel ports), "" on everyone else's.
 	LoomOwned string
+	// Options are the interface's options, read only for Loom's own ports
+	// (LoomOwned set): Loom compares them with what the app wants.
+	Options map[string]string
 }
 
 // Bridge returns the bridge with datapath id dpid.

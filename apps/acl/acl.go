@@ -79,6 +79,9 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 // RuleKey is the declaration key of a rule's flows, for its counters.
 func RuleKey(name string) string { return "rule/" + name }
 
+// RuleKey implements apps.RuleKeyer.
+func (a *App) RuleKey(name string) string { return RuleKey(name) }
+
 // Compute returns the flows (by key) the policy wants on sw.
 func Compute(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
 	decl := map[string][]flow.Flow{}

@@ -50,6 +50,7 @@ const DefaultHoldDown = 10 * time.Second
 // VLANs is what l2 needs from the VLAN classifier (apps/vlan): how each
 // port carries networks, and how to flood within one.
 type VLANs interface {
+	Name() string // the app's: l2 declares it as an input
 	Mode(dpid uint64, port uint32) (network.Mode, bool)
 	FloodActions(dpid uint64, vid uint16) []flow.Action
 }
@@ -139,6 +140,15 @@ func (a *App) Name() string { return "l2" }
 
 // ID implements apps.App.
 func (a *App) ID() flow.AppID { return ID }
+
+// Inputs implements apps.Dependent: with a classifier, ports' modes and
+// flooding come from its last declarations, so it computes first.
+func (a *App) Inputs() []string {
+	if a.o.VLANs == nil {
+		return nil
+	}
+	return []string{a.o.VLANs.Name()}
+}
 
 // Tables implements apps.App.
 func (a *App) Tables() []flow.Table {

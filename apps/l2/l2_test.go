@@ -172,6 +172,7 @@ type discardCtx struct{ now time.Time }
 func (discardCtx) Set(uint64, string, ...flow.Flow) {}
 func (discardCtx) Delete(uint64, string)            {}
 func (discardCtx) PacketOut(apps.PacketOut)         {}
+func (discardCtx) RefreshSwitch(uint64)             {}
 func (c discardCtx) Now() time.Time                 { return c.now }
 func (discardCtx) Log() *logrus.Entry               { return logrus.NewEntry(logrus.New()) }
 

@@ -63,11 +63,12 @@ type Options struct {
 	// (DefaultPeerTimeout when 0). It keeps a loomd restart, when every
 	// switch reconnects one by one, from tearing the mesh down.
 	PeerTimeout time.Duration
-	// Changed is called, off the switch goroutine, when a switch's view of
-	// the mesh changed without a topology event (a peer timing out): loomd
-	// refreshes that switch then, so every app's flows on it (the
-	// classifier's flooding too) follow.
-	Changed func(dpid uint64)
+	// PortType is the type of the flow-based tunnel port the app keeps on
+	// each tunnel bridge (vxlan or gre); empty: the app keeps none.
+	PortType string
+	// Bridge names the tunnel bridge on every hypervisor; empty: every
+	// bridge that holds VM ports.
+	Bridge string
 }
 
 // App is the tunnel mesh.
@@ -291,8 +292,10 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	a.mu.Lock()
 	changed := a.sums[sw.DPID] != m.sum()
 	a.mu.Unlock()
-	if changed && a.o.Changed != nil {
-		go a.o.Changed(sw.DPID)
+	if changed {
+		// Every app's flows on the switch (the classifier's flooding too)
+		// follow the new view.
+		ctx.RefreshSwitch(sw.DPID)
 	}
 	if m.port == 0 {
 		return
@@ -314,15 +317,6 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 	a.mu.Unlock()
 }
 
-// Peer is the health of the tunnel path from one hypervisor to another.
-type Peer struct {
-	From, To  string
-	RemoteIP  string
-	Up        bool
-	Reason    string // why it is down
-	LastProbe time.Time
-}
-
 // Health implements apps.HealthReporter: one condition per path down.
 func (a *App) Health(now time.Time) []apps.Condition {
 	var out []apps.Condition
@@ -335,14 +329,15 @@ func (a *App) Health(now time.Time) []apps.Condition {
 	return out
 }
 
-// Peers returns the state of every path between hypervisors in the mesh.
-func (a *App) Peers(now time.Time) []Peer {
+// Peers implements apps.PeerReporter: the state of every path between
+// hypervisors in the mesh.
+func (a *App) Peers(now time.Time) []apps.Peer {
 	if a.o.Topology == nil {
 		return nil
 	}
 	x := a.current(a.o.Policy.Policy())
 	alive := a.alive(x, now)
-	var out []Peer
+	var out []apps.Peer
 	for _, hv := range x.hvs {
 		dpid, ok := x.tunnelSwitch(hv)
 		if !ok {
@@ -352,7 +347,7 @@ func (a *App) Peers(now time.Time) []Peer {
 			a.mu.Lock()
 			last := a.probes[[2]string{hv, peer.name}]
 			a.mu.Unlock()
-			st := Peer{From: hv, To: peer.name, RemoteIP: peer.ip.String(), LastProbe: last}
+			st := apps.Peer{From: hv, To: peer.name, RemoteIP: peer.ip.String(), LastProbe: last}
 			switch {
 			case last.IsZero():
 				st.Reason = "no probe has arrived yet"

@@ -37,6 +37,7 @@ const (
 // (apps/tunnel) returns the actions that reach the other hypervisors with
 // ports in the network, for a frame already without its tag.
 type Remote interface {
+	Name() string // the app's: the classifier declares it as an input
 	FloodActions(dpid uint64, vid uint16) []flow.Action
 }
 
@@ -59,6 +60,15 @@ func New(policy *network.Holder, top *topology.Topology) *App {
 
 // FloodBeyond makes every network's flood also reach what r returns.
 func (a *App) FloodBeyond(r Remote) { a.remote = r }
+
+// Inputs implements apps.Dependent: the flood flows read the remote's
+// view, so it computes first.
+func (a *App) Inputs() []string {
+	if a.remote == nil {
+		return nil
+	}
+	return []string{a.remote.Name()}
+}
 
 // Name implements apps.App.
 func (a *App) Name() string { return "vlan" }

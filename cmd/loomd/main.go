@@ -132,7 +132,6 @@ func run(args []string) error {
 	}
 
 	policy := network.NewHolder(nil)
-	refresh := func(uint64) {} // until the controller exists
 	nets := &controller.Networks{Policy: policy, File: cfg.NetworkSpec()}
 	if *cfgPath != "" {
 		nets.Reload = reloader(*cfgPath, cfg, log)
@@ -163,9 +162,8 @@ func run(args []string) error {
 		OVSDBServerNames:   cfg.OVSDBServerNames(),
 		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
 		Networks:           nets,
-		Tunnels:            tunnelPorts(cfg.Tunnels),
 		Log:                log,
-	}, pipelineApps(cfg, top, policy, statics, func(dpid uint64) { refresh(dpid) })...)
+	}, pipelineApps(cfg, top, policy, statics)...)
 	if err != nil {
 		return err
 	}
@@ -175,7 +173,6 @@ func run(args []string) error {
 	if err := ctl.RestoreNetworks(); err != nil {
 		return err
 	}
-	refresh = func(dpid uint64) { ctl.Refresh(dpid) }
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
 	reg := prometheus.NewRegistry()
@@ -367,19 +364,18 @@ func newAPIServer(a *controller.API, reg prometheus.Registerer, log *logrus.Logg
 	return api.NewServer(a, o), nil
 }
 
-// pipelineApps are loomd's apps in pipeline order (see apps/pipeline):
-// the classifier first, so every other app sees its port modes.
-func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry, meshChanged func(dpid uint64)) []apps.App {
-	meshTop := top
-	if cfg.Tunnels.Type == "none" {
-		meshTop = nil // no mesh: the tunnel app computes nothing
+// pipelineApps are loomd's apps in pipeline order (see apps/pipeline).
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry) []apps.App {
+	meshTop, portType := top, cfg.Tunnels.Type
+	if portType == "none" {
+		meshTop, portType = nil, "" // no mesh: the tunnel app computes nothing and keeps no port
 	}
 	tun := tunnel.New(tunnel.Options{Topology: meshTop, Policy: policy, Every: time.Duration(cfg.Tunnels.ProbeInterval),
-		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), Changed: meshChanged})
+		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), PortType: portType, Bridge: cfg.Tunnels.Bridge})
 	vl := vlan.New(policy, top)
 	vl.FloodBeyond(tun)
 	return []apps.App{
-		tun, // first: the classifier's flooding reads its view of the mesh
+		tun,
 		vl,
 		acl.New(policy),
 		l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown),
@@ -388,14 +384,6 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		static.New(statics),
 		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
 	}
-}
-
-// tunnelPorts is the controller's side of the tunnels config.
-func tunnelPorts(t config.Tunnels) controller.Tunnels {
-	if t.Type == "none" {
-		return controller.Tunnels{}
-	}
-	return controller.Tunnels{Type: t.Type, Bridge: t.Bridge, PeerTimeout: time.Duration(t.PeerTimeout)}
 }
 
 // logRuntimeOnSignal logs one line of runtime state on each SIGUSR1, so an

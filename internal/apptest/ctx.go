@@ -19,6 +19,8 @@ type Ctx struct {
 	Flows map[string][]flow.Flow // key -> flows
 	Outs  []apps.PacketOut
 	T     time.Time
+	// Refreshes are the switches the app asked to refresh, in order.
+	Refreshes []uint64
 }
 
 // New returns an empty context at a fixed time.
@@ -32,6 +34,9 @@ func (c *Ctx) Delete(dpid uint64, key string) { delete(c.Flows, key) }
 
 // PacketOut implements apps.Context.
 func (c *Ctx) PacketOut(po apps.PacketOut) { c.Outs = append(c.Outs, po) }
+
+// RefreshSwitch implements apps.Context: the request is kept in Refreshes.
+func (c *Ctx) RefreshSwitch(dpid uint64) { c.Refreshes = append(c.Refreshes, dpid) }
 
 // Now implements apps.Context.
 func (c *Ctx) Now() time.Time { return c.T }

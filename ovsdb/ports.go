@@ -3,6 +3,7 @@ package ovsdb
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
@@ -11,20 +12,22 @@ import (
 	"github.com/loomsdn/loom/ovsdb/vswitch"
 )
 
-// OwnedTunnel is the loom-owned stamp on the tunnel ports Loom creates.
-const OwnedTunnel = "tunnel"
+// PortSpec is a port (with its one interface) Loom makes for an app.
+type PortSpec struct {
+	Name    string
+	Type    string            // interface type: vxlan, gre, internal, ...
+	Options map[string]string // interface options
+}
 
-// TunnelPortName is the name of Loom's flow-based tunnel port of a type
-// ("loom-vxlan", "loom-gre"). One fixed name per bridge and type makes a
-// second creation impossible: OVSDB refuses a duplicate port name, so a
-// Loom killed mid-transaction leaves either the whole port or nothing.
-func TunnelPortName(typ string) string { return "loom-" + typ }
-
-// AddTunnelPort adds Loom's flow-based tunnel port of type typ to bridge:
-// remote_ip=flow and key=flow, so flows choose the peer and the VNI, and a
-// mesh of any size needs this one port per bridge. Port and Interface
-// carry external_ids:loom-owned=tunnel.
-func (c *Client) AddTunnelPort(ctx context.Context, bridge, typ string) error {
+// AddPort adds spec to bridge, Port and Interface stamped
+// external_ids:loom-owned=owner (the app that wants it), so Loom knows
+// the port as its own and never confuses it with an operator's. OVSDB
+// refuses a duplicate port name, so a Loom killed mid-transaction leaves
+// either the whole port or nothing, and a second creation is impossible.
+func (c *Client) AddPort(ctx context.Context, bridge string, spec PortSpec, owner string) error {
+	if owner == "" {
+		return fmt.Errorf("hypervisor %s: port %s: no owner to stamp it with", c.name, spec.Name)
+	}
 	cl, ctx, done, err := c.op(ctx)
 	if err != nil {
 		return err
@@ -34,11 +37,10 @@ func (c *Client) AddTunnelPort(ctx context.Context, bridge, typ string) error {
 	if err := cl.Get(ctx, b); err != nil {
 		return fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
 	}
-	name := TunnelPortName(typ)
-	owned := map[string]string{ownerKey: OwnedTunnel}
-	iface := &vswitch.Interface{UUID: "loomtunnel_iface", Name: name, Type: typ,
-		Options: map[string]string{"remote_ip": "flow", "key": "flow"}, ExternalIDs: owned}
-	port := &vswitch.Port{UUID: "loomtunnel_port", Name: name, Interfaces: []string{iface.UUID}, ExternalIDs: owned}
+	owned := map[string]string{ownerKey: owner}
+	iface := &vswitch.Interface{UUID: "loomport_iface", Name: spec.Name, Type: spec.Type,
+		Options: maps.Clone(spec.Options), ExternalIDs: owned}
+	port := &vswitch.Port{UUID: "loomport_port", Name: spec.Name, Interfaces: []string{iface.UUID}, ExternalIDs: owned}
 	ops, err := cl.Create(iface, port)
 	if err != nil {
 		return err
@@ -47,7 +49,7 @@ func (c *Client) AddTunnelPort(ctx context.Context, bridge, typ string) error {
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, cl, "adding tunnel port "+name+" to bridge "+bridge, append(ops, mut...))
+	return c.transact(ctx, cl, "adding port "+spec.Name+" to bridge "+bridge, append(ops, mut...))
 }
 
 // RemovePort removes a port Loom owns from bridge. A port without Loom's
