@@ -148,6 +148,12 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 			return nil, fmt.Errorf("apps %q and %q share cookie id %d", other.Name(), a.Name(), a.ID())
 		}
 		for _, t := range a.Tables() {
+			if t.Owner == "" {
+				t.Owner = a.Name()
+			}
+			if t.Owner != a.Name() {
+				return nil, fmt.Errorf("app %q declares table %d (%s), which the pipeline gives to %q", a.Name(), t.ID, t.Name, t.Owner)
+			}
 			if owner, ok := tables[t.ID]; ok {
 				return nil, fmt.Errorf("apps %q and %q both declare table %d", owner, a.Name(), t.ID)
 			}
@@ -156,6 +162,16 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 		}
 		names[a.Name()] = true
 		c.byID[a.ID()] = a
+	}
+	for _, t := range c.pipeline {
+		if t.Miss != flow.MissNext {
+			continue
+		}
+		// OpenFlow only goes forward, and a miss into a table nobody
+		// declares would drop silently.
+		if _, ok := c.pipeline[t.Next]; !ok || t.Next <= t.ID {
+			return nil, fmt.Errorf("app %q: table %d (%s) continues at table %d, which is not a later table of the pipeline", t.Owner, t.ID, t.Name, t.Next)
+		}
 	}
 	ordered, err := orderApps(appList)
 	if err != nil {

@@ -73,7 +73,7 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 // has it (a second is logged once).
 func (h *hypervisors) wantedPorts(hv string, b ovsdb.Bridge, declarers []apps.App, now time.Time) map[string]portOwner {
 	view := apps.HypervisorBridge{Hypervisor: hv, Name: b.Name, DPID: b.DPID, VMPorts: hasVMPorts(b),
-		Known: h.c.reg.get(b.DPID) != nil || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(b.DPID)) > 0,
+		Known:   h.c.reg.get(b.DPID) != nil || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(b.DPID)) > 0,
 		AwayFor: h.c.reg.awayFor(b.DPID, now)}
 	want := map[string]portOwner{}
 	for _, a := range declarers {

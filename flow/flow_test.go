@@ -17,7 +17,7 @@ func TestFlowText(t *testing.T) {
 		"table=0, priority=0 actions=CONTROLLER:65535":                                  Table{ID: 0, Miss: MissController}.MissFlow(),
 		"table=1, priority=0 actions=FLOOD":                                             Table{ID: 1, Miss: MissFlood}.MissFlow(),
 		"table=2, priority=0 actions=drop":                                              Table{ID: 2, Miss: MissDrop}.MissFlow(),
-		"table=3, priority=0 actions=goto_table:4":                                      Table{ID: 3, Miss: MissNext}.MissFlow(),
+		"table=3, priority=0 actions=goto_table:4":                                      Table{ID: 3, Miss: MissNext, Next: 4}.MissFlow(),
 		"table=0, priority=5,dl_type=0x0806 actions=FLOOD,output:3":                     {Priority: 5, Match: Match{}.EthType(0x0806), Actions: []Action{Flood(), Output(3)}},
 	} {
 		if got := f.String(); got != want {

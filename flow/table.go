@@ -12,7 +12,7 @@ const (
 	MissController
 	// MissFlood floods the packet.
 	MissFlood
-	// MissNext continues at the next table.
+	// MissNext continues at the table's Next.
 	MissNext
 )
 
@@ -25,6 +25,9 @@ type Table struct {
 	Miss  Miss
 	// Match is the set of fields flows in this table may match on.
 	Match Fields
+	// Next is where a MissNext table continues: the next stage of the
+	// pipeline (apps/pipeline), which need not be ID+1.
+	Next uint8
 }
 
 // Check returns an error when f does not belong in t: another table, or a
@@ -60,7 +63,7 @@ func (t Table) MissFlow() Flow {
 	case MissFlood:
 		f.Actions = []Action{Flood()}
 	case MissNext:
-		f = f.Then(t.ID + 1)
+		f = f.Then(t.Next)
 	}
 	return f
 }

@@ -21,19 +21,11 @@ import (
 )
 
 // ID is the acl app's cookie id.
-const ID flow.AppID = 5
+const ID = pipeline.AppACL
 
-// Priorities in acl-rules: conntrack verdicts, then rules in order (the
-// first listed highest), then what the default policy lets through, then
-// the default itself.
-const (
-	priorityInvalid     = 65100
-	priorityEstablished = 65000
-	priorityFirstRule   = 60000
-	priorityNeighbour   = 3 // ARP and IPv6 neighbour discovery pass a default deny
-	priorityDefault     = 1
-	priorityTrack       = 100 // in the acl table
-)
+// after is where a frame the ACL lets through continues: the stage after
+// the ACL's own.
+var after = pipeline.Next(pipeline.ACLRules)
 
 // App is the ACL enforcer.
 type App struct {
@@ -55,10 +47,10 @@ func (a *App) ID() flow.AppID { return ID }
 // Tables implements apps.App.
 func (a *App) Tables() []flow.Table {
 	return []flow.Table{
-		{ID: pipeline.ACL, Name: "acl", Owner: a.Name(), Miss: flow.MissNext, Match: flow.FieldVLAN | flow.FieldEthType},
-		{ID: pipeline.ACLRules, Name: "acl-rules", Owner: a.Name(), Miss: flow.MissNext,
-			Match: flow.FieldInPort | flow.FieldVLAN | flow.FieldEthType | flow.FieldIPProto | flow.FieldIPSrc | flow.FieldIPDst |
-				flow.FieldL4Src | flow.FieldL4Dst | flow.FieldICMPType | flow.FieldICMPCode | flow.FieldCTState},
+		pipeline.Table(pipeline.ACL, flow.MissNext, flow.FieldVLAN|flow.FieldEthType),
+		pipeline.Table(pipeline.ACLRules, flow.MissNext,
+			flow.FieldInPort|flow.FieldVLAN|flow.FieldEthType|flow.FieldIPProto|flow.FieldIPSrc|flow.FieldIPDst|
+				flow.FieldL4Src|flow.FieldL4Dst|flow.FieldICMPType|flow.FieldICMPCode|flow.FieldCTState),
 	}
 }
 
@@ -91,7 +83,7 @@ func Compute(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
 		}
 	}
 	for i, r := range p.Rules() {
-		if fs := ruleFlows(r, priorityFirstRule-uint16(i), p, sw); len(fs) > 0 {
+		if fs := ruleFlows(r, pipeline.ACLFirstRule-uint16(i), p, sw); len(fs) > 0 {
 			decl[RuleKey(r.Name)] = fs
 		}
 	}
@@ -105,24 +97,24 @@ func networkFlows(n network.Network) []flow.Flow {
 	var fs []flow.Flow
 	if n.Stateful {
 		for _, et := range []uint16{network.EthIPv4, network.EthIPv6} {
-			fs = append(fs, flow.Flow{Table: pipeline.ACL, Priority: priorityTrack, Match: in.EthType(et),
+			fs = append(fs, flow.Flow{Table: pipeline.ACL, Priority: pipeline.ACLTrack, Match: in.EthType(et),
 				Actions: []flow.Action{flow.CT(false, vid, pipeline.ACLRules)}})
 		}
 		pass := func(state uint32) flow.Flow {
-			return flow.Flow{Table: pipeline.ACLRules, Priority: priorityEstablished,
-				Match: in.CTState(state|flow.CTTrk, state|flow.CTTrk)}.Then(pipeline.L2Learn)
+			return flow.Flow{Table: pipeline.ACLRules, Priority: pipeline.ACLEstablished,
+				Match: in.CTState(state|flow.CTTrk, state|flow.CTTrk)}.Then(after)
 		}
 		fs = append(fs,
-			flow.Flow{Table: pipeline.ACLRules, Priority: priorityInvalid, Match: in.CTState(flow.CTInv|flow.CTTrk, flow.CTInv|flow.CTTrk)},
+			flow.Flow{Table: pipeline.ACLRules, Priority: pipeline.ACLInvalid, Match: in.CTState(flow.CTInv|flow.CTTrk, flow.CTInv|flow.CTTrk)},
 			pass(flow.CTEst), pass(flow.CTRel))
 	}
 	if n.Default == "deny" {
 		fs = append(fs,
-			flow.Flow{Table: pipeline.ACLRules, Priority: priorityNeighbour, Match: in.EthType(network.EthARP)}.Then(pipeline.L2Learn),
-			flow.Flow{Table: pipeline.ACLRules, Priority: priorityDefault, Match: in})
+			flow.Flow{Table: pipeline.ACLRules, Priority: pipeline.ACLNeighbour, Match: in.EthType(network.EthARP)}.Then(after),
+			flow.Flow{Table: pipeline.ACLRules, Priority: pipeline.ACLDefault, Match: in})
 		nd := in.EthType(network.EthIPv6).IPProto(58)
 		for t := uint8(133); t <= 136; t++ { // router/neighbour solicitation and advertisement
-			fs = append(fs, flow.Flow{Table: pipeline.ACLRules, Priority: priorityNeighbour, Match: nd.ICMPType(t)}.Then(pipeline.L2Learn))
+			fs = append(fs, flow.Flow{Table: pipeline.ACLRules, Priority: pipeline.ACLNeighbour, Match: nd.ICMPType(t)}.Then(after))
 		}
 	}
 	return fs
@@ -152,7 +144,7 @@ func ruleFlows(r network.CompiledRule, prio uint16, p *network.Policy, sw apps.S
 				if stateful && (em.ethType == network.EthIPv4 || em.ethType == network.EthIPv6) {
 					f.Actions = []flow.Action{flow.CT(true, r.VLAN, flow.NoRecirc)}
 				}
-				f = f.Then(pipeline.L2Learn)
+				f = f.Then(after)
 			}
 			out = append(out, f)
 		}

@@ -21,20 +21,17 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/topology"
 )
 
 // ID is the discovery app's cookie id.
-const ID flow.AppID = 3
+const ID = pipeline.AppDiscovery
 
-// Table and priorities of its flows: above the learning switch's in the
-// first table, so LLDP never reaches it.
-const (
-	table          uint8  = 0
-	priorityLLDP   uint16 = 1000
-	priorityVMDrop uint16 = 1100
-)
+// table is the first table (the learning switch's, when it stands
+// alone): LLDP is caught before anything else sees it.
+const table = pipeline.Classify
 
 // App is the LLDP link discovery.
 type App struct {
@@ -76,7 +73,7 @@ func (a *App) Every() time.Duration { return a.every }
 
 // SwitchUp implements apps.SwitchHandler: catch LLDP, and probe at once.
 func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
-	ctx.Set(sw.DPID, "lldp", flow.Flow{Table: table, Priority: priorityLLDP,
+	ctx.Set(sw.DPID, "lldp", flow.Flow{Table: table, Priority: pipeline.DiscoveryLLDP,
 		Match: flow.Match{}.EthType(EtherTypeLLDP), Actions: []flow.Action{flow.ToController()}})
 	a.Tick(ctx, sw)
 }
@@ -120,7 +117,7 @@ func (a *App) vmDrops(ctx apps.Context, sw apps.Switch, kinds map[uint32]topolog
 	for _, p := range sw.Ports {
 		key := fmt.Sprintf("vm-lldp/%d", p.No)
 		if kinds[p.No] == topology.PortVM {
-			ctx.Set(sw.DPID, key, flow.Flow{Table: table, Priority: priorityVMDrop,
+			ctx.Set(sw.DPID, key, flow.Flow{Table: table, Priority: pipeline.DiscoveryVMDrop,
 				Match: flow.Match{}.InPort(p.No).EthType(EtherTypeLLDP)})
 		} else {
 			ctx.Delete(sw.DPID, key)

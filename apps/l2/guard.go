@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/flow"
 )
 
@@ -34,10 +35,6 @@ import (
 // app's Tick), and at once when its port goes down or away. All of it sits
 // below the learned flows (priority 100) and the tunnel bypass (90).
 const (
-	priorityOwn      = 60
-	priorityPass     = 50
-	priorityPortDrop = 40
-
 	// DefaultSpoofHold is how long a refusal declared at the switch stays.
 	DefaultSpoofHold = time.Minute
 
@@ -126,14 +123,14 @@ func (a *App) blockFlows(port uint32, b *portBlock) []flow.Flow {
 	in := flow.Match{}.InPort(port)
 	var fs []flow.Flow
 	if b.hasOwn {
-		fs = append(fs, flow.Flow{Table: a.o.Learn, Priority: priorityOwn, Match: in.EthSrc(b.own), Actions: toController})
+		fs = append(fs, flow.Flow{Table: a.o.Learn, Priority: pipeline.L2GuardOwn, Match: in.EthSrc(b.own), Actions: toController})
 	}
-	return append(fs, flow.Flow{Table: a.o.Learn, Priority: priorityPortDrop, Match: in})
+	return append(fs, flow.Flow{Table: a.o.Learn, Priority: pipeline.L2GuardDrop, Match: in})
 }
 
 // passFlow is "guard/<port>/<mac>".
 func (a *App) passFlow(port uint32, m flow.MAC) flow.Flow {
-	return flow.Flow{Table: a.o.Learn, Priority: priorityPass, Match: flow.Match{}.InPort(port).EthSrc(m)}.Then(a.o.Forward)
+	return flow.Flow{Table: a.o.Learn, Priority: pipeline.L2GuardPass, Match: flow.Match{}.InPort(port).EthSrc(m)}.Then(a.o.Forward)
 }
 
 var toController = []flow.Action{flow.ToController()}

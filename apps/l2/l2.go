@@ -23,20 +23,20 @@ import (
 	"time"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/topology"
 )
 
-// Table ids (when standing alone) and flow priorities of the pipeline.
+// Table ids when standing alone (in loomd, apps/pipeline gives them).
 const (
 	TableLearn   uint8 = 0
 	TableForward uint8 = 1
-	priorityMAC        = 100
 )
 
 // ID is the l2 app's cookie id.
-const ID flow.AppID = 1
+const ID = pipeline.AppL2
 
 // DefaultMaxMACs bounds the MAC table of one switch, so a VM spraying
 // random source addresses cannot grow Loom's memory or the flow table
@@ -169,8 +169,8 @@ func (a *App) flows(m vmac, port uint32, egress []flow.Action) []flow.Flow {
 		learn, fwd = network.MatchVLAN(learn, m.vid), network.MatchVLAN(fwd, m.vid)
 	}
 	return []flow.Flow{
-		flow.Flow{Table: a.o.Learn, Priority: priorityMAC, Match: learn}.Then(a.o.Forward),
-		{Table: a.o.Forward, Priority: priorityMAC, Match: fwd, Actions: egress},
+		flow.Flow{Table: a.o.Learn, Priority: pipeline.L2MAC, Match: learn}.Then(a.o.Forward),
+		{Table: a.o.Forward, Priority: pipeline.L2MAC, Match: fwd, Actions: egress},
 	}
 }
 

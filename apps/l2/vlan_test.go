@@ -157,7 +157,7 @@ func TestRefusalsInThePipeline(t *testing.T) {
 		if err := tables.Check(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
-		if f.Priority >= priorityMAC || f.Priority >= 90 { // the tunnel bypass
+		if f.Priority >= pipeline.L2MAC || f.Priority >= 90 { // the tunnel bypass
 			t.Errorf("%s would override a learned MAC or the tunnel bypass", f)
 		}
 	}

@@ -7,11 +7,12 @@ import (
 	"fmt"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/flow"
 )
 
 // ID is the static app's cookie id.
-const ID flow.AppID = 2
+const ID = pipeline.AppStatic
 
 // Entry is one configured flow: on one switch (DPID) or on all (All).
 type Entry struct {

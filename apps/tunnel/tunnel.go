@@ -34,16 +34,7 @@ import (
 )
 
 // ID is the tunnel app's cookie id.
-const ID flow.AppID = 6
-
-// Priorities: the probe catch above classification; remote MACs below
-// l2's local ones, so a MAC that arrives locally wins at once.
-const (
-	priorityProbe    = 200
-	priorityClassify = 100
-	priorityBypass   = 90
-	priorityRemote   = 90
-)
+const ID = pipeline.AppTunnel
 
 // Defaults.
 const (
@@ -206,7 +197,7 @@ func Flows(m mesh, p *network.Policy) map[string][]flow.Flow {
 		return decl
 	}
 	in := flow.Match{}.InPort(m.port)
-	classify := []flow.Flow{{Table: pipeline.Classify, Priority: priorityProbe, Match: in.TunID(ProbeVNI),
+	classify := []flow.Flow{{Table: pipeline.Classify, Priority: pipeline.TunnelProbe, Match: in.TunID(ProbeVNI),
 		Actions: []flow.Action{flow.ToController()}}}
 	var bypass []flow.Flow
 	for _, n := range p.Networks() {
@@ -214,11 +205,11 @@ func Flows(m mesh, p *network.Policy) map[string][]flow.Flow {
 			continue // a network without ports here neither enters nor leaves through this tunnel
 		}
 		vid := uint16(n.VLAN)
-		classify = append(classify, flow.Flow{Table: pipeline.Classify, Priority: priorityClassify, Match: in.TunID(uint64(n.VNI)),
-			Actions: []flow.Action{flow.PushVLAN(), flow.SetVLAN(vid)}}.Then(pipeline.ACL))
-		bypass = append(bypass, flow.Flow{Table: pipeline.L2Learn, Priority: priorityBypass, Match: in.VLAN(vid)}.Then(pipeline.L2Forward))
+		classify = append(classify, flow.Flow{Table: pipeline.Classify, Priority: pipeline.TunnelClassify, Match: in.TunID(uint64(n.VNI)),
+			Actions: []flow.Action{flow.PushVLAN(), flow.SetVLAN(vid)}}.Then(pipeline.Next(pipeline.Classify)))
+		bypass = append(bypass, flow.Flow{Table: pipeline.L2Learn, Priority: pipeline.TunnelBypass, Match: in.VLAN(vid)}.Then(pipeline.Next(pipeline.L2Learn)))
 		for _, r := range m.macs[vid] {
-			decl[fmt.Sprintf("remote/%d/%s", vid, r.mac)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: priorityRemote,
+			decl[fmt.Sprintf("remote/%d/%s", vid, r.mac)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: pipeline.TunnelRemote,
 				Match:   flow.Match{}.VLAN(vid).EthDst(r.mac),
 				Actions: []flow.Action{flow.PopVLAN(), flow.SetTunID(uint64(n.VNI)), flow.SetTunDst(r.ip), flow.Output(m.port)}}}
 		}

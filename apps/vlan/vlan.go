@@ -24,14 +24,7 @@ import (
 )
 
 // ID is the vlan app's cookie id.
-const ID flow.AppID = 4
-
-// Priorities: classification flows; flooding sits below l2's learned
-// destinations in the forward table.
-const (
-	priorityClassify = 100
-	priorityFlood    = 1
-)
+const ID = pipeline.AppVLAN
 
 // Remote extends a network's flooding beyond the switch: the tunnel mesh
 // (apps/tunnel) returns the actions that reach the other hypervisors with
@@ -79,8 +72,8 @@ func (a *App) ID() flow.AppID { return ID }
 // Tables implements apps.App. The classify table drops what no flow
 // admits: a tagged frame on an access port, a VLAN a trunk may not carry.
 func (a *App) Tables() []flow.Table {
-	return []flow.Table{{ID: pipeline.Classify, Name: "classify", Owner: a.Name(), Miss: flow.MissDrop,
-		Match: flow.FieldInPort | flow.FieldVLAN | flow.FieldEthType | flow.FieldEthSrc | flow.FieldTunID | flow.FieldTunSrc}}
+	return []flow.Table{pipeline.Table(pipeline.Classify, flow.MissDrop,
+		flow.FieldInPort|flow.FieldVLAN|flow.FieldEthType|flow.FieldEthSrc|flow.FieldTunID|flow.FieldTunSrc)}
 }
 
 // SwitchUp implements apps.SwitchHandler.
@@ -176,7 +169,7 @@ func compute(p *network.Policy, top *topology.Topology, sw apps.Switch, remote R
 			}
 		}
 		if len(acts) > 0 {
-			decl[fmt.Sprintf("flood/%d", vid)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: priorityFlood,
+			decl[fmt.Sprintf("flood/%d", vid)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: pipeline.VLANFlood,
 				Match: network.MatchVLAN(flow.Match{}, vid), Actions: acts}}
 		}
 	}
@@ -193,14 +186,14 @@ func classify(no uint32, m network.Mode) []flow.Flow {
 	var fs []flow.Flow
 	in := flow.Match{}.InPort(no)
 	if m.UntaggedOK {
-		f := flow.Flow{Table: pipeline.Classify, Priority: priorityClassify, Match: in.Untagged()}
+		f := flow.Flow{Table: pipeline.Classify, Priority: pipeline.VLANClassify, Match: in.Untagged()}
 		if m.Untagged != network.DefaultSegment {
 			f.Actions = []flow.Action{flow.PushVLAN(), flow.SetVLAN(m.Untagged)}
 		}
-		fs = append(fs, f.Then(pipeline.ACL))
+		fs = append(fs, f.Then(pipeline.Next(pipeline.Classify)))
 	}
 	for _, v := range m.Tagged {
-		fs = append(fs, flow.Flow{Table: pipeline.Classify, Priority: priorityClassify, Match: in.VLAN(v)}.Then(pipeline.ACL))
+		fs = append(fs, flow.Flow{Table: pipeline.Classify, Priority: pipeline.VLANClassify, Match: in.VLAN(v)}.Then(pipeline.Next(pipeline.Classify)))
 	}
 	return fs
 }

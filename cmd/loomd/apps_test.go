@@ -1,0 +1,41 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/loomsdn/loom/apps/pipeline"
+	"github.com/loomsdn/loom/config"
+	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/network"
+	"github.com/loomsdn/loom/topology"
+)
+
+// loomd's apps must form the pipeline the registry declares: every table
+// declared by its owner, every id the registry's, and the controller
+// accepts them (names, ids, tables, next tables, input order).
+func TestLoomdAppsFormTheRegisteredPipeline(t *testing.T) {
+	list := pipelineApps(config.Default(), topology.New(), network.NewHolder(nil), nil)
+	if _, err := controller.New(controller.Config{}, list...); err != nil {
+		t.Fatalf("the controller refuses loomd's apps: %v", err)
+	}
+	declared := map[uint8]string{}
+	for _, a := range list {
+		for _, tbl := range a.Tables() {
+			declared[tbl.ID] = a.Name()
+		}
+	}
+	for id, s := range pipeline.Stages() {
+		if declared[uint8(id)] != s.Owner {
+			t.Errorf("table %d (%s): declared by %q, the registry says %q", id, s.Name, declared[uint8(id)], s.Owner)
+		}
+	}
+	bands := map[string]bool{}
+	for _, b := range pipeline.Bands {
+		bands[b.App] = true
+	}
+	for _, a := range list {
+		if len(a.Tables()) > 0 && !bands[a.Name()] {
+			t.Errorf("app %s owns tables but has no priority band in the registry", a.Name())
+		}
+	}
+}
