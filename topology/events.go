@@ -1,6 +1,12 @@
 package topology
 
-import "github.com/loomsdn/loom/internal/eventlog"
+import (
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/loomsdn/loom/internal/eventlog"
+)
 
 // recentEvents is about how many past events the model keeps (between
 // this and twice this): how far a reader may fall behind, and how far back
@@ -21,4 +27,94 @@ type Cursor = eventlog.Cursor[Event]
 
 func newEventLog() *eventlog.Log[Event] {
 	return eventlog.New(recentEvents, func(e Event) uint64 { return e.Revision })
+}
+
+// FellBehind counts readers that fell behind the event log (a metric).
+func (t *Topology) FellBehind() uint64 { return t.log.Behind() }
+
+// Watch returns a cursor over every event after revision from (from now
+// on for 0). It takes the event log's lock only, never the model's, so
+// watches open by the thousand without slowing a commit. A from older
+// than the log keeps is ErrRevisionGone; one ahead of the current
+// revision is an error too.
+func (t *Topology) Watch(from uint64) (*Cursor, error) {
+	return t.log.Cursor(from)
+}
+
+// Follow returns a cursor over every event from now on.
+func (t *Topology) Follow() *Cursor { return t.log.Follow() }
+
+// FollowAt is Follow, and the revision the cursor starts after.
+func (t *Topology) FollowAt() (*Cursor, uint64) { return t.log.FollowAt() }
+
+// EventType says what happened to an object.
+type EventType string
+
+// Event types.
+const (
+	Added   EventType = "added"
+	Changed EventType = "changed"
+	Removed EventType = "removed"
+)
+
+// Event is one change to the model.
+type Event struct {
+	Revision uint64    `json:"revision"`
+	Type     EventType `json:"type"`
+	Kind     string    `json:"kind"` // hypervisor, switch, port, link, host
+	Key      string    `json:"key"`
+	Object   any       `json:"object"`
+}
+
+// diff lists the objects that differ between two models.
+func diff(old, next Snapshot) []Event {
+	var out []Event
+	add := func(kind string, o, n map[string]any) {
+		keys := make([]string, 0, len(n))
+		for k := range n {
+			keys = append(keys, k)
+		}
+		for k := range o {
+			if _, ok := n[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ov, had := o[k]
+			nv, has := n[k]
+			switch {
+			case !had:
+				out = append(out, Event{Type: Added, Kind: kind, Key: k, Object: nv})
+			case !has:
+				out = append(out, Event{Type: Removed, Kind: kind, Key: k, Object: ov})
+			case !reflect.DeepEqual(ov, nv):
+				out = append(out, Event{Type: Changed, Kind: kind, Key: k, Object: nv})
+			}
+		}
+	}
+	// Hosts are not in the view (see setHost): they publish their own events.
+	index := func(s Snapshot) (hv, sw, po, li map[string]any) {
+		hv, sw, po, li = map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}
+		for _, h := range s.Hypervisors {
+			hv[h.Name] = h
+		}
+		for _, x := range s.Switches {
+			sw[fmt.Sprintf("0x%016x", x.DPID)] = x
+		}
+		for _, p := range s.Ports {
+			po[Endpoint{p.DPID, p.No}.String()] = p
+		}
+		for _, l := range s.Links {
+			li[l.A.String()+"-"+l.B.String()] = l
+		}
+		return
+	}
+	oh, os, op, ol := index(old)
+	nh, ns, np, nl := index(next)
+	add("hypervisor", oh, nh)
+	add("switch", os, ns)
+	add("port", op, np)
+	add("link", ol, nl)
+	return out
 }
