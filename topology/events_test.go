@@ -111,3 +111,40 @@ func TestSnapshotIsACopy(t *testing.T) {
 		t.Fatalf("snapshot shares memory with the model: %+v", again.Ports[0])
 	}
 }
+
+func TestWatchResumesWithoutGapsOrRepeats(t *testing.T) {
+	top := New()
+	for i := uint64(1); i <= 5; i++ {
+		top.SwitchConnected(i, "r", nil)
+	}
+	cur, err := top.Watch(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := readAll(t, cur)
+	if len(replay) != 3 || replay[0].Revision != 3 || replay[2].Revision != 5 {
+		t.Fatalf("replay %+v, want revisions 3..5", replay)
+	}
+	top.SwitchConnected(6, "r", nil)
+	<-cur.Ready()
+	if live := readAll(t, cur); len(live) != 1 || live[0].Revision != 6 {
+		t.Fatalf("live events %+v, want one of revision 6", live)
+	}
+	if now, err := top.Watch(0); err != nil || len(readAll(t, now)) != 0 {
+		t.Fatalf("watch from now replayed, or %v", err)
+	}
+	if _, err := top.Watch(7); err == nil {
+		t.Fatal("a watch from a revision ahead of the model was accepted")
+	}
+}
+
+func TestWatchFromAForgottenRevisionFails(t *testing.T) {
+	top := New()
+	top.log = eventlog.New(5, func(e Event) uint64 { return e.Revision })
+	for i := 0; i < 20; i++ { // the log holds up to twice keep
+		top.SwitchConnected(uint64(i+1), "r", nil)
+	}
+	if _, err := top.Watch(1); !errors.Is(err, ErrRevisionGone) {
+		t.Fatalf("got %v, want ErrRevisionGone", err)
+	}
+}
