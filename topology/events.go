@@ -57,19 +57,45 @@ const (
 	Removed EventType = "removed"
 )
 
+// ObjectKind says what sort of object an event is about; Object holds
+// the matching type (KindPort: a Port, and so on). A named type so a
+// misspelt kind is a compile error at the caller, not a filter that
+// silently never matches.
+type ObjectKind string
+
+// Object kinds. The values are the JSON form of Event.Kind: do not change
+// them.
+const (
+	KindHypervisor ObjectKind = "hypervisor" // Object is a Hypervisor, Key its name
+	KindSwitch     ObjectKind = "switch"     // a Switch, keyed by switchKey
+	KindPort       ObjectKind = "port"       // a Port, keyed by its Endpoint
+	KindLink       ObjectKind = "link"       // a Link, keyed by linkKey
+	KindHost       ObjectKind = "host"       // a Host, keyed by its MAC
+)
+
 // Event is one change to the model.
 type Event struct {
-	Revision uint64    `json:"revision"`
-	Type     EventType `json:"type"`
-	Kind     string    `json:"kind"` // hypervisor, switch, port, link, host
-	Key      string    `json:"key"`
-	Object   any       `json:"object"`
+	Revision uint64     `json:"revision"`
+	Type     EventType  `json:"type"`
+	Kind     ObjectKind `json:"kind"`
+	Key      string     `json:"key"`
+	Object   any        `json:"object"`
 }
+
+// switchKey and linkKey are the event keys of a switch and of a link
+// (TopologyEvent.key on the wire, so their form is fixed). One function
+// each, because the full recompute (diff), the per-switch path
+// (commitSwitch) and the link input (SetLink) must agree on them: an
+// event whose key differs from the previous one for the same object
+// reads as a different object.
+func switchKey(dpid uint64) string { return fmt.Sprintf("0x%016x", dpid) }
+
+func linkKey(l Link) string { return l.A.String() + "-" + l.B.String() }
 
 // diff lists the objects that differ between two models.
 func diff(old, next Snapshot) []Event {
 	var out []Event
-	add := func(kind string, o, n map[string]any) {
+	add := func(kind ObjectKind, o, n map[string]any) {
 		keys := make([]string, 0, len(n))
 		for k := range n {
 			keys = append(keys, k)
@@ -100,21 +126,21 @@ func diff(old, next Snapshot) []Event {
 			hv[h.Name] = h
 		}
 		for _, x := range s.Switches {
-			sw[fmt.Sprintf("0x%016x", x.DPID)] = x
+			sw[switchKey(x.DPID)] = x
 		}
 		for _, p := range s.Ports {
 			po[Endpoint{p.DPID, p.No}.String()] = p
 		}
 		for _, l := range s.Links {
-			li[l.A.String()+"-"+l.B.String()] = l
+			li[linkKey(l)] = l
 		}
 		return
 	}
 	oh, os, op, ol := index(old)
 	nh, ns, np, nl := index(next)
-	add("hypervisor", oh, nh)
-	add("switch", os, ns)
-	add("port", op, np)
-	add("link", ol, nl)
+	add(KindHypervisor, oh, nh)
+	add(KindSwitch, os, ns)
+	add(KindPort, op, np)
+	add(KindLink, ol, nl)
 	return out
 }

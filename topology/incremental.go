@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -27,7 +26,7 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 	}
 	next := t.view
 	var events []Event
-	key := fmt.Sprintf("0x%016x", dpid)
+	key := switchKey(dpid)
 
 	// The switch.
 	i := sort.Search(len(next.Switches), func(i int) bool { return next.Switches[i].DPID >= dpid })
@@ -44,14 +43,14 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 	switch {
 	case present && hadSw:
 		if next.Switches[i] != newSw {
-			events = append(events, Event{Type: Changed, Kind: "switch", Key: key, Object: newSw})
+			events = append(events, Event{Type: Changed, Kind: KindSwitch, Key: key, Object: newSw})
 		}
 		next.Switches[i] = newSw
 	case present:
-		events = append(events, Event{Type: Added, Kind: "switch", Key: key, Object: newSw})
+		events = append(events, Event{Type: Added, Kind: KindSwitch, Key: key, Object: newSw})
 		next.Switches = slices.Insert(next.Switches, i, newSw)
 	case hadSw:
-		events = append(events, Event{Type: Removed, Kind: "switch", Key: key, Object: next.Switches[i]})
+		events = append(events, Event{Type: Removed, Kind: KindSwitch, Key: key, Object: next.Switches[i]})
 		next.Switches = slices.Delete(next.Switches, i, i+1)
 	}
 
@@ -67,14 +66,14 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 		old, had := oldPorts[p.No]
 		switch {
 		case !had:
-			events = append(events, Event{Type: Added, Kind: "port", Key: k, Object: p})
+			events = append(events, Event{Type: Added, Kind: KindPort, Key: k, Object: p})
 		case !reflect.DeepEqual(old, p):
-			events = append(events, Event{Type: Changed, Kind: "port", Key: k, Object: p})
+			events = append(events, Event{Type: Changed, Kind: KindPort, Key: k, Object: p})
 		}
 		delete(oldPorts, p.No)
 	}
 	for no, p := range oldPorts {
-		events = append(events, Event{Type: Removed, Kind: "port", Key: Endpoint{dpid, no}.String(), Object: p})
+		events = append(events, Event{Type: Removed, Kind: KindPort, Key: Endpoint{dpid, no}.String(), Object: p})
 	}
 	if t.portAt == nil {
 		t.portAt = map[Endpoint]Port{}
@@ -95,7 +94,7 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 // write and one event, however many hosts there are. Called with t.mu
 // held.
 func (t *Topology) setHost(mac string, h *Host) bool {
-	ev := Event{Kind: "host", Key: mac, Type: Changed}
+	ev := Event{Kind: KindHost, Key: mac, Type: Changed}
 	switch {
 	case h == nil:
 		ev.Type, ev.Object = Removed, Host{MAC: mac}

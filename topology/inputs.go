@@ -196,7 +196,7 @@ func (t *Topology) PortChanged(dpid uint64, p OFPort, deleted bool) {
 // SetLink records (up) or removes a link.
 func (t *Topology) SetLink(l Link, up bool) {
 	t.update(func(in *inputs) bool {
-		k := l.A.String() + "-" + l.B.String()
+		k := linkKey(l)
 		_, had := in.Links[k]
 		if up {
 			in.Links[k] = l

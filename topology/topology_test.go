@@ -73,7 +73,7 @@ func TestPortEventsAndDisconnect(t *testing.T) {
 	if len(events) != 1 {
 		t.Fatalf("%d events for one port change", len(events))
 	}
-	if e := events[0]; e.Kind != "port" || e.Type != Changed || e.Object.(Port).Up {
+	if e := events[0]; e.Kind != KindPort || e.Type != Changed || e.Object.(Port).Up {
 		t.Fatalf("event %+v, want port changed to down", e)
 	}
 	top.PortChanged(0xc1, OFPort{No: 1, Name: "p1"}, true)
