@@ -101,21 +101,6 @@ func TestPanicInUpdateReleasesLock(t *testing.T) {
 	}
 }
 
-// Snapshot is a deep copy: changing it changes nothing in the model.
-func TestSnapshotIsACopy(t *testing.T) {
-	top := New()
-	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
-	top.SwitchConnected(0xc1, "192.0.2.10:40000", []OFPort{{No: 1, Name: "centos01_port1", Up: true}})
-	top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil)
-	s := top.Snapshot()
-	s.Ports[0].VM.MAC = "changed"
-	s.Switches[0].Bridge = "changed"
-	again := top.Snapshot()
-	if again.Ports[0].VM.MAC == "changed" || again.Switches[0].Bridge == "changed" {
-		t.Fatalf("snapshot shares memory with the model: %+v", again.Ports[0])
-	}
-}
-
 func TestWatchResumesWithoutGapsOrRepeats(t *testing.T) {
 	top := New()
 	for i := uint64(1); i <= 5; i++ {

@@ -103,15 +103,15 @@ func (t *Topology) Revision() uint64 {
 	return t.view.Revision
 }
 
-// Snapshot returns a copy of the model.
+// Snapshot returns a copy of the model (copy.go): the caller's to keep
+// and change.
 func (t *Topology) Snapshot() Snapshot {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	s := t.view.clone()
 	s.Hosts = make([]Host, 0, len(t.in.Hosts))
 	for _, h := range t.in.Hosts {
-		h.IPs = append([]string(nil), h.IPs...)
-		s.Hosts = append(s.Hosts, h)
+		s.Hosts = append(s.Hosts, h.clone())
 	}
 	sort.Slice(s.Hosts, func(i, j int) bool { return s.Hosts[i].MAC < s.Hosts[j].MAC })
 	return s
@@ -124,7 +124,7 @@ func (t *Topology) Ports(dpid uint64) []Port {
 	ports := t.view.Ports // sorted by switch, then port number
 	lo := sort.Search(len(ports), func(i int) bool { return ports[i].DPID >= dpid })
 	hi := sort.Search(len(ports), func(i int) bool { return ports[i].DPID > dpid })
-	return Snapshot{Ports: ports[lo:hi]}.clone().Ports
+	return clonePorts(ports[lo:hi])
 }
 
 // Switch returns one switch of the model (cheaper than a Snapshot).
@@ -139,7 +139,7 @@ func (t *Topology) Switch(dpid uint64) (Switch, bool) {
 	return Switch{}, false
 }
 
-// Port returns one port of the model.
+// Port returns one port of the model, a copy (copy.go).
 func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -147,11 +147,7 @@ func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	if !ok {
 		return Port{}, false
 	}
-	if p.VM != nil {
-		vm := *p.VM
-		p.VM = &vm
-	}
-	return p, true
+	return p.clone(), true
 }
 
 // indexPorts rebuilds the port index from the view (full recomputes).
