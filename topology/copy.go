@@ -55,3 +55,14 @@ func (s Snapshot) clone() Snapshot {
 	}
 	return out
 }
+
+// cloneObject copies an event's object (diff's are untyped).
+func cloneObject(o any) any {
+	switch o := o.(type) {
+	case Port:
+		return o.clone()
+	case Host:
+		return o.clone()
+	}
+	return o // Hypervisor, Switch, Link: values all through
+}

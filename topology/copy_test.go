@@ -226,3 +226,50 @@ func TestReadsHandOutCopies(t *testing.T) {
 		t.Fatalf("conflicts %+v", c)
 	}
 }
+
+// Events carry copies: a watcher changing an event's object leaves the
+// model as it was, for each path that makes events: the full recompute,
+// the per-switch update and a host's.
+func TestEventObjectsAreNotTheModels(t *testing.T) {
+	top := New()
+	top.SetHypervisors([]Hypervisor{{Name: "kvm01", OVSDB: "tcp:192.0.2.10:6640"}})
+	ports := []OFPort{{No: 1, Name: "centos01_port1", Up: true}, {No: 3, Name: "vxlan-kvm02", Up: true}}
+	top.SwitchConnected(0xc1, "192.0.2.10:40000", ports)
+	steps := []struct {
+		name             string
+		do               func()
+		vms, tunnels, ip int // what the step's events must carry
+	}{
+		{"full recompute", func() { top.OVSDBState("kvm01", "tcp:192.0.2.10:6640", hvView(), nil) }, 1, 1, 0},
+		{"per switch", func() { top.SwitchDisconnected(0xc1) }, 1, 1, 0},
+		{"host", func() { top.HostSeen("02:00:00:00:00:01", 0xc1, 1, "192.0.2.99", time.Unix(1, 0)) }, 0, 0, 1},
+	}
+	for _, s := range steps {
+		cur := top.Follow()
+		s.do()
+		before := top.Snapshot()
+		var vms, tunnels, ips int
+		for _, e := range readAll(t, cur) {
+			switch o := e.Object.(type) {
+			case Port:
+				if o.VM != nil {
+					vms++
+				}
+				if o.Tunnel != nil {
+					tunnels++
+				}
+			case Host:
+				ips += len(o.IPs)
+			}
+			v := reflect.New(reflect.TypeOf(e.Object)).Elem()
+			v.Set(reflect.ValueOf(e.Object))
+			mutate(v)
+		}
+		if vms != s.vms || tunnels != s.tunnels || ips != s.ip {
+			t.Fatalf("%s: events carried %d VMs, %d tunnels, %d IPs; want %d, %d, %d", s.name, vms, tunnels, ips, s.vms, s.tunnels, s.ip)
+		}
+		if after := top.Snapshot(); !reflect.DeepEqual(after, before) {
+			t.Fatalf("%s: changing its events' objects changed the model:\n%+v\nwas\n%+v", s.name, after, before)
+		}
+	}
+}

@@ -73,7 +73,9 @@ const (
 	KindHost       ObjectKind = "host"       // a Host, keyed by its MAC
 )
 
-// Event is one change to the model.
+// Event is one change to the model. Object is a copy, not the view's
+// memory, but one copy shared by every reader of the log: readers must not
+// change it.
 type Event struct {
 	Revision uint64     `json:"revision"`
 	Type     EventType  `json:"type"`
@@ -111,11 +113,11 @@ func diff(old, next Snapshot) []Event {
 			nv, has := n[k]
 			switch {
 			case !had:
-				out = append(out, Event{Type: Added, Kind: kind, Key: k, Object: nv})
+				out = append(out, Event{Type: Added, Kind: kind, Key: k, Object: cloneObject(nv)})
 			case !has:
-				out = append(out, Event{Type: Removed, Kind: kind, Key: k, Object: ov})
+				out = append(out, Event{Type: Removed, Kind: kind, Key: k, Object: cloneObject(ov)})
 			case !reflect.DeepEqual(ov, nv):
-				out = append(out, Event{Type: Changed, Kind: kind, Key: k, Object: nv})
+				out = append(out, Event{Type: Changed, Kind: kind, Key: k, Object: cloneObject(nv)})
 			}
 		}
 	}

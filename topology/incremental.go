@@ -66,14 +66,14 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 		old, had := oldPorts[p.No]
 		switch {
 		case !had:
-			events = append(events, Event{Type: Added, Kind: KindPort, Key: k, Object: p})
+			events = append(events, Event{Type: Added, Kind: KindPort, Key: k, Object: p.clone()})
 		case !reflect.DeepEqual(old, p):
-			events = append(events, Event{Type: Changed, Kind: KindPort, Key: k, Object: p})
+			events = append(events, Event{Type: Changed, Kind: KindPort, Key: k, Object: p.clone()})
 		}
 		delete(oldPorts, p.No)
 	}
 	for no, p := range oldPorts {
-		events = append(events, Event{Type: Removed, Kind: KindPort, Key: Endpoint{dpid, no}.String(), Object: p})
+		events = append(events, Event{Type: Removed, Kind: KindPort, Key: Endpoint{dpid, no}.String(), Object: p.clone()})
 	}
 	if t.portAt == nil {
 		t.portAt = map[Endpoint]Port{}
@@ -99,7 +99,7 @@ func (t *Topology) setHost(mac string, h *Host) bool {
 	case h == nil:
 		ev.Type, ev.Object = Removed, Host{MAC: mac}
 	default:
-		ev.Object = *h
+		ev.Object = h.clone()
 		if h.LastSeen.Equal(h.firstSeen) {
 			ev.Type = Added
 		}
