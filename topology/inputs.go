@@ -32,6 +32,13 @@ type inputs struct {
 	claimsGen uint64
 }
 
+// newInputs returns inputs with every map made: the setters write to
+// them without checking.
+func newInputs() inputs {
+	return inputs{Configured: map[string]Hypervisor{}, OVSDB: map[string]ovsdbState{},
+		Switches: map[uint64]ofSwitch{}, Links: map[string]Link{}, Hosts: map[string]Host{}}
+}
+
 type ovsdbState struct {
 	Endpoint  string           `json:"endpoint"`
 	View      ovsdb.Hypervisor `json:"view"`

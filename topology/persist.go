@@ -6,23 +6,26 @@ import (
 	"time"
 )
 
-// Marshal returns the persisted form: the inputs.
+// persisted is the stored form: the inputs, from which join reproduces
+// the model, and the revision, so revisions go on above it after a
+// restart (restartRevision). It is JSON because it is read back by later
+// Looms: a field's name here is a file format, not a Go detail.
+type persisted struct {
+	Revision uint64 `json:"revision"`
+	Inputs   inputs `json:"inputs"`
+}
+
+// Marshal returns the persisted form.
 func (t *Topology) Marshal() ([]byte, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return json.Marshal(struct {
-		Revision uint64 `json:"revision"`
-		Inputs   inputs `json:"inputs"`
-	}{t.view.Revision, t.in})
+	return json.Marshal(persisted{t.view.Revision, t.in})
 }
 
 // Restore loads a persisted model. Everything comes back as it was, but
 // not connected: live reports replace it as they arrive.
 func (t *Topology) Restore(data []byte) error {
-	var saved struct {
-		Revision uint64 `json:"revision"`
-		Inputs   inputs `json:"inputs"`
-	}
+	var saved persisted
 	if err := json.Unmarshal(data, &saved); err != nil {
 		return fmt.Errorf("stored topology: %w", err)
 	}
@@ -35,7 +38,7 @@ func (t *Topology) Restore(data []byte) error {
 		s.Connected = false
 		in.Switches[k] = s
 	}
-	fresh := New().in // a file from an older Loom may lack some maps
+	fresh := newInputs() // a file from an older Loom may lack some maps
 	if in.Configured == nil {
 		in.Configured = fresh.Configured
 	}

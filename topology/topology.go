@@ -32,9 +32,7 @@ type Topology struct {
 
 // New returns an empty model.
 func New() *Topology {
-	return &Topology{in: inputs{Configured: map[string]Hypervisor{}, OVSDB: map[string]ovsdbState{},
-		Switches: map[uint64]ofSwitch{}, Links: map[string]Link{}, Hosts: map[string]Host{}},
-		log: newEventLog()}
+	return &Topology{in: newInputs(), log: newEventLog()}
 }
 
 // OnChange sets a function called after each new revision.
