@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"slices"
 	"time"
 
 	"github.com/loomsdn/loom/ovsdb"
@@ -226,7 +227,7 @@ func (t *Topology) HostSeen(mac string, dpid uint64, port uint32, ip string, now
 	t.locked(func() bool {
 		h, ok := t.in.Hosts[mac]
 		moved := !ok || h.DPID != dpid || h.Port != port
-		newIP := ip != "" && !contains(h.IPs, ip)
+		newIP := ip != "" && !slices.Contains(h.IPs, ip)
 		if !moved && !newIP && now.Sub(h.LastSeen) < hostRefresh {
 			return false
 		}
@@ -254,13 +255,4 @@ func (t *Topology) HostGone(mac string) {
 		delete(t.in.Hosts, mac)
 		return t.setHost(mac, nil)
 	})
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

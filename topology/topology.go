@@ -50,14 +50,13 @@ func (t *Topology) update(fn func(in *inputs) bool) {
 		if !fn(&t.in) {
 			return false
 		}
-		t.bridges = bridgeIndex(t.in)
+		t.bridges = bridgeIndex(t.in) // inputs changed, even when the view did not
 		next := join(t.in)
-		events := diff(t.view, next)
-		t.portAt = make(map[Endpoint]Port, len(next.Ports))
-		for _, p := range next.Ports {
-			t.portAt[Endpoint{p.DPID, p.No}] = p
+		if !t.commit(next, diff(t.view, next)) {
+			return false
 		}
-		return t.commit(next, events)
+		t.indexPorts()
+		return true
 	})
 }
 
@@ -148,7 +147,8 @@ func (t *Topology) Port(dpid uint64, no uint32) (Port, bool) {
 	return p.clone(), true
 }
 
-// indexPorts rebuilds the port index from the view (full recomputes).
+// indexPorts rebuilds the port index from the view, after a full
+// recompute or a restore (commitSwitch keeps it in step itself).
 func (t *Topology) indexPorts() {
 	t.portAt = make(map[Endpoint]Port, len(t.view.Ports))
 	for _, p := range t.view.Ports {
