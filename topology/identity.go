@@ -80,6 +80,17 @@ func reclaim(in *inputs) {
 	}
 }
 
+// where is the OVSDB bridge (and its hypervisor) bound to a datapath id
+// (bridgeIndex): what switchView needs of OVSDB for one switch.
+type where struct {
+	hv     string
+	bridge ovsdb.Bridge
+	// addrs and local say where the hypervisor's switches connect from
+	// (speaksFor).
+	addrs []netip.Addr
+	local bool
+}
+
 // bridgeIndex maps datapath ids to the OVSDB bridge bound to them (the
 // first claimant's; see claim).
 func bridgeIndex(in inputs) map[uint64]where {

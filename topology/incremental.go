@@ -38,8 +38,8 @@ func (t *Topology) commitSwitch(dpid uint64) bool {
 		newSw, newPorts = switchView(dpid, sw, t.bridges)
 	}
 	// The view is changed in place, under the write lock: nobody outside
-	// holds its slices (Snapshot and Ports hand out copies), and a storm
-	// of connects must not copy every switch's ports once per switch.
+	// holds its memory (reads and events hand out copies, copy.go), and a
+	// storm of connects must not copy every switch's ports once per switch.
 	switch {
 	case present && hadSw:
 		if next.Switches[i] != newSw {

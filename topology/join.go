@@ -8,17 +8,6 @@ import (
 	"github.com/loomsdn/loom/ovsdb"
 )
 
-// where is the OVSDB bridge (and its hypervisor) bound to a datapath id
-// (bridgeIndex, identity.go).
-type where struct {
-	hv     string
-	bridge ovsdb.Bridge
-	// addrs and local say where the hypervisor's switches connect from
-	// (speaksFor).
-	addrs []netip.Addr
-	local bool
-}
-
 // join computes the model from the inputs.
 func join(in inputs) Snapshot {
 	var s Snapshot
