@@ -235,7 +235,7 @@ func (r *refreshScope) note(ev topology.Event) bool {
 	switch {
 	case !local || len(r.only) >= maxScopedRefresh:
 		r.all = true
-	case ev.Kind == "switch":
+	case ev.Kind == topology.KindSwitch:
 		if len(r.switchAt) >= maxScopedRefresh {
 			clear(r.switchAt)
 		}
@@ -280,9 +280,9 @@ func ownSwitchOnly(ev topology.Event) (uint64, bool) {
 // topology merely refreshes its last-seen time or adds an IP.
 func mattersToApps(ev topology.Event, hostAt map[string]topology.Endpoint) bool {
 	switch ev.Kind {
-	case "link":
+	case topology.KindLink:
 		return false
-	case "host":
+	case topology.KindHost:
 		h, _ := ev.Object.(topology.Host)
 		if ev.Type == topology.Removed {
 			delete(hostAt, ev.Key)

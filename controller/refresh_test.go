@@ -11,7 +11,7 @@ import (
 func TestOnlyFlowRelevantTopologyEventsRefresh(t *testing.T) {
 	at := map[string]topology.Endpoint{}
 	host := func(typ topology.EventType, dpid uint64, port uint32) topology.Event {
-		return topology.Event{Kind: "host", Key: "02:00:00:00:00:01", Type: typ, Object: topology.Host{MAC: "02:00:00:00:00:01", DPID: dpid, Port: port}}
+		return topology.Event{Kind: topology.KindHost, Key: "02:00:00:00:00:01", Type: typ, Object: topology.Host{MAC: "02:00:00:00:00:01", DPID: dpid, Port: port}}
 	}
 	steps := []struct {
 		ev   topology.Event
@@ -23,10 +23,10 @@ func TestOnlyFlowRelevantTopologyEventsRefresh(t *testing.T) {
 		{host(topology.Changed, 1, 2), false},
 		{host(topology.Removed, 0, 0), true},
 		{host(topology.Added, 1, 2), true}, // back after going
-		{topology.Event{Kind: "link"}, false},
-		{topology.Event{Kind: "port"}, true},
-		{topology.Event{Kind: "switch"}, true},
-		{topology.Event{Kind: "hypervisor"}, true},
+		{topology.Event{Kind: topology.KindLink}, false},
+		{topology.Event{Kind: topology.KindPort}, true},
+		{topology.Event{Kind: topology.KindSwitch}, true},
+		{topology.Event{Kind: topology.KindHypervisor}, true},
 	}
 	for i, s := range steps {
 		if got := mattersToApps(s.ev, at); got != s.want {
@@ -44,14 +44,14 @@ func TestRefreshScopeOfTopologyEvents(t *testing.T) {
 		ev    topology.Event
 		local bool
 	}{
-		{"unclaimed switch", topology.Event{Kind: "switch", Object: topology.Switch{DPID: 7}}, true},
-		{"claimed switch", topology.Event{Kind: "switch", Object: topology.Switch{DPID: 7, Hypervisor: "kvm01", Bridge: "vswitch02"}}, false},
-		{"plain port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Name: "p1"}}, true},
-		{"VM port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Kind: topology.PortVM, VM: &topology.VM{MAC: "52:54:00:00:00:01"}}}, false},
-		{"tagged port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Tag: 10}}, false},
-		{"tunnel port", topology.Event{Kind: "port", Object: topology.Port{DPID: 7, No: 1, Tunnel: &topology.Tunnel{Type: "vxlan"}}}, false},
-		{"hypervisor", topology.Event{Kind: "hypervisor", Object: topology.Hypervisor{Name: "kvm01"}}, false},
-		{"host", topology.Event{Kind: "host", Object: topology.Host{MAC: "02:00:00:00:00:01", DPID: 7}}, false},
+		{"unclaimed switch", topology.Event{Kind: topology.KindSwitch, Object: topology.Switch{DPID: 7}}, true},
+		{"claimed switch", topology.Event{Kind: topology.KindSwitch, Object: topology.Switch{DPID: 7, Hypervisor: "kvm01", Bridge: "vswitch02"}}, false},
+		{"plain port", topology.Event{Kind: topology.KindPort, Object: topology.Port{DPID: 7, No: 1, Name: "p1"}}, true},
+		{"VM port", topology.Event{Kind: topology.KindPort, Object: topology.Port{DPID: 7, No: 1, Kind: topology.PortVM, VM: &topology.VM{MAC: "52:54:00:00:00:01"}}}, false},
+		{"tagged port", topology.Event{Kind: topology.KindPort, Object: topology.Port{DPID: 7, No: 1, Tag: 10}}, false},
+		{"tunnel port", topology.Event{Kind: topology.KindPort, Object: topology.Port{DPID: 7, No: 1, Tunnel: &topology.Tunnel{Type: "vxlan"}}}, false},
+		{"hypervisor", topology.Event{Kind: topology.KindHypervisor, Object: topology.Hypervisor{Name: "kvm01"}}, false},
+		{"host", topology.Event{Kind: topology.KindHost, Object: topology.Host{MAC: "02:00:00:00:00:01", DPID: 7}}, false},
 	} {
 		dpid, local := ownSwitchOnly(c.ev)
 		if local != c.local || local && dpid != 7 {
@@ -91,7 +91,7 @@ func TestRefreshScopeOfABurst(t *testing.T) {
 	if all || len(dpids) != 1 || dpids[0] != 9 || needed != 1 {
 		t.Fatalf("refresh all=%v of %v (%d events needed one), want switch 9 alone", all, dpids, needed)
 	}
-	scope.note(topology.Event{Kind: "hypervisor", Object: topology.Hypervisor{Name: "kvm01"}})
+	scope.note(topology.Event{Kind: topology.KindHypervisor, Object: topology.Hypervisor{Name: "kvm01"}})
 	if all, _ := scope.take(); !all {
 		t.Fatal("a hypervisor's change did not refresh every switch")
 	}

@@ -107,7 +107,7 @@ func TestTopologyKnowsVMPortsBeforeTheyTalk(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, e := range events {
-					if p, ok := e.Object.(topology.Port); ok && e.Kind == "port" && p.Name == vm1.Port && p.Up == up {
+					if p, ok := e.Object.(topology.Port); ok && e.Kind == topology.KindPort && p.Name == vm1.Port && p.Up == up {
 						t.Logf("port %s event after %v", state, time.Since(start).Round(time.Millisecond))
 						break wait
 					}

@@ -3,6 +3,7 @@ package topology
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,7 +46,7 @@ func claim(in *inputs, name string, view ovsdb.Hypervisor) {
 		}
 	}
 	for dpid, cs := range in.Claims {
-		if i := indexOf(cs, name); i >= 0 && !lists[dpid] {
+		if i := slices.Index(cs, name); i >= 0 && !lists[dpid] {
 			in.claimsGen++
 			cs = append(cs[:i:i], cs[i+1:]...)
 			if len(cs) == 0 {
@@ -57,7 +58,7 @@ func claim(in *inputs, name string, view ovsdb.Hypervisor) {
 	}
 	for dpid := range lists {
 		cs := in.Claims[dpid]
-		if indexOf(cs, name) < 0 && len(cs) < maxClaimants {
+		if slices.Index(cs, name) < 0 && len(cs) < maxClaimants {
 			in.claimsGen++
 			in.Claims[dpid] = append(cs[:len(cs):len(cs)], name)
 		}
@@ -79,13 +80,15 @@ func reclaim(in *inputs) {
 	}
 }
 
-func indexOf(ss []string, s string) int {
-	for i, x := range ss {
-		if x == s {
-			return i
-		}
-	}
-	return -1
+// where is the OVSDB bridge (and its hypervisor) bound to a datapath id
+// (bridgeIndex): what switchView needs of OVSDB for one switch.
+type where struct {
+	hv     string
+	bridge ovsdb.Bridge
+	// addrs and local say where the hypervisor's switches connect from
+	// (speaksFor).
+	addrs []netip.Addr
+	local bool
 }
 
 // bridgeIndex maps datapath ids to the OVSDB bridge bound to them (the

@@ -115,30 +115,3 @@ type Snapshot struct {
 	Links       []Link       `json:"links"`
 	Hosts       []Host       `json:"hosts"`
 }
-
-// clone copies the snapshot deeply: callers own what Snapshot returns and
-// may change it, while the model's view is shared by every reader. (A
-// typed copy: a JSON round trip cost 70% of a connect storm's CPU.)
-func (s Snapshot) clone() Snapshot {
-	out := Snapshot{Revision: s.Revision,
-		Hypervisors: append([]Hypervisor(nil), s.Hypervisors...),
-		Switches:    append([]Switch(nil), s.Switches...),
-		Ports:       append([]Port(nil), s.Ports...),
-		Links:       append([]Link(nil), s.Links...),
-		Hosts:       append([]Host(nil), s.Hosts...)}
-	for i := range out.Ports {
-		p := &out.Ports[i]
-		if p.VM != nil {
-			vm := *p.VM
-			p.VM = &vm
-		}
-		if p.Tunnel != nil {
-			tn := *p.Tunnel
-			p.Tunnel = &tn
-		}
-	}
-	for i := range out.Hosts {
-		out.Hosts[i].IPs = append([]string(nil), out.Hosts[i].IPs...)
-	}
-	return out
-}
