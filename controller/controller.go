@@ -64,9 +64,6 @@ type Config struct {
 	// OVSDBServerNames is, per hypervisor, the name its ssl: OVSDB
 	// server's certificate must carry when not the endpoint's host.
 	OVSDBServerNames map[string]string
-	// Networks, when set, is the live network policy and where it comes
-	// from; RestoreNetworks loads it.
-	Networks *Networks
 	// PacketInRate caps each switch's packet-ins per second with OVS's
 	// controller meter (0: no meter).
 	PacketInRate uint32
@@ -90,9 +87,7 @@ type Controller struct {
 	self     selfTargets // the controller targets that mean this loomd
 	packets  packetSubs
 	stop     context.CancelFunc // ends the controller's own goroutines
-	netMu    sync.Mutex         // serialises network policy changes
 	warned   sync.Map           // ids of standing conditions already logged
-	nets     netState
 	// disc batches the topology's disconnects (nil without a topology).
 	disc *disconnects
 	// refreshGen counts Refresh calls (each waits for its generation).

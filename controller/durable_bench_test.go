@@ -35,7 +35,7 @@ func BenchmarkDurableSetFlows(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() { c.Close(); bolt.Close() }()
-			a := c.API("bench")
+			a := c.testAPI()
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			errs := make(chan error, clients)

@@ -16,7 +16,6 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/flow"
-	"github.com/loomsdn/loom/network"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/store"
 )
@@ -129,26 +128,16 @@ func setReq(key string, port int) *pb.SetFlowsRequest {
 func storedKey(key string) string { return fmt.Sprintf("%x/%s/t/%s", durableDPID, externalApp, key) }
 
 // listed returns the API's declared flows of key, as text.
-func listed(t *testing.T, a *API, key string) []string {
+func listed(t *testing.T, a testAPI, key string) []string {
 	t.Helper()
-	r, err := a.ListFlows(context.Background(), &pb.ListFlowsRequest{Dpid: durableDPID, App: externalApp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, f := range r.Flows {
-		if f.Key == "t/"+key {
-			out = append(out, f.Text)
-		}
-	}
-	return out
+	return a.listedFlows(durableDPID, "t/"+key)
 }
 
 // An acknowledged SetFlows or DeleteFlows is in the store when the call
 // returns: nothing is left to a background write.
 func TestAPIFlowWritesAreCommittedBeforeTheyReturn(t *testing.T) {
 	c, st, _ := newDurableController(t)
-	a := c.API("test")
+	a := c.testAPI()
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		if _, err := a.SetFlows(ctx, setReq(fmt.Sprintf("k%d", i), i+1)); err != nil {
@@ -175,7 +164,7 @@ func TestAPIFlowWritesAreCommittedBeforeTheyReturn(t *testing.T) {
 // store takes writes again.
 func TestRefusedAPIWriteChangesNothing(t *testing.T) {
 	c, st, _ := newDurableController(t)
-	a := c.API("test")
+	a := c.testAPI()
 	ctx := context.Background()
 	if _, err := a.SetFlows(ctx, setReq("k", 1)); err != nil {
 		t.Fatal(err)
@@ -216,7 +205,7 @@ func TestRefusedAPIWriteChangesNothing(t *testing.T) {
 // queued behind a slow commit cost one more commit, not 64.
 func TestConcurrentAPIWritesShareACommit(t *testing.T) {
 	c, st, _ := newDurableController(t)
-	a := c.API("test")
+	a := c.testAPI()
 	gate := make(chan struct{})
 	st.mu.Lock()
 	st.gate = gate
@@ -322,7 +311,7 @@ func TestBackgroundPersistRetriesUntilWritten(t *testing.T) {
 // must not overwrite what the API client was told is stored.
 func TestAPIWriteSupersedesWaitingBackgroundChange(t *testing.T) {
 	c, st, _ := newDurableController(t)
-	a := c.API("test")
+	a := c.testAPI()
 	ctx := context.Background()
 	if _, err := a.SetFlows(ctx, setReq("k", 1)); err != nil {
 		t.Fatal(err)
@@ -394,54 +383,11 @@ func gauge(t *testing.T, c *Controller, name string) float64 {
 	return 0
 }
 
-// Network, trunk and ACL writes were already stored before they apply;
-// a refusal is a *StoreError too (Unavailable to clients), and changes
-// nothing.
-func TestRefusedNetworkWriteChangesNothing(t *testing.T) {
-	b, err := store.Open(filepath.Join(t.TempDir(), "loom.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &flakyStore{Bolt: b, inSave: make(chan struct{}, 1)}
-	log, _ := test.NewNullLogger()
-	c, err := New(Config{Log: log, Store: st, Networks: &Networks{Policy: network.NewHolder(nil)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); b.Close() })
-	if err := c.RestoreNetworks(); err != nil {
-		t.Fatal(err)
-	}
-	a := c.API("test")
-	add := func(name string, vlan uint32) error {
-		_, err := a.AddNetwork(context.Background(), &pb.AddNetworkRequest{Network: &pb.Network{Name: name, Vlan: vlan}})
-		return err
-	}
-	if err := add("web", 10); err != nil {
-		t.Fatal(err)
-	}
-	st.mu.Lock()
-	st.netsRefused = errDiskFull
-	st.mu.Unlock()
-	err = add("db", 20)
-	var se *StoreError
-	if !errors.As(err, &se) || !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("AddNetwork on a full disk: %v (%T), want a *StoreError wrapping ENOSPC", err, err)
-	}
-	if _, api := c.NetworkSpecs(); len(api.Networks) != 1 || api.Networks[0].Name != "web" {
-		t.Fatalf("a refused network write changed the declarations: %+v", api.Networks)
-	}
-	data, err := b.LoadNetworks()
-	if err != nil || strings.Contains(string(data), `"db"`) {
-		t.Fatalf("the store holds %s, %v", data, err)
-	}
-}
-
 // Forgetting a switch through the API returns once the dropped flows are
 // off the disk; with the store refusing, it says so instead of OK.
 func TestForgetSwitchIsDurable(t *testing.T) {
 	c, st, _ := newDurableController(t)
-	a := c.API("test")
+	a := c.testAPI()
 	app := owner{app: "learning", key: "mac/1"}
 	f, err := flow.Parse("table=0, priority=10,in_port=1 actions=drop")
 	if err != nil {

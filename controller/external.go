@@ -97,7 +97,8 @@ type PacketEvent struct {
 	Time time.Time
 }
 
-type packetSub struct {
+// PacketSub is one subscriber's packet-ins (SubscribePackets).
+type PacketSub struct {
 	filter PacketFilter
 	ch     chan PacketEvent
 	// queued is the frame bytes waiting in ch: a subscriber that lets
@@ -114,21 +115,27 @@ type packetSub struct {
 const packetSubBytes = 4 << 20
 
 // drop ends the subscription for falling behind.
-func (s *packetSub) drop() {
+func (s *PacketSub) drop() {
 	s.dropOnce.Do(func() {
 		s.dropped.Store(true)
 		close(s.gone)
 	})
 }
 
-// received is called by the subscriber for each event it takes.
-func (s *packetSub) received(e PacketEvent) { s.queued.Add(-int64(len(e.Data))) }
+// Received is called by the subscriber for each event it takes.
+func (s *PacketSub) Received(e PacketEvent) { s.queued.Add(-int64(len(e.Data))) }
+
+// C delivers the packet-ins.
+func (s *PacketSub) C() <-chan PacketEvent { return s.ch }
+
+// Gone is closed when the subscriber fell behind and was dropped.
+func (s *PacketSub) Gone() <-chan struct{} { return s.gone }
 
 // packetSubs fans packet-ins out to API subscribers. With none, the
 // packet path pays one atomic-free length check under a read lock.
 type packetSubs struct {
 	mu   sync.RWMutex
-	subs map[*packetSub]struct{}
+	subs map[*PacketSub]struct{}
 	// dropped counts packet-ins a slow subscriber missed.
 	dropped uint64
 }
@@ -157,11 +164,11 @@ func (p *packetSubs) publish(pkt apps.PacketIn, clock func() time.Time) {
 	}
 }
 
-func (p *packetSubs) add(f PacketFilter, buffer int) (*packetSub, func()) {
-	s := &packetSub{filter: f, ch: make(chan PacketEvent, buffer), gone: make(chan struct{})}
+func (p *packetSubs) add(f PacketFilter, buffer int) (*PacketSub, func()) {
+	s := &PacketSub{filter: f, ch: make(chan PacketEvent, buffer), gone: make(chan struct{})}
 	p.mu.Lock()
 	if p.subs == nil {
-		p.subs = map[*packetSub]struct{}{}
+		p.subs = map[*PacketSub]struct{}{}
 	}
 	p.subs[s] = struct{}{}
 	p.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
-	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
 
 // ForgetSwitch drops what Loom keeps about a switch that is gone: its
@@ -17,13 +16,22 @@ import (
 // declared for it, and the apps' own per-switch state (apps.Forgetter).
 // With all, the flows API clients declared for it go too; without, they
 // stay (an operator's or external app's declaration is not Loom's to
-// age out). It returns how many desired flows were dropped.
-func (c *Controller) ForgetSwitch(dpid uint64, all bool, why string) (int, error) {
+// age out). It returns how many desired flows were dropped, once that is
+// on disk.
+func (c *Controller) ForgetSwitch(ctx context.Context, dpid uint64, all bool, why string) (int, error) {
 	if c.reg.claimed(dpid) {
 		return 0, &FailedPreconditionError{Reason: fmt.Sprintf(
 			"switch 0x%016x is connected: disconnect it (ovs-vsctl del-controller BRIDGE) before forgetting it", dpid)}
 	}
-	return c.forgetSwitches([]uint64{dpid}, all, why), nil
+	n := c.forgetSwitches([]uint64{dpid}, all, why)
+	// Acknowledged means durable: the dropped flows are off the disk
+	// before the answer (a kill -9 right after must not bring them back).
+	if p := c.persist; p != nil {
+		if err := p.sync(ctx); err != nil {
+			return n, fmt.Errorf("switch forgotten in memory, not yet on disk (retried): %w", err)
+		}
+	}
+	return n, nil
 }
 
 // forgetSwitches forgets switches that are not connected, the topology
@@ -150,28 +158,6 @@ func (c *Controller) ageSwitches(ctx context.Context, after, every time.Duration
 
 // maxAwaySwitches bounds the switches Loom remembers while they are away.
 const maxAwaySwitches = 10000
-
-// ForgetSwitch implements ControllerService.
-func (a *API) ForgetSwitch(ctx context.Context, req *pb.ForgetSwitchRequest) (*pb.ForgetSwitchResponse, error) {
-	if req.GetDpid() == 0 {
-		return nil, &InvalidArgumentError{Field: "dpid", Reason: "required"}
-	}
-	if !a.c.knows(req.GetDpid()) {
-		return nil, &NotFoundError{Kind: "switch", Name: fmt.Sprintf("0x%016x", req.GetDpid())}
-	}
-	n, err := a.c.ForgetSwitch(req.GetDpid(), req.GetAll(), "loomctl forget switch")
-	if err != nil {
-		return nil, err
-	}
-	// Acknowledged means durable: the dropped flows are off the disk
-	// before the answer (a kill -9 right after must not bring them back).
-	if p := a.c.persist; p != nil {
-		if err := p.sync(ctx); err != nil {
-			return nil, fmt.Errorf("switch forgotten in memory, not yet on disk (retried): %w", err)
-		}
-	}
-	return &pb.ForgetSwitchResponse{Flows: uint32(n)}, nil
-}
 
 // knows says whether Loom keeps anything about dpid.
 func (c *Controller) knows(dpid uint64) bool {

@@ -20,7 +20,7 @@ func TestStalledPacketSubscriberIsBoundedAndDropped(t *testing.T) {
 	for i := 0; i < 200; i++ { // 12 MB in all
 		p.publish(apps.PacketIn{DPID: 1, Data: frame}, time.Now)
 		for len(reader.ch) > 0 {
-			reader.received(<-reader.ch)
+			reader.Received(<-reader.ch)
 			got++
 		}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/api"
+	"github.com/loomsdn/loom/controller/northbound"
+	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/ovsdb"
 	"github.com/loomsdn/loom/topology"
 )
@@ -41,14 +43,14 @@ func server(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveAPI(t, ctl)
+	return serveAPI(t, ctl, nil)
 }
 
-// serveAPI serves ctl's gRPC API on a loopback port for the test and
-// returns its address.
-func serveAPI(t *testing.T, ctl *controller.Controller) string {
+// serveAPI serves ctl's gRPC API (with the network policy pol, if any)
+// on a loopback port for the test and returns its address.
+func serveAPI(t *testing.T, ctl *controller.Controller, pol *policy.Service) string {
 	t.Helper()
-	srv := api.NewServer(ctl.API("v-test"), api.Options{})
+	srv := api.NewServer(northbound.New(ctl, pol, "v-test"), api.Options{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +181,7 @@ func TestTokenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.NewServer(ctl.API("v-test"), api.Options{Token: "s3cret"})
+	srv := api.NewServer(northbound.New(ctl, nil, "v-test"), api.Options{Token: "s3cret"})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/network"
 )
 
@@ -29,15 +30,16 @@ func networkServer(t *testing.T) string {
 			{Name: "db-unreach", VLAN: 20, Proto: "icmp", ICMPType: &five, Action: "deny"},
 		},
 	}
-	ctl, err := controller.New(controller.Config{Log: log, Networks: &controller.Networks{Policy: network.NewHolder(nil), File: file}})
+	ctl, err := controller.New(controller.Config{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ctl.Close)
-	if err := ctl.RestoreNetworks(); err != nil {
+	pol := policy.New(ctl, policy.Options{Policy: network.NewHolder(nil), File: file})
+	if err := pol.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	return serveAPI(t, ctl)
+	return serveAPI(t, ctl, pol)
 }
 
 func golden(t *testing.T, name, got string) {

@@ -33,6 +33,8 @@ import (
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/api"
+	"github.com/loomsdn/loom/controller/northbound"
+	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/internal/memtrim"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
@@ -131,10 +133,10 @@ func run(args []string) error {
 		hypervisors = append(hypervisors, topology.Hypervisor{Name: h.Name, OVSDB: h.OVSDB, TunnelIP: h.TunnelIP})
 	}
 
-	policy := network.NewHolder(nil)
-	nets := &controller.Networks{Policy: policy, File: cfg.NetworkSpec()}
+	holder := network.NewHolder(nil) // the compiled policy the apps read
+	policyOpts := policy.Options{Policy: holder, File: cfg.NetworkSpec(), Store: db, Log: logrus.NewEntry(log)}
 	if *cfgPath != "" {
-		nets.Reload = reloader(*cfgPath, cfg, log)
+		policyOpts.Reload = reloader(*cfgPath, cfg, log)
 	}
 	ovsdbTLS, err := cfg.OVSDBTLS.Client("ovsdb_tls") // validated with the config
 	if err != nil {
@@ -161,22 +163,22 @@ func run(args []string) error {
 		OVSDBTLS:           ovsdbTLS,
 		OVSDBServerNames:   cfg.OVSDBServerNames(),
 		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
-		Networks:           nets,
 		Log:                log,
-	}, pipelineApps(cfg, top, policy, statics)...)
+	}, pipelineApps(cfg, top, holder, statics)...)
 	if err != nil {
 		return err
 	}
 	if err := ctl.Restore(); err != nil {
 		return err
 	}
-	if err := ctl.RestoreNetworks(); err != nil {
+	pol := policy.New(ctl, policyOpts)
+	if err := pol.Restore(); err != nil {
 		return err
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
 	reg := prometheus.NewRegistry()
-	apiObj := ctl.API(version)
+	apiObj := northbound.New(ctl, pol, version)
 	grpcSrv, err := newAPIServer(apiObj, reg, log, apiFlags{listen: *grpcListen, cert: *grpcCert, key: *grpcKey,
 		clientCA: *grpcClientCA, tokenFile: *grpcTokenFile, insecure: *grpcInsecure})
 	if err != nil {
@@ -210,7 +212,7 @@ func run(args []string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // its default action is to exit too
 	defer signal.Stop(hup)
-	go reloadOnSignal(ctx, hup, ctl, reloadTLS(srvTLS, log))
+	go reloadOnSignal(ctx, hup, pol, reloadTLS(srvTLS, log))
 	persisted := make(chan struct{})
 	go func() {
 		controller.PersistTopology(ctx, top, db, time.Second, logrus.NewEntry(log))
@@ -276,7 +278,7 @@ const (
 // stopAPI ends the API: streams are told to end, then the server stops
 // gracefully, and after wait it is stopped hard, so clients that never
 // read (or never hang up) cannot keep loomd alive.
-func stopAPI(a *controller.API, srv *grpc.Server, wait time.Duration, log *logrus.Logger) {
+func stopAPI(a *northbound.API, srv *grpc.Server, wait time.Duration, log *logrus.Logger) {
 	a.Shutdown()
 	done := make(chan struct{})
 	go func() {
@@ -316,7 +318,7 @@ type apiFlags struct {
 }
 
 // newAPIServer builds the gRPC server from the flags.
-func newAPIServer(a *controller.API, reg prometheus.Registerer, log *logrus.Logger, f apiFlags) (*grpc.Server, error) {
+func newAPIServer(a *northbound.API, reg prometheus.Registerer, log *logrus.Logger, f apiFlags) (*grpc.Server, error) {
 	o := api.Options{Metrics: api.NewMetrics(reg), Log: log}
 	if f.cert != "" || f.key != "" {
 		pair, err := tls.LoadX509KeyPair(f.cert, f.key)

@@ -8,7 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/config"
-	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/network"
 )
 
@@ -34,15 +34,15 @@ func withoutNetworks(c config.Config) config.Config {
 }
 
 // reloadOnSignal reloads the config file on each SIGHUP; a rejected file
-// is logged by the controller and changes nothing. Each also step runs
-// after it (the OpenFlow TLS files).
-func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, ctl *controller.Controller, also ...func()) {
+// is logged by the policy service and changes nothing. Each also step
+// runs after it (the OpenFlow TLS files).
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, pol *policy.Service, also ...func()) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-sig:
-			ctl.ReloadConfig()
+			_ = pol.Reload() // logged by the service
 			for _, f := range also {
 				f()
 			}

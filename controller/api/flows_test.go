@@ -16,6 +16,7 @@ import (
 
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/northbound"
 	"github.com/loomsdn/loom/internal/fakeswitch"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
@@ -55,7 +56,7 @@ func withSwitchOpts(t *testing.T, o Options) (*grpc.ClientConn, *fakeswitch.Swit
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	srv := NewServer(ctl.API("test"), o)
+	srv := NewServer(northbound.New(ctl, nil, "test"), o)
 	l := bufconn.Listen(1 << 20)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/northbound"
+	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/network"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
@@ -34,16 +36,16 @@ var fileSpec = network.Spec{
 func serveNetworks(t *testing.T, reload func() (network.Spec, error)) *grpc.ClientConn {
 	t.Helper()
 	log, _ := test.NewNullLogger()
-	ctl, err := controller.New(controller.Config{Log: log,
-		Networks: &controller.Networks{Policy: network.NewHolder(nil), File: fileSpec, Reload: reload}})
+	ctl, err := controller.New(controller.Config{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ctl.Close)
-	if err := ctl.RestoreNetworks(); err != nil {
+	pol := policy.New(ctl, policy.Options{Policy: network.NewHolder(nil), File: fileSpec, Reload: reload})
+	if err := pol.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(ctl.API("test"), Options{})
+	srv := NewServer(northbound.New(ctl, pol, "test"), Options{})
 	l := bufconn.Listen(1 << 20)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)

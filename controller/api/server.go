@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/northbound"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
 
@@ -46,7 +46,7 @@ type Options struct {
 }
 
 // NewServer returns a gRPC server exposing a's services.
-func NewServer(a *controller.API, o Options) *grpc.Server {
+func NewServer(a *northbound.API, o Options) *grpc.Server {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 4 << 20
 	}
@@ -84,7 +84,7 @@ func NewServer(a *controller.API, o Options) *grpc.Server {
 
 type controllerServer struct {
 	pb.UnimplementedControllerServiceServer
-	a *controller.API
+	a *northbound.API
 }
 
 func (s controllerServer) GetStatus(ctx context.Context, r *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
@@ -109,7 +109,7 @@ func (s controllerServer) ForgetSwitch(ctx context.Context, r *pb.ForgetSwitchRe
 
 type topologyServer struct {
 	pb.UnimplementedTopologyServiceServer
-	a *controller.API
+	a *northbound.API
 }
 
 func (s topologyServer) ListHypervisors(ctx context.Context, r *pb.ListHypervisorsRequest) (*pb.ListHypervisorsResponse, error) {
@@ -152,7 +152,7 @@ func (s topologyServer) WatchTopology(r *pb.WatchTopologyRequest, stream grpc.Se
 
 type flowServer struct {
 	pb.UnimplementedFlowServiceServer
-	a *controller.API
+	a *northbound.API
 }
 
 func (s flowServer) ListFlows(ctx context.Context, r *pb.ListFlowsRequest) (*pb.ListFlowsResponse, error) {
@@ -182,7 +182,7 @@ func (s flowServer) DeleteFlows(ctx context.Context, r *pb.DeleteFlowsRequest) (
 
 type packetServer struct {
 	pb.UnimplementedPacketServiceServer
-	a *controller.API
+	a *northbound.API
 }
 
 func (s packetServer) WatchPacketIns(r *pb.WatchPacketInsRequest, stream grpc.ServerStreamingServer[pb.PacketIn]) error {
@@ -200,7 +200,7 @@ func (s packetServer) SendPacketOut(ctx context.Context, r *pb.SendPacketOutRequ
 
 type networkServer struct {
 	pb.UnimplementedNetworkServiceServer
-	a *controller.API
+	a *northbound.API
 }
 
 func (s networkServer) ListNetworks(ctx context.Context, r *pb.ListNetworksRequest) (*pb.ListNetworksResponse, error) {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/northbound"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
 )
@@ -43,7 +44,7 @@ func serve(t *testing.T, o Options, dial ...grpc.DialOption) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(ctl.API("test"), o)
+	srv := NewServer(northbound.New(ctl, nil, "test"), o)
 	l := bufconn.Listen(1 << 20)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)

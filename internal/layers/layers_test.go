@@ -31,13 +31,16 @@ var layer = []struct {
 	{"apps", 4}, {"apps/pipeline", 4}, {"config", 4},
 	// Apps, and the test doubles beside them.
 	{"apps/", 5}, {"internal/apptest", 5}, {"internal/fakeswitch", 5},
-	// The runtime, then the API adapter over it.
+	// The runtime, the network policy service over it, the Go API over
+	// both, and the gRPC adapter over that.
 	{"controller", 6},
-	{"controller/api", 7},
+	{"controller/policy", 7},
+	{"controller/northbound", 8},
+	{"controller/api", 9},
 	// Wiring and tools.
-	{"cmd/", 8}, {"examples/", 8},
+	{"cmd/", 10}, {"examples/", 10},
 	// Tests against real OVS.
-	{"integration", 9}, {"integration/", 9},
+	{"integration", 11}, {"integration/", 11},
 }
 
 // rankOf is the rank of the most specific pattern matching pkg.
@@ -51,6 +54,10 @@ func rankOf(pkg string) (int, bool) {
 	}
 	return rank, rank >= 0
 }
+
+// wireFree are packages that must not see the API's wire types: the
+// runtime and the policy speak Loom's domain; northbound converts.
+var wireFree = map[string]bool{"controller": true, "controller/policy": true}
 
 // concreteApp says whether pkg is one app (apps/<name>), not the contract
 // or the pipeline registry.
@@ -88,6 +95,8 @@ func TestImportsPointDown(t *testing.T) {
 				// reported as a package of its own
 			case concreteApp(dep) && !wiring(pkg):
 				t.Errorf("%s imports the app %s: only the wiring (cmd/, examples/) may; give apps a capability instead", pkg, dep)
+			case wireFree[pkg] && dep == "proto/loom/v1":
+				t.Errorf("%s imports the API's wire types: convert in controller/northbound", pkg)
 			case to >= from:
 				t.Errorf("%s (layer %d) imports %s (layer %d): imports point down only", pkg, from, dep, to)
 			}

@@ -1,9 +1,10 @@
-package controller
+package northbound
 
 import (
 	"fmt"
 	"time"
 
+	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/internal/eventlog"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
@@ -86,12 +87,12 @@ func (h *watchHub) cursor(from uint64, modelRev uint64) (*eventlog.Cursor[*pb.To
 			case <-deadline:
 				break wait
 			case <-h.stop:
-				return nil, ErrShuttingDown
+				return nil, controller.ErrShuttingDown
 			}
 		}
 	}
 	if from > log.Last() {
-		return nil, fmt.Errorf("%w: the watch service has not caught up with revision %d yet", ErrBusy, from)
+		return nil, fmt.Errorf("%w: the watch service has not caught up with revision %d yet", controller.ErrBusy, from)
 	}
 	return log.Cursor(from)
 }

@@ -1,105 +1,68 @@
-package controller
+package northbound
 
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/openflow"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
 
-func (a *API) session(dpid uint64) (*session, error) {
-	if dpid == 0 {
-		return nil, &InvalidArgumentError{Field: "dpid", Reason: "required"}
-	}
-	s := a.c.reg.get(dpid)
-	if s == nil || s.rec == nil {
-		return nil, &InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no connected switch 0x%016x", dpid)}
-	}
-	return s, nil
-}
-
 // ListFlows implements FlowService.
 func (a *API) ListFlows(ctx context.Context, req *pb.ListFlowsRequest) (*pb.ListFlowsResponse, error) {
 	if req.GetDpid() == 0 {
-		return nil, &InvalidArgumentError{Field: "dpid", Reason: "required"}
+		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: "required"}
 	}
 	if err := a.knownSwitch(req.GetDpid()); err != nil {
 		return nil, err
 	}
 	if app := req.GetApp(); app != "" && !a.knownApp(app) {
-		return nil, &InvalidArgumentError{Field: "app", Reason: fmt.Sprintf("no app %q (apps: %s)", app, strings.Join(a.appNames(), ", "))}
+		return nil, &controller.InvalidArgumentError{Field: "app", Reason: fmt.Sprintf("no app %q (apps: %s)", app, strings.Join(a.rt.AppNames(), ", "))}
 	}
 	resp := &pb.ListFlowsResponse{}
 	if !req.GetInstalled() {
-		for _, c := range a.c.desired.claims(req.GetDpid()) {
-			if req.GetApp() != "" && c.owner.app != req.GetApp() {
+		for _, c := range a.rt.Declared(req.GetDpid()) {
+			if req.GetApp() != "" && c.App != req.GetApp() {
 				continue
 			}
-			resp.Flows = append(resp.Flows, &pb.Flow{Text: c.flow.String(), App: c.owner.app, Key: c.owner.key,
-				Cookie: uint64(c.flow.Cookie), Table: uint32(c.flow.Table), Priority: uint32(c.flow.Priority)})
+			resp.Flows = append(resp.Flows, &pb.Flow{Text: c.Flow.String(), App: c.App, Key: c.Key,
+				Cookie: uint64(c.Flow.Cookie), Table: uint32(c.Flow.Table), Priority: uint32(c.Flow.Priority)})
 		}
 		sort.Slice(resp.Flows, func(i, j int) bool { return resp.Flows[i].Text < resp.Flows[j].Text })
 		return resp, nil
 	}
-	s, err := a.session(req.GetDpid())
+	stats, err := a.rt.InstalledFlows(ctx, req.GetDpid())
 	if err != nil {
 		return nil, err
-	}
-	stats, err := dumpFlows(ctx, s.conn)
-	if err != nil {
-		return nil, fmt.Errorf("switch 0x%016x: %w", req.GetDpid(), err)
 	}
 	for _, fs := range stats {
 		pf := &pb.Flow{Text: describeInstalled(fs), Cookie: fs.Cookie, Table: uint32(fs.TableID), Priority: uint32(fs.Priority),
 			Packets: fs.Packets, Bytes: fs.Bytes, AgeSeconds: fs.DurationSec}
 		if c := flow.Cookie(fs.Cookie); c.IsLoom() {
-			pf.App = a.appName(c.App())
+			pf.App = a.rt.AppName(c.App())
 		}
 		resp.Flows = append(resp.Flows, pf)
 	}
 	return resp, nil
 }
 
-// knownSwitch says why dpid names no switch Loom knows (Controller.knows):
+// knownSwitch says why dpid names no switch Loom knows (Runtime.Knows):
 // an empty answer for a typo would look like a switch with nothing on it.
 func (a *API) knownSwitch(dpid uint64) error {
-	if a.c.knows(dpid) {
+	if a.rt.Knows(dpid) {
 		return nil
 	}
-	return &InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x is connected, known or has flows", dpid)}
+	return &controller.InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x is connected, known or has flows", dpid)}
 }
 
 // knownApp says whether name is an app's (or the external apps').
 func (a *API) knownApp(name string) bool {
-	return slices.Contains(a.appNames(), name)
-}
-
-// appNames lists the apps that own flows: the built-in ones and the
-// external apps' shared name.
-func (a *API) appNames() []string {
-	names := []string{externalApp}
-	for _, app := range a.c.apps {
-		names = append(names, app.Name())
-	}
-	sort.Strings(names)
-	return names
-}
-
-func (a *API) appName(id flow.AppID) string {
-	if id == externalID {
-		return externalApp
-	}
-	if app, ok := a.c.byID[id]; ok {
-		return app.Name()
-	}
-	return fmt.Sprintf("app-%d", id)
+	return slices.Contains(a.rt.AppNames(), name)
 }
 
 // describeInstalled renders a flow as the switch reports it: Loom's text
@@ -148,121 +111,67 @@ func describeInstalled(fs openflow.FlowStats) string {
 
 // DiffFlows implements FlowService: the next reconcile's flow-mods.
 func (a *API) DiffFlows(ctx context.Context, req *pb.DiffFlowsRequest) (*pb.DiffFlowsResponse, error) {
-	s, err := a.session(req.GetDpid())
+	changes, err := a.rt.DiffFlows(ctx, req.GetDpid())
 	if err != nil {
 		return nil, err
-	}
-	body, err := dumpFlowBody(ctx, s.conn)
-	if err != nil {
-		return nil, err
-	}
-	var ops []op
-	var diffErr error
-	// On the session goroutine: the reconciler's state is its own.
-	if err := s.do(func() {
-		want := a.c.desired.peek(s.dpid, s.log, &a.c.stats)
-		ops, diffErr = s.rec.diffBody(body, want, s.rec.holds(want))
-	}); err != nil {
-		return nil, err
-	}
-	if diffErr != nil {
-		return nil, diffErr
 	}
 	resp := &pb.DiffFlowsResponse{}
-	for _, o := range ops {
-		resp.Changes = append(resp.Changes, &pb.FlowChange{Command: commandName(o.cmd), Flow: &pb.Flow{
-			Text: o.flow.String(), App: o.owner.app, Key: o.owner.key, Cookie: uint64(o.flow.Cookie),
-			Table: uint32(o.flow.Table), Priority: uint32(o.flow.Priority)}})
+	for _, c := range changes {
+		resp.Changes = append(resp.Changes, &pb.FlowChange{Command: c.Command, Flow: &pb.Flow{
+			Text: c.Flow.String(), App: c.App, Key: c.Key, Cookie: uint64(c.Flow.Cookie),
+			Table: uint32(c.Flow.Table), Priority: uint32(c.Flow.Priority)}})
 	}
 	return resp, nil
 }
 
 // ListSwitchErrors implements FlowService.
 func (a *API) ListSwitchErrors(ctx context.Context, req *pb.ListSwitchErrorsRequest) (*pb.ListSwitchErrorsResponse, error) {
-	s, err := a.session(req.GetDpid())
+	errs, err := a.rt.SwitchErrors(req.GetDpid())
 	if err != nil {
 		return nil, err
 	}
 	resp := &pb.ListSwitchErrorsResponse{}
-	for _, e := range s.errors.list() {
+	for _, e := range errs {
 		resp.Errors = append(resp.Errors, &pb.SwitchError{TimeUnix: e.Time.Unix(), Error: e.Error, App: e.App, Key: e.Key, Flow: e.Flow})
 	}
 	return resp, nil
 }
 
-var clientName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
-func externalOwner(client, key string) (owner, error) {
-	if !clientName.MatchString(client) {
-		return owner{}, &InvalidArgumentError{Field: "client", Reason: fmt.Sprintf("%q: want 1-64 letters, digits, '.', '_' or '-'", client)}
-	}
-	if key == "" || len(key) > 256 || strings.ContainsRune(key, 0) {
-		return owner{}, &InvalidArgumentError{Field: "key", Reason: "required, at most 256 bytes, no NUL"}
-	}
-	return owner{app: externalApp, key: client + "/" + key}, nil
-}
-
 // SetFlows implements FlowService.
 func (a *API) SetFlows(ctx context.Context, req *pb.SetFlowsRequest) (*pb.SetFlowsResponse, error) {
-	o, err := externalOwner(req.GetClient(), req.GetKey())
-	if err != nil {
-		return nil, err
-	}
-	if req.GetDpid() == 0 {
-		return nil, &InvalidArgumentError{Field: "dpid", Reason: "required"}
-	}
 	flows := make([]flow.Flow, 0, len(req.GetFlows()))
 	for i, text := range req.GetFlows() {
 		f, err := flow.Parse(text)
-		if err == nil {
-			err = a.c.pipeline.Check(f)
-		}
 		if err != nil {
-			return nil, &InvalidArgumentError{Field: fmt.Sprintf("flows[%d]", i), Reason: err.Error()}
+			return nil, &controller.InvalidArgumentError{Field: fmt.Sprintf("flows[%d]", i), Reason: err.Error()}
 		}
 		flows = append(flows, f)
 	}
-	if err := a.c.declareExternal(ctx, req.GetDpid(), o, flows, false); err != nil {
+	if err := a.rt.SetExternalFlows(ctx, req.GetDpid(), req.GetClient(), req.GetKey(), flows); err != nil {
 		return nil, err
 	}
-	a.kick(req.GetDpid())
 	return &pb.SetFlowsResponse{}, nil
 }
 
 // DeleteFlows implements FlowService.
 func (a *API) DeleteFlows(ctx context.Context, req *pb.DeleteFlowsRequest) (*pb.DeleteFlowsResponse, error) {
-	o, err := externalOwner(req.GetClient(), req.GetKey())
-	if err != nil {
+	if err := a.rt.DeleteExternalFlows(ctx, req.GetDpid(), req.GetClient(), req.GetKey()); err != nil {
 		return nil, err
 	}
-	if err := a.c.declareExternal(ctx, req.GetDpid(), o, nil, true); err != nil {
-		return nil, err
-	}
-	a.kick(req.GetDpid())
 	return &pb.DeleteFlowsResponse{}, nil
-}
-
-// kick makes a connected switch's session apply what changed.
-func (a *API) kick(dpid uint64) {
-	if s := a.c.reg.get(dpid); s != nil {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // WatchPacketIns implements PacketService.
 func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest, send func(*pb.PacketIn) error) error {
 	if req.GetEthType() > 0xffff {
-		return &InvalidArgumentError{Field: "eth_type", Reason: fmt.Sprintf("%#x is not a 16-bit ethertype", req.GetEthType())}
+		return &controller.InvalidArgumentError{Field: "eth_type", Reason: fmt.Sprintf("%#x is not a 16-bit ethertype", req.GetEthType())}
 	}
-	release, err := a.c.admitWatcher(true)
+	release, err := a.rt.AdmitWatcher(true)
 	if err != nil {
 		return err
 	}
 	defer release()
-	sub, cancel := a.c.packets.add(PacketFilter{DPID: req.GetDpid(), EthType: uint16(req.GetEthType()),
+	sub, cancel := a.rt.SubscribePackets(controller.PacketFilter{DPID: req.GetDpid(), EthType: uint16(req.GetEthType()),
 		Cookie: req.GetCookie(), CookieMask: req.GetCookieMask()}, 256)
 	defer cancel()
 	for {
@@ -270,11 +179,11 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.stopping:
-			return ErrShuttingDown
-		case <-sub.gone:
-			return ErrWatcherTooSlow
-		case p := <-sub.ch:
-			sub.received(p)
+			return controller.ErrShuttingDown
+		case <-sub.Gone():
+			return controller.ErrWatcherTooSlow
+		case p := <-sub.C():
+			sub.Received(p)
 			if err := send(&pb.PacketIn{Dpid: p.DPID, InPort: p.InPort, Table: uint32(p.TableID), Cookie: uint64(p.Cookie),
 				Data: p.Data, TimeUnixNano: p.Time.UnixNano()}); err != nil {
 				return err
@@ -285,9 +194,8 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 
 // SendPacketOut implements PacketService.
 func (a *API) SendPacketOut(ctx context.Context, req *pb.SendPacketOutRequest) (*pb.SendPacketOutResponse, error) {
-	s, err := a.session(req.GetDpid())
-	if err != nil {
-		return nil, err
+	if req.GetDpid() == 0 {
+		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: "required"}
 	}
 	acts, err := flow.ParseActions(strings.Join(req.GetActions(), ","))
 	if err != nil || len(acts) == 0 {
@@ -295,11 +203,13 @@ func (a *API) SendPacketOut(ctx context.Context, req *pb.SendPacketOutRequest) (
 		if err != nil {
 			reason = err.Error()
 		}
-		return nil, &InvalidArgumentError{Field: "actions", Reason: reason}
+		return nil, &controller.InvalidArgumentError{Field: "actions", Reason: reason}
 	}
 	if len(req.GetData()) < 14 {
-		return nil, &InvalidArgumentError{Field: "data", Reason: fmt.Sprintf("%d bytes is not an Ethernet frame", len(req.GetData()))}
+		return nil, &controller.InvalidArgumentError{Field: "data", Reason: fmt.Sprintf("%d bytes is not an Ethernet frame", len(req.GetData()))}
 	}
-	s.packetOut(apps.PacketOut{DPID: s.dpid, InPort: req.GetInPort(), Actions: acts, Data: req.GetData()})
+	if err := a.rt.SendPacketOut(req.GetDpid(), req.GetInPort(), acts, req.GetData()); err != nil {
+		return nil, err
+	}
 	return &pb.SendPacketOutResponse{}, nil
 }

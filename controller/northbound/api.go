@@ -1,4 +1,11 @@
-package controller
+// Package northbound is Loom's Go API: every RPC of proto/loom/v1, over
+// the runtime (controller) and the network policy (controller/policy).
+// Its methods take and return the wire types, so the gRPC server
+// (controller/api) is a one-line adapter per RPC, and loomctl, external
+// apps and config reloads all go through the same code (the gobgp
+// shape). Errors are the controller's domain errors; controller/api maps
+// them to status codes in one table.
+package northbound
 
 import (
 	"context"
@@ -7,17 +14,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/policy"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
 )
 
-// API is the controller's Go API. Its methods take and return the wire
-// types, so the gRPC server is a one-line adapter per RPC and loomctl,
-// external apps and config reloads all go through the same code (the
-// gobgp shape). Errors are the typed ones below; controller/api maps them
-// to status codes in one table.
+// API is the Go API.
 type API struct {
-	c        *Controller
+	rt       Runtime
+	pol      *policy.Service // nil: loomd runs no network policy
+	top      *topology.Topology
 	version  string
 	started  time.Time
 	stopping chan struct{} // closed by Shutdown: streams end
@@ -25,11 +32,12 @@ type API struct {
 	hub      *watchHub // nil without a topology
 }
 
-// API returns the Go API of c.
-func (c *Controller) API(version string) *API {
-	a := &API{c: c, version: version, started: c.now(), stopping: make(chan struct{})}
-	if top := c.cfg.Topology; top != nil {
-		a.hub = startWatchHub(top, a.stopping)
+// New returns the API over rt and, when loomd runs one, the network
+// policy pol.
+func New(rt Runtime, pol *policy.Service, version string) *API {
+	a := &API{rt: rt, pol: pol, top: rt.Topology(), version: version, started: rt.Now(), stopping: make(chan struct{})}
+	if a.top != nil {
+		a.hub = startWatchHub(a.top, a.stopping)
 	}
 	return a
 }
@@ -39,67 +47,22 @@ func (c *Controller) API(version string) *API {
 // up. Safe to call more than once.
 func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
 
-// maxWatchers bounds the API's open watch streams (topology and
-// packet-ins together), and maxPacketWatchers the packet-in ones (each
-// may hold packetSubBytes of frames): any number of clients that open
-// watches and never read must not grow loomd without bound.
-const (
-	maxWatchers       = 4096
-	maxPacketWatchers = 256
-)
-
-// ErrTooManyWatchers refuses a watch beyond the bounds.
-var ErrTooManyWatchers = fmt.Errorf("too many open watch streams (at most %d, %d of them for packet-ins); close some",
-	maxWatchers, maxPacketWatchers)
-
-// admitWatcher counts a new stream in, or refuses it.
-func (c *Controller) admitWatcher(packets bool) (release func(), err error) {
-	if c.watchers.Add(1) > maxWatchers {
-		c.watchers.Add(-1)
-		return nil, ErrTooManyWatchers
-	}
-	if !packets {
-		return func() { c.watchers.Add(-1) }, nil
-	}
-	if c.packetWatchers.Add(1) > maxPacketWatchers {
-		c.packetWatchers.Add(-1)
-		c.watchers.Add(-1)
-		return nil, ErrTooManyWatchers
-	}
-	return func() { c.packetWatchers.Add(-1); c.watchers.Add(-1) }, nil
-}
-
-// ErrShuttingDown ends streams when loomd stops; clients reconnect to it
-// (or another instance) later.
-var ErrShuttingDown = errors.New("loomd is shutting down")
-
-// InvalidArgumentError names the request field that is wrong.
-type InvalidArgumentError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Reason }
-
-// ErrNoTopology means the controller runs without a topology model.
-var ErrNoTopology = errors.New("this controller keeps no topology")
-
 func (a *API) topology() (*topology.Topology, error) {
-	if a.c.cfg.Topology == nil {
-		return nil, ErrNoTopology
+	if a.top == nil {
+		return nil, controller.ErrNoTopology
 	}
-	return a.c.cfg.Topology, nil
+	return a.top, nil
 }
 
 // GetStatus implements ControllerService.
 func (a *API) GetStatus(ctx context.Context, _ *pb.GetStatusRequest) (*pb.GetStatusResponse, error) {
-	st := a.c.Stats()
+	st := a.rt.Stats()
 	resp := &pb.GetStatusResponse{Version: a.version, StartedUnix: a.started.Unix(),
-		UptimeSeconds: int64(a.c.now().Sub(a.started).Seconds()),
+		UptimeSeconds: int64(a.rt.Now().Sub(a.started).Seconds()),
 		Counters: &pb.Counters{PacketIns: st.PacketIns, PacketInsDropped: st.PacketInsDropped, FlowMods: st.FlowMods,
 			PacketOuts: st.PacketOuts, SwitchErrors: st.SwitchErrors, RejectedConnections: st.RejectedConns,
 			BundlesRejected: st.BundlesRejected, Conflicts: st.Conflicts, DriftRepairs: st.DriftRepairs, InvalidFlows: st.InvalidFlows}}
-	for _, c := range a.c.Health() {
+	for _, c := range a.rt.Health() {
 		pc := &pb.Condition{Kind: c.Kind, Subject: c.Subject, Message: c.Message}
 		if !c.Since.IsZero() {
 			pc.SinceUnix = c.Since.Unix()
@@ -113,8 +76,8 @@ func (a *API) GetStatus(ctx context.Context, _ *pb.GetStatusRequest) (*pb.GetSta
 		}
 		return resp, nil
 	}
-	for _, s := range a.c.reg.list() {
-		resp.Switches = append(resp.Switches, &pb.SwitchConnection{Dpid: s.dpid, Remote: s.remote, Connected: true})
+	for _, s := range a.rt.Connections() {
+		resp.Switches = append(resp.Switches, &pb.SwitchConnection{Dpid: s.DPID, Remote: s.Remote, Connected: true})
 	}
 	return resp, nil
 }
@@ -155,7 +118,7 @@ func (a *API) ListPorts(ctx context.Context, req *pb.ListPortsRequest) (*pb.List
 	}
 	s := top.Snapshot()
 	if req.GetDpid() != 0 && !hasSwitch(s, req.GetDpid()) {
-		return nil, &InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x", req.GetDpid())}
+		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x", req.GetDpid())}
 	}
 	resp := &pb.ListPortsResponse{Revision: s.Revision}
 	for _, p := range s.Ports {
@@ -221,7 +184,7 @@ func (a *API) ListTunnels(ctx context.Context, _ *pb.ListTunnelsRequest) (*pb.Li
 				RemoteIp: p.Tunnel.RemoteIP, Key: p.Tunnel.Key, Up: p.Up, Hypervisor: hv[p.DPID]})
 		}
 	}
-	for _, peer := range a.c.peers() {
+	for _, peer := range a.rt.Peers() {
 		tp := &pb.TunnelPeer{From: peer.From, To: peer.To, RemoteIp: peer.RemoteIP, Up: peer.Up, Reason: peer.Reason}
 		if !peer.LastProbe.IsZero() {
 			tp.LastProbeUnixNano = peer.LastProbe.UnixNano()
@@ -240,13 +203,13 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	}
 	// Admitted first: a client refused (and retrying) must not queue on the
 	// model's lock with everyone else.
-	release, err := a.c.admitWatcher(false)
+	release, err := a.rt.AdmitWatcher(false)
 	if err != nil {
 		return err
 	}
 	defer release()
 	if cur := top.Revision(); req.GetFromRevision() > cur { // not a Snapshot: watches open by the thousand
-		return &InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
+		return &controller.InvalidArgumentError{Field: "from_revision", Reason: fmt.Sprintf("%d is ahead of the current revision %d", req.GetFromRevision(), cur)}
 	}
 	// A cursor, not a channel: the stream holds no buffer of its own and
 	// takes no lock of the model's while it waits or sends; the events
@@ -258,8 +221,8 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	for {
 		events, err := cur.Read()
 		if errors.Is(err, topology.ErrFellBehind) {
-			a.c.stats.watchersBehind.Add(1)
-			return ErrWatcherTooSlow
+			a.rt.WatcherFellBehind()
+			return controller.ErrWatcherTooSlow
 		}
 		for _, e := range events {
 			if err := send(e); err != nil {
@@ -270,15 +233,11 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.stopping:
-			return ErrShuttingDown
+			return controller.ErrShuttingDown
 		case <-cur.Ready():
 		}
 	}
 }
-
-// ErrWatcherTooSlow ends a watch whose client fell too far behind; it
-// resumes from the last revision it received.
-var ErrWatcherTooSlow = errors.New("watcher fell behind; resume from the last revision received")
 
 func toHypervisor(h topology.Hypervisor) *pb.Hypervisor {
 	return &pb.Hypervisor{Name: h.Name, Ovsdb: h.OVSDB, TunnelIp: h.TunnelIP, SystemId: h.SystemID, Hostname: h.Hostname,
@@ -321,4 +280,19 @@ func toEvent(e topology.Event) *pb.TopologyEvent {
 		out.Object = &pb.TopologyEvent_Host{Host: toHost(o)}
 	}
 	return out
+}
+
+// ForgetSwitch implements ControllerService.
+func (a *API) ForgetSwitch(ctx context.Context, req *pb.ForgetSwitchRequest) (*pb.ForgetSwitchResponse, error) {
+	if req.GetDpid() == 0 {
+		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: "required"}
+	}
+	if !a.rt.Knows(req.GetDpid()) {
+		return nil, &controller.NotFoundError{Kind: "switch", Name: fmt.Sprintf("0x%016x", req.GetDpid())}
+	}
+	n, err := a.rt.ForgetSwitch(ctx, req.GetDpid(), req.GetAll(), "loomctl forget switch")
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ForgetSwitchResponse{Flows: uint32(n)}, nil
 }
