@@ -66,10 +66,18 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./openflow ./controller
 	bench/run.sh
 
-lint:
+# golangci-lint (.golangci.yml) at the version tools/lint/go.mod pins, built
+# into bin/ on first use and again whenever that go.mod changes.
+GOLANGCI_LINT := bin/golangci-lint
+
+$(GOLANGCI_LINT): tools/lint/go.mod tools/lint/go.sum
+	cd tools/lint && $(GO) build -o ../../$@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+lint: $(GOLANGCI_LINT)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 # OVSDB models from the installed OVS schema (committed; rerun after an OVS upgrade).
 generate: deps
