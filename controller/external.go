@@ -129,8 +129,6 @@ func (s *packetSub) received(e PacketEvent) { s.queued.Add(-int64(len(e.Data))) 
 type packetSubs struct {
 	mu   sync.RWMutex
 	subs map[*packetSub]struct{}
-	// dropped counts packet-ins a slow subscriber missed.
-	dropped uint64
 }
 
 func (p *packetSubs) publish(pkt apps.PacketIn, clock func() time.Time) {

@@ -281,17 +281,8 @@ func (p plan) report(log *logrus.Entry) {
 	}
 }
 
-// diff computes the flow-mods that turn a dumped table into want.
-func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim, hold map[flow.Key]bool) []op {
-	d := r.newDiffer(want, hold)
-	for _, fs := range have {
-		d.see(dumpedFlow{table: fs.TableID, priority: fs.Priority, cookie: flow.Cookie(fs.Cookie), idle: fs.IdleTimeout,
-			hard: fs.HardTimeout, flags: fs.Flags, match: fs.Match, ins: fs.RawInstructions})
-	}
-	return d.finish().ops
-}
-
-// diffBody is diff on a FLOW multipart body, walked in place.
+// diffBody computes the flow-mods that turn a dumped table (a FLOW
+// multipart body, walked in place) into want.
 func (r *reconciler) diffBody(body []byte, want map[flow.Key]claim, hold map[flow.Key]bool) ([]op, error) {
 	p, err := r.planBody(body, want, hold)
 	return p.ops, err
