@@ -136,15 +136,15 @@ func (s *Switch) multipartReply(xid uint32, mpType uint16, body []byte) {
 	}
 }
 
-// entryBoundary returns the largest offset <= max that ends a whole entry.
-func entryBoundary(mpType uint16, body []byte, max int) int {
+// entryBoundary returns the largest offset <= limit that ends a whole entry.
+func entryBoundary(mpType uint16, body []byte, limit int) int {
 	if mpType == openflow.MultipartPortDesc {
-		return max / 64 * 64
+		return limit / 64 * 64
 	}
 	off := 0
 	for off < len(body) {
 		n := int(binary.BigEndian.Uint16(body[off:]))
-		if off+n > max {
+		if off+n > limit {
 			break
 		}
 		off += n
