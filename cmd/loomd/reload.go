@@ -42,7 +42,7 @@ func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, ctl *controller.C
 		case <-ctx.Done():
 			return
 		case <-sig:
-			ctl.ReloadConfig()
+			_ = ctl.ReloadConfig() // the controller logs a rejected file; with no file (ErrNoConfigFile) there is nothing to reload
 			for _, f := range also {
 				f()
 			}
