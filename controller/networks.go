@@ -146,7 +146,7 @@ func (c *Controller) apply(p *network.Policy, source string) {
 func cloneSpec(s network.Spec) network.Spec {
 	data, _ := json.Marshal(s)
 	var out network.Spec
-	json.Unmarshal(data, &out)
+	_ = json.Unmarshal(data, &out) // the bytes Marshal just made of the same type
 	return out
 }
 
