@@ -10,7 +10,7 @@ FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStat
 OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
 OVSDB_FUZZTIME ?= 50000x
 
-.PHONY: all build deps test unit integration fuzz demo bench lint generate proto clean soak
+.PHONY: all build deps test unit integration fuzz demo bench lint verify generate proto clean soak
 SOAK_DURATION ?= 3m
 
 all: build
@@ -26,9 +26,9 @@ build:
 deps:
 	@scripts/install-deps.sh
 
-# Every test: lint, unit tests with the race detector, the real-OVS
-# integration tests, and a short run of each fuzz target.
-test: deps lint unit fuzz integration
+# Every test: lint, the generated-code check, unit tests with the race
+# detector, the real-OVS integration tests, and a short run of each fuzz target.
+test: deps lint verify unit fuzz integration
 
 # The libovsdb fork (third_party/libovsdb, a nested module) has tests of
 # its own that ./... does not reach.
@@ -78,6 +78,12 @@ lint: $(GOLANGCI_LINT)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+
+# The committed generated code (protobuf, OVSDB models) and go.mod files are
+# what `make proto`, `make generate` and `go mod tidy` make of the tree,
+# checked in a temporary copy (scripts/verify.sh; a few seconds).
+verify: deps
+	scripts/verify.sh
 
 # OVSDB models from the installed OVS schema (committed; rerun after an OVS upgrade).
 generate: deps
