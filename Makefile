@@ -10,7 +10,7 @@ FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStat
 OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
 OVSDB_FUZZTIME ?= 50000x
 
-.PHONY: all build deps test unit integration fuzz demo bench lint generate proto clean soak
+.PHONY: all build deps test unit integration fuzz demo bench lint verify generate proto clean soak
 SOAK_DURATION ?= 3m
 
 all: build
@@ -26,9 +26,9 @@ build:
 deps:
 	@scripts/install-deps.sh
 
-# Every test: lint, unit tests with the race detector, the real-OVS
-# integration tests, and a short run of each fuzz target.
-test: deps lint unit fuzz integration
+# Every test: lint, the generated-code check, unit tests with the race
+# detector, the real-OVS integration tests, and a short run of each fuzz target.
+test: deps lint verify unit fuzz integration
 
 # The libovsdb fork (third_party/libovsdb, a nested module) has tests of
 # its own that ./... does not reach.
@@ -66,10 +66,24 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./openflow ./controller
 	bench/run.sh
 
-lint:
+# golangci-lint (.golangci.yml) at the version tools/lint/go.mod pins, built
+# into bin/ on first use and again whenever that go.mod changes.
+GOLANGCI_LINT := bin/golangci-lint
+
+$(GOLANGCI_LINT): tools/lint/go.mod tools/lint/go.sum
+	cd tools/lint && $(GO) build -o ../../$@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+lint: $(GOLANGCI_LINT)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+# The committed generated code (protobuf, OVSDB models) and go.mod files are
+# what `make proto`, `make generate` and `go mod tidy` make of the tree,
+# checked in a temporary copy (scripts/verify.sh; a few seconds).
+verify: deps
+	scripts/verify.sh
 
 # OVSDB models from the installed OVS schema (committed; rerun after an OVS upgrade).
 generate: deps

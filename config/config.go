@@ -272,7 +272,7 @@ func Parse(data []byte, path string) (Config, error) {
 	}
 	if err := c.Validate(); err != nil {
 		var root yaml.Node
-		yaml.Unmarshal(data, &root)
+		_ = yaml.Unmarshal(data, &root) // decoded once above: this pass only finds line numbers
 		var fe *FieldError
 		if errors.As(err, &fe) {
 			if line := lineOf(&root, fe.Path); line > 0 {

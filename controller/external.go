@@ -136,8 +136,6 @@ func (s *PacketSub) Gone() <-chan struct{} { return s.gone }
 type packetSubs struct {
 	mu   sync.RWMutex
 	subs map[*PacketSub]struct{}
-	// dropped counts packet-ins a slow subscriber missed.
-	dropped uint64
 }
 
 func (p *packetSubs) publish(pkt apps.PacketIn, clock func() time.Time) {

@@ -76,7 +76,7 @@ type pendingChange struct {
 // full for a moment), then no faster than retryMax (a disk full for good
 // should not fill the log).
 const (
-	retryMin = 50 * time.Millisecond
+	retryMin = 50 * time.Millisecond //nolint:revive // time-naming: Min is minimum (beside retryMax), not minutes
 	retryMax = 5 * time.Second
 )
 

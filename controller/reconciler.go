@@ -153,7 +153,7 @@ func (r *reconciler) startProbe(ctx context.Context) {
 	r.probed = func() {
 		defer cancel()
 		_, err := open()
-		discard() // its answer matters not; only that it is not left pending
+		_, _ = discard() // its answer matters not; only that it is not left pending
 		if err != nil {
 			r.log.WithError(err).Info("switch does not take bundles; changes go as ordered flow-mods and a barrier")
 			return
@@ -281,17 +281,8 @@ func (p plan) report(log *logrus.Entry) {
 	}
 }
 
-// diff computes the flow-mods that turn a dumped table into want.
-func (r *reconciler) diff(have []openflow.FlowStats, want map[flow.Key]claim, hold map[flow.Key]bool) []op {
-	d := r.newDiffer(want, hold)
-	for _, fs := range have {
-		d.see(dumpedFlow{table: fs.TableID, priority: fs.Priority, cookie: flow.Cookie(fs.Cookie), idle: fs.IdleTimeout,
-			hard: fs.HardTimeout, flags: fs.Flags, match: fs.Match, ins: fs.RawInstructions})
-	}
-	return d.finish().ops
-}
-
-// diffBody is diff on a FLOW multipart body, walked in place.
+// diffBody computes the flow-mods that turn a dumped table (a FLOW
+// multipart body, walked in place) into want.
 func (r *reconciler) diffBody(body []byte, want map[flow.Key]claim, hold map[flow.Key]bool) ([]op, error) {
 	p, err := r.planBody(body, want, hold)
 	return p.ops, err
@@ -650,7 +641,7 @@ func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
 	for _, o := range ops {
 		xid, err := w.Send(openflow.BundleAdd{BundleID: id, Flags: flags, Msg: o.flowMod()})
 		if err != nil {
-			opened()
+			_, _ = opened() // collected, not left pending; the send error is the news
 			return err
 		}
 		r.sent.put(xid, o)
@@ -665,7 +656,7 @@ func (r *reconciler) applyBundle(ctx context.Context, ops []op) error {
 		return barrierErr
 	}
 	if errs := w.Errors(); len(errs) > 0 {
-		r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest, Flags: flags})
+		_, _ = r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleDiscardRequest, Flags: flags}) // best effort: the refusal below is what the caller needs
 		return r.rejected(id, len(ops), errs, errors.New("messages refused on arrival; bundle discarded"))
 	}
 	_, err := r.request(ctx, openflow.BundleControl{BundleID: id, Type: openflow.BundleCommitRequest, Flags: flags})

@@ -256,7 +256,6 @@ func (c *Controller) RuleKeyer() (apps.RuleKeyer, string, bool) {
 // Knows says whether Loom keeps anything about dpid.
 func (c *Controller) Knows(dpid uint64) bool { return c.knows(dpid) }
 
-
 // Declarations is what the apps declare on one switch, handed to
 // OnEachSwitch's fn.
 type Declarations struct {

@@ -47,7 +47,6 @@ type flowState struct {
 }
 
 var (
-	reCookie   = regexp.MustCompile(`cookie=(0x[0-9a-f]+)`)
 	rePackets  = regexp.MustCompile(`n_packets=(\d+)`)
 	reDuration = regexp.MustCompile(`duration=([0-9.]+)s`)
 	reCounters = regexp.MustCompile(` (duration|n_packets|n_bytes|idle_age|hard_age)=[^ ,]*,?`)

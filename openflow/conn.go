@@ -213,7 +213,7 @@ func (c *Conn) Serve(handle func(Message)) error {
 			continue
 		}
 		if e, ok := msg.(*Echo); ok && e.Type == TypeEchoRequest {
-			c.sendXid(EchoMsg{Reply: true, Data: e.Data}, e.Xid)
+			_ = c.sendXid(EchoMsg{Reply: true, Data: e.Data}, e.Xid) // unwritable means a dead peer, which keepalive or the next read reports
 			continue
 		}
 		handle(msg)
@@ -330,7 +330,7 @@ func (c *Conn) sendXid(m Outgoing, xid uint32) error {
 
 // sendAndFlush writes m and waits for it to leave, for last words before close.
 func (c *Conn) sendAndFlush(m Outgoing) {
-	c.Send(m)
+	_, _ = c.Send(m) // last words: the connection closes either way
 	c.w.close()
 }
 

@@ -37,7 +37,7 @@ type FlowStatsEntry struct {
 func (e *FlowStatsEntry) AppendMatch(dst []OXM) []OXM {
 	// The reader checked the TLVs already; a hand-built entry that does not
 	// parse gives the fields before the fault.
-	walkOXMs(e.MatchOXMs, func(o OXM) { dst = append(dst, o) })
+	_ = walkOXMs(e.MatchOXMs, func(o OXM) { dst = append(dst, o) })
 	return dst
 }
 

@@ -44,20 +44,20 @@ const readBuffer = 4 << 10
 var largeBuffers = sync.Pool{New: func() any { b := make([]byte, MaxMessageLen); return &b }}
 
 // NewFramer reads from r and rejects any message whose declared length is
-// below the header size or above max (clamped to [HeaderLen, MaxMessageLen]).
-func NewFramer(r io.Reader, max int) *Framer {
+// below the header size or above limit (clamped to [HeaderLen, MaxMessageLen]).
+func NewFramer(r io.Reader, limit int) *Framer {
 	f := &Framer{r: bufio.NewReaderSize(r, readBuffer)}
-	f.SetMax(max)
+	f.SetMax(limit)
 	return f
 }
 
 // SetMax changes the largest message accepted from now on. The session
 // raises it from MaxHelloLen once the peer has said HELLO.
-func (f *Framer) SetMax(max int) {
-	if max < HeaderLen || max > MaxMessageLen {
-		max = MaxMessageLen
+func (f *Framer) SetMax(limit int) {
+	if limit < HeaderLen || limit > MaxMessageLen {
+		limit = MaxMessageLen
 	}
-	f.max = max
+	f.max = limit
 }
 
 // Next returns the next whole message, header included. A stream that ends

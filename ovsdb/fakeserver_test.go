@@ -197,16 +197,6 @@ func (s *fakeServer) stop() {
 	s.conns = nil
 }
 
-// push sends msg on every open connection.
-func (s *fakeServer) push(msg string) {
-	s.mu.Lock()
-	conns := append([]net.Conn(nil), s.conns...)
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Write([]byte(msg + "\n"))
-	}
-}
-
 func (s *fakeServer) serve(conn net.Conn) {
 	defer conn.Close()
 	var wmu sync.Mutex

@@ -399,10 +399,9 @@ func (a *App) tickGuards(ctx apps.Context, dpid uint64) {
 		}
 		return dues[i].r < dues[j].r
 	})
-	var foldPorts, foldFrames uint64
+	var foldFrames uint64
 	for _, d := range dues {
 		if !sg.line(now) {
-			foldPorts++
 			foldFrames += d.w.n
 			continue
 		}
@@ -411,7 +410,6 @@ func (a *App) tickGuards(ctx apps.Context, dpid uint64) {
 	}
 	if w := &sg.other; !w.start.IsZero() && now.Sub(w.start) >= summaryEvery {
 		if w.n > 0 {
-			foldPorts++
 			foldFrames += w.n
 		}
 		*w = window{}

@@ -39,7 +39,7 @@ func churn(args []string) error {
 	kinds := fs.String("kinds", "storm,churn", "round kinds in turn: storm, churn, or both")
 	seed := fs.Uint64("seed", 1, "random seed for the churn picks")
 	label := fs.String("label", "", "name for the result lines")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 
 	var order []string
 	switch *kinds {

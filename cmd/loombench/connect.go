@@ -20,7 +20,7 @@ func connect(args []string) error {
 	label := fs.String("label", "", "name for the result line")
 	fs.BoolVar(&emulateTables, "tables", true, "switches keep the flows they get and report them in flow-stats replies, as OVS does")
 	hold := fs.Duration("hold", 0, "keep the switches connected this long after the result (to profile the controller)")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 
 	rss0 := procstat.RSSKB(*pid)
 	start := time.Now()

@@ -28,7 +28,7 @@ func hello(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "hold them this long (or until SIGINT/SIGTERM)")
 	redial := fs.Bool("redial", true, "open a connection again when the controller closes it")
 	label := fs.String("label", "", "name for the result lines")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -57,7 +57,7 @@ func hello(args []string) error {
 					maxOpen.Store(o) // racy maximum: good enough for a report
 				}
 				stopClose := context.AfterFunc(ctx, func() { c.Close() })
-				c.Write(helloMsg)
+				_, _ = c.Write(helloMsg)      // a failed write ends the copy below as well
 				_, _ = io.Copy(io.Discard, c) // until the controller or we close it
 				stopClose()
 				open.Add(-1)

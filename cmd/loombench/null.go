@@ -17,7 +17,7 @@ import (
 func null(args []string) error {
 	fs := flag.NewFlagSet("null", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:6654", "address to accept switches on")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err

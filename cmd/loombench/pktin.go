@@ -29,7 +29,7 @@ func pktin(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "flood this long (or until SIGINT/SIGTERM)")
 	seed := fs.Uint64("seed", 1, "random seed for the source MACs")
 	label := fs.String("label", "", "name for the result lines")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

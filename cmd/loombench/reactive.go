@@ -28,7 +28,7 @@ func reactive(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "measurement time")
 	pid := fs.Int("pid", 0, "controller PID, to report its CPU time per response")
 	label := fs.String("label", "", "name for the result line")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 
 	sws, err := connectAll(*addr, *nsw, *nports)
 	if err != nil {

@@ -24,7 +24,7 @@ func watch(args []string) error {
 	silent := fs.Int("silent", 0, "streams opened and never read")
 	perConn := fs.Int("streams-per-conn", 100, "streams sharing one HTTP/2 connection")
 	duration := fs.Duration("duration", 30*time.Second, "how long to watch")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()

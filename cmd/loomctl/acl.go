@@ -53,7 +53,7 @@ func newACL(o *options) *cobra.Command {
 	f.StringVar(&r.DstPort, "dst-port", "", "destination L4 port (8080) or range (1000-2000)")
 	f.Uint32Var(&icmpType, "icmp-type", 0, "ICMP type")
 	f.Uint32Var(&icmpCode, "icmp-code", 0, "ICMP code")
-	add.MarkFlagRequired("action")
+	cobra.CheckErr(add.MarkFlagRequired("action")) // fails only for a flag not defined above
 	add.MarkFlagsOneRequired("network", "vlan")
 	add.MarkFlagsMutuallyExclusive("network", "vlan")
 

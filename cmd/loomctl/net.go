@@ -62,7 +62,7 @@ func newNet(o *options) *cobra.Command {
 	f.StringArrayVar(&n.VmIds, "vm-id", nil, "every port of a VM by libvirt vm-uuid (repeatable)")
 	f.StringVar(&n.DefaultPolicy, "default", "", "policy for traffic no ACL rule matches: allow (default) or deny")
 	f.BoolVar(&n.Stateful, "stateful", false, "track connections: allowed connections' replies pass")
-	add.MarkFlagRequired("vlan")
+	cobra.CheckErr(add.MarkFlagRequired("vlan")) // fails only for a flag not defined above
 
 	del := &cobra.Command{Use: "del NAME", Aliases: []string{"delete", "rm"}, Short: "Delete a network the API declared", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

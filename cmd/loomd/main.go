@@ -237,7 +237,12 @@ func run(args []string) error {
 			return fmt.Errorf("--grpc-listen: %w", err)
 		}
 		log.WithField("grpc", gl.Addr().String()).Info("serving the gRPC API")
-		go grpcSrv.Serve(gl)
+		go func() {
+			// Serve returns nil after Stop; anything else is the listener failing.
+			if err := grpcSrv.Serve(gl); err != nil {
+				log.WithError(err).Error("gRPC API stopped serving")
+			}
+		}()
 		// The API stops at the signal, while sessions wind down, not
 		// after them: its wait for clients runs beside theirs.
 		apiStopped := make(chan struct{})

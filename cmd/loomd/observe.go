@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,7 +28,7 @@ func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometh
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		conds := ctl.Health()
 		if len(conds) == 0 {
-			w.Write([]byte("ok\n"))
+			_, _ = w.Write([]byte("ok\n")) // a scraper that left has no use for the error
 			return
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -40,7 +41,7 @@ func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometh
 			http.Error(w, "not ready: not accepting switches", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte("ready\n"))
+		_, _ = w.Write([]byte("ready\n"))
 	})
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -49,7 +50,9 @@ func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometh
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	srv := &http.Server{Handler: mux}
+	// A client that opens a connection and never finishes its headers is
+	// dropped instead of holding a goroutine and a socket (Slowloris).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
 			log.WithError(err).Error("metrics server stopped")

@@ -42,7 +42,7 @@ func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, pol *policy.Servi
 		case <-ctx.Done():
 			return
 		case <-sig:
-			_ = pol.Reload() // logged by the service
+			_ = pol.Reload() // the service logs a rejected file; with no file (ErrNoConfigFile) there is nothing to reload
 			for _, f := range also {
 				f()
 			}

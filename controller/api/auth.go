@@ -225,11 +225,11 @@ type refusalClient struct {
 	suppressed int
 }
 
-func newRefusalLog(log logrus.FieldLogger, max int, every time.Duration, now func() time.Time) *refusalLog {
+func newRefusalLog(log logrus.FieldLogger, limit int, every time.Duration, now func() time.Time) *refusalLog {
 	if now == nil {
 		now = time.Now
 	}
-	return &refusalLog{log: log, max: max, every: every, now: now, clients: map[string]*list.Element{}, order: list.New()}
+	return &refusalLog{log: log, max: limit, every: every, now: now, clients: map[string]*list.Element{}, order: list.New()}
 }
 
 func (l *refusalLog) refused(addr, token, method, reason string, code codes.Code) {

@@ -66,7 +66,7 @@ func TestEveryRPCHasAScope(t *testing.T) {
 // call invokes method with an empty request of its type (client set to
 // client when the request has one) and returns the error; for a stream,
 // the error of its first message, a deadline meaning it was served.
-func call(t *testing.T, conn *grpc.ClientConn, c context.Context, method protoreflect.MethodDescriptor, client string) error {
+func call(t *testing.T, c context.Context, conn *grpc.ClientConn, method protoreflect.MethodDescriptor, client string) error {
 	t.Helper()
 	full := "/" + string(method.Parent().FullName()) + "/" + string(method.Name())
 	in, err := protoregistry.GlobalTypes.FindMessageByName(method.Input().FullName())
@@ -111,7 +111,7 @@ func TestScopesPerRPC(t *testing.T) {
 			full := "/" + string(s.FullName()) + "/" + string(m.Name())
 			need := methodRules[full]
 			for _, tok := range testTokens {
-				err := call(t, r.conn, bearer(t, tok.Secret), m, tok.Name)
+				err := call(t, bearer(t, tok.Secret), r.conn, m, tok.Name)
 				if tok.Scope < need.scope {
 					if code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "needs scope "+need.scope.String()) {
 						t.Errorf("%s with a %s token: %v, want PermissionDenied naming scope %s", full, tok.Scope, err, need.scope)
@@ -122,10 +122,10 @@ func TestScopesPerRPC(t *testing.T) {
 					t.Errorf("%s with a %s token: %v, want it served", full, tok.Scope, err)
 				}
 			}
-			if err := call(t, r.conn, ctx(t), m, ""); code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "missing bearer token") {
+			if err := call(t, ctx(t), r.conn, m, ""); code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "missing bearer token") {
 				t.Errorf("%s without a token: %v, want Unauthenticated", full, err)
 			}
-			if err := call(t, r.conn, bearer(t, "r-secreT"), m, ""); code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "wrong bearer token") {
+			if err := call(t, bearer(t, "r-secreT"), r.conn, m, ""); code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "wrong bearer token") {
 				t.Errorf("%s with a wrong token: %v, want Unauthenticated", full, err)
 			}
 			n++

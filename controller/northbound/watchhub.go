@@ -83,7 +83,7 @@ func (h *watchHub) cursor(from uint64, modelRev uint64) (*eventlog.Cursor[*pb.To
 		for log.Last() < from {
 			select {
 			case <-probe.Ready():
-				probe.Read()
+				_, _ = probe.Read() // drained only to wait for the log to reach from
 			case <-deadline:
 				break wait
 			case <-h.stop:

@@ -46,7 +46,9 @@ func main() {
 		log.Fatal(err)
 	}
 	defer conn.Close()
-	if err := run(ctx, pb.NewPacketServiceClient(conn), pb.NewFlowServiceClient(conn), *client, *threshold, *window); err != nil && ctx.Err() == nil {
+	// run returns only when the stream ends, always with an error: a
+	// signal's cancelled context is the one that is not news.
+	if err := run(ctx, pb.NewPacketServiceClient(conn), pb.NewFlowServiceClient(conn), *client, *threshold, *window); ctx.Err() == nil {
 		log.Fatal(err)
 	}
 }

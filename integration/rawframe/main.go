@@ -92,7 +92,10 @@ func run(args []string) error {
 		}
 		deadline := time.Now().Add(timeout)
 		tv := syscall.NsecToTimeval(int64(200 * time.Millisecond))
-		syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		// Without it Recvfrom blocks past the deadline on a quiet port.
+		if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+			return fmt.Errorf("SO_RCVTIMEO: %w", err)
+		}
 		buf := make([]byte, 65536)
 		for time.Now().Before(deadline) {
 			n, _, err := syscall.Recvfrom(fd, buf, 0)

@@ -221,19 +221,6 @@ func (p *watcherPool) reopenSilent() {
 	}
 }
 
-// behind counts the reading watchers that have not seen revision rev.
-func (p *watcherPool) behind(rev uint64) (n int, notLive int) {
-	for _, w := range p.readers {
-		if w.last.Load() < rev {
-			n++
-			if !w.live.Load() {
-				notLive++
-			}
-		}
-	}
-	return n, notLive
-}
-
 func (p *watcherPool) close() {
 	p.closeOnce.Do(func() {
 		p.cancel()

@@ -57,7 +57,8 @@ func (s *Switch) Close() { s.conn.Close(); <-s.done }
 // Done is closed when the connection has ended.
 func (s *Switch) Done() <-chan struct{} { return s.done }
 
-func (s *Switch) write(b []byte) { s.conn.Write(b) }
+// write sends b; a lost write shows in the test as the controller's missing answer.
+func (s *Switch) write(b []byte) { _, _ = s.conn.Write(b) }
 
 // Send writes a raw message to the controller.
 func (s *Switch) Send(b []byte) { s.write(b) }
@@ -136,15 +137,15 @@ func (s *Switch) multipartReply(xid uint32, mpType uint16, body []byte) {
 	}
 }
 
-// entryBoundary returns the largest offset <= max that ends a whole entry.
-func entryBoundary(mpType uint16, body []byte, max int) int {
+// entryBoundary returns the largest offset <= limit that ends a whole entry.
+func entryBoundary(mpType uint16, body []byte, limit int) int {
 	if mpType == openflow.MultipartPortDesc {
-		return max / 64 * 64
+		return limit / 64 * 64
 	}
 	off := 0
 	for off < len(body) {
 		n := int(binary.BigEndian.Uint16(body[off:]))
-		if off+n > max {
+		if off+n > limit {
 			break
 		}
 		off += n

@@ -29,9 +29,9 @@ type Entry struct {
 func key(table uint8, prio uint16, match []openflow.OXM) string {
 	var b bytes.Buffer
 	b.WriteByte(table)
-	binary.Write(&b, binary.BigEndian, prio)
+	_ = binary.Write(&b, binary.BigEndian, prio) // fixed-size into a bytes.Buffer: cannot fail
 	for _, o := range sortedOXMs(match) {
-		binary.Write(&b, binary.BigEndian, o.Class)
+		_ = binary.Write(&b, binary.BigEndian, o.Class)
 		b.WriteByte(o.Field)
 		b.WriteByte(byte(len(o.Value)))
 		b.Write(o.Value)

@@ -74,7 +74,7 @@ func ping(ctx context.Context, args []string) error {
 	dst := fs.String("dst", "", "IPv4 address to ping")
 	interval := fs.Duration("interval", 10*time.Millisecond, "time between requests")
 	timeout := fs.Duration("timeout", 3*time.Second, "a request without a reply this long is lost")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 	ip := net.ParseIP(*dst).To4()
 	if ip == nil {
 		return fmt.Errorf("-dst %q is not an IPv4 address", *dst)
@@ -236,7 +236,7 @@ func flood(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 50000, "frames per second")
 	dstMAC := fs.String("dst", "02:00:00:ff:ff:fe", "destination MAC of every frame")
 	seed := fs.Uint64("seed", 1, "random seed for the source MACs")
-	fs.Parse(args)
+	_ = fs.Parse(args) // ExitOnError: a bad flag exits
 	dst, err := net.ParseMAC(*dstMAC)
 	if err != nil {
 		return err
