@@ -95,39 +95,50 @@ func (g *Group) exit(id uint64) {
 // Close cancels the members' context and waits for all of them. It is
 // idempotent and safe to call from several goroutines at once; every
 // caller returns once the last member has.
-func (g *Group) Close() { g.CloseWithin(0) }
+func (g *Group) Close() {
+	g.shut()
+	<-g.idle
+}
 
-// CloseWithin is Close that waits at most limit (no bound when limit <=
-// 0). It returns the names of the members still running then, sorted,
-// and logs them: they were told to stop and will end unowned. A member
-// that ignores its context is a bug this reports, not one it can mend.
+// CloseWithin is Close that waits at most limit (not at all when limit <=
+// 0: a deadline already passed). It returns the names of the members
+// still running then, sorted, and logs them: they were told to stop and
+// will end unowned. A member that ignores its context is a bug this
+// reports, not one it can mend.
 func (g *Group) CloseWithin(limit time.Duration) []string {
-	g.mu.Lock()
-	if !g.closed {
-		g.closed = true
-		g.cancel()
-		if len(g.running) == 0 {
-			close(g.idle)
-		}
-	}
-	g.mu.Unlock()
-	if limit <= 0 {
-		<-g.idle
-		return nil
-	}
-	t := time.NewTimer(limit)
+	g.shut()
+	t := time.NewTimer(max(limit, 0))
 	defer t.Stop()
 	select {
 	case <-g.idle:
 		return nil
 	case <-t.C:
 	}
+	select {
+	case <-g.idle: // the timer and the last member together
+		return nil
+	default:
+	}
 	left := g.Running()
 	if len(left) > 0 {
-		g.log.WithFields(logrus.Fields{"goroutines": left, "waited": limit}).Warn(
+		g.log.WithFields(logrus.Fields{"goroutines": left, "waited": max(limit, 0)}).Warn(
 			"goroutines did not stop in time; shutting down without them")
 	}
 	return left
+}
+
+// shut refuses further members and cancels the context (once).
+func (g *Group) shut() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	g.closed = true
+	g.cancel()
+	if len(g.running) == 0 {
+		close(g.idle)
+	}
 }
 
 // Running lists the names of the members running now, sorted.

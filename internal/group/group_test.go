@@ -175,3 +175,19 @@ func TestCloseWithinNamesStragglers(t *testing.T) {
 		t.Fatalf("still running: %v", r)
 	}
 }
+
+// A deadline already passed waits not at all (it is no "no bound").
+func TestCloseWithinPassedDeadline(t *testing.T) {
+	log, _ := quiet()
+	g := New(context.Background(), log)
+	release := make(chan struct{})
+	g.Go("stuck", func(context.Context) { <-release })
+	if left := g.CloseWithin(-time.Second); len(left) != 1 {
+		t.Fatalf("stragglers %v, want [stuck]", left)
+	}
+	close(release)
+	g.Close()
+	if left := g.CloseWithin(0); left != nil {
+		t.Fatalf("stragglers after all ended: %v", left)
+	}
+}
