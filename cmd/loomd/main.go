@@ -105,6 +105,11 @@ func run(args []string) error {
 		return err
 	}
 
+	// finished tells the shutdown watchdog (below) that run returned. Its
+	// close is the last of run's defers: the watchdog covers the
+	// controller's Close (the persister's flush) and the database's too.
+	finished := make(chan struct{})
+	defer close(finished)
 	db, cleanup, err := openDB(*dbPath)
 	if err != nil {
 		return err
@@ -201,8 +206,6 @@ func run(args []string) error {
 	// The last resort behind the ordered, bounded shutdown below: whatever
 	// hangs, the process (and with it the database lock) is gone soon
 	// after a signal.
-	finished := make(chan struct{})
-	defer close(finished) // run returned: the watchdog stands down
 	context.AfterFunc(ctx, func() { exitIfStuck(shutdownLimit, finished, log) })
 	// loomd's own goroutines (signal handlers, memory trimming, the
 	// metrics and API servers) end with ctx or with the servers' close,
