@@ -18,6 +18,7 @@ import (
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/internal/group"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/store"
 	"github.com/loomsdn/loom/topology"
@@ -86,8 +87,11 @@ type Controller struct {
 	hv       *hypervisors
 	self     selfTargets // the controller targets that mean this loomd
 	packets  packetSubs
-	stop     context.CancelFunc // ends the controller's own goroutines
-	warned   sync.Map           // ids of standing conditions already logged
+	// jobs owns the controller's own goroutines (the topology refresh,
+	// the batched disconnects, the ageing of switches away); Close
+	// cancels and waits for them.
+	jobs   *group.Group
+	warned sync.Map // ids of standing conditions already logged
 	// disc batches the topology's disconnects (nil without a topology).
 	disc *disconnects
 	// refreshGen counts Refresh calls (each waits for its generation).
@@ -177,16 +181,19 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 		c.persist = newPersister(cfg.Store, c.log)
 		c.desired.persist = c.persist.note
 	}
-	var ctx context.Context
-	ctx, c.stop = context.WithCancel(context.Background())
+	c.jobs = group.New(context.Background(), c.log)
 	if cfg.Topology != nil && c.hasRefresher() {
-		go c.refreshOnTopology(ctx, cfg.Topology, 50*time.Millisecond)
+		c.jobs.Go("refresh-on-topology", func(ctx context.Context) {
+			c.refreshOnTopology(ctx, cfg.Topology, 50*time.Millisecond)
+		})
 	}
 	if cfg.Topology != nil {
 		c.disc = newDisconnects()
-		go c.disc.run(ctx, cfg.Topology)
+		c.jobs.Go("topology-disconnects", func(ctx context.Context) { c.disc.run(ctx, cfg.Topology) })
 	}
-	go c.ageSwitches(ctx, cfg.ForgetAfter, min(cfg.ForgetAfter/4, time.Minute))
+	c.jobs.Go("age-switches", func(ctx context.Context) {
+		c.ageSwitches(ctx, cfg.ForgetAfter, min(cfg.ForgetAfter/4, time.Minute))
+	})
 	return c, nil
 }
 
@@ -241,14 +248,28 @@ func (externalPseudoApp) Name() string         { return externalApp }
 func (externalPseudoApp) ID() flow.AppID       { return externalID }
 func (externalPseudoApp) Tables() []flow.Table { return nil }
 
-// Close writes what is still pending to the store. Call it after Serve
-// has returned.
+// Close stops the controller's goroutines and writes what is still
+// pending to the store; call it after Serve has returned. In order: the
+// OVSDB clients (RunHypervisors) and their followers, then the
+// controller's own loops, each group cancelled and awaited, together
+// for at most closeWait (what has not stopped by then is logged by
+// name), and last the persister, which writes the backlog the loops
+// left and returns once its goroutine has. Close is idempotent.
 func (c *Controller) Close() {
-	c.stop()
+	deadline := time.Now().Add(closeWait)
+	if c.hv != nil {
+		c.hv.close(time.Until(deadline))
+	}
+	c.jobs.CloseWithin(time.Until(deadline))
 	if c.persist != nil {
 		c.persist.close()
 	}
 }
+
+// closeWait bounds Close's wait for the controller's goroutines, well
+// inside loomd's 5s for the whole shutdown: they only need to see their
+// context end.
+const closeWait = time.Second
 
 func (c *Controller) hasRefresher() bool {
 	for _, a := range c.apps {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/loomsdn/loom/internal/group"
 	"github.com/loomsdn/loom/ovsdb"
 	"github.com/loomsdn/loom/topology"
 )
@@ -21,8 +22,12 @@ import (
 // makes sure the bridges Loom controls (identity.go) are in
 // fail_mode=secure, and keeps the ports apps declare (ovsdbports.go).
 type hypervisors struct {
-	c   *Controller
-	ctx context.Context
+	c *Controller
+	// jobs owns every client's Run and follow goroutines; ctx is its
+	// context, which the OVSDB operations they start derive from.
+	// Controller.Close cancels and awaits them.
+	jobs *group.Group
+	ctx  context.Context
 
 	mu      sync.Mutex
 	clients map[string]*ovsdb.Client // by hypervisor name
@@ -46,9 +51,11 @@ const maxDiscovered = 4096
 const DefaultOVSDBPort = "6640"
 
 // RunHypervisors starts the OVSDB clients of the configured hypervisors
-// and watches for new ones until ctx ends.
+// and watches for new ones until ctx ends or Close, which waits for the
+// clients to stop. Call it once.
 func (c *Controller) RunHypervisors(ctx context.Context, configured []topology.Hypervisor) {
-	h := &hypervisors{c: c, ctx: ctx, clients: map[string]*ovsdb.Client{}, hosts: map[string]string{}, conflicts: map[uint64]string{}}
+	jobs := group.New(ctx, c.log)
+	h := &hypervisors{c: c, jobs: jobs, ctx: jobs.Context(), clients: map[string]*ovsdb.Client{}, hosts: map[string]string{}, conflicts: map[uint64]string{}}
 	c.hv = h
 	if c.cfg.Topology != nil {
 		c.cfg.Topology.SetHypervisors(configured)
@@ -70,15 +77,21 @@ func (h *hypervisors) start(name, endpoint string) {
 		h.c.log.WithError(err).Warn("hypervisor not started")
 		return
 	}
+	if !h.jobs.Go("ovsdb-client "+name, cl.Run) {
+		return // closing
+	}
+	h.jobs.Go("ovsdb-follow "+name, func(context.Context) { h.follow(name, endpoint, cl) })
 	h.clients[name] = cl
 	if _, addr, err := ovsdb.ParseEndpoint(endpoint); err == nil {
 		if host, _, err := net.SplitHostPort(addr); err == nil {
 			h.hosts[host] = name
 		}
 	}
-	go cl.Run(h.ctx)
-	go h.follow(name, endpoint, cl)
 }
+
+// close cancels the clients and their followers and waits for them, at
+// most limit.
+func (h *hypervisors) close(limit time.Duration) { h.jobs.CloseWithin(limit) }
 
 // switchFrom starts a client for the host a switch connected from when no
 // hypervisor covers it yet and discovery allows its network. Anyone can

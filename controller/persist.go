@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/internal/group"
 	"github.com/loomsdn/loom/store"
 )
 
@@ -54,10 +55,11 @@ type persister struct {
 	// goroutine alone uses it (to log an outage once).
 	apiFailing bool
 
-	kick      chan struct{}
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	kick chan struct{}
+	// jobs owns the persister's goroutine: close cancels it and waits
+	// until it has written the backlog.
+	jobs *group.Group
+	done chan struct{} // closed when the goroutine has stopped
 }
 
 type persistKey struct {
@@ -86,8 +88,8 @@ const closeRetries = 3
 
 func newPersister(st store.Store, log *logrus.Entry) *persister {
 	p := &persister{st: st, log: log, pending: make(map[persistKey]pendingChange), synced: make(chan struct{}),
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go p.run()
+		kick: make(chan struct{}, 1), done: make(chan struct{}), jobs: group.New(context.Background(), log)}
+	p.jobs.Go("persister", p.run)
 	return p
 }
 
@@ -137,7 +139,8 @@ func (p *persister) wake() {
 	}
 }
 
-func (p *persister) run() {
+// run writes until ctx ends (close), then writes what is left.
+func (p *persister) run(ctx context.Context) {
 	defer close(p.done)
 	retry := time.NewTimer(0)
 	<-retry.C
@@ -147,7 +150,7 @@ func (p *persister) run() {
 		select {
 		case <-p.kick:
 		case <-retry.C:
-		case <-p.stop:
+		case <-ctx.Done():
 			p.commitWrites()
 			p.drain()
 			return
@@ -277,14 +280,15 @@ func (p *persister) state() (int, error) {
 	return len(p.pending) + p.inflight, p.failing
 }
 
-// close writes what is pending and stops. API writes that arrive later
-// fail with ErrShuttingDown.
+// close writes what is pending, stops, and returns once the persister's
+// goroutine has ended (idempotent). API writes that arrive later fail
+// with ErrShuttingDown. The wait is not bounded here: the backlog is
+// written with at most closeRetries attempts, and the database must not
+// be closed under a write in progress; a store call that hangs outright
+// is loomd's shutdown watchdog's to end.
 func (p *persister) close() {
-	p.closeOnce.Do(func() {
-		p.mu.Lock()
-		p.closed = true
-		p.mu.Unlock()
-		close(p.stop)
-	})
-	<-p.done
+	p.mu.Lock()
+	p.closed = true // before the cancel: a write that gets in is in the last commit
+	p.mu.Unlock()
+	p.jobs.Close()
 }

@@ -42,8 +42,9 @@ func (c *Controller) Refresh(dpids ...uint64) {
 	}
 	deadline := time.Now().Add(c.refreshWait())
 	slow := 0
+	closing := c.jobs.Context().Done() // Close must not wait out a slow switch
 	for _, s := range sessions {
-		if !s.refreshes.wait(gen, deadline, s.conn.Done()) {
+		if !s.refreshes.wait(gen, deadline, s.conn.Done(), closing) {
 			slow++
 		}
 	}
@@ -123,8 +124,9 @@ func (r *refreshState) finish(gen uint64) {
 }
 
 // wait reports whether a turn covering gen finished before deadline (or
-// the session ended, which needs nothing more).
-func (r *refreshState) wait(gen uint64, deadline time.Time, gone <-chan struct{}) bool {
+// the session ended, or the controller is closing, which need nothing
+// more).
+func (r *refreshState) wait(gen uint64, deadline time.Time, gone, closing <-chan struct{}) bool {
 	for {
 		r.mu.Lock()
 		done, changed := r.done, r.changed
@@ -140,6 +142,9 @@ func (r *refreshState) wait(gen uint64, deadline time.Time, gone <-chan struct{}
 		select {
 		case <-changed:
 		case <-gone:
+			t.Stop()
+			return true
+		case <-closing:
 			t.Stop()
 			return true
 		case <-t.C:

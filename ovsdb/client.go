@@ -155,10 +155,12 @@ func (c *Client) Health() ClientHealth {
 }
 
 // Run connects, monitors, probes, and reconnects with backoff until ctx
-// ends; it never gives up. A failure is logged once per distinct reason
-// (the retries behind it at debug), a lost connection once, with what
-// ended it. Each connection is a fresh libovsdb client: Loom, not
-// libovsdb, reconnects, so no library loop can give up or panic.
+// ends, and returns only then, so its owner can wait for it (the
+// controller runs it in a group); it never gives up. A failure is logged
+// once per distinct reason (the retries behind it at debug), a lost
+// connection once, with what ended it. Each connection is a fresh
+// libovsdb client: Loom, not libovsdb, reconnects, so no library loop can
+// give up or panic.
 func (c *Client) Run(ctx context.Context) {
 	c.mu.Lock()
 	if c.health.Since.IsZero() {
@@ -246,7 +248,11 @@ func (c *Client) connect(ctx context.Context) (s *session, err error) {
 				err = refusedError{err} // the error says what was refused
 			default:
 			}
-			go cl.Close() // never wait on a client that failed
+			// Never wait on a client that failed: the close is this
+			// connection's own, bounded (it waits for the calls in
+			// flight, which end with their contexts or the codec's
+			// write timeout), and a hung server cannot hold the next try.
+			go cl.Close()
 			s = nil
 		}
 	}()
@@ -319,6 +325,9 @@ func (c *Client) serve(ctx context.Context, s *session) error {
 				continue
 			}
 			replied = make(chan error, 1)
+			// The probe is this session's: bounded by one interval and
+			// by s.ctx, which down cancels, so it ends with the session;
+			// its buffered reply never blocks it.
 			go func(done chan<- error) {
 				pctx, cancel := context.WithTimeout(s.ctx, c.probe)
 				defer cancel()
@@ -363,7 +372,7 @@ func (c *Client) down(s *session, err error) {
 	}
 	c.mu.Unlock()
 	s.cancel(err)
-	go s.cl.Close()
+	go s.cl.Close() // the session's own and bounded (see connect); its operations are cancelled just above
 	c.notify()
 }
 

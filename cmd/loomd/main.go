@@ -35,6 +35,7 @@ import (
 	"github.com/loomsdn/loom/controller/api"
 	"github.com/loomsdn/loom/controller/northbound"
 	"github.com/loomsdn/loom/controller/policy"
+	"github.com/loomsdn/loom/internal/group"
 	"github.com/loomsdn/loom/internal/memtrim"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
@@ -106,6 +107,11 @@ func run(args []string) error {
 		return err
 	}
 
+	// finished tells the shutdown watchdog (below) that run returned. Its
+	// close is the last of run's defers: the watchdog covers the
+	// controller's Close (the persister's flush) and the database's too.
+	finished := make(chan struct{})
+	defer close(finished)
 	db, cleanup, err := openDB(*dbPath)
 	if err != nil {
 		return err
@@ -202,17 +208,23 @@ func run(args []string) error {
 	// The last resort behind the ordered, bounded shutdown below: whatever
 	// hangs, the process (and with it the database lock) is gone soon
 	// after a signal.
-	finished := make(chan struct{})
-	defer close(finished) // run returned: the watchdog stands down
 	context.AfterFunc(ctx, func() { exitIfStuck(shutdownLimit, finished, log) })
+	// loomd's own goroutines (signal handlers, memory trimming, the
+	// metrics and API servers) end with ctx or with the servers' close,
+	// and are awaited before the controller closes: a reload is not
+	// halfway through when it does.
+	jobs := group.New(ctx, logrus.NewEntry(log))
+	defer jobs.CloseWithin(daemonStopWait)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // before anyone can send it: its default action is to exit
 	defer signal.Stop(usr1)
-	go logRuntimeOnSignal(ctx, usr1, log, ctl)
+	jobs.Go("log-runtime-on-sigusr1", func(ctx context.Context) { logRuntimeOnSignal(ctx, usr1, log, ctl) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // its default action is to exit too
 	defer signal.Stop(hup)
-	go reloadOnSignal(ctx, hup, pol, reloadTLS(srvTLS, log))
+	jobs.Go("reload-on-sighup", func(ctx context.Context) { reloadOnSignal(ctx, hup, pol, reloadTLS(srvTLS, log)) })
+	// The topology's saver is awaited without a bound, just below: its
+	// last write must land before the database closes.
 	persisted := make(chan struct{})
 	go func() {
 		controller.PersistTopology(ctx, top, db, time.Second, logrus.NewEntry(log))
@@ -220,15 +232,17 @@ func run(args []string) error {
 	}()
 	defer func() { stop(); <-persisted }() // the last topology write lands before the database closes
 	ctl.RunHypervisors(ctx, hypervisors)
-	go memtrim.Run(ctx, memTrimEvery, func(freed uint64) {
-		log.WithField("free_mib", freed>>20).Info("returned free memory to the system after a load spike")
+	jobs.Go("memtrim", func(ctx context.Context) {
+		memtrim.Run(ctx, memTrimEvery, func(freed uint64) {
+			log.WithField("free_mib", freed>>20).Info("returned free memory to the system after a load spike")
+		})
 	})
 	if *metricsListen != "" {
 		ml, err := net.Listen("tcp", *metricsListen)
 		if err != nil {
 			return fmt.Errorf("--metrics-listen: %w", err)
 		}
-		msrv := serveObservability(ml, ctl, reg, *withPprof, log)
+		msrv := serveObservability(jobs, ml, ctl, reg, *withPprof, log)
 		defer msrv.Close()
 	}
 	if *grpcListen != "" {
@@ -237,12 +251,12 @@ func run(args []string) error {
 			return fmt.Errorf("--grpc-listen: %w", err)
 		}
 		log.WithField("grpc", gl.Addr().String()).Info("serving the gRPC API")
-		go func() {
-			// Serve returns nil after Stop; anything else is the listener failing.
+		jobs.Go("grpc-serve", func(context.Context) {
+			// Serve returns nil after Stop (stopAPI); anything else is the listener failing.
 			if err := grpcSrv.Serve(gl); err != nil {
 				log.WithError(err).Error("gRPC API stopped serving")
 			}
-		}()
+		})
 		// The API stops at the signal, while sessions wind down, not
 		// after them: its wait for clients runs beside theirs.
 		apiStopped := make(chan struct{})
@@ -256,7 +270,7 @@ func run(args []string) error {
 	log.WithFields(logrus.Fields{"version": version, "db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
 	for _, l := range listeners {
-		go func() { errs <- ctl.Serve(ctx, l) }()
+		go func() { errs <- ctl.Serve(ctx, l) }() // awaited just below, one error each
 	}
 	var firstErr error
 	for range listeners {
@@ -272,6 +286,10 @@ func run(args []string) error {
 // memTrimEvery is how often loomd looks for free heap to return.
 const memTrimEvery = 5 * time.Second
 
+// daemonStopWait bounds the wait for loomd's own goroutines at shutdown;
+// they only need to see ctx end or their server stop.
+const daemonStopWait = time.Second
+
 // Shutdown bounds: API streams get apiStopWait to end on their own
 // before they are cut; the whole shutdown (sessions, persister, database)
 // must be done within shutdownLimit or the process exits anyway.
@@ -286,7 +304,7 @@ const (
 func stopAPI(a *northbound.API, srv *grpc.Server, wait time.Duration, log *logrus.Logger) {
 	a.Shutdown()
 	done := make(chan struct{})
-	go func() {
+	go func() { // awaited below, after a hard Stop if need be
 		srv.GracefulStop()
 		close(done)
 	}()
@@ -302,6 +320,8 @@ func stopAPI(a *northbound.API, srv *grpc.Server, wait time.Duration, log *logru
 // exitIfStuck exits the process when it is still running limit after a
 // stop signal, logging every goroutine's stack to say what hung.
 func exitIfStuck(limit time.Duration, finished <-chan struct{}, log *logrus.Logger) {
+	// The watchdog has no owner on purpose: it must outlive whatever it
+	// watches, and it ends when run returns (finished) or with the process.
 	go func() {
 		select {
 		case <-finished:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,11 +14,12 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/internal/group"
 )
 
 // serveObservability serves /metrics, /healthz and, when asked, pprof on
-// l, and returns the registry so other parts can add their metrics.
-func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometheus.Registry, withPprof bool, log *logrus.Logger) *http.Server {
+// l, on a goroutine of jobs that ends when the returned server is closed.
+func serveObservability(jobs *group.Group, l net.Listener, ctl *controller.Controller, reg *prometheus.Registry, withPprof bool, log *logrus.Logger) *http.Server {
 	reg.MustRegister(ctl.Collector(), buildInfo(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -53,11 +55,11 @@ func serveObservability(l net.Listener, ctl *controller.Controller, reg *prometh
 	// A client that opens a connection and never finishes its headers is
 	// dropped instead of holding a goroutine and a socket (Slowloris).
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
+	jobs.Go("metrics-serve", func(context.Context) {
 		if err := srv.Serve(l); err != nil && err != http.ErrServerClosed {
 			log.WithError(err).Error("metrics server stopped")
 		}
-	}()
+	})
 	log.WithFields(logrus.Fields{"metrics": l.Addr().String(), "pprof": withPprof}).Info("serving /metrics and /healthz")
 	return srv
 }

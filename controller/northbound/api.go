@@ -14,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/policy"
+	"github.com/loomsdn/loom/internal/group"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
 )
@@ -29,23 +32,28 @@ type API struct {
 	started  time.Time
 	stopping chan struct{} // closed by Shutdown: streams end
 	stopOnce sync.Once
-	hub      *watchHub // nil without a topology
+	hub      *watchHub    // nil without a topology
+	jobs     *group.Group // the hub's goroutine; Shutdown awaits it
 }
 
 // New returns the API over rt and, when loomd runs one, the network
 // policy pol.
 func New(rt Runtime, pol *policy.Service, version string) *API {
-	a := &API{rt: rt, pol: pol, top: rt.Topology(), version: version, started: rt.Now(), stopping: make(chan struct{})}
+	a := &API{rt: rt, pol: pol, top: rt.Topology(), version: version, started: rt.Now(), stopping: make(chan struct{}),
+		jobs: group.New(context.Background(), logrus.NewEntry(logrus.StandardLogger()).WithField("component", "api"))}
 	if a.top != nil {
-		a.hub = startWatchHub(a.top, a.stopping)
+		a.hub = startWatchHub(a.jobs, a.top, a.stopping)
 	}
 	return a
 }
 
 // Shutdown ends every stream (watches) with ErrShuttingDown, so a
 // graceful stop of the server does not wait on clients that never hang
-// up. Safe to call more than once.
-func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stopping) }) }
+// up, and waits for the API's own goroutine. Safe to call more than once.
+func (a *API) Shutdown() {
+	a.stopOnce.Do(func() { close(a.stopping) })
+	a.jobs.Close()
+}
 
 func (a *API) topology() (*topology.Topology, error) {
 	if a.top == nil {

@@ -1,11 +1,13 @@
 package northbound
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/internal/eventlog"
+	"github.com/loomsdn/loom/internal/group"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
 )
@@ -21,15 +23,16 @@ type watchHub struct {
 	log  *eventlog.Log[*pb.TopologyEvent]
 }
 
-// startWatchHub follows top from now on until stop is closed. It starts
-// with the API, so every revision this loomd hands out can be resumed
-// from (within the log's reach).
-func startWatchHub(top *topology.Topology, stop <-chan struct{}) *watchHub {
+// startWatchHub follows top from now on until stop is closed, on a
+// goroutine of jobs (the API's, awaited by Shutdown). It starts with the
+// API, so every revision this loomd hands out can be resumed from (within
+// the log's reach).
+func startWatchHub(jobs *group.Group, top *topology.Topology, stop <-chan struct{}) *watchHub {
 	h := &watchHub{top: top, stop: stop,
 		log: eventlog.New(hubEvents, func(e *pb.TopologyEvent) uint64 { return e.Revision })}
 	cur, rev := top.FollowAt()
 	h.log.Reset(rev)
-	go h.run(cur)
+	jobs.Go("watch-hub", func(context.Context) { h.run(cur) })
 	return h
 }
 
