@@ -46,3 +46,21 @@ type OVSDBPort struct {
 	Type    string            // the interface type: vxlan, gre, internal, ...
 	Options map[string]string // the interface options
 }
+
+// BridgeRowDeclarer is an app that wants a row a bridge refers to by one
+// column: its sFlow ("sflow"), NetFlow ("netflow") or IPFIX ("ipfix")
+// settings. BridgeRows returns, by column, the row wanted as a model of
+// ovsdb/vswitch (*vswitch.SFlow, ...) with the columns that matter set;
+// its UUID and external_ids are Loom's to fill.
+//
+// The controller reconciles these as it reconciles ports: it makes the
+// row and points the bridge at it, rewrites it when its columns differ,
+// clears the column when no app wants it any more, and never touches a
+// row it did not make (an operator's sFlow on a bridge stays, logged
+// once). The same bridges get changes as for ports (see OVSDBDeclarer).
+// One app per column and bridge: a second asking for it is logged once.
+//
+// BridgeRows runs on the hypervisor's goroutine; it must not block.
+type BridgeRowDeclarer interface {
+	BridgeRows(br HypervisorBridge) map[string]any
+}

@@ -192,6 +192,10 @@ type Apps struct {
 	L2        L2        `yaml:"l2"`
 	Static    Static    `yaml:"static"`
 	Discovery Discovery `yaml:"discovery"`
+	// Sections are the configs of apps that read their own (by app name;
+	// appsections.go): the wiring hands each its section and refuses one
+	// no app reads.
+	Sections map[string]yaml.Node `yaml:",inline"`
 }
 
 // Discovery configures LLDP link discovery.

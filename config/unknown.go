@@ -16,11 +16,14 @@ var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type
 // explainUnknown rewrites the decoder's unknown-key errors for an operator:
 // the key, the keys allowed there and the nearest of them, instead of a Go
 // type name.
-func explainUnknown(msg string) string {
+func explainUnknown(msg string) string { return explainUnknownIn(msg, keysOf) }
+
+// explainUnknownIn is explainUnknown with the keys of each type from keys.
+func explainUnknownIn(msg string, keys func(typ string) []string) string {
 	return unknownField.ReplaceAllStringFunc(msg, func(m string) string {
 		g := unknownField.FindStringSubmatch(m)
 		line, key, typ := g[1], g[2], g[3]
-		known := keysOf(typ)
+		known := keys(typ)
 		out := fmt.Sprintf("line %s: unknown key %q", line, key)
 		if near := nearest(key, known); near != "" {
 			out += fmt.Sprintf(" (did you mean %q?)", near)
@@ -45,9 +48,11 @@ func init() {
 }
 
 // keysOf lists the YAML keys of the type the decoder named.
-func keysOf(typ string) []string {
-	t, ok := configTypes[typ]
-	if !ok {
+func keysOf(typ string) []string { return fieldKeys(configTypes[typ]) }
+
+// fieldKeys lists the YAML keys of struct type t (none for nil).
+func fieldKeys(t reflect.Type) []string {
+	if t == nil {
 		return nil
 	}
 	var keys []string

@@ -174,6 +174,7 @@ func (h *hypervisors) follow(name, endpoint string, cl *ovsdb.Client) {
 		h.noteConflicts()
 		h.secure(cl, snap)
 		h.declaredPorts(cl, snap)
+		h.declaredRows(cl, snap)
 	}
 }
 
@@ -192,11 +193,12 @@ func (h *hypervisors) secure(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 	}
 }
 
-// ovsdbDo runs one OVSDB change with a timeout and logs its outcome.
-func (h *hypervisors) ovsdbDo(hv, bridge, port, done string, fn func(ctx context.Context) error) {
+// ovsdbDo runs one OVSDB change with a timeout and logs its outcome;
+// about names what it changes ("port", "column") and which one.
+func (h *hypervisors) ovsdbDo(hv, bridge, about, which, done string, fn func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
-	log := h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": bridge, "port": port})
+	log := h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": bridge, about: which})
 	if err := fn(ctx); err != nil {
 		log.WithError(err).Warn("OVSDB change failed; retrying on the next change or within a second")
 		return

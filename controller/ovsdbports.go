@@ -30,14 +30,13 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 	if len(declarers) == 0 {
 		return
 	}
-	now := time.Now()
 	for _, b := range snap.Bridges {
 		// Another controller's bridge is not ours to change, and a
 		// contested dpid gets no change at all (identity.go).
 		if h.c.passive(b.DPID) || h.contested(b.DPID) {
 			continue
 		}
-		want := h.wantedPorts(snap.Name, b, declarers, now)
+		want := h.wantedPorts(snap.Name, b, declarers)
 		mayAdd := h.ours(snap.Name, b, true)
 		for _, p := range b.Ports {
 			w, wanted := want[p.Name]
@@ -45,7 +44,7 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 			case wanted && p.LoomOwned == w.app && samePort(p, w.port):
 				delete(want, p.Name) // held as wanted
 			case wanted && p.LoomOwned == w.app: // the app's, but its type or options moved
-				h.ovsdbDo(snap.Name, b.Name, p.Name, "removed a port of "+w.app+"'s to replace it", func(ctx context.Context) error {
+				h.ovsdbDo(snap.Name, b.Name, "port", p.Name, "removed a port of "+w.app+"'s to replace it", func(ctx context.Context) error {
 					return cl.RemovePort(ctx, b.Name, p.Name)
 				})
 			case wanted:
@@ -53,7 +52,7 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 				h.c.warnOnce("port-foreign/"+snap.Name+"/"+b.Name+"/"+p.Name, h.c.log.WithFields(logrus.Fields{"hypervisor": snap.Name, "bridge": b.Name, "port": p.Name, "app": w.app}),
 					"a port with the name an app wants is not that app's; Loom leaves it alone and adds none")
 			case p.LoomOwned != "" && h.c.runsApp(p.LoomOwned):
-				h.ovsdbDo(snap.Name, b.Name, p.Name, "removed a port "+p.LoomOwned+" no longer needs", func(ctx context.Context) error {
+				h.ovsdbDo(snap.Name, b.Name, "port", p.Name, "removed a port "+p.LoomOwned+" no longer needs", func(ctx context.Context) error {
 					return cl.RemovePort(ctx, b.Name, p.Name)
 				})
 			}
@@ -62,7 +61,7 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 			continue
 		}
 		for name, w := range want {
-			h.ovsdbDo(snap.Name, b.Name, name, "added a port for "+w.app, func(ctx context.Context) error {
+			h.ovsdbDo(snap.Name, b.Name, "port", name, "added a port for "+w.app, func(ctx context.Context) error {
 				return cl.AddPort(ctx, b.Name, ovsdb.PortSpec{Name: w.port.Name, Type: w.port.Type, Options: w.port.Options}, w.app)
 			})
 		}
@@ -71,10 +70,8 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 
 // wantedPorts asks every declarer about b; the first app to want a name
 // has it (a second is logged once).
-func (h *hypervisors) wantedPorts(hv string, b ovsdb.Bridge, declarers []apps.App, now time.Time) map[string]portOwner {
-	view := apps.HypervisorBridge{Hypervisor: hv, Name: b.Name, DPID: b.DPID, VMPorts: hasVMPorts(b),
-		Known:   h.c.reg.get(b.DPID) != nil || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(b.DPID)) > 0,
-		AwayFor: h.c.reg.awayFor(b.DPID, now)}
+func (h *hypervisors) wantedPorts(hv string, b ovsdb.Bridge, declarers []apps.App) map[string]portOwner {
+	view := h.bridgeView(hv, b)
 	want := map[string]portOwner{}
 	for _, a := range declarers {
 		for _, p := range a.(apps.OVSDBDeclarer).BridgePorts(view) {
@@ -87,6 +84,13 @@ func (h *hypervisors) wantedPorts(hv string, b ovsdb.Bridge, declarers []apps.Ap
 		}
 	}
 	return want
+}
+
+// bridgeView is b as apps see it.
+func (h *hypervisors) bridgeView(hv string, b ovsdb.Bridge) apps.HypervisorBridge {
+	return apps.HypervisorBridge{Hypervisor: hv, Name: b.Name, DPID: b.DPID, VMPorts: hasVMPorts(b),
+		Known:   h.c.reg.get(b.DPID) != nil || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(b.DPID)) > 0,
+		AwayFor: h.c.reg.awayFor(b.DPID, time.Now())}
 }
 
 // samePort says whether the port OVSDB has is the one the app wants.

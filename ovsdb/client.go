@@ -280,6 +280,10 @@ func (c *Client) connect(ctx context.Context) (s *session, err error) {
 		client.WithTable(&vswitch.Bridge{}),
 		client.WithTable(&vswitch.Port{}),
 		client.WithTable(&vswitch.Interface{}),
+		// The rows a bridge refers to by one column (attached.go).
+		client.WithTable(&vswitch.SFlow{}),
+		client.WithTable(&vswitch.NetFlow{}),
+		client.WithTable(&vswitch.IPFIX{}),
 	))
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
@@ -487,6 +491,7 @@ func snapshotFrom(name string, ca *cache.TableCache) Hypervisor {
 			}
 		}
 		sort.Strings(br.Controllers)
+		readAttached(&br, b, row)
 		for _, pu := range b.Ports {
 			p, ok := row("Port", pu).(*vswitch.Port)
 			if !ok {

@@ -24,6 +24,10 @@ type Bridge struct {
 	// "unix:/run/loom.sock"), sorted: whom the operator pointed it at.
 	Controllers []string
 	Ports       []Port
+	// Attached are the rows the bridge refers to by one column (sflow,
+	// netflow, ipfix: attached.go), by column. Only Loom's own rows are
+	// read in full; they are compared with what apps want, never stored.
+	Attached map[string]AttachedRow `json:"-"`
 }
 
 // Port is one OVS port with its (first) interface.

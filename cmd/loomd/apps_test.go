@@ -14,7 +14,10 @@ import (
 // declared by its owner, every id the registry's, and the controller
 // accepts them (names, ids, tables, next tables, input order).
 func TestLoomdAppsFormTheRegisteredPipeline(t *testing.T) {
-	list := pipelineApps(config.Default(), topology.New(), network.NewHolder(nil), nil)
+	list, err := pipelineApps(config.Default(), topology.New(), network.NewHolder(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := controller.New(controller.Config{}, list...); err != nil {
 		t.Fatalf("the controller refuses loomd's apps: %v", err)
 	}

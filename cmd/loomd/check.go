@@ -13,7 +13,9 @@ import (
 
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/internal/plantext"
+	"github.com/loomsdn/loom/network"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
+	"github.com/loomsdn/loom/topology"
 )
 
 // checkConfigFile validates a config file and, when a loomd answers at
@@ -23,6 +25,10 @@ func checkConfigFile(path, apiAddr string, out io.Writer) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
+	}
+	// The sections apps read themselves are checked by the apps.
+	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
 	}
 	fmt.Fprintf(out, "config %s: valid (%d networks, %d trunks, %d ACL rules)\n", path, len(cfg.Networks), len(cfg.Trunks), len(cfg.ACLs))
 	data, err := os.ReadFile(path)

@@ -152,6 +152,10 @@ func run(args []string) error {
 	if cfg.Flows.Foreign == "remove" {
 		foreign = controller.RemoveForeign
 	}
+	appList, err := pipelineApps(cfg, top, holder, statics)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", *cfgPath, err)
+	}
 	ctl, err := controller.New(controller.Config{
 		OpenFlow: openflow.Config{
 			EchoInterval: time.Duration(cfg.OpenFlow.EchoInterval),
@@ -170,7 +174,7 @@ func run(args []string) error {
 		OVSDBServerNames:   cfg.OVSDBServerNames(),
 		OVSDBProbeInterval: time.Duration(cfg.OVSDBProbeInterval),
 		Log:                log,
-	}, pipelineApps(cfg, top, holder, statics)...)
+	}, appList...)
 	if err != nil {
 		return err
 	}
@@ -392,7 +396,9 @@ func newAPIServer(a *northbound.API, reg prometheus.Registerer, log *logrus.Logg
 }
 
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline).
-func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry) []apps.App {
+// An app that reads its own config section gets it here; a section no
+// app reads is refused, naming the key.
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry) ([]apps.App, error) {
 	meshTop, portType := top, cfg.Tunnels.Type
 	if portType == "none" {
 		meshTop, portType = nil, "" // no mesh: the tunnel app computes nothing and keeps no port
@@ -401,7 +407,7 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), PortType: portType, Bridge: cfg.Tunnels.Bridge})
 	vl := vlan.New(policy, top)
 	vl.FloodBeyond(tun)
-	return []apps.App{
+	list := []apps.App{
 		tun,
 		vl,
 		acl.New(policy),
@@ -411,6 +417,14 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		static.New(statics),
 		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
 	}
+	var names []string
+	for _, a := range list {
+		names = append(names, a.Name())
+	}
+	if err := cfg.Apps.Unclaimed(names); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // logRuntimeOnSignal logs one line of runtime state on each SIGUSR1, so an
