@@ -12,6 +12,7 @@ const (
 	AppVLAN      flow.AppID = 4
 	AppACL       flow.AppID = 5
 	AppTunnel    flow.AppID = 6
+	AppSFlow     flow.AppID = 7
 
 	// AppAPI is reserved for flows API clients declare (SetFlows,
 	// controller/external.go); no app may take it.
@@ -20,6 +21,6 @@ const (
 
 // appIDs lists every id above, for the uniqueness test.
 var appIDs = map[string]flow.AppID{
-	"l2": AppL2, "static": AppStatic, "discovery": AppDiscovery, "vlan": AppVLAN, "acl": AppACL, "tunnel": AppTunnel,
+	"l2": AppL2, "static": AppStatic, "discovery": AppDiscovery, "vlan": AppVLAN, "acl": AppACL, "tunnel": AppTunnel, "sflow": AppSFlow,
 	"external": AppAPI,
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/loomsdn/loom/apps/pipeline"
@@ -40,5 +41,31 @@ func TestLoomdAppsFormTheRegisteredPipeline(t *testing.T) {
 		if len(a.Tables()) > 0 && !bands[a.Name()] {
 			t.Errorf("app %s owns tables but has no priority band in the registry", a.Name())
 		}
+	}
+}
+
+// A section under apps: that no app reads is refused, naming the key, as
+// any unknown key is; an app's own section is checked by the app.
+func TestAppSectionsAreClaimedAndChecked(t *testing.T) {
+	for text, want := range map[string]string{
+		"apps:\n  sfow:\n    targets: [\"127.0.0.1:6343\"]\n": `apps.sfow: no app of that name (did you mean "sflow"?)`,
+		"apps:\n  mirrors: {}\n":                              `apps.mirrors: no app of that name reads configuration`,
+		"apps:\n  sflow:\n    targets: [nowhere]\n":           `apps.sflow.targets[0]`,
+	} {
+		cfg, err := config.Parse([]byte(text), "t.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		_, err = pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+	cfg, err := config.Parse([]byte("apps:\n  sflow:\n    targets: [\"127.0.0.1:6343\"]\n  l2:\n    max_macs: 10\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil); err != nil {
+		t.Fatalf("a valid sflow section: %v", err)
 	}
 }

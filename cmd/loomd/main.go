@@ -27,6 +27,7 @@ import (
 	"github.com/loomsdn/loom/apps/discovery"
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/apps/pipeline"
+	"github.com/loomsdn/loom/apps/sflow"
 	"github.com/loomsdn/loom/apps/static"
 	"github.com/loomsdn/loom/apps/tunnel"
 	"github.com/loomsdn/loom/apps/vlan"
@@ -407,6 +408,8 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		PeerTimeout: time.Duration(cfg.Tunnels.PeerTimeout), PortType: portType, Bridge: cfg.Tunnels.Bridge})
 	vl := vlan.New(policy, top)
 	vl.FloodBeyond(tun)
+	var errs []error
+	section := func(a apps.App, err error) apps.App { errs = append(errs, err); return a }
 	list := []apps.App{
 		tun,
 		vl,
@@ -416,6 +419,10 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 			VLANs: vl, Learn: pipeline.L2Learn, Forward: pipeline.L2Forward}),
 		static.New(statics),
 		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
+		section(sflow.New(cfg.Apps.Section(sflow.Name))),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	var names []string
 	for _, a := range list {
