@@ -119,4 +119,3 @@ func shiftLine(msg string, offset int) string {
 	}
 	return msg
 }
-
