@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,5 +68,26 @@ func TestAppSectionsAreClaimedAndChecked(t *testing.T) {
 	}
 	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil); err != nil {
 		t.Fatalf("a valid sflow section: %v", err)
+	}
+}
+
+// A reload sees an app's section as changed only when its content is:
+// networks added above it move its lines, not its meaning.
+func TestReloadComparesAppSectionsByContent(t *testing.T) {
+	before := "apps:\n  sflow: {targets: [\"127.0.0.1:6343\"]}\n"
+	parse := func(text string) config.Config {
+		c, err := config.Parse([]byte(text), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	moved := parse("networks:\n  - {name: web, vlan: 10, ports: [\"p*\"]}\n" + before)
+	if !reflect.DeepEqual(withoutNetworks(parse(before)), withoutNetworks(moved)) {
+		t.Fatal("a network above the sflow section reads as a change to the section")
+	}
+	changed := parse("apps:\n  sflow: {targets: [\"127.0.0.1:6344\"]}\n")
+	if reflect.DeepEqual(withoutNetworks(parse(before)), withoutNetworks(changed)) {
+		t.Fatal("a changed collector reads as no change")
 	}
 }

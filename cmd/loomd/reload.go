@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/sirupsen/logrus"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller/policy"
@@ -30,6 +31,14 @@ func reloader(path string, running config.Config, log *logrus.Logger) func() (ne
 
 func withoutNetworks(c config.Config) config.Config {
 	c.Networks, c.Trunks, c.ACLs = nil, nil, nil
+	// Apps' own sections compare by content: a node also records its line,
+	// which moves when anything above it is edited.
+	sections := map[string]yaml.Node{}
+	for name, n := range c.Apps.Sections {
+		text, _ := yaml.Marshal(&n)
+		sections[name] = yaml.Node{Kind: yaml.ScalarNode, Value: string(text)}
+	}
+	c.Apps.Sections = sections
 	return c
 }
 
