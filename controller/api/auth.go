@@ -21,8 +21,9 @@ import (
 // rule is what one RPC needs: a scope and, for an app token, whether the
 // request's client must be the token's name (its own flows).
 type rule struct {
-	scope Scope
-	own   bool
+	scope  Scope
+	own    bool
+	public bool // served without a token: the standard health check
 }
 
 // methodRules is every RPC's required scope, in one table. An RPC the
@@ -62,10 +63,31 @@ var methodRules = map[string]rule{
 	"/loom.v1.NetworkService/DeleteACL":     {scope: ScopeOperator},
 }
 
+// standardRules are the standard gRPC services loomd serves besides its
+// own: health for load balancers and probes, which carry no token, and
+// reflection for grpcurl and grpcui, which reads the API's shape.
+var standardRules = map[string]rule{
+	"/grpc.health.v1.Health/Check": {public: true},
+	"/grpc.health.v1.Health/List":  {public: true},
+	"/grpc.health.v1.Health/Watch": {public: true},
+
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {scope: ScopeRead},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {scope: ScopeRead},
+}
+
+// ruleFor is the rule of method, from either table.
+func ruleFor(method string) (rule, bool) {
+	if r, ok := methodRules[method]; ok {
+		return r, true
+	}
+	r, ok := standardRules[method]
+	return r, ok
+}
+
 // RequiredScope is the scope an RPC (its full method name,
 // "/loom.v1.FlowService/SetFlows") needs; false when the table lacks it.
 func RequiredScope(method string) (Scope, bool) {
-	r, ok := methodRules[method]
+	r, ok := ruleFor(method)
 	return r.scope, ok
 }
 
@@ -130,6 +152,9 @@ func (a *authenticator) identify(ctx context.Context) (*Token, string) {
 // check authorizes one call; req is the request of a unary call (nil for
 // a stream, whose rules need no request).
 func (a *authenticator) check(ctx context.Context, method string, req any) error {
+	if r, ok := ruleFor(method); ok && r.public {
+		return nil
+	}
 	tok, reason := a.identify(ctx)
 	var err error
 	switch {
@@ -138,7 +163,7 @@ func (a *authenticator) check(ctx context.Context, method string, req any) error
 	case tok == nil:
 		err = status.Error(codes.Unauthenticated, "wrong bearer token")
 	default:
-		r, listed := methodRules[method]
+		r, listed := ruleFor(method)
 		switch {
 		case !listed:
 			reason = reasonUnlisted

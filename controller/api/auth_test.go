@@ -53,7 +53,7 @@ func TestEveryRPCHasAScope(t *testing.T) {
 	srv := NewServer(nil, Options{})
 	for name, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
-			if _, ok := methodRules["/"+name+"/"+m.Name]; !ok {
+			if _, ok := ruleFor("/" + name + "/" + m.Name); !ok {
 				t.Errorf("the server serves /%s/%s, which has no required scope", name, m.Name)
 			}
 		}

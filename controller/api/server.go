@@ -10,6 +10,10 @@ import (
 	"errors"
 	"time"
 
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -79,6 +83,18 @@ func NewServer(a *northbound.API, o Options) *grpc.Server {
 	pb.RegisterFlowServiceServer(s, flowServer{a: a})
 	pb.RegisterPacketServiceServer(s, packetServer{a: a})
 	pb.RegisterNetworkServiceServer(s, networkServer{a: a})
+	// grpc.health.v1 for load balancers and probes (no token needed):
+	// SERVING until the API shuts down. Reflection lets grpcurl and
+	// grpcui call the API with no .proto at hand (scope read).
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	for name := range s.GetServiceInfo() {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	if a != nil {
+		a.OnShutdown(hs.Shutdown)
+	}
+	reflection.Register(s)
 	return s
 }
 

@@ -32,6 +32,7 @@ import (
 type rig struct {
 	top  *topology.Topology
 	conn *grpc.ClientConn
+	api  *northbound.API
 }
 
 // serve runs the API over an in-memory listener with o and dials it with
@@ -44,7 +45,8 @@ func serve(t *testing.T, o Options, dial ...grpc.DialOption) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(northbound.New(ctl, nil, "test"), o)
+	a := northbound.New(ctl, nil, "test")
+	srv := NewServer(a, o)
 	l := bufconn.Listen(1 << 20)
 	go srv.Serve(l)
 	t.Cleanup(srv.Stop)
@@ -57,7 +59,7 @@ func serve(t *testing.T, o Options, dial ...grpc.DialOption) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &rig{top: top, conn: conn}
+	return &rig{top: top, conn: conn, api: a}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -34,6 +34,18 @@ type API struct {
 	stopOnce sync.Once
 	hub      *watchHub    // nil without a topology
 	jobs     *group.Group // the hub's goroutine; Shutdown awaits it
+
+	shutMu     sync.Mutex
+	onShutdown []func()
+}
+
+// OnShutdown runs fn when Shutdown is first called, before the streams
+// end (the gRPC health service turns NOT_SERVING, so a load balancer
+// stops sending here first).
+func (a *API) OnShutdown(fn func()) {
+	a.shutMu.Lock()
+	defer a.shutMu.Unlock()
+	a.onShutdown = append(a.onShutdown, fn)
 }
 
 // New returns the API over rt and, when loomd runs one, the network
@@ -51,7 +63,15 @@ func New(rt Runtime, pol *policy.Service, version string) *API {
 // graceful stop of the server does not wait on clients that never hang
 // up, and waits for the API's own goroutine. Safe to call more than once.
 func (a *API) Shutdown() {
-	a.stopOnce.Do(func() { close(a.stopping) })
+	a.stopOnce.Do(func() {
+		a.shutMu.Lock()
+		fns := a.onShutdown
+		a.shutMu.Unlock()
+		for _, fn := range fns {
+			fn()
+		}
+		close(a.stopping)
+	})
 	a.jobs.Close()
 }
 
