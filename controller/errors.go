@@ -17,12 +17,20 @@ type InvalidArgumentError struct {
 
 func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Reason }
 
-// NotFoundError means the named object is not declared.
+// NotFoundError means the named object is not declared (or, with Why,
+// not found for that reason).
 type NotFoundError struct {
 	Kind, Name string
+	Why        string // "is on no port Loom knows"; empty: "is not declared"
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q is not declared", e.Kind, e.Name) }
+func (e *NotFoundError) Error() string {
+	why := e.Why
+	if why == "" {
+		why = "is not declared"
+	}
+	return fmt.Sprintf("%s %q %s", e.Kind, e.Name, why)
+}
 
 // Where a declaration comes from.
 const (

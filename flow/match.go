@@ -122,6 +122,15 @@ func (m Match) EthSrc(a MAC) Match { m.set |= fEthSrc; m.ethSrc = a; return m }
 // EthDst matches the Ethernet destination.
 func (m Match) EthDst(a MAC) Match { m.set |= fEthDst; m.ethDst = a; return m }
 
+// InPortValue is the in_port the match requires, if any.
+func (m Match) InPortValue() (uint32, bool) { return m.inPort, m.set&fInPort != 0 }
+
+// EthSrcValue is the eth_src the match requires, if any.
+func (m Match) EthSrcValue() (MAC, bool) { return m.ethSrc, m.set&fEthSrc != 0 }
+
+// EthDstValue is the eth_dst the match requires, if any.
+func (m Match) EthDstValue() (MAC, bool) { return m.ethDst, m.set&fEthDst != 0 }
+
 // EthType matches the Ethernet type.
 func (m Match) EthType(t uint16) Match { m.set |= fEthType; m.ethType = t; return m }
 

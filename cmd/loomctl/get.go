@@ -11,13 +11,13 @@ import (
 )
 
 func newGet(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts, hypervisors or tunnels",
+	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts, hypervisors or tunnels; show a VM",
 		RunE: func(_ *cobra.Command, args []string) error {
 			what := ""
 			if len(args) > 0 {
 				what = fmt.Sprintf("%q ", args[0])
 			}
-			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors, tunnels", what)
+			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors, tunnels, vm", what)
 		}}
 	var portsOf string
 	list := func(use, short string, run func(cmd *cobra.Command, c pb.TopologyServiceClient) error) *cobra.Command {
@@ -47,7 +47,7 @@ func newGet(o *options) *cobra.Command {
 			})
 		}),
 		func() *cobra.Command {
-			c := list("ports", "switch ports, with the VM behind each", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
+			c := list("ports", "switch ports, with their network and the VM behind each", func(cmd *cobra.Command, c pb.TopologyServiceClient) error {
 				ctx, cancel := o.ctx()
 				defer cancel()
 				var of uint64
@@ -62,13 +62,17 @@ func newGet(o *options) *cobra.Command {
 					return err
 				}
 				return render(cmd.OutOrStdout(), o.output, r, func() *table {
-					t := &table{header: []string{"SWITCH", "PORT", "NAME", "KIND", "UP", "MAC", "VM", "VM-MAC"}}
+					t := &table{header: []string{"SWITCH", "PORT", "NAME", "KIND", "UP", "MAC", "NETWORK", "VLAN", "VM", "VM-MAC"}}
 					for _, p := range r.Ports {
 						vm, vmMAC := "", ""
 						if p.Vm != nil {
-							vm, vmMAC = p.Vm.Uuid, p.Vm.Mac
+							// libvirt's iface-id names the interface; the uuid when there is none
+							vm, vmMAC = p.Vm.IfaceId, p.Vm.Mac
+							if vm == "" {
+								vm = p.Vm.Uuid
+							}
 						}
-						t.add(dpid(p.Dpid), portNo(p.No), p.Name, p.Kind, yesNo(p.Up), p.Mac, vm, vmMAC)
+						t.add(dpid(p.Dpid), portNo(p.No), p.Name, p.Kind, yesNo(p.Up), p.Mac, p.Network, portVLANs(p), vm, vmMAC)
 					}
 					return t
 				})
@@ -84,9 +88,9 @@ func newGet(o *options) *cobra.Command {
 				return err
 			}
 			return render(cmd.OutOrStdout(), o.output, r, func() *table {
-				t := &table{header: []string{"A", "B"}}
+				t := &table{header: []string{"A", "PORT-A", "B", "PORT-B"}}
 				for _, l := range r.Links {
-					t.add(fmt.Sprintf("%s:%d", dpid(l.A.Dpid), l.A.Port), fmt.Sprintf("%s:%d", dpid(l.B.Dpid), l.B.Port))
+					t.add(fmt.Sprintf("%s:%d", dpid(l.A.Dpid), l.A.Port), l.A.Name, fmt.Sprintf("%s:%d", dpid(l.B.Dpid), l.B.Port), l.B.Name)
 				}
 				return t
 			})
@@ -99,9 +103,13 @@ func newGet(o *options) *cobra.Command {
 				return err
 			}
 			return render(cmd.OutOrStdout(), o.output, r, func() *table {
-				t := &table{header: []string{"MAC", "IPS", "SWITCH", "PORT", "VLAN"}}
+				t := &table{header: []string{"MAC", "IPS", "SWITCH", "PORT", "NETWORK", "VLAN"}}
 				for _, h := range r.Hosts {
-					t.add(h.Mac, strings.Join(h.Ips, ","), dpid(h.Dpid), h.Port, h.Vlan)
+					vlan := "-"
+					if h.Vlan != 0 {
+						vlan = fmt.Sprint(h.Vlan)
+					}
+					t.add(h.Mac, strings.Join(h.Ips, ","), dpid(h.Dpid), h.Port, h.Network, vlan)
 				}
 				return t
 			})
@@ -149,6 +157,56 @@ func newGet(o *options) *cobra.Command {
 				return t
 			})
 		}),
+		newGetVM(o),
 	)
 	return cmd
+}
+
+// newGetVM is `get vm NAME|UUID|MAC`.
+func newGetVM(o *options) *cobra.Command {
+	return &cobra.Command{Use: "vm IFACE-ID|VM-UUID|MAC", Short: "a VM's ports: where, network, IPs, ACL rules and flows",
+		Example: "  loomctl get vm centos01\n  loomctl get vm 52:54:00:aa:bb:01 -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			conn, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := o.ctx()
+			defer cancel()
+			r, err := pb.NewTopologyServiceClient(conn).GetVM(ctx, &pb.GetVMRequest{Vm: args[0]})
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				t := &table{header: []string{"VM", "MAC", "HYPERVISOR", "BRIDGE", "PORT", "NETWORK", "VLAN", "IPS", "ACL-RULES", "FLOWS"}}
+				for _, v := range r.Ports {
+					p := v.Port
+					name := p.Vm.IfaceId
+					if name == "" {
+						name = p.Vm.Uuid
+					}
+					t.add(name, p.Vm.Mac, v.Hypervisor, v.Bridge, fmt.Sprintf("%s (%d)", p.Name, p.No), p.Network, portVLANs(p),
+						strings.Join(v.Ips, ","), strings.Join(v.AclRules, ","), v.Flows)
+				}
+				return t
+			})
+		}}
+}
+
+// portVLANs is a port's VLANs for a table: the untagged one, then the
+// tagged ones with a t ("10,20t,30t"); "-" for none.
+func portVLANs(p *pb.Port) string {
+	var parts []string
+	if p.Vlan != 0 {
+		parts = append(parts, fmt.Sprint(p.Vlan))
+	}
+	for _, v := range p.TaggedVlans {
+		parts = append(parts, fmt.Sprintf("%dt", v))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
 }

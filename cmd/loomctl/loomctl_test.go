@@ -16,6 +16,7 @@ import (
 	"github.com/loomsdn/loom/controller/api"
 	"github.com/loomsdn/loom/controller/northbound"
 	"github.com/loomsdn/loom/controller/policy"
+	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/ovsdb"
 	"github.com/loomsdn/loom/topology"
 )
@@ -43,7 +44,16 @@ func server(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveAPI(t, ctl, nil)
+	// centos01's port is in web; the uplink trunks web and db.
+	pol := policy.New(ctl, policy.Options{Policy: network.NewHolder(nil), File: network.Spec{
+		Networks: []network.Network{{Name: "web", VLAN: 10, Ports: []string{"centos01_*"}}, {Name: "db", VLAN: 20}},
+		Trunks:   []network.Trunk{{Port: "eth0", VLANs: []int{10, 20}}},
+		ACLs: []network.Rule{{Name: "web-http", Network: "web", Proto: "tcp", DstPort: "80", Action: "allow"},
+			{Name: "db-only", Network: "db", Action: "deny"}}}})
+	if err := pol.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	return serveAPI(t, ctl, pol)
 }
 
 // serveAPI serves ctl's gRPC API (with the network policy pol, if any)
@@ -91,6 +101,8 @@ func TestGoldenOutput(t *testing.T) {
 		{"ports.yaml", []string{"get", "ports", "-o", "yaml"}},
 		{"status.table", []string{"status"}},
 		{"topology.dot", []string{"topology", "--format", "dot"}},
+		{"vm.table", []string{"get", "vm", "52:54:00:AA:BB:01"}}, // by MAC, any case
+		{"vm.json", []string{"get", "vm", "vm-centos01", "-o", "json"}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			got, err := run(t, append(c.args, "--server", addr)...)
@@ -200,5 +212,17 @@ func TestTokenFile(t *testing.T) {
 	}
 	if _, err := run(t, "status", "--server", l.Addr().String(), "--token-file", empty); err == nil || !strings.Contains(err.Error(), "--token-file") {
 		t.Fatalf("an empty token file: %v", err)
+	}
+}
+
+// A VM no port has is NotFound, naming what was looked for.
+func TestGetVMUnknown(t *testing.T) {
+	addr := server(t)
+	_, err := run(t, "get", "vm", "nosuch", "--server", addr)
+	if err == nil || !strings.Contains(err.Error(), `VM "nosuch" is on no port Loom knows`) {
+		t.Fatalf("get vm nosuch: %v", err)
+	}
+	if _, err := run(t, "get", "vm", "--server", addr); err == nil {
+		t.Fatal("get vm without a name succeeded")
 	}
 }

@@ -41,6 +41,7 @@ var methodRules = map[string]rule{
 	"/loom.v1.TopologyService/ListLinks":       {scope: ScopeRead},
 	"/loom.v1.TopologyService/ListHosts":       {scope: ScopeRead},
 	"/loom.v1.TopologyService/ListTunnels":     {scope: ScopeRead},
+	"/loom.v1.TopologyService/GetVM":           {scope: ScopeRead},
 	"/loom.v1.TopologyService/WatchTopology":   {scope: ScopeRead},
 
 	"/loom.v1.FlowService/ListFlows":        {scope: ScopeRead},

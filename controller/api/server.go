@@ -158,6 +158,11 @@ func (s topologyServer) ListTunnels(ctx context.Context, r *pb.ListTunnelsReques
 	return resp, toStatus(err)
 }
 
+func (s topologyServer) GetVM(ctx context.Context, r *pb.GetVMRequest) (*pb.GetVMResponse, error) {
+	resp, err := s.a.GetVM(ctx, r)
+	return resp, toStatus(err)
+}
+
 func (s topologyServer) WatchTopology(r *pb.WatchTopologyRequest, stream grpc.ServerStreamingServer[pb.TopologyEvent]) error {
 	err := s.a.WatchTopology(stream.Context(), r, stream.Send)
 	if errors.Is(err, context.Canceled) {

@@ -19,6 +19,7 @@ import (
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/internal/group"
+	"github.com/loomsdn/loom/network"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
 )
@@ -138,7 +139,8 @@ func (a *API) ListSwitches(ctx context.Context, _ *pb.ListSwitchesRequest) (*pb.
 	return resp, nil
 }
 
-// ListPorts implements TopologyService.
+// ListPorts implements TopologyService: each port with how the network
+// policy reads it.
 func (a *API) ListPorts(ctx context.Context, req *pb.ListPortsRequest) (*pb.ListPortsResponse, error) {
 	top, err := a.topology()
 	if err != nil {
@@ -148,13 +150,48 @@ func (a *API) ListPorts(ctx context.Context, req *pb.ListPortsRequest) (*pb.List
 	if req.GetDpid() != 0 && !hasSwitch(s, req.GetDpid()) {
 		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: fmt.Sprintf("no switch 0x%016x", req.GetDpid())}
 	}
+	pol := a.currentPolicy()
 	resp := &pb.ListPortsResponse{Revision: s.Revision}
 	for _, p := range s.Ports {
 		if req.GetDpid() == 0 || p.DPID == req.GetDpid() {
-			resp.Ports = append(resp.Ports, toPort(p))
+			pp := toPort(p)
+			withMode(pp, pol, p)
+			resp.Ports = append(resp.Ports, pp)
 		}
 	}
 	return resp, nil
+}
+
+// currentPolicy is the policy in force (nil without one).
+func (a *API) currentPolicy() *network.Policy {
+	if a.pol == nil {
+		return nil
+	}
+	return a.pol.Current()
+}
+
+// withMode adds to pp how pol reads port p: its network and VLANs.
+func withMode(pp *pb.Port, pol *network.Policy, p topology.Port) {
+	if pol == nil || p.Kind == topology.PortTunnel || p.Kind == topology.PortPatch {
+		return // the mesh's and the fabric's ports carry no network of their own
+	}
+	m := pol.Mode(p)
+	pp.ModeReason = m.Why
+	for _, v := range m.Tagged {
+		pp.TaggedVlans = append(pp.TaggedVlans, uint32(v))
+	}
+	if m.UntaggedOK && m.Untagged != network.DefaultSegment {
+		pp.Vlan = uint32(m.Untagged)
+		pp.Network = networkName(pol, m.Untagged)
+	}
+}
+
+// networkName is the name of the network on vid ("" for none declared).
+func networkName(pol *network.Policy, vid uint16) string {
+	if n, ok := pol.Network(vid); ok {
+		return n.Name
+	}
+	return ""
 }
 
 func hasSwitch(s topology.Snapshot, dpid uint64) bool {
@@ -166,7 +203,7 @@ func hasSwitch(s topology.Snapshot, dpid uint64) bool {
 	return false
 }
 
-// ListLinks implements TopologyService.
+// ListLinks implements TopologyService: each end with its port's name.
 func (a *API) ListLinks(ctx context.Context, _ *pb.ListLinksRequest) (*pb.ListLinksResponse, error) {
 	top, err := a.topology()
 	if err != nil {
@@ -175,9 +212,19 @@ func (a *API) ListLinks(ctx context.Context, _ *pb.ListLinksRequest) (*pb.ListLi
 	s := top.Snapshot()
 	resp := &pb.ListLinksResponse{Revision: s.Revision}
 	for _, l := range s.Links {
-		resp.Links = append(resp.Links, toLink(l))
+		pl := toLink(l)
+		pl.A.Name, pl.B.Name = portName(top, l.A), portName(top, l.B)
+		resp.Links = append(resp.Links, pl)
 	}
 	return resp, nil
+}
+
+// portName is the name of the port at e ("" when unknown).
+func portName(top *topology.Topology, e topology.Endpoint) string {
+	if p, ok := top.Port(e.DPID, e.Port); ok {
+		return p.Name
+	}
+	return ""
 }
 
 // ListHosts implements TopologyService.
@@ -187,11 +234,33 @@ func (a *API) ListHosts(ctx context.Context, _ *pb.ListHostsRequest) (*pb.ListHo
 		return nil, err
 	}
 	s := top.Snapshot()
+	pol := a.currentPolicy()
 	resp := &pb.ListHostsResponse{Revision: s.Revision}
 	for _, h := range s.Hosts {
-		resp.Hosts = append(resp.Hosts, toHost(h))
+		ph := toHost(h)
+		hostNetwork(ph, pol, top)
+		resp.Hosts = append(resp.Hosts, ph)
 	}
 	return resp, nil
+}
+
+// hostNetwork fills in a host's VLAN, when the learning switch did not
+// report one, from the port it was seen on (an access port carries one
+// network), and the network of that VLAN.
+func hostNetwork(ph *pb.Host, pol *network.Policy, top *topology.Topology) {
+	if pol == nil {
+		return
+	}
+	if ph.Vlan == 0 {
+		if p, ok := top.Port(ph.Dpid, ph.Port); ok {
+			if m := pol.Mode(p); len(m.Tagged) == 0 && m.UntaggedOK {
+				ph.Vlan = int32(m.Untagged)
+			}
+		}
+	}
+	if ph.Vlan > 0 && ph.Vlan <= 4094 {
+		ph.Network = networkName(pol, uint16(ph.Vlan))
+	}
 }
 
 // ListTunnels implements TopologyService.

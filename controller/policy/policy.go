@@ -111,6 +111,9 @@ func compileMerged(file, api network.Spec) (*network.Policy, error) {
 	return network.Compile(merged)
 }
 
+// Current is the compiled policy in force.
+func (s *Service) Current() *network.Policy { return s.o.Policy.Policy() }
+
 // Specs returns the file's and the API's declarations.
 func (s *Service) Specs() (file, api network.Spec) {
 	s.mu.Lock()

@@ -963,17 +963,25 @@ func (x *VM) GetStatus() string {
 }
 
 type Port struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
-	No            uint32                 `protobuf:"varint,2,opt,name=no,proto3" json:"no,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Mac           string                 `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`
-	Up            bool                   `protobuf:"varint,5,opt,name=up,proto3" json:"up,omitempty"`
-	SpeedKbps     uint32                 `protobuf:"varint,6,opt,name=speed_kbps,json=speedKbps,proto3" json:"speed_kbps,omitempty"`
-	Kind          string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"` // vm, patch, tunnel, internal, system
-	Tag           int32                  `protobuf:"varint,8,opt,name=tag,proto3" json:"tag,omitempty"`
-	PatchPeer     string                 `protobuf:"bytes,9,opt,name=patch_peer,json=patchPeer,proto3" json:"patch_peer,omitempty"`
-	Vm            *VM                    `protobuf:"bytes,10,opt,name=vm,proto3" json:"vm,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Dpid      uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	No        uint32                 `protobuf:"varint,2,opt,name=no,proto3" json:"no,omitempty"`
+	Name      string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Mac       string                 `protobuf:"bytes,4,opt,name=mac,proto3" json:"mac,omitempty"`
+	Up        bool                   `protobuf:"varint,5,opt,name=up,proto3" json:"up,omitempty"`
+	SpeedKbps uint32                 `protobuf:"varint,6,opt,name=speed_kbps,json=speedKbps,proto3" json:"speed_kbps,omitempty"`
+	Kind      string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"` // vm, patch, tunnel, internal, system
+	Tag       int32                  `protobuf:"varint,8,opt,name=tag,proto3" json:"tag,omitempty"`
+	PatchPeer string                 `protobuf:"bytes,9,opt,name=patch_peer,json=patchPeer,proto3" json:"patch_peer,omitempty"`
+	Vm        *VM                    `protobuf:"bytes,10,opt,name=vm,proto3" json:"vm,omitempty"`
+	// How the network policy reads the port (ListPorts only; events carry
+	// the port as the switch and OVSDB report it): the network of its
+	// untagged frames ("" on the default segment), that VLAN (0 there), the
+	// VLANs it carries tagged (trunks), and which declaration decided.
+	Network       string   `protobuf:"bytes,11,opt,name=network,proto3" json:"network,omitempty"`
+	Vlan          uint32   `protobuf:"varint,12,opt,name=vlan,proto3" json:"vlan,omitempty"`
+	TaggedVlans   []uint32 `protobuf:"varint,13,rep,packed,name=tagged_vlans,json=taggedVlans,proto3" json:"tagged_vlans,omitempty"`
+	ModeReason    string   `protobuf:"bytes,14,opt,name=mode_reason,json=modeReason,proto3" json:"mode_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1078,10 +1086,39 @@ func (x *Port) GetVm() *VM {
 	return nil
 }
 
+func (x *Port) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+func (x *Port) GetVlan() uint32 {
+	if x != nil {
+		return x.Vlan
+	}
+	return 0
+}
+
+func (x *Port) GetTaggedVlans() []uint32 {
+	if x != nil {
+		return x.TaggedVlans
+	}
+	return nil
+}
+
+func (x *Port) GetModeReason() string {
+	if x != nil {
+		return x.ModeReason
+	}
+	return ""
+}
+
 type Endpoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
 	Port          uint32                 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"` // the port's name, when Loom knows it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1128,6 +1165,13 @@ func (x *Endpoint) GetPort() uint32 {
 		return x.Port
 	}
 	return 0
+}
+
+func (x *Endpoint) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 type Link struct {
@@ -1190,6 +1234,7 @@ type Host struct {
 	Port          uint32                 `protobuf:"varint,4,opt,name=port,proto3" json:"port,omitempty"`
 	Vlan          int32                  `protobuf:"varint,5,opt,name=vlan,proto3" json:"vlan,omitempty"`
 	LastSeenUnix  int64                  `protobuf:"varint,6,opt,name=last_seen_unix,json=lastSeenUnix,proto3" json:"last_seen_unix,omitempty"`
+	Network       string                 `protobuf:"bytes,7,opt,name=network,proto3" json:"network,omitempty"` // the network of vlan ("" on the default segment)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1266,6 +1311,185 @@ func (x *Host) GetLastSeenUnix() int64 {
 	return 0
 }
 
+func (x *Host) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+type GetVMRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Vm            string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"` // iface-id, VM uuid or MAC
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVMRequest) Reset() {
+	*x = GetVMRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVMRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVMRequest) ProtoMessage() {}
+
+func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVMRequest.ProtoReflect.Descriptor instead.
+func (*GetVMRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetVMRequest) GetVm() string {
+	if x != nil {
+		return x.Vm
+	}
+	return ""
+}
+
+type VMPort struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          *Port                  `protobuf:"bytes,1,opt,name=port,proto3" json:"port,omitempty"` // with its network (as ListPorts)
+	Hypervisor    string                 `protobuf:"bytes,2,opt,name=hypervisor,proto3" json:"hypervisor,omitempty"`
+	Bridge        string                 `protobuf:"bytes,3,opt,name=bridge,proto3" json:"bridge,omitempty"`
+	Ips           []string               `protobuf:"bytes,4,rep,name=ips,proto3" json:"ips,omitempty"`                           // seen from the VM's MAC
+	AclRules      []string               `protobuf:"bytes,5,rep,name=acl_rules,json=aclRules,proto3" json:"acl_rules,omitempty"` // the rules that apply to its traffic, in order
+	Flows         uint32                 `protobuf:"varint,6,opt,name=flows,proto3" json:"flows,omitempty"`                      // Loom's desired flows on its switch naming its port or MAC
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VMPort) Reset() {
+	*x = VMPort{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VMPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VMPort) ProtoMessage() {}
+
+func (x *VMPort) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VMPort.ProtoReflect.Descriptor instead.
+func (*VMPort) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *VMPort) GetPort() *Port {
+	if x != nil {
+		return x.Port
+	}
+	return nil
+}
+
+func (x *VMPort) GetHypervisor() string {
+	if x != nil {
+		return x.Hypervisor
+	}
+	return ""
+}
+
+func (x *VMPort) GetBridge() string {
+	if x != nil {
+		return x.Bridge
+	}
+	return ""
+}
+
+func (x *VMPort) GetIps() []string {
+	if x != nil {
+		return x.Ips
+	}
+	return nil
+}
+
+func (x *VMPort) GetAclRules() []string {
+	if x != nil {
+		return x.AclRules
+	}
+	return nil
+}
+
+func (x *VMPort) GetFlows() uint32 {
+	if x != nil {
+		return x.Flows
+	}
+	return 0
+}
+
+type GetVMResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ports         []*VMPort              `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVMResponse) Reset() {
+	*x = GetVMResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVMResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVMResponse) ProtoMessage() {}
+
+func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVMResponse.ProtoReflect.Descriptor instead.
+func (*GetVMResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetVMResponse) GetPorts() []*VMPort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
 type ListHypervisorsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1274,7 +1498,7 @@ type ListHypervisorsRequest struct {
 
 func (x *ListHypervisorsRequest) Reset() {
 	*x = ListHypervisorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1510,7 @@ func (x *ListHypervisorsRequest) String() string {
 func (*ListHypervisorsRequest) ProtoMessage() {}
 
 func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1523,7 @@ func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsRequest.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
 }
 
 type ListHypervisorsResponse struct {
@@ -1312,7 +1536,7 @@ type ListHypervisorsResponse struct {
 
 func (x *ListHypervisorsResponse) Reset() {
 	*x = ListHypervisorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1548,7 @@ func (x *ListHypervisorsResponse) String() string {
 func (*ListHypervisorsResponse) ProtoMessage() {}
 
 func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1561,7 @@ func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsResponse.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListHypervisorsResponse) GetRevision() uint64 {
@@ -1362,7 +1586,7 @@ type ListSwitchesRequest struct {
 
 func (x *ListSwitchesRequest) Reset() {
 	*x = ListSwitchesRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1598,7 @@ func (x *ListSwitchesRequest) String() string {
 func (*ListSwitchesRequest) ProtoMessage() {}
 
 func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1611,7 @@ func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchesRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
 }
 
 type ListSwitchesResponse struct {
@@ -1400,7 +1624,7 @@ type ListSwitchesResponse struct {
 
 func (x *ListSwitchesResponse) Reset() {
 	*x = ListSwitchesResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1636,7 @@ func (x *ListSwitchesResponse) String() string {
 func (*ListSwitchesResponse) ProtoMessage() {}
 
 func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1649,7 @@ func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListSwitchesResponse) GetRevision() uint64 {
@@ -1452,7 +1676,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1688,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1701,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListPortsRequest) GetDpid() uint64 {
@@ -1497,7 +1721,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1733,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1746,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListPortsResponse) GetRevision() uint64 {
@@ -1547,7 +1771,7 @@ type ListLinksRequest struct {
 
 func (x *ListLinksRequest) Reset() {
 	*x = ListLinksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1783,7 @@ func (x *ListLinksRequest) String() string {
 func (*ListLinksRequest) ProtoMessage() {}
 
 func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1796,7 @@ func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksRequest.ProtoReflect.Descriptor instead.
 func (*ListLinksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 type ListLinksResponse struct {
@@ -1585,7 +1809,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1821,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1834,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListLinksResponse) GetRevision() uint64 {
@@ -1643,7 +1867,7 @@ type Tunnel struct {
 
 func (x *Tunnel) Reset() {
 	*x = Tunnel{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1879,7 @@ func (x *Tunnel) String() string {
 func (*Tunnel) ProtoMessage() {}
 
 func (x *Tunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1892,7 @@ func (x *Tunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tunnel.ProtoReflect.Descriptor instead.
 func (*Tunnel) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Tunnel) GetDpid() uint64 {
@@ -1743,7 +1967,7 @@ type TunnelPeer struct {
 
 func (x *TunnelPeer) Reset() {
 	*x = TunnelPeer{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +1979,7 @@ func (x *TunnelPeer) String() string {
 func (*TunnelPeer) ProtoMessage() {}
 
 func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +1992,7 @@ func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TunnelPeer.ProtoReflect.Descriptor instead.
 func (*TunnelPeer) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TunnelPeer) GetFrom() string {
@@ -1821,7 +2045,7 @@ type ListTunnelsRequest struct {
 
 func (x *ListTunnelsRequest) Reset() {
 	*x = ListTunnelsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +2057,7 @@ func (x *ListTunnelsRequest) String() string {
 func (*ListTunnelsRequest) ProtoMessage() {}
 
 func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +2070,7 @@ func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 type ListTunnelsResponse struct {
@@ -1860,7 +2084,7 @@ type ListTunnelsResponse struct {
 
 func (x *ListTunnelsResponse) Reset() {
 	*x = ListTunnelsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +2096,7 @@ func (x *ListTunnelsResponse) String() string {
 func (*ListTunnelsResponse) ProtoMessage() {}
 
 func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +2109,7 @@ func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListTunnelsResponse) GetRevision() uint64 {
@@ -1917,7 +2141,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2153,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2166,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 type ListHostsResponse struct {
@@ -1955,7 +2179,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2191,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2204,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -2007,7 +2231,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2243,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2256,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -2061,7 +2285,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2297,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2310,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -2213,7 +2437,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2449,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2462,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Flow) GetText() string {
@@ -2315,7 +2539,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2551,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2564,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -2373,7 +2597,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2385,7 +2609,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +2622,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2418,7 +2642,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2654,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,7 +2667,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -2469,7 +2693,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2705,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2718,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -2513,7 +2737,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2749,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2762,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -2561,7 +2785,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2573,7 +2797,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2586,7 +2810,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -2633,7 +2857,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2869,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2882,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -2677,7 +2901,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +2913,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +2926,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -2724,7 +2948,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2960,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2973,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -2788,7 +3012,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +3024,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +3037,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
 }
 
 type DeleteFlowsRequest struct {
@@ -2827,7 +3051,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +3063,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +3076,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -2884,7 +3108,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +3120,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +3133,7 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
 }
 
 // Network is one isolated L2 segment: a VLAN on the access side, a VNI
@@ -2931,7 +3155,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3167,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3180,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Network) GetName() string {
@@ -3035,7 +3259,7 @@ type Trunk struct {
 
 func (x *Trunk) Reset() {
 	*x = Trunk{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3047,7 +3271,7 @@ func (x *Trunk) String() string {
 func (*Trunk) ProtoMessage() {}
 
 func (x *Trunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3060,7 +3284,7 @@ func (x *Trunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
 func (*Trunk) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Trunk) GetPort() string {
@@ -3116,7 +3340,7 @@ type ACLRule struct {
 
 func (x *ACLRule) Reset() {
 	*x = ACLRule{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3352,7 @@ func (x *ACLRule) String() string {
 func (*ACLRule) ProtoMessage() {}
 
 func (x *ACLRule) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3365,7 @@ func (x *ACLRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ACLRule.ProtoReflect.Descriptor instead.
 func (*ACLRule) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ACLRule) GetName() string {
@@ -3264,7 +3488,7 @@ type ListNetworksRequest struct {
 
 func (x *ListNetworksRequest) Reset() {
 	*x = ListNetworksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3276,7 +3500,7 @@ func (x *ListNetworksRequest) String() string {
 func (*ListNetworksRequest) ProtoMessage() {}
 
 func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3289,7 +3513,7 @@ func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksRequest.ProtoReflect.Descriptor instead.
 func (*ListNetworksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
 }
 
 type ListNetworksResponse struct {
@@ -3301,7 +3525,7 @@ type ListNetworksResponse struct {
 
 func (x *ListNetworksResponse) Reset() {
 	*x = ListNetworksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3313,7 +3537,7 @@ func (x *ListNetworksResponse) String() string {
 func (*ListNetworksResponse) ProtoMessage() {}
 
 func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3326,7 +3550,7 @@ func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksResponse.ProtoReflect.Descriptor instead.
 func (*ListNetworksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListNetworksResponse) GetNetworks() []*Network {
@@ -3345,7 +3569,7 @@ type AddNetworkRequest struct {
 
 func (x *AddNetworkRequest) Reset() {
 	*x = AddNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3357,7 +3581,7 @@ func (x *AddNetworkRequest) String() string {
 func (*AddNetworkRequest) ProtoMessage() {}
 
 func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3370,7 +3594,7 @@ func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkRequest.ProtoReflect.Descriptor instead.
 func (*AddNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *AddNetworkRequest) GetNetwork() *Network {
@@ -3388,7 +3612,7 @@ type AddNetworkResponse struct {
 
 func (x *AddNetworkResponse) Reset() {
 	*x = AddNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3400,7 +3624,7 @@ func (x *AddNetworkResponse) String() string {
 func (*AddNetworkResponse) ProtoMessage() {}
 
 func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3413,7 +3637,7 @@ func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkResponse.ProtoReflect.Descriptor instead.
 func (*AddNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
 }
 
 type DeleteNetworkRequest struct {
@@ -3425,7 +3649,7 @@ type DeleteNetworkRequest struct {
 
 func (x *DeleteNetworkRequest) Reset() {
 	*x = DeleteNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3661,7 @@ func (x *DeleteNetworkRequest) String() string {
 func (*DeleteNetworkRequest) ProtoMessage() {}
 
 func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3674,7 @@ func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteNetworkRequest) GetName() string {
@@ -3468,7 +3692,7 @@ type DeleteNetworkResponse struct {
 
 func (x *DeleteNetworkResponse) Reset() {
 	*x = DeleteNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3704,7 @@ func (x *DeleteNetworkResponse) String() string {
 func (*DeleteNetworkResponse) ProtoMessage() {}
 
 func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3717,7 @@ func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
 }
 
 type ListTrunksRequest struct {
@@ -3504,7 +3728,7 @@ type ListTrunksRequest struct {
 
 func (x *ListTrunksRequest) Reset() {
 	*x = ListTrunksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3516,7 +3740,7 @@ func (x *ListTrunksRequest) String() string {
 func (*ListTrunksRequest) ProtoMessage() {}
 
 func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3529,7 +3753,7 @@ func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksRequest.ProtoReflect.Descriptor instead.
 func (*ListTrunksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
 }
 
 type ListTrunksResponse struct {
@@ -3541,7 +3765,7 @@ type ListTrunksResponse struct {
 
 func (x *ListTrunksResponse) Reset() {
 	*x = ListTrunksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3553,7 +3777,7 @@ func (x *ListTrunksResponse) String() string {
 func (*ListTrunksResponse) ProtoMessage() {}
 
 func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3566,7 +3790,7 @@ func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksResponse.ProtoReflect.Descriptor instead.
 func (*ListTrunksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListTrunksResponse) GetTrunks() []*Trunk {
@@ -3585,7 +3809,7 @@ type AddTrunkRequest struct {
 
 func (x *AddTrunkRequest) Reset() {
 	*x = AddTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3597,7 +3821,7 @@ func (x *AddTrunkRequest) String() string {
 func (*AddTrunkRequest) ProtoMessage() {}
 
 func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3610,7 +3834,7 @@ func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkRequest.ProtoReflect.Descriptor instead.
 func (*AddTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddTrunkRequest) GetTrunk() *Trunk {
@@ -3628,7 +3852,7 @@ type AddTrunkResponse struct {
 
 func (x *AddTrunkResponse) Reset() {
 	*x = AddTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3640,7 +3864,7 @@ func (x *AddTrunkResponse) String() string {
 func (*AddTrunkResponse) ProtoMessage() {}
 
 func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3653,7 +3877,7 @@ func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkResponse.ProtoReflect.Descriptor instead.
 func (*AddTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
 }
 
 type DeleteTrunkRequest struct {
@@ -3665,7 +3889,7 @@ type DeleteTrunkRequest struct {
 
 func (x *DeleteTrunkRequest) Reset() {
 	*x = DeleteTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +3901,7 @@ func (x *DeleteTrunkRequest) String() string {
 func (*DeleteTrunkRequest) ProtoMessage() {}
 
 func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +3914,7 @@ func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DeleteTrunkRequest) GetPort() string {
@@ -3708,7 +3932,7 @@ type DeleteTrunkResponse struct {
 
 func (x *DeleteTrunkResponse) Reset() {
 	*x = DeleteTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3720,7 +3944,7 @@ func (x *DeleteTrunkResponse) String() string {
 func (*DeleteTrunkResponse) ProtoMessage() {}
 
 func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3733,7 +3957,7 @@ func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
 }
 
 type ListACLsRequest struct {
@@ -3744,7 +3968,7 @@ type ListACLsRequest struct {
 
 func (x *ListACLsRequest) Reset() {
 	*x = ListACLsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3756,7 +3980,7 @@ func (x *ListACLsRequest) String() string {
 func (*ListACLsRequest) ProtoMessage() {}
 
 func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3769,7 +3993,7 @@ func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsRequest.ProtoReflect.Descriptor instead.
 func (*ListACLsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
 }
 
 type ListACLsResponse struct {
@@ -3781,7 +4005,7 @@ type ListACLsResponse struct {
 
 func (x *ListACLsResponse) Reset() {
 	*x = ListACLsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3793,7 +4017,7 @@ func (x *ListACLsResponse) String() string {
 func (*ListACLsResponse) ProtoMessage() {}
 
 func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3806,7 +4030,7 @@ func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsResponse.ProtoReflect.Descriptor instead.
 func (*ListACLsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListACLsResponse) GetRules() []*ACLRule {
@@ -3825,7 +4049,7 @@ type AddACLRequest struct {
 
 func (x *AddACLRequest) Reset() {
 	*x = AddACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3837,7 +4061,7 @@ func (x *AddACLRequest) String() string {
 func (*AddACLRequest) ProtoMessage() {}
 
 func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3850,7 +4074,7 @@ func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLRequest.ProtoReflect.Descriptor instead.
 func (*AddACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AddACLRequest) GetRule() *ACLRule {
@@ -3868,7 +4092,7 @@ type AddACLResponse struct {
 
 func (x *AddACLResponse) Reset() {
 	*x = AddACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +4104,7 @@ func (x *AddACLResponse) String() string {
 func (*AddACLResponse) ProtoMessage() {}
 
 func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +4117,7 @@ func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLResponse.ProtoReflect.Descriptor instead.
 func (*AddACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
 }
 
 type DeleteACLRequest struct {
@@ -3905,7 +4129,7 @@ type DeleteACLRequest struct {
 
 func (x *DeleteACLRequest) Reset() {
 	*x = DeleteACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3917,7 +4141,7 @@ func (x *DeleteACLRequest) String() string {
 func (*DeleteACLRequest) ProtoMessage() {}
 
 func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3930,7 +4154,7 @@ func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLRequest.ProtoReflect.Descriptor instead.
 func (*DeleteACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeleteACLRequest) GetName() string {
@@ -3948,7 +4172,7 @@ type DeleteACLResponse struct {
 
 func (x *DeleteACLResponse) Reset() {
 	*x = DeleteACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3960,7 +4184,7 @@ func (x *DeleteACLResponse) String() string {
 func (*DeleteACLResponse) ProtoMessage() {}
 
 func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3973,7 +4197,7 @@ func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLResponse.ProtoReflect.Descriptor instead.
 func (*DeleteACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
 }
 
 type WatchPacketInsRequest struct {
@@ -3989,7 +4213,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4001,7 +4225,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4014,7 +4238,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -4059,7 +4283,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4071,7 +4295,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4084,7 +4308,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -4141,7 +4365,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4153,7 +4377,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4166,7 +4390,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -4205,7 +4429,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4217,7 +4441,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4230,7 +4454,7 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{75}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
@@ -4311,7 +4535,7 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x03mac\x18\x01 \x01(\tR\x03mac\x12\x19\n" +
 	"\biface_id\x18\x02 \x01(\tR\aifaceId\x12\x12\n" +
 	"\x04uuid\x18\x03 \x01(\tR\x04uuid\x12\x16\n" +
-	"\x06status\x18\x04 \x01(\tR\x06status\"\xe1\x01\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\"\xd3\x02\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x0e\n" +
 	"\x02no\x18\x02 \x01(\rR\x02no\x12\x12\n" +
@@ -4325,20 +4549,40 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\n" +
 	"patch_peer\x18\t \x01(\tR\tpatchPeer\x12\x1b\n" +
 	"\x02vm\x18\n" +
-	" \x01(\v2\v.loom.v1.VMR\x02vm\"2\n" +
+	" \x01(\v2\v.loom.v1.VMR\x02vm\x12\x18\n" +
+	"\anetwork\x18\v \x01(\tR\anetwork\x12\x12\n" +
+	"\x04vlan\x18\f \x01(\rR\x04vlan\x12!\n" +
+	"\ftagged_vlans\x18\r \x03(\rR\vtaggedVlans\x12\x1f\n" +
+	"\vmode_reason\x18\x0e \x01(\tR\n" +
+	"modeReason\"F\n" +
 	"\bEndpoint\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x12\n" +
-	"\x04port\x18\x02 \x01(\rR\x04port\"H\n" +
+	"\x04port\x18\x02 \x01(\rR\x04port\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"H\n" +
 	"\x04Link\x12\x1f\n" +
 	"\x01a\x18\x01 \x01(\v2\x11.loom.v1.EndpointR\x01a\x12\x1f\n" +
-	"\x01b\x18\x02 \x01(\v2\x11.loom.v1.EndpointR\x01b\"\x8c\x01\n" +
+	"\x01b\x18\x02 \x01(\v2\x11.loom.v1.EndpointR\x01b\"\xa6\x01\n" +
 	"\x04Host\x12\x10\n" +
 	"\x03mac\x18\x01 \x01(\tR\x03mac\x12\x10\n" +
 	"\x03ips\x18\x02 \x03(\tR\x03ips\x12\x12\n" +
 	"\x04dpid\x18\x03 \x01(\x04R\x04dpid\x12\x12\n" +
 	"\x04port\x18\x04 \x01(\rR\x04port\x12\x12\n" +
 	"\x04vlan\x18\x05 \x01(\x05R\x04vlan\x12$\n" +
-	"\x0elast_seen_unix\x18\x06 \x01(\x03R\flastSeenUnix\"\x18\n" +
+	"\x0elast_seen_unix\x18\x06 \x01(\x03R\flastSeenUnix\x12\x18\n" +
+	"\anetwork\x18\a \x01(\tR\anetwork\"\x1e\n" +
+	"\fGetVMRequest\x12\x0e\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\"\xa8\x01\n" +
+	"\x06VMPort\x12!\n" +
+	"\x04port\x18\x01 \x01(\v2\r.loom.v1.PortR\x04port\x12\x1e\n" +
+	"\n" +
+	"hypervisor\x18\x02 \x01(\tR\n" +
+	"hypervisor\x12\x16\n" +
+	"\x06bridge\x18\x03 \x01(\tR\x06bridge\x12\x10\n" +
+	"\x03ips\x18\x04 \x03(\tR\x03ips\x12\x1b\n" +
+	"\tacl_rules\x18\x05 \x03(\tR\baclRules\x12\x14\n" +
+	"\x05flows\x18\x06 \x01(\rR\x05flows\"6\n" +
+	"\rGetVMResponse\x12%\n" +
+	"\x05ports\x18\x01 \x03(\v2\x0f.loom.v1.VMPortR\x05ports\"\x18\n" +
 	"\x16ListHypervisorsRequest\"l\n" +
 	"\x17ListHypervisorsResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x125\n" +
@@ -4531,14 +4775,15 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse\x129\n" +
 	"\x06Reload\x12\x16.loom.v1.ReloadRequest\x1a\x17.loom.v1.ReloadResponse\x123\n" +
 	"\x04Plan\x12\x14.loom.v1.PlanRequest\x1a\x15.loom.v1.PlanResponse\x12K\n" +
-	"\fForgetSwitch\x12\x1c.loom.v1.ForgetSwitchRequest\x1a\x1d.loom.v1.ForgetSwitchResponse2\x94\x04\n" +
+	"\fForgetSwitch\x12\x1c.loom.v1.ForgetSwitchRequest\x1a\x1d.loom.v1.ForgetSwitchResponse2\xcc\x04\n" +
 	"\x0fTopologyService\x12T\n" +
 	"\x0fListHypervisors\x12\x1f.loom.v1.ListHypervisorsRequest\x1a .loom.v1.ListHypervisorsResponse\x12K\n" +
 	"\fListSwitches\x12\x1c.loom.v1.ListSwitchesRequest\x1a\x1d.loom.v1.ListSwitchesResponse\x12B\n" +
 	"\tListPorts\x12\x19.loom.v1.ListPortsRequest\x1a\x1a.loom.v1.ListPortsResponse\x12B\n" +
 	"\tListLinks\x12\x19.loom.v1.ListLinksRequest\x1a\x1a.loom.v1.ListLinksResponse\x12B\n" +
 	"\tListHosts\x12\x19.loom.v1.ListHostsRequest\x1a\x1a.loom.v1.ListHostsResponse\x12H\n" +
-	"\vListTunnels\x12\x1b.loom.v1.ListTunnelsRequest\x1a\x1c.loom.v1.ListTunnelsResponse\x12H\n" +
+	"\vListTunnels\x12\x1b.loom.v1.ListTunnelsRequest\x1a\x1c.loom.v1.ListTunnelsResponse\x126\n" +
+	"\x05GetVM\x12\x15.loom.v1.GetVMRequest\x1a\x16.loom.v1.GetVMResponse\x12H\n" +
 	"\rWatchTopology\x12\x1d.loom.v1.WatchTopologyRequest\x1a\x16.loom.v1.TopologyEvent0\x012\xf9\x02\n" +
 	"\vFlowService\x12B\n" +
 	"\tListFlows\x12\x19.loom.v1.ListFlowsRequest\x1a\x1a.loom.v1.ListFlowsResponse\x12B\n" +
@@ -4574,7 +4819,7 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
 	(*ForgetSwitchRequest)(nil),      // 0: loom.v1.ForgetSwitchRequest
 	(*ForgetSwitchResponse)(nil),     // 1: loom.v1.ForgetSwitchResponse
@@ -4595,60 +4840,63 @@ var file_proto_loom_v1_loom_proto_goTypes = []any{
 	(*Endpoint)(nil),                 // 16: loom.v1.Endpoint
 	(*Link)(nil),                     // 17: loom.v1.Link
 	(*Host)(nil),                     // 18: loom.v1.Host
-	(*ListHypervisorsRequest)(nil),   // 19: loom.v1.ListHypervisorsRequest
-	(*ListHypervisorsResponse)(nil),  // 20: loom.v1.ListHypervisorsResponse
-	(*ListSwitchesRequest)(nil),      // 21: loom.v1.ListSwitchesRequest
-	(*ListSwitchesResponse)(nil),     // 22: loom.v1.ListSwitchesResponse
-	(*ListPortsRequest)(nil),         // 23: loom.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),        // 24: loom.v1.ListPortsResponse
-	(*ListLinksRequest)(nil),         // 25: loom.v1.ListLinksRequest
-	(*ListLinksResponse)(nil),        // 26: loom.v1.ListLinksResponse
-	(*Tunnel)(nil),                   // 27: loom.v1.Tunnel
-	(*TunnelPeer)(nil),               // 28: loom.v1.TunnelPeer
-	(*ListTunnelsRequest)(nil),       // 29: loom.v1.ListTunnelsRequest
-	(*ListTunnelsResponse)(nil),      // 30: loom.v1.ListTunnelsResponse
-	(*ListHostsRequest)(nil),         // 31: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 32: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 33: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 34: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 35: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 36: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 37: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 38: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 39: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 40: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 41: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 42: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 43: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 44: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 45: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 46: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 47: loom.v1.DeleteFlowsResponse
-	(*Network)(nil),                  // 48: loom.v1.Network
-	(*Trunk)(nil),                    // 49: loom.v1.Trunk
-	(*ACLRule)(nil),                  // 50: loom.v1.ACLRule
-	(*ListNetworksRequest)(nil),      // 51: loom.v1.ListNetworksRequest
-	(*ListNetworksResponse)(nil),     // 52: loom.v1.ListNetworksResponse
-	(*AddNetworkRequest)(nil),        // 53: loom.v1.AddNetworkRequest
-	(*AddNetworkResponse)(nil),       // 54: loom.v1.AddNetworkResponse
-	(*DeleteNetworkRequest)(nil),     // 55: loom.v1.DeleteNetworkRequest
-	(*DeleteNetworkResponse)(nil),    // 56: loom.v1.DeleteNetworkResponse
-	(*ListTrunksRequest)(nil),        // 57: loom.v1.ListTrunksRequest
-	(*ListTrunksResponse)(nil),       // 58: loom.v1.ListTrunksResponse
-	(*AddTrunkRequest)(nil),          // 59: loom.v1.AddTrunkRequest
-	(*AddTrunkResponse)(nil),         // 60: loom.v1.AddTrunkResponse
-	(*DeleteTrunkRequest)(nil),       // 61: loom.v1.DeleteTrunkRequest
-	(*DeleteTrunkResponse)(nil),      // 62: loom.v1.DeleteTrunkResponse
-	(*ListACLsRequest)(nil),          // 63: loom.v1.ListACLsRequest
-	(*ListACLsResponse)(nil),         // 64: loom.v1.ListACLsResponse
-	(*AddACLRequest)(nil),            // 65: loom.v1.AddACLRequest
-	(*AddACLResponse)(nil),           // 66: loom.v1.AddACLResponse
-	(*DeleteACLRequest)(nil),         // 67: loom.v1.DeleteACLRequest
-	(*DeleteACLResponse)(nil),        // 68: loom.v1.DeleteACLResponse
-	(*WatchPacketInsRequest)(nil),    // 69: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 70: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 71: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 72: loom.v1.SendPacketOutResponse
+	(*GetVMRequest)(nil),             // 19: loom.v1.GetVMRequest
+	(*VMPort)(nil),                   // 20: loom.v1.VMPort
+	(*GetVMResponse)(nil),            // 21: loom.v1.GetVMResponse
+	(*ListHypervisorsRequest)(nil),   // 22: loom.v1.ListHypervisorsRequest
+	(*ListHypervisorsResponse)(nil),  // 23: loom.v1.ListHypervisorsResponse
+	(*ListSwitchesRequest)(nil),      // 24: loom.v1.ListSwitchesRequest
+	(*ListSwitchesResponse)(nil),     // 25: loom.v1.ListSwitchesResponse
+	(*ListPortsRequest)(nil),         // 26: loom.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),        // 27: loom.v1.ListPortsResponse
+	(*ListLinksRequest)(nil),         // 28: loom.v1.ListLinksRequest
+	(*ListLinksResponse)(nil),        // 29: loom.v1.ListLinksResponse
+	(*Tunnel)(nil),                   // 30: loom.v1.Tunnel
+	(*TunnelPeer)(nil),               // 31: loom.v1.TunnelPeer
+	(*ListTunnelsRequest)(nil),       // 32: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 33: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 34: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 35: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 36: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 37: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 38: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 39: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 40: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 41: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 42: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 43: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 44: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 45: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 46: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 47: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 48: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 49: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 50: loom.v1.DeleteFlowsResponse
+	(*Network)(nil),                  // 51: loom.v1.Network
+	(*Trunk)(nil),                    // 52: loom.v1.Trunk
+	(*ACLRule)(nil),                  // 53: loom.v1.ACLRule
+	(*ListNetworksRequest)(nil),      // 54: loom.v1.ListNetworksRequest
+	(*ListNetworksResponse)(nil),     // 55: loom.v1.ListNetworksResponse
+	(*AddNetworkRequest)(nil),        // 56: loom.v1.AddNetworkRequest
+	(*AddNetworkResponse)(nil),       // 57: loom.v1.AddNetworkResponse
+	(*DeleteNetworkRequest)(nil),     // 58: loom.v1.DeleteNetworkRequest
+	(*DeleteNetworkResponse)(nil),    // 59: loom.v1.DeleteNetworkResponse
+	(*ListTrunksRequest)(nil),        // 60: loom.v1.ListTrunksRequest
+	(*ListTrunksResponse)(nil),       // 61: loom.v1.ListTrunksResponse
+	(*AddTrunkRequest)(nil),          // 62: loom.v1.AddTrunkRequest
+	(*AddTrunkResponse)(nil),         // 63: loom.v1.AddTrunkResponse
+	(*DeleteTrunkRequest)(nil),       // 64: loom.v1.DeleteTrunkRequest
+	(*DeleteTrunkResponse)(nil),      // 65: loom.v1.DeleteTrunkResponse
+	(*ListACLsRequest)(nil),          // 66: loom.v1.ListACLsRequest
+	(*ListACLsResponse)(nil),         // 67: loom.v1.ListACLsResponse
+	(*AddACLRequest)(nil),            // 68: loom.v1.AddACLRequest
+	(*AddACLResponse)(nil),           // 69: loom.v1.AddACLResponse
+	(*DeleteACLRequest)(nil),         // 70: loom.v1.DeleteACLRequest
+	(*DeleteACLResponse)(nil),        // 71: loom.v1.DeleteACLResponse
+	(*WatchPacketInsRequest)(nil),    // 72: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 73: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 74: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 75: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	5,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
@@ -4658,87 +4906,91 @@ var file_proto_loom_v1_loom_proto_depIdxs = []int32{
 	14, // 4: loom.v1.Port.vm:type_name -> loom.v1.VM
 	16, // 5: loom.v1.Link.a:type_name -> loom.v1.Endpoint
 	16, // 6: loom.v1.Link.b:type_name -> loom.v1.Endpoint
-	12, // 7: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
-	13, // 8: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
-	15, // 9: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
-	17, // 10: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
-	27, // 11: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
-	28, // 12: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
-	18, // 13: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	12, // 14: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	13, // 15: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	15, // 16: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	17, // 17: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	18, // 18: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	35, // 19: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	35, // 20: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	38, // 21: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	41, // 22: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	48, // 23: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
-	48, // 24: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
-	49, // 25: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
-	49, // 26: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
-	50, // 27: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
-	50, // 28: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
-	7,  // 29: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	2,  // 30: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
-	4,  // 31: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
-	0,  // 32: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
-	19, // 33: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	21, // 34: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	23, // 35: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	25, // 36: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	31, // 37: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	29, // 38: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
-	33, // 39: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	36, // 40: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	39, // 41: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	42, // 42: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	44, // 43: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	46, // 44: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	51, // 45: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
-	53, // 46: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
-	55, // 47: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
-	57, // 48: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
-	59, // 49: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
-	61, // 50: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
-	63, // 51: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
-	65, // 52: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
-	67, // 53: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
-	69, // 54: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	71, // 55: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	8,  // 56: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	3,  // 57: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
-	6,  // 58: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
-	1,  // 59: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
-	20, // 60: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	22, // 61: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	24, // 62: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	26, // 63: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	32, // 64: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	30, // 65: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
-	34, // 66: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	37, // 67: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	40, // 68: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	43, // 69: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	45, // 70: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	47, // 71: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	52, // 72: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
-	54, // 73: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
-	56, // 74: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
-	58, // 75: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
-	60, // 76: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
-	62, // 77: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
-	64, // 78: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
-	66, // 79: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
-	68, // 80: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
-	70, // 81: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	72, // 82: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	56, // [56:83] is the sub-list for method output_type
-	29, // [29:56] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	15, // 7: loom.v1.VMPort.port:type_name -> loom.v1.Port
+	20, // 8: loom.v1.GetVMResponse.ports:type_name -> loom.v1.VMPort
+	12, // 9: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
+	13, // 10: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
+	15, // 11: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
+	17, // 12: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
+	30, // 13: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
+	31, // 14: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
+	18, // 15: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	12, // 16: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	13, // 17: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	15, // 18: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	17, // 19: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	18, // 20: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	38, // 21: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	38, // 22: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	41, // 23: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	44, // 24: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	51, // 25: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
+	51, // 26: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
+	52, // 27: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
+	52, // 28: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
+	53, // 29: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
+	53, // 30: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
+	7,  // 31: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	2,  // 32: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
+	4,  // 33: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
+	0,  // 34: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
+	22, // 35: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	24, // 36: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	26, // 37: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	28, // 38: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	34, // 39: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	32, // 40: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	19, // 41: loom.v1.TopologyService.GetVM:input_type -> loom.v1.GetVMRequest
+	36, // 42: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	39, // 43: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	42, // 44: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	45, // 45: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	47, // 46: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	49, // 47: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	54, // 48: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
+	56, // 49: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
+	58, // 50: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
+	60, // 51: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
+	62, // 52: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
+	64, // 53: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
+	66, // 54: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
+	68, // 55: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
+	70, // 56: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
+	72, // 57: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	74, // 58: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	8,  // 59: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	3,  // 60: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
+	6,  // 61: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
+	1,  // 62: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
+	23, // 63: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	25, // 64: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	27, // 65: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	29, // 66: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	35, // 67: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	33, // 68: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	21, // 69: loom.v1.TopologyService.GetVM:output_type -> loom.v1.GetVMResponse
+	37, // 70: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	40, // 71: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	43, // 72: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	46, // 73: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	48, // 74: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	50, // 75: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	55, // 76: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
+	57, // 77: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
+	59, // 78: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
+	61, // 79: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
+	63, // 80: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
+	65, // 81: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
+	67, // 82: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
+	69, // 83: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
+	71, // 84: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
+	73, // 85: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	75, // 86: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	59, // [59:87] is the sub-list for method output_type
+	31, // [31:59] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -4746,21 +4998,21 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[34].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[37].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
 		(*TopologyEvent_Link)(nil),
 		(*TopologyEvent_Host)(nil),
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[50].OneofWrappers = []any{}
+	file_proto_loom_v1_loom_proto_msgTypes[53].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   73,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -273,6 +273,7 @@ const (
 	TopologyService_ListLinks_FullMethodName       = "/loom.v1.TopologyService/ListLinks"
 	TopologyService_ListHosts_FullMethodName       = "/loom.v1.TopologyService/ListHosts"
 	TopologyService_ListTunnels_FullMethodName     = "/loom.v1.TopologyService/ListTunnels"
+	TopologyService_GetVM_FullMethodName           = "/loom.v1.TopologyService/GetVM"
 	TopologyService_WatchTopology_FullMethodName   = "/loom.v1.TopologyService/WatchTopology"
 )
 
@@ -291,6 +292,10 @@ type TopologyServiceClient interface {
 	ListHosts(ctx context.Context, in *ListHostsRequest, opts ...grpc.CallOption) (*ListHostsResponse, error)
 	// ListTunnels lists the tunnel ports (vxlan, gre, geneve) of every switch.
 	ListTunnels(ctx context.Context, in *ListTunnelsRequest, opts ...grpc.CallOption) (*ListTunnelsResponse, error)
+	// A VM by its libvirt iface-id, VM uuid or MAC: each of its ports with
+	// where it is, its network, the IPs seen from it, the ACL rules that
+	// apply to it and how many of Loom's flows name it.
+	GetVM(ctx context.Context, in *GetVMRequest, opts ...grpc.CallOption) (*GetVMResponse, error)
 	WatchTopology(ctx context.Context, in *WatchTopologyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TopologyEvent], error)
 }
 
@@ -362,6 +367,16 @@ func (c *topologyServiceClient) ListTunnels(ctx context.Context, in *ListTunnels
 	return out, nil
 }
 
+func (c *topologyServiceClient) GetVM(ctx context.Context, in *GetVMRequest, opts ...grpc.CallOption) (*GetVMResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetVMResponse)
+	err := c.cc.Invoke(ctx, TopologyService_GetVM_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *topologyServiceClient) WatchTopology(ctx context.Context, in *WatchTopologyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[TopologyEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &TopologyService_ServiceDesc.Streams[0], TopologyService_WatchTopology_FullMethodName, cOpts...)
@@ -396,6 +411,10 @@ type TopologyServiceServer interface {
 	ListHosts(context.Context, *ListHostsRequest) (*ListHostsResponse, error)
 	// ListTunnels lists the tunnel ports (vxlan, gre, geneve) of every switch.
 	ListTunnels(context.Context, *ListTunnelsRequest) (*ListTunnelsResponse, error)
+	// A VM by its libvirt iface-id, VM uuid or MAC: each of its ports with
+	// where it is, its network, the IPs seen from it, the ACL rules that
+	// apply to it and how many of Loom's flows name it.
+	GetVM(context.Context, *GetVMRequest) (*GetVMResponse, error)
 	WatchTopology(*WatchTopologyRequest, grpc.ServerStreamingServer[TopologyEvent]) error
 	mustEmbedUnimplementedTopologyServiceServer()
 }
@@ -424,6 +443,9 @@ func (UnimplementedTopologyServiceServer) ListHosts(context.Context, *ListHostsR
 }
 func (UnimplementedTopologyServiceServer) ListTunnels(context.Context, *ListTunnelsRequest) (*ListTunnelsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTunnels not implemented")
+}
+func (UnimplementedTopologyServiceServer) GetVM(context.Context, *GetVMRequest) (*GetVMResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetVM not implemented")
 }
 func (UnimplementedTopologyServiceServer) WatchTopology(*WatchTopologyRequest, grpc.ServerStreamingServer[TopologyEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchTopology not implemented")
@@ -557,6 +579,24 @@ func _TopologyService_ListTunnels_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TopologyService_GetVM_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetVMRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TopologyServiceServer).GetVM(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TopologyService_GetVM_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TopologyServiceServer).GetVM(ctx, req.(*GetVMRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TopologyService_WatchTopology_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchTopologyRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -598,6 +638,10 @@ var TopologyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTunnels",
 			Handler:    _TopologyService_ListTunnels_Handler,
+		},
+		{
+			MethodName: "GetVM",
+			Handler:    _TopologyService_GetVM_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
