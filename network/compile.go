@@ -11,8 +11,14 @@ import (
 // Loom's tunnel health probes.
 const MaxVNI = 1<<24 - 2
 
-// MaxRules bounds a policy's ACL rules (each gets its own flow priority).
-const MaxRules = 50000
+// MaxRules bounds a policy's ACL rules (each gets its own flow priority):
+// MaxRulesPerSource from the config file and as many from the API, each
+// source numbered on its own, so adding a rule to one renumbers nothing
+// of the other.
+const (
+	MaxRules          = 2 * MaxRulesPerSource
+	MaxRulesPerSource = 25000
+)
 
 // Policy is a validated Spec, resolved for lookups. It is immutable: a
 // change compiles a new Policy and swaps it in whole.
@@ -108,8 +114,15 @@ func Compile(s Spec) (*Policy, error) {
 				"list it in one place; vlans are the tagged ones", t.Port, t.Native)
 		}
 	}
-	if len(s.ACLs) > MaxRules {
-		return nil, fieldErr("acls", "%d rules; at most %d", len(s.ACLs), MaxRules)
+	fileRules := len(s.ACLs)
+	if s.merged {
+		fileRules = s.apiRulesFrom
+	}
+	if fileRules > MaxRulesPerSource {
+		return nil, fieldErr("acls", "%d rules in the config file; at most %d", fileRules, MaxRulesPerSource)
+	}
+	if n := len(s.ACLs) - fileRules; n > MaxRulesPerSource {
+		return nil, fieldErr("acls", "%d rules through the API; at most %d", n, MaxRulesPerSource)
 	}
 	names := map[string]bool{}
 	for i, r := range s.ACLs {
@@ -128,6 +141,10 @@ func Compile(s Spec) (*Policy, error) {
 				return nil, fieldErr(at+"."+fe.Path, "rule %q: %v", r.Name, fe.Err)
 			}
 			return nil, fieldErr(at, "rule %q: %v", r.Name, err)
+		}
+		cr.FromAPI, cr.Index = i >= fileRules, i
+		if cr.FromAPI {
+			cr.Index = i - fileRules
 		}
 		p.rules = append(p.rules, cr)
 	}

@@ -29,6 +29,12 @@ type CompiledRule struct {
 	ICMPType int // -1: any
 	ICMPCode int
 	Allow    bool
+	// FromAPI says the rule came through the API (after the file's), and
+	// Index is its place among the rules of its source: its flows'
+	// priority follows from these alone, so a rule added to the file
+	// leaves the API's rules' flows as they were.
+	FromAPI bool
+	Index   int
 }
 
 // PortMask is one value/mask pair of an L4 port range.

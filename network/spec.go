@@ -13,6 +13,10 @@ type Spec struct {
 	Networks []Network `yaml:"networks" json:"networks,omitempty"`
 	Trunks   []Trunk   `yaml:"trunks" json:"trunks,omitempty"`
 	ACLs     []Rule    `yaml:"acls" json:"acls,omitempty"`
+
+	// Set by Merge: the ACLs from apiRulesFrom on came through the API.
+	merged       bool
+	apiRulesFrom int
 }
 
 // Network is one isolated L2 segment: a VLAN on the access side, a VNI
@@ -94,6 +98,7 @@ func Merge(file, api Spec) (Spec, error) {
 		Networks: append(append([]Network(nil), file.Networks...), api.Networks...),
 		Trunks:   append(append([]Trunk(nil), file.Trunks...), api.Trunks...),
 		ACLs:     append(append([]Rule(nil), file.ACLs...), api.ACLs...),
+		merged:   true, apiRulesFrom: len(file.ACLs),
 	}
 	for i, n := range api.Networks {
 		for _, f := range file.Networks {

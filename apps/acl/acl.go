@@ -82,12 +82,21 @@ func Compute(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
 			decl["net/"+n.Name] = fs
 		}
 	}
-	for i, r := range p.Rules() {
-		if fs := ruleFlows(r, pipeline.ACLFirstRule-uint16(i), p, sw); len(fs) > 0 {
+	for _, r := range p.Rules() {
+		if fs := ruleFlows(r, rulePriority(r), p, sw); len(fs) > 0 {
 			decl[RuleKey(r.Name)] = fs
 		}
 	}
 	return decl
+}
+
+// rulePriority is a rule's flows' priority: by its place among the rules
+// of its source (file or API), each source in its own band.
+func rulePriority(r network.CompiledRule) uint16 {
+	if r.FromAPI {
+		return pipeline.ACLFirstAPIRule - uint16(r.Index)
+	}
+	return pipeline.ACLFirstRule - uint16(r.Index)
 }
 
 // networkFlows are a network's conntrack plumbing and default policy.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/internal/apptest"
 	"github.com/loomsdn/loom/network"
 )
@@ -79,5 +80,33 @@ func TestPortRuleOnlyWhereThePortIs(t *testing.T) {
 	a.SwitchUp(ctx, sw)
 	if len(ctx.Flows) != 0 {
 		t.Fatalf("declared %v", ctx.Flows)
+	}
+}
+
+// Each source numbers its own rules: a rule added to the config file
+// leaves every flow of the API's rules as it was, and the API's rules
+// still apply after all of the file's.
+func TestAddingAFileRuleRenumbersNoAPIRule(t *testing.T) {
+	nets := []network.Network{{Name: "blue", VLAN: 10}}
+	api := network.Spec{ACLs: []network.Rule{{Name: "api-ssh", Network: "blue", Proto: "tcp", DstPort: "22", Action: "deny"}}}
+	merged := func(file ...network.Rule) *network.Policy {
+		spec, err := network.Merge(network.Spec{Networks: nets, ACLs: file}, api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return compile(t, spec)
+	}
+	before := Compute(merged(network.Rule{Name: "web", Network: "blue", Proto: "tcp", DstPort: "80", Action: "allow"}), sw)
+	after := Compute(merged(network.Rule{Name: "web", Network: "blue", Proto: "tcp", DstPort: "80", Action: "allow"},
+		network.Rule{Name: "dns", Network: "blue", Proto: "udp", DstPort: "53", Action: "allow"}), sw)
+	if a, b := apptest.Text(map[string][]flow.Flow{"k": before[RuleKey("api-ssh")]}), apptest.Text(map[string][]flow.Flow{"k": after[RuleKey("api-ssh")]}); a != b || a == "" {
+		t.Fatalf("the API's rule changed with a file rule added:\n%s\nthen:\n%s", a, b)
+	}
+	for _, f := range after[RuleKey("dns")] {
+		for _, g := range after[RuleKey("api-ssh")] {
+			if f.Priority <= g.Priority {
+				t.Fatalf("the file's new rule (priority %d) is not above the API's (%d)", f.Priority, g.Priority)
+			}
+		}
 	}
 }

@@ -74,7 +74,7 @@ func TestAppIDsAreUnique(t *testing.T) {
 }
 
 func TestACLRulesFitTheirBand(t *testing.T) {
-	if ACLLastRule <= ACLNeighbour || ACLFirstRule >= ACLEstablished {
-		t.Fatalf("rules %d..%d run into the fixed priorities", ACLLastRule, ACLFirstRule)
+	if ACLLastAPIRule <= ACLNeighbour || ACLFirstRule >= ACLEstablished || ACLFirstAPIRule >= ACLLastRule {
+		t.Fatalf("rules %d..%d and %d..%d run into each other or the fixed priorities", ACLLastRule, ACLFirstRule, ACLLastAPIRule, ACLFirstAPIRule)
 	}
 }

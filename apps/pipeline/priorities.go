@@ -18,15 +18,19 @@ const (
 	// acl: IP of a stateful network through conntrack.
 	ACLTrack uint16 = 100
 
-	// acl-rules: conntrack's verdicts, the rules in order (the first at
-	// ACLFirstRule, each next one lower), the neighbour discovery a
+	// acl-rules: conntrack's verdicts, the rules in order (the config
+	// file's first, from ACLFirstRule down, then the API's, from
+	// ACLFirstAPIRule down: each source has its own band, so a rule added
+	// to one renumbers nothing of the other), the neighbour discovery a
 	// default deny still lets through, the network's default.
-	ACLInvalid     uint16 = 65100
-	ACLEstablished uint16 = 65000
-	ACLFirstRule   uint16 = 60000
-	ACLLastRule    uint16 = ACLFirstRule - network.MaxRules + 1
-	ACLNeighbour   uint16 = 3
-	ACLDefault     uint16 = 1
+	ACLInvalid      uint16 = 65100
+	ACLEstablished  uint16 = 65000
+	ACLFirstRule    uint16 = 60000
+	ACLLastRule     uint16 = ACLFirstRule - network.MaxRulesPerSource + 1
+	ACLFirstAPIRule uint16 = ACLLastRule - 1
+	ACLLastAPIRule  uint16 = ACLFirstAPIRule - network.MaxRulesPerSource + 1
+	ACLNeighbour    uint16 = 3
+	ACLDefault      uint16 = 1
 
 	// l2-learn and l2-forward: learned MACs above the tunnel's remote
 	// MACs and bypass (a MAC that arrives locally wins at once), the
