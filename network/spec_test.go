@@ -28,7 +28,7 @@ func TestRuleLimitsPerSource(t *testing.T) {
 	}
 	last := p.Rules()[len(p.Rules())-1]
 	if !last.FromAPI || last.Index != MaxRulesPerSource-1 || p.Rules()[0].FromAPI || p.Rules()[0].Index != 0 {
-		t.Fatalf("first %+v, last %+v", p.Rules()[0].Rule.Name, last.Rule.Name)
+		t.Fatalf("first %+v, last %+v", p.Rules()[0].Name, last.Name)
 	}
 	over, _ := Merge(full, Spec{ACLs: rules("a", MaxRulesPerSource+1)})
 	if _, err := Compile(over); err == nil || !strings.Contains(err.Error(), "through the API; at most") {
