@@ -212,6 +212,9 @@ type Static struct {
 
 // StaticFlow is one configured flow.
 type StaticFlow struct {
+	// Name, when set, keys the flow (unique among the static flows);
+	// otherwise its content does.
+	Name string `yaml:"name"`
 	// Switch is a datapath id ("0x00000000000000c1") or "*" for all.
 	Switch string `yaml:"switch"`
 	// Flow is in ovs-ofctl syntax: "table=1, priority=500,dl_dst=... actions=output:2".
@@ -347,10 +350,15 @@ func (c Config) Validate() error {
 	if err := c.validateDiscovery(); err != nil {
 		return err
 	}
+	staticNames := map[string]bool{}
 	for i, sf := range c.Apps.Static.Flows {
 		if _, _, _, err := sf.Parse(); err != nil {
 			return fieldErr(fmt.Sprintf("apps.static.flows[%d]", i), "%v", err)
 		}
+		if sf.Name != "" && staticNames[sf.Name] {
+			return fieldErr(fmt.Sprintf("apps.static.flows[%d].name", i), "%q names another static flow too", sf.Name)
+		}
+		staticNames[sf.Name] = true
 	}
 	if d := time.Duration(c.OVSDBProbeInterval); d < 100*time.Millisecond || d > 5*time.Minute {
 		return fieldErr("ovsdb_probe_interval", "%v is outside 100ms..5m", d)

@@ -36,6 +36,9 @@ func (t Table) Check(f Flow) error {
 	if f.Table != t.ID {
 		return fmt.Errorf("flow for table %d checked against table %d (%s)", f.Table, t.ID, t.Name)
 	}
+	if f.Goto && f.GotoTable <= f.Table {
+		return fmt.Errorf("goto_table:%d is not after table %d (OpenFlow only goes forward): %s", f.GotoTable, f.Table, f)
+	}
 	if extra := f.Match.Fields() &^ t.Match; extra != 0 {
 		return fmt.Errorf("table %d (%s) does not allow matching on %s (allowed: %s): %s", t.ID, t.Name, extra, t.Match, f)
 	}

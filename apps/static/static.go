@@ -5,6 +5,7 @@ package static
 
 import (
 	"fmt"
+	"hash/fnv"
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/apps/pipeline"
@@ -14,16 +15,31 @@ import (
 // ID is the static app's cookie id.
 const ID = pipeline.AppStatic
 
-// Entry is one configured flow: on one switch (DPID) or on all (All).
+// Entry is one configured flow: on one switch (DPID) or on all (All),
+// under its Name when it has one.
 type Entry struct {
 	All  bool
 	DPID uint64
 	Flow flow.Flow
+	Name string
+}
+
+// key is what the entry's flow is declared under: its name, or else its
+// content, never its place in the list, so removing an entry removes its
+// flow and no other entry's flow moves.
+func (e Entry) key() string {
+	if e.Name != "" {
+		return "name/" + e.Name
+	}
+	h := fnv.New64a()
+	h.Write([]byte(e.Flow.String()))
+	return fmt.Sprintf("flow/%016x", h.Sum64())
 }
 
 // App declares the configured flows on each switch that connects.
 type App struct {
-	entries []Entry
+	entries           []Entry
+	apps.Declarations // the keys declared per switch: an entry removed from the config is withdrawn
 }
 
 // New returns the app for entries.
@@ -38,13 +54,17 @@ func (a *App) ID() flow.AppID { return ID }
 // Tables implements apps.App: static flows go into other apps' tables.
 func (a *App) Tables() []flow.Table { return nil }
 
-// SwitchUp implements apps.SwitchHandler.
+// SwitchUp implements apps.SwitchHandler: exactly the configured flows,
+// withdrawing those an earlier run declared that the config no longer
+// lists.
 func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
-	for i, e := range a.entries {
+	decl := map[string][]flow.Flow{}
+	for _, e := range a.entries {
 		if e.All || e.DPID == sw.DPID {
-			ctx.Set(sw.DPID, fmt.Sprintf("flow/%d", i), e.Flow)
+			decl[e.key()] = []flow.Flow{e.Flow}
 		}
 	}
+	a.Replace(ctx, sw.DPID, decl)
 }
 
 // SwitchDown implements apps.SwitchHandler.

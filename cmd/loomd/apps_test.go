@@ -16,7 +16,7 @@ import (
 // declared by its owner, every id the registry's, and the controller
 // accepts them (names, ids, tables, next tables, input order).
 func TestLoomdAppsFormTheRegisteredPipeline(t *testing.T) {
-	list, err := pipelineApps(config.Default(), topology.New(), network.NewHolder(nil), nil)
+	list, err := pipelineApps(config.Default(), topology.New(), network.NewHolder(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestAppSectionsAreClaimedAndChecked(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", text, err)
 		}
-		_, err = pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil)
+		_, err = pipelineApps(cfg, topology.New(), network.NewHolder(nil))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
 		}
@@ -66,7 +66,7 @@ func TestAppSectionsAreClaimedAndChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil); err != nil {
+	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil)); err != nil {
 		t.Fatalf("a valid sflow section: %v", err)
 	}
 }
@@ -89,5 +89,31 @@ func TestReloadComparesAppSectionsByContent(t *testing.T) {
 	changed := parse("apps:\n  sflow: {targets: [\"127.0.0.1:6344\"]}\n")
 	if reflect.DeepEqual(withoutNetworks(parse(before)), withoutNetworks(changed)) {
 		t.Fatal("a changed collector reads as no change")
+	}
+}
+
+// A static flow the running pipeline would refuse is refused at start
+// and by --check-config, naming the entry.
+func TestStaticFlowsAreCheckedAgainstThePipeline(t *testing.T) {
+	for flowText, want := range map[string]string{
+		"table=4, priority=10,dl_type=0x0800,nw_proto=6,tp_dst=80 actions=drop": "apps.static.flows[0].flow: table 4 (l2-forward) does not allow matching on",
+		"table=3, priority=10 actions=goto_table:1":                             "apps.static.flows[0].flow: goto_table:1 is not after table 3",
+		"table=9, priority=10 actions=drop":                                     "apps.static.flows[0].flow: no table 9 in the pipeline",
+	} {
+		cfg, err := config.Parse([]byte("apps:\n  static:\n    flows:\n      - {switch: \"*\", flow: \""+flowText+"\"}\n"), "t.yaml")
+		if err != nil {
+			t.Fatalf("%s: %v", flowText, err)
+		}
+		_, err = pipelineApps(cfg, topology.New(), network.NewHolder(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", flowText, err, want)
+		}
+	}
+	cfg, err := config.Parse([]byte("apps:\n  static:\n    flows:\n      - {switch: \"*\", flow: \"table=0, priority=2000,dl_type=0x88cc actions=drop\"}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil)); err != nil {
+		t.Fatalf("a valid static flow: %v", err)
 	}
 }

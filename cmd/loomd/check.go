@@ -27,7 +27,7 @@ func checkConfigFile(path, apiAddr string, out io.Writer) error {
 		return err
 	}
 	// The sections apps read themselves are checked by the apps.
-	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil), nil); err != nil {
+	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil)); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	fmt.Fprintf(out, "config %s: valid (%d networks, %d trunks, %d ACL rules)\n", path, len(cfg.Networks), len(cfg.Trunks), len(cfg.ACLs))

@@ -121,11 +121,6 @@ func run(args []string) error {
 	defer func() { cleanup(started) }() // after db.Close: a failed first start leaves no file behind
 	defer db.Close()
 
-	var statics []static.Entry
-	for _, sf := range cfg.Apps.Static.Flows {
-		all, dpid, f, _ := sf.Parse() // validated with the config
-		statics = append(statics, static.Entry{All: all, DPID: dpid, Flow: f})
-	}
 	top := topology.New()
 	if data, err := db.LoadTopology(); err != nil {
 		return fmt.Errorf("database %s: %w", *dbPath, err)
@@ -153,7 +148,7 @@ func run(args []string) error {
 	if cfg.Flows.Foreign == "remove" {
 		foreign = controller.RemoveForeign
 	}
-	appList, err := pipelineApps(cfg, top, holder, statics)
+	appList, err := pipelineApps(cfg, top, holder)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", *cfgPath, err)
 	}
@@ -399,7 +394,7 @@ func newAPIServer(a *northbound.API, reg prometheus.Registerer, log *logrus.Logg
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline).
 // An app that reads its own config section gets it here; a section no
 // app reads is refused, naming the key.
-func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, statics []static.Entry) ([]apps.App, error) {
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder) ([]apps.App, error) {
 	meshTop, portType := top, cfg.Tunnels.Type
 	if portType == "none" {
 		meshTop, portType = nil, "" // no mesh: the tunnel app computes nothing and keeps no port
@@ -417,7 +412,7 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		l2.New(l2.Options{MaxMACs: cfg.Apps.L2.MaxMACs, HoldDown: time.Duration(cfg.Apps.L2.MoveHoldDown),
 			SpoofHold: time.Duration(cfg.Apps.L2.SpoofHold), Topology: top,
 			VLANs: vl, Learn: pipeline.L2Learn, Forward: pipeline.L2Forward}),
-		static.New(statics),
+		static.New(staticEntries(cfg)),
 		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
 		section(sflow.New(cfg.Apps.Section(sflow.Name))),
 	}
@@ -429,6 +424,9 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 		names = append(names, a.Name())
 	}
 	if err := cfg.Apps.Unclaimed(names); err != nil {
+		return nil, err
+	}
+	if err := checkStatics(cfg, list); err != nil {
 		return nil, err
 	}
 	return list, nil
