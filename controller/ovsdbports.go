@@ -37,7 +37,6 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 			continue
 		}
 		want := h.wantedPorts(snap.Name, b, declarers)
-		mayAdd := h.ours(snap.Name, b, true)
 		for _, p := range b.Ports {
 			w, wanted := want[p.Name]
 			switch {
@@ -57,7 +56,9 @@ func (h *hypervisors) declaredPorts(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 				})
 			}
 		}
-		if !mayAdd {
+		// Asked only when there is something to add: the check logs a
+		// refusal, and a bridge with nothing to add has nothing to refuse.
+		if len(want) == 0 || !h.ours(snap.Name, b, true) {
 			continue
 		}
 		for name, w := range want {

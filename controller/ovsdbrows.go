@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"sort"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 
@@ -28,7 +29,9 @@ func (h *hypervisors) declaredRows(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 			continue
 		}
 		want := h.wantedRows(snap.Name, b, declarers)
-		mayAdd := h.ours(snap.Name, b, true)
+		// Asked only when a row is to be made or rewritten: the check logs
+		// a refusal, and a bridge with nothing to change has none.
+		mayAdd := sync.OnceValue(func() bool { return h.ours(snap.Name, b, true) })
 		columns := map[string]bool{}
 		for c := range want {
 			columns[c] = true
@@ -43,7 +46,7 @@ func (h *hypervisors) declaredRows(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 }
 
 // reconcileRow brings one column of b to what the apps want.
-func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, column string, want map[string]rowOwner, mayAdd bool) {
+func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, column string, want map[string]rowOwner, mayAdd func() bool) {
 	w, wanted := want[column]
 	have, has := b.Attached[column]
 	what := column + " of bridge " + b.Name
@@ -51,7 +54,7 @@ func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, 
 	case wanted && has && have.Owner == w.app && ovsdb.SameRow(have.Row, w.row):
 		// held as wanted
 	case wanted && has && have.Owner == w.app:
-		if mayAdd {
+		if mayAdd() {
 			h.ovsdbDo(hv, b.Name, "column", column, "updated the "+what+" for "+w.app, func(ctx context.Context) error {
 				return cl.UpdateAttached(ctx, b.Name, column, have.UUID, w.row, w.app)
 			})
@@ -60,7 +63,7 @@ func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, 
 		h.c.warnOnce("row-foreign/"+hv+"/"+b.Name+"/"+column, h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "column": column, "app": w.app}),
 			"the bridge already has a "+column+" setting Loom did not make for this app; Loom leaves it alone")
 	case wanted:
-		if mayAdd {
+		if mayAdd() {
 			h.ovsdbDo(hv, b.Name, "column", column, "set the "+what+" for "+w.app, func(ctx context.Context) error {
 				return cl.SetAttached(ctx, b.Name, column, w.row, w.app)
 			})
