@@ -165,8 +165,7 @@ func newGet(o *options) *cobra.Command {
 // newGetVM is `get vm NAME|UUID|MAC`.
 func newGetVM(o *options) *cobra.Command {
 	return &cobra.Command{Use: "vm IFACE-ID|VM-UUID|MAC", Short: "a VM's ports: where, network, IPs, ACL rules and flows",
-		Example: "  loomctl get vm centos01\n  loomctl get vm 52:54:00:aa:bb:01 -o json",
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			conn, err := o.dial()
 			if err != nil {

@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline for each request")
 	root.AddCommand(newGet(o), newStatus(o), newWatch(o), newTopology(o), newFlows(o),
 		newNet(o), newTrunk(o), newACL(o), newPlan(o), newReload(o), newForget(o), newVersion(o))
+	withExamples(root)
 	return root
 }
 

@@ -16,7 +16,6 @@ var version = "dev"
 // server's when it answers (an unreachable server is said, not fatal).
 func newVersion(o *options) *cobra.Command {
 	return &cobra.Command{Use: "version", Short: "loomctl's version and the server's", Args: cobra.NoArgs,
-		Example: "  loomctl version\n  loomctl version --server 192.0.2.5:9652",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "client: %s (%s)\n", version, runtime.Version())
