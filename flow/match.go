@@ -128,6 +128,12 @@ func (m Match) InPortValue() (uint32, bool) { return m.inPort, m.set&fInPort != 
 // EthSrcValue is the eth_src the match requires, if any.
 func (m Match) EthSrcValue() (MAC, bool) { return m.ethSrc, m.set&fEthSrc != 0 }
 
+// VLANValue is the VLAN id the match requires, if it requires a tagged
+// frame of one.
+func (m Match) VLANValue() (uint16, bool) {
+	return m.vlanVID & 0xfff, m.set&fVLAN != 0 && m.vlanVID&vlanPresent != 0
+}
+
 // EthDstValue is the eth_dst the match requires, if any.
 func (m Match) EthDstValue() (MAC, bool) { return m.ethDst, m.set&fEthDst != 0 }
 

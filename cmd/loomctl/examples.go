@@ -27,7 +27,9 @@ var examples = map[string][]string{
 	"loomctl watch":           {"loomctl watch", "loomctl watch --from 1733130000000123"},
 	"loomctl topology":        {"loomctl topology --format dot | dot -Tsvg > net.svg"},
 	"loomctl flows": {
-		"loomctl flows --switch kvm01/vswitch02",
+		"loomctl flows",
+		"loomctl flows --network web",
+		"loomctl flows --switch kvm01/vswitch02 --port centos01_port1",
 		"loomctl flows --switch vswitch02 --app acl",
 		"loomctl flows --switch 0xc1 --installed",
 		"loomctl flows --switch 0xc1 --diff",

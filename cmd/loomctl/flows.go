@@ -15,12 +15,14 @@ func newFlows(o *options) *cobra.Command {
 		diff      bool
 		app       string
 		errs      bool
+		netArg    string
+		portArg   string
 	)
-	cmd := &cobra.Command{Use: "flows --switch SWITCH [--installed | --diff | --errors]",
-		Short: "A switch's desired flows, installed flows, pending difference, or recent errors", Args: cobra.NoArgs,
+	cmd := &cobra.Command{Use: "flows [--switch SWITCH] [--installed | --diff | --errors] [--network N] [--port P] [--app A]",
+		Short: "Desired or installed flows (every switch, or one), a switch's pending difference, or its recent errors", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if swArg == "" {
-				return fmt.Errorf("--switch: required (a datapath id like 0xc1, a bridge name, or hypervisor/bridge)")
+			if swArg == "" && (diff || errs) {
+				return fmt.Errorf("--switch: required with --diff and --errors (a datapath id like 0xc1, a bridge name, or hypervisor/bridge)")
 			}
 			conn, err := o.dial()
 			if err != nil {
@@ -30,9 +32,11 @@ func newFlows(o *options) *cobra.Command {
 			c := pb.NewFlowServiceClient(conn)
 			ctx, cancel := o.ctx()
 			defer cancel()
-			sw, err := resolveSwitch(ctx, pb.NewTopologyServiceClient(conn), swArg)
-			if err != nil {
-				return fmt.Errorf("--switch: %w", err)
+			var sw uint64
+			if swArg != "" {
+				if sw, err = resolveSwitch(ctx, pb.NewTopologyServiceClient(conn), swArg); err != nil {
+					return fmt.Errorf("--switch: %w", err)
+				}
 			}
 			w := cmd.OutOrStdout()
 			switch {
@@ -61,27 +65,42 @@ func newFlows(o *options) *cobra.Command {
 					return t
 				})
 			}
-			r, err := c.ListFlows(ctx, &pb.ListFlowsRequest{Dpid: sw, Installed: installed, App: app})
+			r, err := c.ListFlows(ctx, &pb.ListFlowsRequest{Dpid: sw, Installed: installed, App: app, Network: netArg, Port: portArg})
 			if err != nil {
 				return err
 			}
 			return render(w, o.output, r, func() *table {
+				// One switch asked for: its flows. Every switch: a SWITCH column first.
+				lead := func(f *pb.Flow) []any {
+					if sw != 0 {
+						return nil
+					}
+					return []any{dpid(f.Dpid)}
+				}
+				head := func(cols ...string) []string {
+					if sw != 0 {
+						return cols
+					}
+					return append([]string{"SWITCH"}, cols...)
+				}
 				if installed {
-					t := &table{header: []string{"COOKIE", "APP", "PACKETS", "AGE", "FLOW"}}
+					t := &table{header: head("COOKIE", "APP", "PACKETS", "AGE", "FLOW")}
 					for _, f := range r.Flows {
-						t.add(fmt.Sprintf("0x%016x", f.Cookie), f.App, f.Packets, fmt.Sprintf("%ds", f.AgeSeconds), f.Text)
+						t.add(append(lead(f), fmt.Sprintf("0x%016x", f.Cookie), f.App, f.Packets, fmt.Sprintf("%ds", f.AgeSeconds), f.Text)...)
 					}
 					return t
 				}
-				t := &table{header: []string{"APP", "KEY", "COOKIE", "FLOW"}}
+				t := &table{header: head("APP", "KEY", "COOKIE", "FLOW")}
 				for _, f := range r.Flows {
-					t.add(f.App, f.Key, fmt.Sprintf("0x%016x", f.Cookie), f.Text)
+					t.add(append(lead(f), f.App, f.Key, fmt.Sprintf("0x%016x", f.Cookie), f.Text)...)
 				}
 				return t
 			})
 		}}
 	f := cmd.Flags()
-	f.StringVar(&swArg, "switch", "", "the switch: datapath id (0xc1), bridge name (vswitch02) or hypervisor/bridge (kvm01/vswitch02)")
+	f.StringVar(&swArg, "switch", "", "only this switch: datapath id (0xc1), bridge name (vswitch02) or hypervisor/bridge (kvm01/vswitch02); default every switch")
+	f.StringVar(&netArg, "network", "", "only flows matching this network's VLAN")
+	f.StringVar(&portArg, "port", "", "only flows matching in_port of the port of this name")
 	f.BoolVar(&installed, "installed", false, "what the switch holds now, with counters")
 	f.BoolVar(&diff, "diff", false, "what the next reconcile would change")
 	f.BoolVar(&errs, "errors", false, "the switch's recent errors, with the app that caused each")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus/hooks/test"
 
+	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/api"
 	"github.com/loomsdn/loom/controller/northbound"
@@ -40,7 +41,8 @@ func server(t *testing.T) string {
 	top.SetLink(topology.NewLink(topology.Endpoint{DPID: 0xa1, Port: 2}, topology.Endpoint{DPID: 0xc1, Port: 2}), true)
 	top.HostSeen("52:54:00:aa:bb:01", 0xc1, 1, "172.16.123.101", time.Unix(1_800_000_000, 0))
 	fixed := time.Unix(1_800_000_000, 0)
-	ctl, err := controller.New(controller.Config{Log: log, Topology: top, Now: func() time.Time { return fixed }})
+	// l2's tables, so API clients' flows have a pipeline to go in.
+	ctl, err := controller.New(controller.Config{Log: log, Topology: top, Now: func() time.Time { return fixed }}, l2.New(l2.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		"get ports --switch 0xdead":               "InvalidArgument: dpid: no switch 0x000000000000dead",
 		"get ports --switch vswitch09":            `--switch: switch "vswitch09": no switch has that datapath id, bridge or hypervisor/bridge`,
 		"flows --switch 0xdead":                   "InvalidArgument: dpid: no switch 0x000000000000dead is connected, known or has flows",
-		"flows --switch kvm01/vswitch02 --app l3": `InvalidArgument: app: no app "l3" (apps: external)`,
+		"flows --switch kvm01/vswitch02 --app l3": `InvalidArgument: app: no app "l3" (apps: external, l2)`,
 		"get switches -o xml":                     "--output: \"xml\" is not table, json or yaml",
 		"get bridges":                             "get \"bridges\" what?",
 		"topology --format svg":                   "--format: \"svg\" is not supported",

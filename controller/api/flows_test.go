@@ -110,8 +110,17 @@ func TestExternalFlowsAreReconciledLikeAnyApps(t *testing.T) {
 	if _, err := fc.DeleteFlows(ctx(t), &pb.DeleteFlowsRequest{Client: "guard", Dpid: 0xc1, Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fc.ListFlows(ctx(t), &pb.ListFlowsRequest{Installed: true}); code(err) != codes.InvalidArgument {
-		t.Fatalf("no dpid: %v", err)
+	// No dpid: every switch, each flow naming its own.
+	all, err := fc.ListFlows(ctx(t), &pb.ListFlowsRequest{Installed: true})
+	if err != nil || len(all.Flows) == 0 || all.Flows[0].Dpid != 0xc1 {
+		t.Fatalf("every switch's installed flows: %v, %v", all, err)
+	}
+	for req, field := range map[*pb.ListFlowsRequest]string{
+		{Network: "nosuch"}: "network", {Port: "nosuch"}: "port", {App: "l3"}: "app", {Dpid: 0x99}: "dpid",
+	} {
+		if _, err := fc.ListFlows(ctx(t), req); code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), field+": ") {
+			t.Errorf("ListFlows %v: %v, want InvalidArgument naming %s", req, err, field)
+		}
 	}
 }
 

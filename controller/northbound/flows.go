@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/loomsdn/loom/controller"
@@ -12,44 +11,6 @@ import (
 	"github.com/loomsdn/loom/openflow"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
-
-// ListFlows implements FlowService.
-func (a *API) ListFlows(ctx context.Context, req *pb.ListFlowsRequest) (*pb.ListFlowsResponse, error) {
-	if req.GetDpid() == 0 {
-		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: "required"}
-	}
-	if err := a.knownSwitch(req.GetDpid()); err != nil {
-		return nil, err
-	}
-	if app := req.GetApp(); app != "" && !a.knownApp(app) {
-		return nil, &controller.InvalidArgumentError{Field: "app", Reason: fmt.Sprintf("no app %q (apps: %s)", app, strings.Join(a.rt.AppNames(), ", "))}
-	}
-	resp := &pb.ListFlowsResponse{}
-	if !req.GetInstalled() {
-		for _, c := range a.rt.Declared(req.GetDpid()) {
-			if req.GetApp() != "" && c.App != req.GetApp() {
-				continue
-			}
-			resp.Flows = append(resp.Flows, &pb.Flow{Text: c.Flow.String(), App: c.App, Key: c.Key,
-				Cookie: uint64(c.Flow.Cookie), Table: uint32(c.Flow.Table), Priority: uint32(c.Flow.Priority)})
-		}
-		sort.Slice(resp.Flows, func(i, j int) bool { return resp.Flows[i].Text < resp.Flows[j].Text })
-		return resp, nil
-	}
-	stats, err := a.rt.InstalledFlows(ctx, req.GetDpid())
-	if err != nil {
-		return nil, err
-	}
-	for _, fs := range stats {
-		pf := &pb.Flow{Text: describeInstalled(fs), Cookie: fs.Cookie, Table: uint32(fs.TableID), Priority: uint32(fs.Priority),
-			Packets: fs.Packets, Bytes: fs.Bytes, AgeSeconds: fs.DurationSec}
-		if c := flow.Cookie(fs.Cookie); c.IsLoom() {
-			pf.App = a.rt.AppName(c.App())
-		}
-		resp.Flows = append(resp.Flows, pf)
-	}
-	return resp, nil
-}
 
 // knownSwitch says why dpid names no switch Loom knows (Runtime.Knows):
 // an empty answer for a typo would look like a switch with nothing on it.

@@ -2431,6 +2431,7 @@ type Flow struct {
 	Packets       uint64                 `protobuf:"varint,7,opt,name=packets,proto3" json:"packets,omitempty"`
 	Bytes         uint64                 `protobuf:"varint,8,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	AgeSeconds    uint32                 `protobuf:"varint,9,opt,name=age_seconds,json=ageSeconds,proto3" json:"age_seconds,omitempty"`
+	Dpid          uint64                 `protobuf:"varint,10,opt,name=dpid,proto3" json:"dpid,omitempty"` // the switch it is on (or wanted on)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2528,11 +2529,20 @@ func (x *Flow) GetAgeSeconds() uint32 {
 	return 0
 }
 
+func (x *Flow) GetDpid() uint64 {
+	if x != nil {
+		return x.Dpid
+	}
+	return 0
+}
+
 type ListFlowsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"` // 0: every switch (every switch Loom knows; with installed, every connected one)
 	Installed     bool                   `protobuf:"varint,2,opt,name=installed,proto3" json:"installed,omitempty"`
-	App           string                 `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"` // only this app's (desired view)
+	App           string                 `protobuf:"bytes,3,opt,name=app,proto3" json:"app,omitempty"`         // only this app's (desired view)
+	Network       string                 `protobuf:"bytes,4,opt,name=network,proto3" json:"network,omitempty"` // only flows matching that network's VLAN
+	Port          string                 `protobuf:"bytes,5,opt,name=port,proto3" json:"port,omitempty"`       // only flows matching in_port of the port of that name
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2584,6 +2594,20 @@ func (x *ListFlowsRequest) GetInstalled() bool {
 func (x *ListFlowsRequest) GetApp() string {
 	if x != nil {
 		return x.App
+	}
+	return ""
+}
+
+func (x *ListFlowsRequest) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
+}
+
+func (x *ListFlowsRequest) GetPort() string {
+	if x != nil {
+		return x.Port
 	}
 	return ""
 }
@@ -4641,7 +4665,7 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\x04port\x18\x06 \x01(\v2\r.loom.v1.PortH\x00R\x04port\x12#\n" +
 	"\x04link\x18\a \x01(\v2\r.loom.v1.LinkH\x00R\x04link\x12#\n" +
 	"\x04host\x18\b \x01(\v2\r.loom.v1.HostH\x00R\x04hostB\b\n" +
-	"\x06object\"\xd9\x01\n" +
+	"\x06object\"\xed\x01\n" +
 	"\x04Flow\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x10\n" +
@@ -4652,11 +4676,15 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\apackets\x18\a \x01(\x04R\apackets\x12\x14\n" +
 	"\x05bytes\x18\b \x01(\x04R\x05bytes\x12\x1f\n" +
 	"\vage_seconds\x18\t \x01(\rR\n" +
-	"ageSeconds\"V\n" +
+	"ageSeconds\x12\x12\n" +
+	"\x04dpid\x18\n" +
+	" \x01(\x04R\x04dpid\"\x84\x01\n" +
 	"\x10ListFlowsRequest\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x1c\n" +
 	"\tinstalled\x18\x02 \x01(\bR\tinstalled\x12\x10\n" +
-	"\x03app\x18\x03 \x01(\tR\x03app\"8\n" +
+	"\x03app\x18\x03 \x01(\tR\x03app\x12\x18\n" +
+	"\anetwork\x18\x04 \x01(\tR\anetwork\x12\x12\n" +
+	"\x04port\x18\x05 \x01(\tR\x04port\"8\n" +
 	"\x11ListFlowsResponse\x12#\n" +
 	"\x05flows\x18\x01 \x03(\v2\r.loom.v1.FlowR\x05flows\"I\n" +
 	"\n" +
