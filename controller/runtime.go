@@ -97,6 +97,13 @@ func (c *Controller) ready(dpid uint64) (*session, error) {
 	return s, nil
 }
 
+// SwitchReady says why dpid names no ready switch (nil: it does), so a request
+// to a switch can name its dpid before what it asks of it.
+func (c *Controller) SwitchReady(dpid uint64) error {
+	_, err := c.ready(dpid)
+	return err
+}
+
 // InstalledFlows reads dpid's flow table from the switch.
 func (c *Controller) InstalledFlows(ctx context.Context, dpid uint64) ([]openflow.FlowStats, error) {
 	s, err := c.ready(dpid)
@@ -166,6 +173,14 @@ func externalOwner(client, key string) (owner, error) {
 		return owner{}, &InvalidArgumentError{Field: "key", Reason: "required, at most 256 bytes, no NUL"}
 	}
 	return owner{app: externalApp, key: client + "/" + key}, nil
+}
+
+// CheckExternalOwner says why client and key name no API client's
+// declaration (nil: they do), so a request can be refused for who asks
+// before what it asks is read.
+func CheckExternalOwner(client, key string) error {
+	_, err := externalOwner(client, key)
+	return err
 }
 
 // SetExternalFlows declares an API client's flows for dpid under key,

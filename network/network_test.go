@@ -142,6 +142,12 @@ func TestMergeRefusesANameInBoth(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Path != "networks[2].name" {
 		t.Fatalf("got %v", err)
 	}
+	// A trunk is named by its port: one port, one trunk, whoever declares it.
+	file.Trunks = []Trunk{{Port: "uplink", VLANs: []int{10}}}
+	_, err = Merge(file, Spec{Trunks: []Trunk{{Port: "uplink", VLANs: []int{20}}}})
+	if !errors.As(err, &fe) || fe.Path != "trunks[1].port" {
+		t.Fatalf("a trunk in both: %v", err)
+	}
 }
 
 func TestRuleEthTypesFollowFromFields(t *testing.T) {

@@ -107,6 +107,13 @@ func Merge(file, api Spec) (Spec, error) {
 			}
 		}
 	}
+	for i, tr := range api.Trunks {
+		for _, f := range file.Trunks {
+			if f.Port == tr.Port {
+				return out, fieldErr(fmt.Sprintf("trunks[%d].port", len(file.Trunks)+i), "%q is already declared in the config file", tr.Port)
+			}
+		}
+	}
 	for i, r := range api.ACLs {
 		for _, f := range file.ACLs {
 			if f.Name == r.Name {

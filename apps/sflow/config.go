@@ -42,11 +42,18 @@ func ParseConfig(section *yaml.Node) (Config, error) {
 	if err := config.DecodeSection(Name, section, &c); err != nil {
 		return Config{}, err
 	}
+	seen := map[netip.AddrPort]int{}
 	for i, t := range c.Targets {
 		ap, err := netip.ParseAddrPort(t)
 		if err != nil || ap.Port() == 0 {
 			return Config{}, fmt.Errorf("apps.sflow.targets[%d]: %q is not an IP:port (a collector's address, [addr]:port for IPv6)", i, t)
 		}
+		// OVSDB refuses a set with a value twice: the row could never be
+		// written, and Loom would retry it forever.
+		if j, dup := seen[ap]; dup {
+			return Config{}, fmt.Errorf("apps.sflow.targets[%d]: %q is the collector of targets[%d] again", i, t, j)
+		}
+		seen[ap] = i
 	}
 	switch {
 	case c.Sampling < 1:

@@ -69,15 +69,19 @@ func TestBridgesLimitWhereItSamples(t *testing.T) {
 
 func TestBadConfigNamesTheField(t *testing.T) {
 	for text, want := range map[string]string{
-		"apps:\n  sflow:\n    targets: [collector:6343]\n":   `apps.sflow.targets[0]: "collector:6343" is not an IP:port`,
-		"apps:\n  sflow:\n    targets: [\"10.0.0.1\"]\n":     `apps.sflow.targets[0]`,
-		"apps:\n  sflow:\n    targets: [\"10.0.0.1:0\"]\n":   `apps.sflow.targets[0]`,
-		"apps:\n  sflow:\n    sampling: 0\n":                 `apps.sflow.sampling: 0`,
-		"apps:\n  sflow:\n    header: 1000\n":                `apps.sflow.header: 1000`,
-		"apps:\n  sflow:\n    polling: -1\n":                 `apps.sflow.polling: -1`,
-		"apps:\n  sflow:\n    bridges: [\"\"]\n":             `apps.sflow.bridges[0]`,
-		"apps:\n  sflow:\n    targets: []\n    samplng: 5\n": `apps.sflow: line 4: unknown key "samplng" (did you mean "sampling"?)`,
-		"apps:\n  sflow:\n    sampling: many\n":              `apps.sflow: line 3: cannot unmarshal`,
+		"apps:\n  sflow:\n    targets: [collector:6343]\n": `apps.sflow.targets[0]: "collector:6343" is not an IP:port`,
+		"apps:\n  sflow:\n    targets: [\"10.0.0.1\"]\n":   `apps.sflow.targets[0]`,
+		"apps:\n  sflow:\n    targets: [\"10.0.0.1:0\"]\n": `apps.sflow.targets[0]`,
+		"apps:\n  sflow:\n    sampling: 0\n":               `apps.sflow.sampling: 0`,
+		// OVSDB refuses a set holding a value twice (found with real OVS:
+		// the row was never written, and the change retried every second).
+		"apps:\n  sflow:\n    targets: [\"10.0.0.1:6343\", \"10.0.0.1:6343\"]\n": `apps.sflow.targets[1]: "10.0.0.1:6343" is the collector of targets[0] again`,
+		"apps:\n  sflow:\n    targets: [\"[::1]:6343\", \"[0::1]:6343\"]\n":      `apps.sflow.targets[1]`,
+		"apps:\n  sflow:\n    header: 1000\n":                                    `apps.sflow.header: 1000`,
+		"apps:\n  sflow:\n    polling: -1\n":                                     `apps.sflow.polling: -1`,
+		"apps:\n  sflow:\n    bridges: [\"\"]\n":                                 `apps.sflow.bridges[0]`,
+		"apps:\n  sflow:\n    targets: []\n    samplng: 5\n":                     `apps.sflow: line 4: unknown key "samplng" (did you mean "sampling"?)`,
+		"apps:\n  sflow:\n    sampling: many\n":                                  `apps.sflow: line 3: cannot unmarshal`,
 	} {
 		_, err := New(section(t, text))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/apps/pipeline"
 	"github.com/loomsdn/loom/config"
@@ -115,5 +120,42 @@ func TestStaticFlowsAreCheckedAgainstThePipeline(t *testing.T) {
 	}
 	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil)); err != nil {
 		t.Fatalf("a valid static flow: %v", err)
+	}
+}
+
+// A reload refuses a file loomd would refuse at start: an app section no
+// app reads, or one its app rejects, is as fatal to the reload as to the
+// next start (it was accepted with a warning, and the next restart
+// failed), with the same error as --check-config gives.
+func TestReloadRefusesWhatStartRefuses(t *testing.T) {
+	good := "apps:\n  sflow:\n    targets: [\"127.0.0.1:6343\"]\n"
+	path := filepath.Join(t.TempDir(), "loom.yaml")
+	if err := os.WriteFile(path, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	running, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := logtest.NewNullLogger()
+	reload := reloader(path, running, log)
+	if _, err := reload(); err != nil {
+		t.Fatalf("the running file: %v", err)
+	}
+	for _, text := range []string{
+		"apps:\n  sfow:\n    targets: [\"127.0.0.1:6343\"]\n",
+		"apps:\n  sflow:\n    targets: [nowhere]\n",
+		"apps:\n  sflow:\n    samplng: 5\n",
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check := checkConfigFile(path, "", io.Discard)
+		if check == nil {
+			t.Fatalf("%q: --check-config accepts it", text)
+		}
+		if _, err := reload(); err == nil || err.Error() != check.Error() {
+			t.Errorf("%q: reload: %v; --check-config: %v", text, err, check)
+		}
 	}
 }

@@ -18,6 +18,16 @@ import (
 	"github.com/loomsdn/loom/topology"
 )
 
+// checkAppSections checks the sections apps read themselves (by the
+// apps, as loomd's start does), for --check-config and a reload: a file
+// loomd would refuse at start is refused by both.
+func checkAppSections(cfg config.Config, path string) error {
+	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil)); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
 // checkConfigFile validates a config file and, when a loomd answers at
 // apiAddr (plain gRPC, token from LOOM_TOKEN), prints what the file's
 // networks, trunks and ACLs would change on its switches, touching none.
@@ -26,9 +36,8 @@ func checkConfigFile(path, apiAddr string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The sections apps read themselves are checked by the apps.
-	if _, err := pipelineApps(cfg, topology.New(), network.NewHolder(nil)); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+	if err := checkAppSections(cfg, path); err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "config %s: valid (%d networks, %d trunks, %d ACL rules)\n", path, len(cfg.Networks), len(cfg.Trunks), len(cfg.ACLs))
 	data, err := os.ReadFile(path)

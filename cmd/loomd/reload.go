@@ -22,6 +22,11 @@ func reloader(path string, running config.Config, log *logrus.Logger) func() (ne
 		if err != nil {
 			return network.Spec{}, err
 		}
+		// Only networks apply live, but a file the next start would
+		// refuse is refused now, not left to fail that start.
+		if err := checkAppSections(next, path); err != nil {
+			return network.Spec{}, err
+		}
 		if !reflect.DeepEqual(withoutNetworks(next), withoutNetworks(running)) {
 			log.WithField("config", path).Warn("config changes outside networks, trunks and acls take effect at the next restart")
 		}

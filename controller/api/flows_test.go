@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/loomsdn/loom/apps/l2"
@@ -158,6 +159,37 @@ func TestPacketInsReachSubscribersAndPacketOutsGoOut(t *testing.T) {
 	} {
 		if _, err := pc.SendPacketOut(ctx(t), args); code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), field) {
 			t.Errorf("%v: %v, want InvalidArgument naming %s", args, err, field)
+		}
+	}
+}
+
+// A request wrong in several ways names the field it named before the
+// API left the runtime: who is asking (client, key) and which switch
+// (dpid) before what is asked (flows, actions, data).
+func TestBadRequestsNameTheSameFieldFirst(t *testing.T) {
+	conn, _ := withSwitch(t)
+	fc := pb.NewFlowServiceClient(conn)
+	frame := make([]byte, 60)
+	for req, field := range map[*pb.SetFlowsRequest]string{
+		{Client: "bad name!", Dpid: 0xc1, Key: "k", Flows: []string{"not a flow"}}: "client",
+		{Client: "guard", Dpid: 0xc1, Key: "", Flows: []string{"not a flow"}}:      "key",
+		{Client: "guard", Dpid: 0, Key: "k", Flows: []string{"not a flow"}}:        "dpid",
+		{Client: "guard", Dpid: 0xc1, Key: "k", Flows: []string{"not a flow"}}:     "flows[0]",
+	} {
+		_, err := fc.SetFlows(ctx(t), req)
+		if code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), field+":") {
+			t.Errorf("SetFlows %v: %v, want InvalidArgument naming %s", req, err, field)
+		}
+	}
+	pc := pb.NewPacketServiceClient(conn)
+	for req, field := range map[*pb.SendPacketOutRequest]string{
+		{Dpid: 0xbad, Actions: []string{"explode"}, Data: frame}: "dpid",
+		{Dpid: 0xbad, Actions: []string{"FLOOD"}, Data: nil}:     "dpid",
+		{Dpid: 0, Actions: nil, Data: nil}:                       "dpid",
+	} {
+		_, err := pc.SendPacketOut(ctx(t), req)
+		if code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), field+":") {
+			t.Errorf("SendPacketOut %v: %v, want InvalidArgument naming %s", req, err, field)
 		}
 	}
 }

@@ -100,6 +100,14 @@ func (a *API) ListSwitchErrors(ctx context.Context, req *pb.ListSwitchErrorsRequ
 
 // SetFlows implements FlowService.
 func (a *API) SetFlows(ctx context.Context, req *pb.SetFlowsRequest) (*pb.SetFlowsResponse, error) {
+	// Who asks and which switch before what is asked: the fields a
+	// request wrong in several ways is refused for, as it always was.
+	if err := controller.CheckExternalOwner(req.GetClient(), req.GetKey()); err != nil {
+		return nil, err
+	}
+	if req.GetDpid() == 0 {
+		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: "required"}
+	}
 	flows := make([]flow.Flow, 0, len(req.GetFlows()))
 	for i, text := range req.GetFlows() {
 		f, err := flow.Parse(text)
@@ -155,8 +163,8 @@ func (a *API) WatchPacketIns(ctx context.Context, req *pb.WatchPacketInsRequest,
 
 // SendPacketOut implements PacketService.
 func (a *API) SendPacketOut(ctx context.Context, req *pb.SendPacketOutRequest) (*pb.SendPacketOutResponse, error) {
-	if req.GetDpid() == 0 {
-		return nil, &controller.InvalidArgumentError{Field: "dpid", Reason: "required"}
+	if err := a.rt.SwitchReady(req.GetDpid()); err != nil { // the switch before the frame, as always
+		return nil, err
 	}
 	acts, err := flow.ParseActions(strings.Join(req.GetActions(), ","))
 	if err != nil || len(acts) == 0 {

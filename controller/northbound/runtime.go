@@ -36,6 +36,7 @@ type Runtime interface {
 	SetExternalFlows(ctx context.Context, dpid uint64, client, key string, flows []flow.Flow) error
 	DeleteExternalFlows(ctx context.Context, dpid uint64, client, key string) error
 
+	SwitchReady(dpid uint64) error
 	SendPacketOut(dpid uint64, inPort uint32, actions []flow.Action, data []byte) error
 	SubscribePackets(f controller.PacketFilter, buffer int) (*controller.PacketSub, func())
 	AdmitWatcher(packets bool) (release func(), err error)

@@ -37,13 +37,14 @@ var (
 // an item the policy refuses, an *InvalidArgumentError naming the field.
 func Add[T any](s *Service, k Kind[T], item T) error {
 	name := k.Key(item)
-	file, _ := s.Specs()
-	for _, f := range *k.List(&file) {
-		if k.Key(f) == name {
-			return &controller.AlreadyExistsError{Kind: k.Name, Name: name, Source: controller.SourceFile}
-		}
-	}
+	// fn runs under the service's lock: the file it checks is the one the
+	// item is stored against (a reload cannot slip in between).
 	err := s.Update(func(api *network.Spec) error {
+		for _, f := range *k.List(&s.file) {
+			if k.Key(f) == name {
+				return &controller.AlreadyExistsError{Kind: k.Name, Name: name, Source: controller.SourceFile}
+			}
+		}
 		list := k.List(api)
 		for _, x := range *list {
 			if k.Key(x) == name {
@@ -64,8 +65,7 @@ func Add[T any](s *Service, k Kind[T], item T) error {
 // declares, or one something else still refers to, is a
 // *FailedPreconditionError; an unknown name, a *NotFoundError.
 func Delete[T any](s *Service, k Kind[T], name string) error {
-	file, _ := s.Specs()
-	err := s.Update(func(api *network.Spec) error {
+	err := s.Update(func(api *network.Spec) error { // under the lock, as Add's
 		list := k.List(api)
 		for i, x := range *list {
 			if k.Key(x) == name {
@@ -73,7 +73,7 @@ func Delete[T any](s *Service, k Kind[T], name string) error {
 				return nil
 			}
 		}
-		for _, f := range *k.List(&file) {
+		for _, f := range *k.List(&s.file) {
 			if k.Key(f) == name {
 				return &controller.FailedPreconditionError{Reason: fmt.Sprintf("%s %q is declared in the config file: change the file and reload", k.Name, name)}
 			}

@@ -123,7 +123,8 @@ func (s *Service) Specs() (file, api network.Spec) {
 
 // Update changes the API's declarations through fn and applies the
 // result. Nothing changes when the result does not validate: the error
-// names the field (a *network.FieldError).
+// names the field (a *network.FieldError). fn runs under the service's
+// lock (it may read s.file; it must not call the service).
 func (s *Service) Update(fn func(api *network.Spec) error) error {
 	p, err := s.swap(func() (*network.Policy, error) {
 		api := clone(s.api)

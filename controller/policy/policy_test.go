@@ -2,10 +2,15 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/controller"
@@ -150,4 +155,75 @@ func TestNoLockHeldWhileSwitchesRefresh(t *testing.T) {
 	if _, api := s.Specs(); len(api.Networks) != 2 {
 		t.Fatalf("declarations %+v, want both", api.Networks)
 	}
+}
+
+// An add checks the name against the file in the same step as it stores
+// the item: a reload that declares the name meanwhile makes the add an
+// AlreadyExists (it was an InvalidArgument naming the merged list), and a
+// reload declaring a trunk the API has is refused as for networks and
+// ACLs (it was accepted: the port was the file's and the API's trunk).
+func TestAddRacingReloadNeverDeclaresANameTwice(t *testing.T) {
+	with := network.Spec{Networks: []network.Network{{Name: "n", VLAN: 10}}, Trunks: []network.Trunk{{Port: "up", VLANs: []int{10}}}}
+	without := network.Spec{Networks: []network.Network{{Name: "n", VLAN: 10}}}
+	var mu sync.Mutex
+	next := false
+	rt := &fakeRuntime{}
+	log, _ := logtest.NewNullLogger()
+	s := New(rt, Options{Policy: network.NewHolder(nil), File: without, Log: logrus.NewEntry(log), Reload: func() (network.Spec, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		next = !next
+		if next {
+			return with, nil
+		}
+		return without, nil
+	}})
+	if err := s.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	declares := func(sp network.Spec) bool {
+		return slices.ContainsFunc(sp.Trunks, func(tr network.Trunk) bool { return tr.Port == "up" })
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = s.Reload() // refused while the API declares the trunk too
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var exists *controller.AlreadyExistsError
+			var pre *controller.FailedPreconditionError
+			var nf *controller.NotFoundError
+			if err := Add(s, Trunks, network.Trunk{Port: "up", VLANs: []int{10}}); err != nil && !errors.As(err, &exists) {
+				t.Errorf("add: %v (%T)", err, err)
+			}
+			if err := Delete(s, Trunks, "up"); err != nil && !errors.As(err, &pre) && !errors.As(err, &nf) {
+				t.Errorf("delete: %v (%T)", err, err)
+			}
+		}
+	}()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) && !t.Failed() {
+		if file, api := s.Specs(); declares(file) && declares(api) {
+			t.Errorf("trunk up is declared by the file and the API")
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
