@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
@@ -85,7 +86,31 @@ func (c *Client) transact(ctx context.Context, cl client.Client, what string, op
 		return fmt.Errorf("hypervisor %s: %s: %w", c.name, what, opError(ctx, err))
 	}
 	if _, err := libovsdb.CheckOperationResults(res, ops); err != nil {
-		return fmt.Errorf("hypervisor %s: %s: %w", c.name, what, err)
+		return fmt.Errorf("hypervisor %s: %s: %w%s", c.name, what, err, serverSays(res))
 	}
 	return nil
+}
+
+// serverSays is what the server gave as the reason a transaction failed
+// (its error and details), for the log line: "1 ovsdb operations failed"
+// alone tells an operator nothing.
+func serverSays(res []libovsdb.OperationResult) string {
+	var parts []string
+	for _, r := range res {
+		if r.Error == "" {
+			continue
+		}
+		part := r.Error
+		if r.Details != "" {
+			part += ": " + r.Details
+		}
+		parts = append(parts, part)
+		if len(parts) == 3 {
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (the server says: " + strings.Join(parts, "; ") + ")"
 }
