@@ -206,7 +206,7 @@ func (a *API) Plan(ctx context.Context, req *pb.PlanRequest) (*pb.PlanResponse, 
 	if err != nil {
 		return nil, err
 	}
-	plans, err := pol.Plan(cfg.NetworkSpec())
+	plan, err := pol.Plan(cfg.NetworkSpec())
 	if err != nil {
 		var fe *network.FieldError
 		if errors.As(err, &fe) {
@@ -214,9 +214,10 @@ func (a *API) Plan(ctx context.Context, req *pb.PlanRequest) (*pb.PlanResponse, 
 		}
 		return nil, err
 	}
-	resp := &pb.PlanResponse{}
-	for _, p := range plans {
-		resp.Switches = append(resp.Switches, &pb.SwitchPlan{Dpid: p.DPID, Add: p.Add, Change: p.Change, Remove: p.Remove})
+	resp := &pb.PlanResponse{NetworksAdded: plan.NetworksAdded, NetworksRemoved: plan.NetworksRemoved, Warnings: plan.Warnings}
+	for _, p := range plan.Switches {
+		resp.Switches = append(resp.Switches, &pb.SwitchPlan{Dpid: p.DPID, Add: p.Add, Change: p.Change, Remove: p.Remove,
+			Flows: uint32(p.Flows)})
 	}
 	return resp, nil
 }

@@ -13,25 +13,45 @@ import (
 type SwitchPlan struct {
 	DPID                uint64
 	Add, Change, Remove []string // flows in ovs-ofctl text; a change reads "old => new"
+	Flows               int      // the policy's flows on the switch now
 }
+
+// Plan is what a policy change would do: per switch, and to the
+// networks, with what an operator should read first.
+type Plan struct {
+	Switches                       []SwitchPlan
+	NetworksAdded, NetworksRemoved []string
+	Warnings                       []string
+}
+
+// LargeRemoval is the share of a switch's policy flows a plan may remove
+// before it warns.
+const LargeRemoval = 0.25
 
 // Plan computes, without touching any switch, what the file spec (with
 // the running API declarations) would add, change and remove on each
-// connected switch, for every app that can plan (apps.Planner). An
-// invalid spec is the error, naming the field.
-func (s *Service) Plan(file network.Spec) ([]SwitchPlan, error) {
-	_, api := s.Specs()
+// connected switch, for every app that can plan (apps.Planner), and warns
+// of what deserves a second look. An invalid spec is the error, naming
+// the field.
+func (s *Service) Plan(file network.Spec) (*Plan, error) {
+	running, api := s.Specs()
 	p, err := compileMerged(file, api)
 	if err != nil {
 		return nil, err
 	}
 	planners := s.rt.Apps()
-	var plans []SwitchPlan
+	plan := &Plan{}
+	ports := map[string]bool{} // the names of every connected switch's ports
 	s.rt.OnEachSwitch(func(d controller.Declarations) {
-		plans = append(plans, planSwitch(d, planners, p))
+		plan.Switches = append(plan.Switches, planSwitch(d, planners, p))
+		for _, port := range d.Switch.Ports {
+			ports[port.Name] = true
+		}
 	})
-	sort.Slice(plans, func(i, j int) bool { return plans[i].DPID < plans[j].DPID })
-	return plans, nil
+	sort.Slice(plan.Switches, func(i, j int) bool { return plan.Switches[i].DPID < plan.Switches[j].DPID })
+	plan.NetworksAdded, plan.NetworksRemoved = networkChanges(running.Networks, file.Networks)
+	plan.Warnings = warnings(plan, file, running, ports)
+	return plan, nil
 }
 
 // planSwitch runs on the switch's goroutine. It compares, per app and
@@ -47,6 +67,9 @@ func planSwitch(d controller.Declarations, planners []apps.App, p *network.Polic
 			continue
 		}
 		now := d.Of(a.Name())
+		for _, fs := range now {
+			plan.Flows += len(fs)
+		}
 		next := pl.Plan(p, d.Switch)
 		for key := range next {
 			if apps.IsTableMissKey(key) {

@@ -5,23 +5,39 @@ package plantext
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
 
-// Write prints, per switch with changes, a summary line and then "+ flow",
-// "~ old => new" and "- flow" lines; "no changes" when there are none.
+// Write prints the warnings first ("warning: ..."), then the networks
+// added and removed, then, per switch with changes, a summary line and
+// "+ flow", "~ old => new" and "- flow" lines; "no changes" when there
+// are none.
 func Write(w io.Writer, r *pb.PlanResponse) {
+	for _, warning := range r.GetWarnings() {
+		fmt.Fprintln(w, "warning: "+warning)
+	}
+	var nets []string
+	for _, n := range r.GetNetworksAdded() {
+		nets = append(nets, "+"+n)
+	}
+	for _, n := range r.GetNetworksRemoved() {
+		nets = append(nets, "-"+n)
+	}
+	if len(nets) > 0 {
+		fmt.Fprintln(w, "networks: "+strings.Join(nets, " "))
+	}
 	changes := 0
 	for _, s := range r.GetSwitches() {
 		if len(s.Add)+len(s.Change)+len(s.Remove) == 0 {
 			continue
 		}
-		if changes > 0 {
+		if changes > 0 || len(nets)+len(r.GetWarnings()) > 0 {
 			fmt.Fprintln(w)
 		}
 		changes++
-		fmt.Fprintf(w, "switch 0x%016x: +%d ~%d -%d\n", s.Dpid, len(s.Add), len(s.Change), len(s.Remove))
+		fmt.Fprintf(w, "switch 0x%016x: +%d ~%d -%d (of %d policy flows)\n", s.Dpid, len(s.Add), len(s.Change), len(s.Remove), s.Flows)
 		for _, f := range s.Add {
 			fmt.Fprintln(w, "+ "+f)
 		}

@@ -245,6 +245,7 @@ type SwitchPlan struct {
 	Add           []string               `protobuf:"bytes,2,rep,name=add,proto3" json:"add,omitempty"`       // flows, ovs-ofctl syntax
 	Change        []string               `protobuf:"bytes,3,rep,name=change,proto3" json:"change,omitempty"` // "old => new"
 	Remove        []string               `protobuf:"bytes,4,rep,name=remove,proto3" json:"remove,omitempty"`
+	Flows         uint32                 `protobuf:"varint,5,opt,name=flows,proto3" json:"flows,omitempty"` // the policy's flows on the switch now
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -307,9 +308,22 @@ func (x *SwitchPlan) GetRemove() []string {
 	return nil
 }
 
+func (x *SwitchPlan) GetFlows() uint32 {
+	if x != nil {
+		return x.Flows
+	}
+	return 0
+}
+
 type PlanResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Switches      []*SwitchPlan          `protobuf:"bytes,1,rep,name=switches,proto3" json:"switches,omitempty"` // by dpid
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Switches        []*SwitchPlan          `protobuf:"bytes,1,rep,name=switches,proto3" json:"switches,omitempty"` // by dpid
+	NetworksAdded   []string               `protobuf:"bytes,2,rep,name=networks_added,json=networksAdded,proto3" json:"networks_added,omitempty"`
+	NetworksRemoved []string               `protobuf:"bytes,3,rep,name=networks_removed,json=networksRemoved,proto3" json:"networks_removed,omitempty"`
+	// What an operator should read before applying: a network removed, a
+	// switch losing a large share of its flows, a port name or glob that
+	// matches no port of a connected switch.
+	Warnings      []string `protobuf:"bytes,4,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -347,6 +361,27 @@ func (*PlanResponse) Descriptor() ([]byte, []int) {
 func (x *PlanResponse) GetSwitches() []*SwitchPlan {
 	if x != nil {
 		return x.Switches
+	}
+	return nil
+}
+
+func (x *PlanResponse) GetNetworksAdded() []string {
+	if x != nil {
+		return x.NetworksAdded
+	}
+	return nil
+}
+
+func (x *PlanResponse) GetNetworksRemoved() []string {
+	if x != nil {
+		return x.NetworksRemoved
+	}
+	return nil
+}
+
+func (x *PlanResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -4494,15 +4529,19 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\rReloadRequest\"\x10\n" +
 	"\x0eReloadResponse\"%\n" +
 	"\vPlanRequest\x12\x16\n" +
-	"\x06config\x18\x01 \x01(\fR\x06config\"b\n" +
+	"\x06config\x18\x01 \x01(\fR\x06config\"x\n" +
 	"\n" +
 	"SwitchPlan\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x10\n" +
 	"\x03add\x18\x02 \x03(\tR\x03add\x12\x16\n" +
 	"\x06change\x18\x03 \x03(\tR\x06change\x12\x16\n" +
-	"\x06remove\x18\x04 \x03(\tR\x06remove\"?\n" +
+	"\x06remove\x18\x04 \x03(\tR\x06remove\x12\x14\n" +
+	"\x05flows\x18\x05 \x01(\rR\x05flows\"\xad\x01\n" +
 	"\fPlanResponse\x12/\n" +
-	"\bswitches\x18\x01 \x03(\v2\x13.loom.v1.SwitchPlanR\bswitches\"\x12\n" +
+	"\bswitches\x18\x01 \x03(\v2\x13.loom.v1.SwitchPlanR\bswitches\x12%\n" +
+	"\x0enetworks_added\x18\x02 \x03(\tR\rnetworksAdded\x12)\n" +
+	"\x10networks_removed\x18\x03 \x03(\tR\x0fnetworksRemoved\x12\x1a\n" +
+	"\bwarnings\x18\x04 \x03(\tR\bwarnings\"\x12\n" +
 	"\x10GetStatusRequest\"\xab\x02\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
