@@ -194,9 +194,10 @@ func TestRejectedBundleLeavesTheTableAndNamesTheFlow(t *testing.T) {
 	l.waitPersisted(t)
 	before := flowTable(t, br)
 
-	// Restart with two static flows, one of which OVS refuses (goto_table
-	// may only go forward): the whole bundle is refused.
-	const bad = "table=4, priority=500,dl_dst=02:00:00:00:00:99 actions=goto_table:0"
+	// Restart with two static flows, one of which OVS refuses (ct on a flow
+	// that does not match IP; a backward goto_table Loom refuses itself): the
+	// whole bundle is refused.
+	const bad = "table=4, priority=500,dl_dst=02:00:00:00:00:99 actions=ct(commit,zone=5)"
 	cfg := writeConfig(t, lab, "loom.yaml", `flows:
   verify_interval: 1h
 apps:
