@@ -110,10 +110,13 @@ func hasVMPorts(b ovsdb.Bridge) bool {
 }
 
 // ovsdbDeclarers are the apps that declare OVSDB ports.
-func (c *Controller) ovsdbDeclarers() []apps.App {
+func (c *Controller) ovsdbDeclarers() []apps.App { return appsWith[apps.OVSDBDeclarer](c.apps) }
+
+// appsWith are the apps of list that have capability T.
+func appsWith[T any](list []apps.App) []apps.App {
 	var out []apps.App
-	for _, a := range c.apps {
-		if _, ok := a.(apps.OVSDBDeclarer); ok {
+	for _, a := range list {
+		if _, ok := a.(T); ok {
 			out = append(out, a)
 		}
 	}

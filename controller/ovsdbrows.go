@@ -98,15 +98,7 @@ func (h *hypervisors) wantedRows(hv string, b ovsdb.Bridge, declarers []apps.App
 }
 
 // rowDeclarers are the apps that declare bridge rows.
-func (c *Controller) rowDeclarers() []apps.App {
-	var out []apps.App
-	for _, a := range c.apps {
-		if _, ok := a.(apps.BridgeRowDeclarer); ok {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+func (c *Controller) rowDeclarers() []apps.App { return appsWith[apps.BridgeRowDeclarer](c.apps) }
 
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))

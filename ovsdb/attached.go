@@ -157,15 +157,11 @@ func stamped(want model.Model, uuid, owner string) (model.Model, error) {
 // referred to before goes with its last reference (these tables are not
 // roots).
 func (c *Client) SetAttached(ctx context.Context, bridge, column string, want model.Model, owner string) error {
-	cl, ctx, done, err := c.op(ctx)
+	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
 	}
 	defer done()
-	b := &vswitch.Bridge{Name: bridge}
-	if err := cl.Get(ctx, b); err != nil {
-		return fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
-	}
 	row, err := stamped(want, "loomattached", owner)
 	if err != nil {
 		return err
@@ -209,15 +205,11 @@ func (c *Client) UpdateAttached(ctx context.Context, bridge, column, uuid string
 // ClearAttached empties bridge's column when it refers to a row Loom
 // made (the row goes with it); a row someone else set is left alone.
 func (c *Client) ClearAttached(ctx context.Context, bridge, column string) error {
-	cl, ctx, done, err := c.op(ctx)
+	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
 	}
 	defer done()
-	b := &vswitch.Bridge{Name: bridge}
-	if err := cl.Get(ctx, b); err != nil {
-		return fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
-	}
 	ref, err := bridgeRef(b, column)
 	if err != nil || *ref == nil {
 		return err

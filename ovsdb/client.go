@@ -538,6 +538,20 @@ func fillInterface(p *Port, i *vswitch.Interface) {
 // maxControllers is how many controller targets of one bridge are read.
 const maxControllers = 16
 
+// bridgeOp starts an operation on bridge (op), with the bridge's row.
+func (c *Client) bridgeOp(ctx context.Context, bridge string) (client.Client, context.Context, context.CancelFunc, *vswitch.Bridge, error) {
+	cl, ctx, done, err := c.op(ctx)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	b := &vswitch.Bridge{Name: bridge}
+	if err := cl.Get(ctx, b); err != nil {
+		done()
+		return nil, nil, nil, nil, fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
+	}
+	return cl, ctx, done, b, nil
+}
+
 // ErrNoBridge is returned for a bridge the hypervisor does not have.
 var ErrNoBridge = errors.New("no such bridge")
 
@@ -546,15 +560,11 @@ var ErrNoBridge = errors.New("no such bridge")
 // external_ids:loom-owned=fail_mode to say Loom made that choice. A
 // bridge already secure is left untouched.
 func (c *Client) EnsureFailSecure(ctx context.Context, bridge string) (changed bool, err error) {
-	cl, ctx, done, err := c.op(ctx)
+	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return false, err
 	}
 	defer done()
-	b := &vswitch.Bridge{Name: bridge}
-	if err := cl.Get(ctx, b); err != nil {
-		return false, fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
-	}
 	if b.FailMode != nil && *b.FailMode == vswitch.BridgeFailModeSecure {
 		return false, nil
 	}

@@ -29,15 +29,11 @@ func (c *Client) AddPort(ctx context.Context, bridge string, spec PortSpec, owne
 	if owner == "" {
 		return fmt.Errorf("hypervisor %s: port %s: no owner to stamp it with", c.name, spec.Name)
 	}
-	cl, ctx, done, err := c.op(ctx)
+	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
 	}
 	defer done()
-	b := &vswitch.Bridge{Name: bridge}
-	if err := cl.Get(ctx, b); err != nil {
-		return fmt.Errorf("hypervisor %s: bridge %s: %w", c.name, bridge, ErrNoBridge)
-	}
 	owned := map[string]string{ownerKey: owner}
 	iface := &vswitch.Interface{UUID: "loomport_iface", Name: spec.Name, Type: spec.Type,
 		Options: maps.Clone(spec.Options), ExternalIDs: owned}
