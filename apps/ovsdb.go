@@ -38,6 +38,14 @@ type HypervisorBridge struct {
 	// AwayFor is how long the switch has been disconnected (0 while
 	// connected, and for a switch never seen this run).
 	AwayFor time.Duration
+	// Ports are the bridge's OVSDB ports, for rows that refer to them.
+	Ports []BridgePort
+}
+
+// BridgePort is one OVSDB port of a bridge.
+type BridgePort struct {
+	Name string
+	UUID string // the Port row's, for a row referring to the port
 }
 
 // OVSDBPort is one port (and its one interface) an app wants on a bridge.
@@ -47,20 +55,31 @@ type OVSDBPort struct {
 	Options map[string]string // the interface options
 }
 
-// BridgeRowDeclarer is an app that wants a row a bridge refers to by one
+// BridgeRowDeclarer is an app that wants rows a bridge refers to by a
 // column: its sFlow ("sflow"), NetFlow ("netflow") or IPFIX ("ipfix")
-// settings. BridgeRows returns, by column, the row wanted as a model of
-// ovsdb/vswitch (*vswitch.SFlow, ...) with the columns that matter set;
-// its UUID and external_ids are Loom's to fill.
+// settings, one row each, and its port mirrors ("mirrors"), a set of
+// rows each known by its name. BridgeRows returns each row wanted, with
+// its column, as a model of ovsdb/vswitch (*vswitch.SFlow,
+// *vswitch.Mirror, ...) with the columns that matter set; its UUID and
+// external_ids are Loom's to fill. A row referring to ports (a mirror's
+// select and output ports) names them by the UUIDs in br.Ports.
 //
-// The controller reconciles these as it reconciles ports: it makes the
-// row and points the bridge at it, rewrites it when its columns differ,
-// clears the column when no app wants it any more, and never touches a
-// row it did not make (an operator's sFlow on a bridge stays, logged
-// once). The same bridges get changes as for ports (see OVSDBDeclarer).
-// One app per column and bridge: a second asking for it is logged once.
+// The controller reconciles these as it reconciles ports: it makes a row
+// and points the bridge at it, rewrites it when its columns differ (OVS's
+// own status columns, such as a mirror's statistics, are never compared
+// or written), takes it out of the bridge when no app wants it any more,
+// and never touches a row it did not make (an operator's sFlow or mirror
+// stays, logged once). The same bridges get changes as for ports (see
+// OVSDBDeclarer). One app per one-row column, and per mirror name, on a
+// bridge: a second asking for it is logged once.
 //
 // BridgeRows runs on the hypervisor's goroutine; it must not block.
 type BridgeRowDeclarer interface {
-	BridgeRows(br HypervisorBridge) map[string]any
+	BridgeRows(br HypervisorBridge) []BridgeRow
+}
+
+// BridgeRow is one row an app wants a bridge to refer to.
+type BridgeRow struct {
+	Column string // the Bridge column: sflow, netflow, ipfix, mirrors
+	Row    any    // a vswitch model of that column's table
 }

@@ -89,9 +89,13 @@ func (h *hypervisors) wantedPorts(hv string, b ovsdb.Bridge, declarers []apps.Ap
 
 // bridgeView is b as apps see it.
 func (h *hypervisors) bridgeView(hv string, b ovsdb.Bridge) apps.HypervisorBridge {
-	return apps.HypervisorBridge{Hypervisor: hv, Name: b.Name, DPID: b.DPID, VMPorts: hasVMPorts(b),
+	view := apps.HypervisorBridge{Hypervisor: hv, Name: b.Name, DPID: b.DPID, VMPorts: hasVMPorts(b),
 		Known:   h.c.reg.get(b.DPID) != nil || h.c.cfg.Topology != nil && len(h.c.cfg.Topology.Ports(b.DPID)) > 0,
 		AwayFor: h.c.reg.awayFor(b.DPID, time.Now())}
+	for _, p := range b.Ports {
+		view.Ports = append(view.Ports, apps.BridgePort{Name: p.Name, UUID: p.UUID})
+	}
+	return view
 }
 
 // samePort says whether the port OVSDB has is the one the app wants.

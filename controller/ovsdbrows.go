@@ -11,7 +11,11 @@ import (
 	"github.com/loomsdn/loom/ovsdb"
 )
 
-// rowOwner is one app's wish for a bridge column's row.
+// rowID is one row's place on a bridge: its column, and its name among
+// the column's rows (a mirror's name; "" for a one-row column).
+type rowID struct{ column, key string }
+
+// rowOwner is one app's wish for a row.
 type rowOwner struct {
 	app string
 	row any // a vswitch model
@@ -32,66 +36,87 @@ func (h *hypervisors) declaredRows(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		// Asked only when a row is to be made or rewritten: the check logs
 		// a refusal, and a bridge with nothing to change has none.
 		mayAdd := sync.OnceValue(func() bool { return h.ours(snap.Name, b, true) })
-		columns := map[string]bool{}
-		for c := range want {
-			columns[c] = true
+		have := map[rowID]ovsdb.AttachedRow{}
+		unread := map[string]bool{} // columns the view cannot show yet: left for the next pass
+		for column, rows := range b.Attached {
+			for _, r := range rows {
+				if r.Unread {
+					unread[column] = true
+				}
+				have[rowID{column, r.Key}] = r
+			}
 		}
-		for c := range b.Attached {
-			columns[c] = true
+		ids := map[rowID]bool{}
+		for id := range want {
+			ids[id] = true
 		}
-		for _, column := range sortedKeys(columns) {
-			h.reconcileRow(cl, snap.Name, b, column, want, mayAdd)
+		for id := range have {
+			ids[id] = true
+		}
+		for _, id := range sortedRowIDs(ids) {
+			if unread[id.column] {
+				continue
+			}
+			w, wanted := want[id]
+			r, has := have[id]
+			h.reconcileRow(cl, snap.Name, b, id, w, wanted, r, has, mayAdd)
 		}
 	}
 }
 
-// reconcileRow brings one column of b to what the apps want.
-func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, column string, want map[string]rowOwner, mayAdd func() bool) {
-	w, wanted := want[column]
-	have, has := b.Attached[column]
-	what := column + " of bridge " + b.Name
+// reconcileRow brings one row of b to what the apps want.
+func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, id rowID, w rowOwner, wanted bool,
+	have ovsdb.AttachedRow, has bool, mayAdd func() bool) {
+	what := id.column + " of bridge " + b.Name
+	if id.key != "" {
+		what = id.column + " " + id.key + " of bridge " + b.Name
+	}
 	switch {
 	case wanted && has && have.Owner == w.app && ovsdb.SameRow(have.Row, w.row):
 		// held as wanted
 	case wanted && has && have.Owner == w.app:
 		if mayAdd() {
-			h.ovsdbDo(hv, b.Name, "column", column, "updated the "+what+" for "+w.app, func(ctx context.Context) error {
-				return cl.UpdateAttached(ctx, b.Name, column, have.UUID, w.row, w.app)
+			h.ovsdbDo(hv, b.Name, "column", id.column, "updated the "+what+" for "+w.app, func(ctx context.Context) error {
+				return cl.UpdateAttached(ctx, b.Name, id.column, have.UUID, w.row, w.app)
 			})
 		}
 	case wanted && has:
-		h.c.warnOnce("row-foreign/"+hv+"/"+b.Name+"/"+column, h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "column": column, "app": w.app}),
-			"the bridge already has a "+column+" setting Loom did not make for this app; Loom leaves it alone")
+		h.c.warnOnce("row-foreign/"+hv+"/"+b.Name+"/"+id.column+"/"+id.key, h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "column": id.column, "name": id.key, "app": w.app}),
+			"the bridge already has a "+id.column+" row Loom did not make for this app; Loom leaves it alone")
 	case wanted:
 		if mayAdd() {
-			h.ovsdbDo(hv, b.Name, "column", column, "set the "+what+" for "+w.app, func(ctx context.Context) error {
-				return cl.SetAttached(ctx, b.Name, column, w.row, w.app)
+			h.ovsdbDo(hv, b.Name, "column", id.column, "set the "+what+" for "+w.app, func(ctx context.Context) error {
+				return cl.SetAttached(ctx, b.Name, id.column, w.row, w.app)
 			})
 		}
 	case has && have.Owner != "" && h.c.runsApp(have.Owner):
-		h.ovsdbDo(hv, b.Name, "column", column, "cleared the "+what+", which "+have.Owner+" no longer wants", func(ctx context.Context) error {
-			return cl.ClearAttached(ctx, b.Name, column)
+		h.ovsdbDo(hv, b.Name, "column", id.column, "cleared the "+what+", which "+have.Owner+" no longer wants", func(ctx context.Context) error {
+			return cl.ClearAttached(ctx, b.Name, id.column, have.UUID)
 		})
 	}
 }
 
-// wantedRows asks every declarer about b; the first app to want a column
-// has it. A column Loom cannot attach rows to is refused, once.
-func (h *hypervisors) wantedRows(hv string, b ovsdb.Bridge, declarers []apps.App) map[string]rowOwner {
+// wantedRows asks every declarer about b; the first app to want a row
+// has it. A row Loom cannot attach is refused, logged once.
+func (h *hypervisors) wantedRows(hv string, b ovsdb.Bridge, declarers []apps.App) map[rowID]rowOwner {
 	view := h.bridgeView(hv, b)
-	want := map[string]rowOwner{}
+	want := map[rowID]rowOwner{}
 	for _, a := range declarers {
-		for column, r := range a.(apps.BridgeRowDeclarer).BridgeRows(view) {
-			log := h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "column": column, "app": a.Name()})
-			if !ovsdb.Attachable(column, r) {
-				h.c.warnOnce("row-bad/"+a.Name()+"/"+column, log, "an app declared a bridge row Loom cannot make; ignored")
+		for _, r := range a.(apps.BridgeRowDeclarer).BridgeRows(view) {
+			log := h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "column": r.Column, "app": a.Name()})
+			if !ovsdb.Attachable(r.Column, r.Row) {
+				h.c.warnOnce("row-bad/"+a.Name()+"/"+r.Column, log, "an app declared a bridge row Loom cannot make; ignored")
 				continue
 			}
-			if other, taken := want[column]; taken {
-				h.c.warnOnce("row-twice/"+a.Name()+"/"+column, log.WithField("holder", other.app), "two apps want the same bridge column; the first keeps it")
+			id := rowID{r.Column, ""}
+			if _, set, _ := ovsdb.AttachColumn(r.Column); set {
+				id.key = ovsdb.RowKey(r.Row)
+			}
+			if other, taken := want[id]; taken {
+				h.c.warnOnce("row-twice/"+a.Name()+"/"+r.Column+"/"+id.key, log.WithField("holder", other.app), "two apps (or one twice) want the same bridge row; the first keeps it")
 				continue
 			}
-			want[column] = rowOwner{app: a.Name(), row: r}
+			want[id] = rowOwner{app: a.Name(), row: r.Row}
 		}
 	}
 	return want
@@ -100,11 +125,16 @@ func (h *hypervisors) wantedRows(hv string, b ovsdb.Bridge, declarers []apps.App
 // rowDeclarers are the apps that declare bridge rows.
 func (c *Controller) rowDeclarers() []apps.App { return appsWith[apps.BridgeRowDeclarer](c.apps) }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
+func sortedRowIDs(m map[rowID]bool) []rowID {
+	out := make([]rowID, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].column != out[j].column {
+			return out[i].column < out[j].column
+		}
+		return out[i].key < out[j].key
+	})
 	return out
 }

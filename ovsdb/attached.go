@@ -8,46 +8,60 @@ import (
 
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
+	libovsdb "github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/loomsdn/loom/ovsdb/vswitch"
 )
 
 // A bridge refers to its sFlow, NetFlow and IPFIX settings through one
-// column each, to one row of that table. Apps declare such rows
-// (apps.OVSDBDeclarer's sibling BridgeRowDeclarer); this file reads them
-// back and writes them, for any of those columns, with the row as a
-// vswitch model.
+// column each, to one row of that table, and to its port mirrors through
+// a set of Mirror rows. Apps declare such rows (BridgeRowDeclarer); this
+// file reads them back and writes them, for any of those columns, with
+// each row as a vswitch model.
 
-// attachColumns are the Bridge columns that refer to one row Loom may
-// make, with that row's model (for reading the cache).
-var attachColumns = map[string]func() model.Model{
-	"sflow":   func() model.Model { return &vswitch.SFlow{} },
-	"netflow": func() model.Model { return &vswitch.NetFlow{} },
-	"ipfix":   func() model.Model { return &vswitch.IPFIX{} },
+// attachSpec is one Bridge column Loom may attach rows to.
+type attachSpec struct {
+	table string
+	mk    func() model.Model // the row's model, for reading the cache
+	set   bool               // a set of rows, each known by its name (else one row)
 }
 
-// AttachColumn says whether column is a Bridge column Loom can attach a
-// row to, and the table of that row.
-func AttachColumn(column string) (table string, ok bool) {
-	mk, ok := attachColumns[column]
-	if !ok {
-		return "", false
-	}
-	switch mk().(type) {
-	case *vswitch.SFlow:
-		return vswitch.SFlowTable, true
-	case *vswitch.NetFlow:
-		return vswitch.NetFlowTable, true
-	default:
-		return vswitch.IPFIXTable, true
-	}
+// attachColumns are the Bridge columns Loom may attach rows to.
+var attachColumns = map[string]attachSpec{
+	"sflow":   {table: vswitch.SFlowTable, mk: func() model.Model { return &vswitch.SFlow{} }},
+	"netflow": {table: vswitch.NetFlowTable, mk: func() model.Model { return &vswitch.NetFlow{} }},
+	"ipfix":   {table: vswitch.IPFIXTable, mk: func() model.Model { return &vswitch.IPFIX{} }},
+	"mirrors": {table: vswitch.MirrorTable, mk: func() model.Model { return &vswitch.Mirror{} }, set: true},
+}
+
+// AttachColumn says whether column is a Bridge column Loom can attach
+// rows to, the table of those rows, and whether it holds a set of them.
+func AttachColumn(column string) (table string, set, ok bool) {
+	spec, ok := attachColumns[column]
+	return spec.table, spec.set, ok
 }
 
 // Attachable says whether row is a model Loom can attach through column:
-// the model of that column's table.
+// the model of that column's table (with a name, for a set column).
 func Attachable(column string, row any) bool {
-	mk, ok := attachColumns[column]
-	return ok && row != nil && reflect.TypeOf(row) == reflect.TypeOf(mk()) && !reflect.ValueOf(row).IsNil()
+	spec, ok := attachColumns[column]
+	if !ok || row == nil || reflect.TypeOf(row) != reflect.TypeOf(spec.mk()) || reflect.ValueOf(row).IsNil() {
+		return false
+	}
+	return !spec.set || RowKey(row) != ""
+}
+
+// RowKey is what identifies a row of a set column among its siblings:
+// its name ("" for a model without one).
+func RowKey(row any) string {
+	v := reflect.ValueOf(row)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return ""
+	}
+	if f := v.Elem().FieldByName("Name"); f.IsValid() && f.Kind() == reflect.String {
+		return f.String()
+	}
+	return ""
 }
 
 // AttachedRow is the row a bridge column refers to.
@@ -56,11 +70,29 @@ type AttachedRow struct {
 	// Owner is the row's external_ids:loom-owned: the app that made it,
 	// "" for a row Loom did not make (whose content Loom does not read).
 	Owner string
+	// Key names the row among its column's (a mirror's name; "" for a
+	// one-row column).
+	Key string
 	// Row is a copy of Loom's row (nil for someone else's).
 	Row model.Model `json:"-"`
+	// Unread says the bridge refers to the row but the view does not hold
+	// it yet: nothing about the column is known.
+	Unread bool
 }
 
-// bridgeRef is the field of b that column refers through.
+// refsOf are the rows bridge b refers to through column.
+func refsOf(b *vswitch.Bridge, column string) []string {
+	if column == "mirrors" {
+		return b.Mirrors
+	}
+	ref, err := bridgeRef(b, column)
+	if err != nil || *ref == nil {
+		return nil
+	}
+	return []string{**ref}
+}
+
+// bridgeRef is the field of b that a one-row column refers through.
 func bridgeRef(b *vswitch.Bridge, column string) (**string, error) {
 	switch column {
 	case "sflow":
@@ -75,24 +107,28 @@ func bridgeRef(b *vswitch.Bridge, column string) (**string, error) {
 
 // readAttached fills br.Attached from the bridge row b.
 func readAttached(br *Bridge, b *vswitch.Bridge, row func(table, uuid string) model.Model) {
-	for column := range attachColumns {
-		ref, _ := bridgeRef(b, column)
-		if *ref == nil {
-			continue
+	for column, spec := range attachColumns {
+		for _, uuid := range refsOf(b, column) {
+			m := row(spec.table, uuid)
+			if m == nil {
+				// Referred to but not (yet) in the cache: a view that lags.
+				// Loom must not act on the column until it can read it, or
+				// it would add its row again on every pass.
+				if br.Attached == nil {
+					br.Attached = map[string][]AttachedRow{}
+				}
+				br.Attached[column] = append(br.Attached[column], AttachedRow{UUID: uuid, Unread: true})
+				continue
+			}
+			a := AttachedRow{UUID: uuid, Owner: externalIDs(m)[ownerKey], Key: RowKey(m)}
+			if a.Owner != "" {
+				a.Row = model.Clone(m)
+			}
+			if br.Attached == nil {
+				br.Attached = map[string][]AttachedRow{}
+			}
+			br.Attached[column] = append(br.Attached[column], a)
 		}
-		table, _ := AttachColumn(column)
-		m := row(table, **ref)
-		if m == nil {
-			continue
-		}
-		a := AttachedRow{UUID: **ref, Owner: externalIDs(m)[ownerKey]}
-		if a.Owner != "" {
-			a.Row = model.Clone(m)
-		}
-		if br.Attached == nil {
-			br.Attached = map[string]AttachedRow{}
-		}
-		br.Attached[column] = a
 	}
 }
 
@@ -119,14 +155,15 @@ func SameRow(have, want model.Model) bool {
 	return reflect.DeepEqual(content(have), content(want))
 }
 
-// content is m's columns without UUID and external_ids, empty sets and
-// maps made nil, sets of strings sorted (OVSDB sets have no order).
+// content is m's columns without UUID, external_ids and the status
+// columns OVS writes (a mirror's statistics), empty sets and maps made
+// nil, sets sorted (OVSDB sets have no order).
 func content(m model.Model) any {
 	v := reflect.ValueOf(model.Clone(m)).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f, name := v.Field(i), v.Type().Field(i).Name
 		switch {
-		case name == "UUID" || name == "ExternalIDs":
+		case name == "UUID" || name == "ExternalIDs" || statusColumn(name):
 			f.Set(reflect.Zero(f.Type()))
 		case (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0:
 			f.Set(reflect.Zero(f.Type()))
@@ -134,10 +171,18 @@ func content(m model.Model) any {
 			sorted := slices.Clone(f.Interface().([]string))
 			slices.Sort(sorted)
 			f.Set(reflect.ValueOf(sorted))
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Int:
+			sorted := slices.Clone(f.Interface().([]int))
+			slices.Sort(sorted)
+			f.Set(reflect.ValueOf(sorted))
 		}
 	}
 	return v.Interface()
 }
+
+// statusColumn says whether a model field is a column OVS itself writes
+// (counters, state): never compared, never written by Loom.
+func statusColumn(field string) bool { return field == "Statistics" || field == "Status" }
 
 // stamped is a copy of want with the given UUID and Loom's stamp.
 func stamped(want model.Model, uuid, owner string) (model.Model, error) {
@@ -153,16 +198,17 @@ func stamped(want model.Model, uuid, owner string) (model.Model, error) {
 }
 
 // SetAttached makes a row of want's table, stamped loom-owned=owner, and
-// points bridge's column at it, in one transaction. A row the column
-// referred to before goes with its last reference (these tables are not
-// roots).
+// points bridge's column at it (adds it, for a set column), in one
+// transaction. A row a one-row column referred to before goes with its
+// last reference (these tables are not roots).
 func (c *Client) SetAttached(ctx context.Context, bridge, column string, want model.Model, owner string) error {
 	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
 	}
 	defer done()
-	row, err := stamped(want, "loomattached", owner)
+	const named = "loomattached"
+	row, err := stamped(want, named, owner)
 	if err != nil {
 		return err
 	}
@@ -170,17 +216,21 @@ func (c *Client) SetAttached(ctx context.Context, bridge, column string, want mo
 	if err != nil {
 		return err
 	}
-	ref, err := bridgeRef(b, column)
+	var ref []libovsdb.Operation
+	if column == "mirrors" {
+		ref, err = cl.Where(b).Mutate(b, model.Mutation{Field: &b.Mirrors, Mutator: libovsdb.MutateOperationInsert, Value: []string{named}})
+	} else {
+		var field **string
+		if field, err = bridgeRef(b, column); err == nil {
+			n := named
+			*field = &n
+			ref, err = cl.Where(b).Update(b, field)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	named := "loomattached"
-	*ref = &named
-	upd, err := cl.Where(b).Update(b, ref)
-	if err != nil {
-		return err
-	}
-	return c.transact(ctx, cl, fmt.Sprintf("setting bridge %s's %s", bridge, column), append(ops, upd...))
+	return c.transact(ctx, cl, fmt.Sprintf("setting bridge %s's %s", bridge, column), append(ops, ref...))
 }
 
 // UpdateAttached rewrites Loom's row uuid (referred to by bridge's
@@ -195,39 +245,49 @@ func (c *Client) UpdateAttached(ctx context.Context, bridge, column, uuid string
 	if err != nil {
 		return err
 	}
-	ops, err := cl.Where(row).Update(row, fieldsOf(row)...)
+	ops, err := cl.Where(row).Update(row, writable(row)...)
 	if err != nil {
 		return err
 	}
 	return c.transact(ctx, cl, fmt.Sprintf("updating bridge %s's %s", bridge, column), ops)
 }
 
-// ClearAttached empties bridge's column when it refers to a row Loom
-// made (the row goes with it); a row someone else set is left alone.
-func (c *Client) ClearAttached(ctx context.Context, bridge, column string) error {
+// ClearAttached takes Loom's row uuid out of bridge's column (the row
+// goes with its last reference); a row someone else set is left alone.
+func (c *Client) ClearAttached(ctx context.Context, bridge, column, uuid string) error {
 	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ref, err := bridgeRef(b, column)
-	if err != nil || *ref == nil {
-		return err
+	spec, ok := attachColumns[column]
+	if !ok {
+		return fmt.Errorf("bridge column %q refers to no row Loom makes", column)
 	}
-	table, _ := AttachColumn(column)
-	current := attachColumns[column]()
-	if err := getByUUID(ctx, cl, current, **ref); err != nil {
-		return fmt.Errorf("hypervisor %s: %s row of bridge %s: %w", c.name, table, bridge, err)
+	if !slices.Contains(refsOf(b, column), uuid) {
+		return nil // already gone
+	}
+	current := spec.mk()
+	if err := getByUUID(ctx, cl, current, uuid); err != nil {
+		return fmt.Errorf("hypervisor %s: %s row of bridge %s: %w", c.name, spec.table, bridge, err)
 	}
 	if externalIDs(current)[ownerKey] == "" {
-		return fmt.Errorf("hypervisor %s: bridge %s's %s is not Loom's; left alone", c.name, bridge, column)
+		return fmt.Errorf("hypervisor %s: bridge %s's %s row %s is not Loom's; left alone", c.name, bridge, column, uuid)
 	}
-	*ref = nil
-	upd, err := cl.Where(b).Update(b, ref)
+	var ops []libovsdb.Operation
+	if spec.set {
+		ops, err = cl.Where(b).Mutate(b, model.Mutation{Field: &b.Mirrors, Mutator: libovsdb.MutateOperationDelete, Value: []string{uuid}})
+	} else {
+		var field **string
+		if field, err = bridgeRef(b, column); err == nil {
+			*field = nil
+			ops, err = cl.Where(b).Update(b, field)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, cl, fmt.Sprintf("clearing bridge %s's %s", bridge, column), upd)
+	return c.transact(ctx, cl, fmt.Sprintf("clearing bridge %s's %s", bridge, column), ops)
 }
 
 // getByUUID reads the row uuid into m.
@@ -236,13 +296,13 @@ func getByUUID(ctx context.Context, cl client.Client, m model.Model, uuid string
 	return cl.Get(ctx, m)
 }
 
-// fieldsOf are pointers to every column field of m but the UUID, for an
-// update that writes the whole row.
-func fieldsOf(m model.Model) []any {
+// writable are pointers to every column field of m Loom writes (all but
+// the UUID and OVS's status columns), for an update of the whole row.
+func writable(m model.Model) []any {
 	v := reflect.ValueOf(m).Elem()
 	var out []any
 	for i := 0; i < v.NumField(); i++ {
-		if v.Type().Field(i).Name != "UUID" {
+		if name := v.Type().Field(i).Name; name != "UUID" && !statusColumn(name) {
 			out = append(out, v.Field(i).Addr().Interface())
 		}
 	}

@@ -284,6 +284,7 @@ func (c *Client) connect(ctx context.Context) (s *session, err error) {
 		client.WithTable(&vswitch.SFlow{}),
 		client.WithTable(&vswitch.NetFlow{}),
 		client.WithTable(&vswitch.IPFIX{}),
+		client.WithTable(&vswitch.Mirror{}),
 	))
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
@@ -497,7 +498,7 @@ func snapshotFrom(name string, ca *cache.TableCache) Hypervisor {
 			if !ok {
 				continue
 			}
-			port := Port{Name: p.Name, LoomOwned: p.ExternalIDs[ownerKey]}
+			port := Port{UUID: pu, Name: p.Name, LoomOwned: p.ExternalIDs[ownerKey]}
 			if p.Tag != nil {
 				port.Tag = *p.Tag
 			}

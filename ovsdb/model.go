@@ -24,14 +24,16 @@ type Bridge struct {
 	// "unix:/run/loom.sock"), sorted: whom the operator pointed it at.
 	Controllers []string
 	Ports       []Port
-	// Attached are the rows the bridge refers to by one column (sflow,
-	// netflow, ipfix: attached.go), by column. Only Loom's own rows are
-	// read in full; they are compared with what apps want, never stored.
-	Attached map[string]AttachedRow `json:"-"`
+	// Attached are the rows the bridge refers to by column (sflow,
+	// netflow, ipfix: one each; mirrors: a set; attached.go). Only Loom's
+	// own rows are read in full; they are compared with what apps want,
+	// never stored.
+	Attached map[string][]AttachedRow `json:"-"`
 }
 
 // Port is one OVS port with its (first) interface.
 type Port struct {
+	UUID   string // the Port row's
 	Name   string
 	Type   string // "" (system), "internal", "patch", "vxlan", ...
 	OfPort int    // -1 when OVS could not add it, 0 before it has one

@@ -45,7 +45,7 @@ func (a *App) Tables() []flow.Table { return nil }
 // BridgeRows implements apps.BridgeRowDeclarer: the sFlow row of every
 // bridge whose switch Loom knows (and that the config names, when it
 // names any).
-func (a *App) BridgeRows(br apps.HypervisorBridge) map[string]any {
+func (a *App) BridgeRows(br apps.HypervisorBridge) []apps.BridgeRow {
 	if len(a.c.Targets) == 0 || !br.Known || len(a.c.Bridges) > 0 && !slices.Contains(a.c.Bridges, br.Name) {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (a *App) BridgeRows(br apps.HypervisorBridge) map[string]any {
 	if a.c.Agent != "" {
 		row.Agent = ptr(a.c.Agent)
 	}
-	return map[string]any{"sflow": row}
+	return []apps.BridgeRow{{Column: "sflow", Row: row}}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -28,8 +28,11 @@ func TestConfigDefaultsAndRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := a.BridgeRows(apps.HypervisorBridge{Name: "vswitch02", Known: true})
-	row, ok := rows["sflow"].(*vswitch.SFlow)
-	if !ok || len(rows) != 1 {
+	if len(rows) != 1 || rows[0].Column != "sflow" {
+		t.Fatalf("rows %+v, want one sFlow row", rows)
+	}
+	row, ok := rows[0].Row.(*vswitch.SFlow)
+	if !ok {
 		t.Fatalf("rows %+v, want one sFlow row", rows)
 	}
 	if *row.Sampling != 64 || *row.Header != DefaultHeader || *row.Polling != DefaultPolling || row.Agent != nil ||
@@ -61,7 +64,7 @@ func TestBridgesLimitWhereItSamples(t *testing.T) {
 	if got := a.BridgeRows(apps.HypervisorBridge{Name: "vswitch02", Known: true}); got != nil {
 		t.Fatalf("an unnamed bridge got %+v", got)
 	}
-	row := a.BridgeRows(apps.HypervisorBridge{Name: "vswitch01", Known: true})["sflow"].(*vswitch.SFlow)
+	row := a.BridgeRows(apps.HypervisorBridge{Name: "vswitch01", Known: true})[0].Row.(*vswitch.SFlow)
 	if row.Agent == nil || *row.Agent != "vswitch01" {
 		t.Fatalf("agent %v", row.Agent)
 	}
