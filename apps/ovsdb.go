@@ -57,8 +57,9 @@ type OVSDBPort struct {
 
 // BridgeRowDeclarer is an app that wants rows a bridge refers to by a
 // column: its sFlow ("sflow"), NetFlow ("netflow") or IPFIX ("ipfix")
-// settings, one row each, and its port mirrors ("mirrors"), a set of
-// rows each known by its name. BridgeRows returns each row wanted, with
+// settings, one row each, its port mirrors ("mirrors"), a set of rows
+// each known by its name, and a port's QoS ("qos", with Port set; QoS
+// rows, a root table, are deleted with their reference). BridgeRows returns each row wanted, with
 // its column, as a model of ovsdb/vswitch (*vswitch.SFlow,
 // *vswitch.Mirror, ...) with the columns that matter set; its UUID and
 // external_ids are Loom's to fill. A row referring to ports (a mirror's
@@ -78,8 +79,13 @@ type BridgeRowDeclarer interface {
 	BridgeRows(br HypervisorBridge) []BridgeRow
 }
 
-// BridgeRow is one row an app wants a bridge to refer to.
+// BridgeRow is one row an app wants a bridge (or one of its ports) to
+// refer to.
 type BridgeRow struct {
-	Column string // the Bridge column: sflow, netflow, ipfix, mirrors
-	Row    any    // a vswitch model of that column's table
+	// Port names the bridge's port whose column it is (qos: the port's
+	// QoS); empty: the bridge's own column (sflow, netflow, ipfix,
+	// mirrors).
+	Port   string
+	Column string
+	Row    any // a vswitch model of that column's table
 }

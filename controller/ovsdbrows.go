@@ -11,9 +11,10 @@ import (
 	"github.com/loomsdn/loom/ovsdb"
 )
 
-// rowID is one row's place on a bridge: its column, and its name among
-// the column's rows (a mirror's name; "" for a one-row column).
-type rowID struct{ column, key string }
+// rowID is one row's place on a bridge: the port whose column it is (""
+// for the bridge's), its column, and its name among the column's rows (a
+// mirror's name; "" for a one-row column).
+type rowID struct{ port, column, key string }
 
 // rowOwner is one app's wish for a row.
 type rowOwner struct {
@@ -37,14 +38,20 @@ func (h *hypervisors) declaredRows(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 		// a refusal, and a bridge with nothing to change has none.
 		mayAdd := sync.OnceValue(func() bool { return h.ours(snap.Name, b, true) })
 		have := map[rowID]ovsdb.AttachedRow{}
-		unread := map[string]bool{} // columns the view cannot show yet: left for the next pass
-		for column, rows := range b.Attached {
-			for _, r := range rows {
-				if r.Unread {
-					unread[column] = true
+		unread := map[[2]string]bool{} // (port, column)s the view cannot show yet: left for the next pass
+		collect := func(port string, attached map[string][]ovsdb.AttachedRow) {
+			for column, rows := range attached {
+				for _, r := range rows {
+					if r.Unread {
+						unread[[2]string{port, column}] = true
+					}
+					have[rowID{port, column, r.Key}] = r
 				}
-				have[rowID{column, r.Key}] = r
 			}
+		}
+		collect("", b.Attached)
+		for _, p := range b.Ports {
+			collect(p.Name, p.Attached)
 		}
 		ids := map[rowID]bool{}
 		for id := range want {
@@ -54,7 +61,7 @@ func (h *hypervisors) declaredRows(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 			ids[id] = true
 		}
 		for _, id := range sortedRowIDs(ids) {
-			if unread[id.column] {
+			if unread[[2]string{id.port, id.column}] {
 				continue
 			}
 			w, wanted := want[id]
@@ -67,31 +74,35 @@ func (h *hypervisors) declaredRows(cl *ovsdb.Client, snap ovsdb.Hypervisor) {
 // reconcileRow brings one row of b to what the apps want.
 func (h *hypervisors) reconcileRow(cl *ovsdb.Client, hv string, b ovsdb.Bridge, id rowID, w rowOwner, wanted bool,
 	have ovsdb.AttachedRow, has bool, mayAdd func() bool) {
-	what := id.column + " of bridge " + b.Name
+	what := id.column
 	if id.key != "" {
-		what = id.column + " " + id.key + " of bridge " + b.Name
+		what += " " + id.key
 	}
+	if id.port != "" {
+		what += " of port " + id.port
+	}
+	what += " of bridge " + b.Name
 	switch {
 	case wanted && has && have.Owner == w.app && ovsdb.SameRow(have.Row, w.row):
 		// held as wanted
 	case wanted && has && have.Owner == w.app:
 		if mayAdd() {
 			h.ovsdbDo(hv, b.Name, "column", id.column, "updated the "+what+" for "+w.app, func(ctx context.Context) error {
-				return cl.UpdateAttached(ctx, b.Name, id.column, have.UUID, w.row, w.app)
+				return cl.UpdateAttached(ctx, b.Name, id.port, id.column, have.UUID, w.row, w.app)
 			})
 		}
 	case wanted && has:
-		h.c.warnOnce("row-foreign/"+hv+"/"+b.Name+"/"+id.column+"/"+id.key, h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "column": id.column, "name": id.key, "app": w.app}),
+		h.c.warnOnce("row-foreign/"+hv+"/"+b.Name+"/"+id.port+"/"+id.column+"/"+id.key, h.c.log.WithFields(logrus.Fields{"hypervisor": hv, "bridge": b.Name, "port": id.port, "column": id.column, "name": id.key, "app": w.app}),
 			"the bridge already has a "+id.column+" row Loom did not make for this app; Loom leaves it alone")
 	case wanted:
 		if mayAdd() {
 			h.ovsdbDo(hv, b.Name, "column", id.column, "set the "+what+" for "+w.app, func(ctx context.Context) error {
-				return cl.SetAttached(ctx, b.Name, id.column, w.row, w.app)
+				return cl.SetAttached(ctx, b.Name, id.port, id.column, w.row, w.app)
 			})
 		}
 	case has && have.Owner != "" && h.c.runsApp(have.Owner):
 		h.ovsdbDo(hv, b.Name, "column", id.column, "cleared the "+what+", which "+have.Owner+" no longer wants", func(ctx context.Context) error {
-			return cl.ClearAttached(ctx, b.Name, id.column, have.UUID)
+			return cl.ClearAttached(ctx, b.Name, id.port, id.column, have.UUID)
 		})
 	}
 }
@@ -108,8 +119,14 @@ func (h *hypervisors) wantedRows(hv string, b ovsdb.Bridge, declarers []apps.App
 				h.c.warnOnce("row-bad/"+a.Name()+"/"+r.Column, log, "an app declared a bridge row Loom cannot make; ignored")
 				continue
 			}
-			id := rowID{r.Column, ""}
-			if _, set, _ := ovsdb.AttachColumn(r.Column); set {
+			_, set, onPort, _ := ovsdb.AttachColumn(r.Column)
+			if onPort != (r.Port != "") || onPort && !hasPort(b, r.Port) {
+				h.c.warnOnce("row-place/"+a.Name()+"/"+r.Column+"/"+r.Port, log.WithField("port", r.Port),
+					"an app declared a row for a port the bridge lacks, or a port for a bridge's column; ignored")
+				continue
+			}
+			id := rowID{port: r.Port, column: r.Column}
+			if set {
 				id.key = ovsdb.RowKey(r.Row)
 			}
 			if other, taken := want[id]; taken {
@@ -125,16 +142,30 @@ func (h *hypervisors) wantedRows(hv string, b ovsdb.Bridge, declarers []apps.App
 // rowDeclarers are the apps that declare bridge rows.
 func (c *Controller) rowDeclarers() []apps.App { return appsWith[apps.BridgeRowDeclarer](c.apps) }
 
+// hasPort says whether b has a port of that name.
+func hasPort(b ovsdb.Bridge, name string) bool {
+	for _, p := range b.Ports {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedRowIDs(m map[rowID]bool) []rowID {
 	out := make([]rowID, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].column != out[j].column {
-			return out[i].column < out[j].column
+		a, b := out[i], out[j]
+		if a.port != b.port {
+			return a.port < b.port
 		}
-		return out[i].key < out[j].key
+		if a.column != b.column {
+			return a.column < b.column
+		}
+		return a.key < b.key
 	})
 	return out
 }

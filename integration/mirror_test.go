@@ -21,11 +21,12 @@ import (
 	"github.com/loomsdn/loom/topology"
 )
 
-// mirrorApp declares one port mirror on every bridge that has both ports:
-// the frames of from, both ways, copied to to.
+// mirrorApp declares one port mirror on every bridge that has both ports
+// (the frames of from, both ways, copied to to), and an egress policer
+// on port limit.
 type mirrorApp struct {
-	from, to string
-	on       func() bool // whether it declares the mirror now
+	from, to, limit string
+	on              func() bool // whether it declares them now
 }
 
 func (mirrorApp) Name() string         { return "mirrortest" }
@@ -45,14 +46,17 @@ func (a mirrorApp) BridgeRows(br apps.HypervisorBridge) []apps.BridgeRow {
 		return nil
 	}
 	return []apps.BridgeRow{{Column: "mirrors", Row: &vswitch.Mirror{Name: "loom-test", SelectSrcPort: []string{src},
-		SelectDstPort: []string{src}, OutputPort: &dst}}}
+		SelectDstPort: []string{src}, OutputPort: &dst}},
+		{Port: a.limit, Column: "qos", Row: &vswitch.QoS{Type: "egress-policer", OtherConfig: map[string]string{"cir": "1250000", "cbs": "125000"}}}}
 }
 
-// A mirror is a row like any other an app declares: made on the bridge,
-// stamped as the app's, copying the selected port's frames to the output
-// port on real OVS; an operator's own mirror beside it is left alone; a
-// changed mirror is put back; and it goes when the app stops wanting it.
-func TestMirrorRowsAreReconciled(t *testing.T) {
+// A mirror and a port's QoS are rows like any other an app declares:
+// made on the bridge (and port), stamped as the app's, the mirror copying
+// the selected port's frames to the output port on real OVS; an
+// operator's own mirror beside it is left alone; a changed mirror is put
+// back; and both go when the app stops wanting them (the QoS row too,
+// though its table is a root).
+func TestMirrorAndQoSRowsAreReconciled(t *testing.T) {
 	t.Parallel()
 	lab, hv, br, vm1, vm2 := oneBridgeTwoVMs(t)
 	mon := hv.AddVM("monitor", br, "172.16.123.199/24")
@@ -66,7 +70,7 @@ func TestMirrorRowsAreReconciled(t *testing.T) {
 	log.SetLevel(logrus.DebugLevel)
 	top := topology.New()
 	ctl, err := controller.New(controller.Config{Log: log, Topology: top},
-		l2.New(l2.Options{}), mirrorApp{from: vm1.Port, to: mon.Port, on: on.Load})
+		l2.New(l2.Options{}), mirrorApp{from: vm1.Port, to: mon.Port, limit: vm2.Port, on: on.Load})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +96,14 @@ func TestMirrorRowsAreReconciled(t *testing.T) {
 	waitFor(t, "Loom's mirror on vswitch02", 15*time.Second, func() bool {
 		return strings.Contains(mirror("loom-test"), "loom-owned=mirrortest")
 	})
+	qos := func() string {
+		out, _ := hv.Vsctl("--columns=type,other_config,external_ids", "find", "QoS", "external_ids:loom-owned=mirrortest")
+		return out
+	}
+	waitFor(t, "Loom's egress policer on vm2's port", 15*time.Second, func() bool {
+		ref, _ := hv.Vsctl("get", "Port", vm2.Port, "qos")
+		return strings.Contains(qos(), "egress-policer") && strings.Contains(qos(), `cir="1250000"`) && ref != "[]"
+	})
 	if out, _ := hv.Vsctl("get", "Bridge", br.Name, "mirrors"); strings.Count(out, ",") != 1 {
 		t.Fatalf("the bridge's mirrors: %s (want the operator's and Loom's)", out)
 	}
@@ -115,6 +127,10 @@ func TestMirrorRowsAreReconciled(t *testing.T) {
 	on.Store(false)
 	hv.Vsctl("set", "Bridge", br.Name, "external_ids:nudge=1") // an OVSDB change: the next pass
 	waitFor(t, "Loom's mirror removed", 15*time.Second, func() bool { return mirror("loom-test") == "" })
+	waitFor(t, "Loom's QoS row deleted with its reference", 15*time.Second, func() bool {
+		ref, _ := hv.Vsctl("get", "Port", vm2.Port, "qos")
+		return qos() == "" && ref == "[]"
+	})
 	if !strings.Contains(mirror("operators"), "operators") {
 		t.Fatal("the operator's mirror went too")
 	}

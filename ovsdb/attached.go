@@ -19,26 +19,31 @@ import (
 // file reads them back and writes them, for any of those columns, with
 // each row as a vswitch model.
 
-// attachSpec is one Bridge column Loom may attach rows to.
+// attachSpec is one Bridge or Port column Loom may attach rows to.
 type attachSpec struct {
-	table string
-	mk    func() model.Model // the row's model, for reading the cache
-	set   bool               // a set of rows, each known by its name (else one row)
+	table  string
+	mk     func() model.Model // the row's model, for reading the cache
+	set    bool               // a set of rows, each known by its name (else one row)
+	onPort bool               // a Port's column (else a Bridge's)
+	root   bool               // the table is a root: a row no longer referred to stays, so Loom deletes it
 }
 
-// attachColumns are the Bridge columns Loom may attach rows to.
+// attachColumns are the columns Loom may attach rows to: a bridge's
+// sFlow, NetFlow, IPFIX and mirrors, and a port's QoS.
 var attachColumns = map[string]attachSpec{
 	"sflow":   {table: vswitch.SFlowTable, mk: func() model.Model { return &vswitch.SFlow{} }},
 	"netflow": {table: vswitch.NetFlowTable, mk: func() model.Model { return &vswitch.NetFlow{} }},
 	"ipfix":   {table: vswitch.IPFIXTable, mk: func() model.Model { return &vswitch.IPFIX{} }},
 	"mirrors": {table: vswitch.MirrorTable, mk: func() model.Model { return &vswitch.Mirror{} }, set: true},
+	"qos":     {table: vswitch.QoSTable, mk: func() model.Model { return &vswitch.QoS{} }, onPort: true, root: true},
 }
 
-// AttachColumn says whether column is a Bridge column Loom can attach
-// rows to, the table of those rows, and whether it holds a set of them.
-func AttachColumn(column string) (table string, set, ok bool) {
+// AttachColumn says whether column is a column Loom can attach rows to,
+// the table of those rows, whether it holds a set of them, and whether it
+// is a port's (else a bridge's).
+func AttachColumn(column string) (table string, set, onPort, ok bool) {
 	spec, ok := attachColumns[column]
-	return spec.table, spec.set, ok
+	return spec.table, spec.set, spec.onPort, ok
 }
 
 // Attachable says whether row is a model Loom can attach through column:
@@ -92,6 +97,14 @@ func refsOf(b *vswitch.Bridge, column string) []string {
 	return []string{**ref}
 }
 
+// portRefsOf are the rows port p refers to through column.
+func portRefsOf(p *vswitch.Port, column string) []string {
+	if column == "qos" && p.QOS != nil {
+		return []string{*p.QOS}
+	}
+	return nil
+}
+
 // bridgeRef is the field of b that a one-row column refers through.
 func bridgeRef(b *vswitch.Bridge, column string) (**string, error) {
 	switch column {
@@ -108,27 +121,40 @@ func bridgeRef(b *vswitch.Bridge, column string) (**string, error) {
 // readAttached fills br.Attached from the bridge row b.
 func readAttached(br *Bridge, b *vswitch.Bridge, row func(table, uuid string) model.Model) {
 	for column, spec := range attachColumns {
-		for _, uuid := range refsOf(b, column) {
-			m := row(spec.table, uuid)
-			if m == nil {
-				// Referred to but not (yet) in the cache: a view that lags.
-				// Loom must not act on the column until it can read it, or
-				// it would add its row again on every pass.
-				if br.Attached == nil {
-					br.Attached = map[string][]AttachedRow{}
-				}
-				br.Attached[column] = append(br.Attached[column], AttachedRow{UUID: uuid, Unread: true})
-				continue
-			}
-			a := AttachedRow{UUID: uuid, Owner: externalIDs(m)[ownerKey], Key: RowKey(m)}
-			if a.Owner != "" {
-				a.Row = model.Clone(m)
-			}
-			if br.Attached == nil {
-				br.Attached = map[string][]AttachedRow{}
-			}
-			br.Attached[column] = append(br.Attached[column], a)
+		if !spec.onPort {
+			readRefs(&br.Attached, spec, column, refsOf(b, column), row)
 		}
+	}
+}
+
+// readPortAttached fills port.Attached from the port row p.
+func readPortAttached(port *Port, p *vswitch.Port, row func(table, uuid string) model.Model) {
+	for column, spec := range attachColumns {
+		if spec.onPort {
+			readRefs(&port.Attached, spec, column, portRefsOf(p, column), row)
+		}
+	}
+}
+
+// readRefs adds the rows uuids of column to into.
+func readRefs(into *map[string][]AttachedRow, spec attachSpec, column string, uuids []string, row func(table, uuid string) model.Model) {
+	for _, uuid := range uuids {
+		if *into == nil {
+			*into = map[string][]AttachedRow{}
+		}
+		m := row(spec.table, uuid)
+		if m == nil {
+			// Referred to but not (yet) in the cache: a view that lags.
+			// Loom must not act on the column until it can read it, or it
+			// would add its row again on every pass.
+			(*into)[column] = append((*into)[column], AttachedRow{UUID: uuid, Unread: true})
+			continue
+		}
+		a := AttachedRow{UUID: uuid, Owner: externalIDs(m)[ownerKey], Key: RowKey(m)}
+		if a.Owner != "" {
+			a.Row = model.Clone(m)
+		}
+		(*into)[column] = append((*into)[column], a)
 	}
 }
 
@@ -198,10 +224,11 @@ func stamped(want model.Model, uuid, owner string) (model.Model, error) {
 }
 
 // SetAttached makes a row of want's table, stamped loom-owned=owner, and
-// points bridge's column at it (adds it, for a set column), in one
-// transaction. A row a one-row column referred to before goes with its
-// last reference (these tables are not roots).
-func (c *Client) SetAttached(ctx context.Context, bridge, column string, want model.Model, owner string) error {
+// points bridge's column at it (port's, when port is set; adds it, for a
+// set column), in one transaction. A row a one-row column referred to
+// before goes with its last reference, or is deleted when its table is a
+// root and it is Loom's.
+func (c *Client) SetAttached(ctx context.Context, bridge, port, column string, want model.Model, owner string) error {
 	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
@@ -216,26 +243,51 @@ func (c *Client) SetAttached(ctx context.Context, bridge, column string, want mo
 	if err != nil {
 		return err
 	}
-	var ref []libovsdb.Operation
-	if column == "mirrors" {
-		ref, err = cl.Where(b).Mutate(b, model.Mutation{Field: &b.Mirrors, Mutator: libovsdb.MutateOperationInsert, Value: []string{named}})
-	} else {
-		var field **string
-		if field, err = bridgeRef(b, column); err == nil {
-			n := named
-			*field = &n
-			ref, err = cl.Where(b).Update(b, field)
-		}
-	}
+	ref, err := c.pointAt(ctx, cl, b, port, column, named)
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, cl, fmt.Sprintf("setting bridge %s's %s", bridge, column), append(ops, ref...))
+	return c.transact(ctx, cl, fmt.Sprintf("setting %s's %s", target(bridge, port), column), append(ops, ref...))
+}
+
+// target names a bridge, or a port of it, in errors and logs.
+func target(bridge, port string) string {
+	if port != "" {
+		return "port " + port + " of bridge " + bridge
+	}
+	return "bridge " + bridge
+}
+
+// pointAt are the operations making column (of b, or of its port) refer
+// to uuid: added to a set, or set as the one row.
+func (c *Client) pointAt(ctx context.Context, cl client.Client, b *vswitch.Bridge, port, column, uuid string) ([]libovsdb.Operation, error) {
+	if port != "" {
+		p := &vswitch.Port{Name: port}
+		if err := cl.Get(ctx, p); err != nil {
+			return nil, fmt.Errorf("hypervisor %s: port %s: %w", c.name, port, err)
+		}
+		if column != "qos" {
+			return nil, fmt.Errorf("port column %q refers to no row Loom makes", column)
+		}
+		u := uuid
+		p.QOS = &u
+		return cl.Where(p).Update(p, &p.QOS)
+	}
+	if column == "mirrors" {
+		return cl.Where(b).Mutate(b, model.Mutation{Field: &b.Mirrors, Mutator: libovsdb.MutateOperationInsert, Value: []string{uuid}})
+	}
+	field, err := bridgeRef(b, column)
+	if err != nil {
+		return nil, err
+	}
+	u := uuid
+	*field = &u
+	return cl.Where(b).Update(b, field)
 }
 
 // UpdateAttached rewrites Loom's row uuid (referred to by bridge's
 // column) with want's columns, keeping its stamp.
-func (c *Client) UpdateAttached(ctx context.Context, bridge, column, uuid string, want model.Model, owner string) error {
+func (c *Client) UpdateAttached(ctx context.Context, bridge, port, column, uuid string, want model.Model, owner string) error {
 	cl, ctx, done, err := c.op(ctx)
 	if err != nil {
 		return err
@@ -249,12 +301,13 @@ func (c *Client) UpdateAttached(ctx context.Context, bridge, column, uuid string
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, cl, fmt.Sprintf("updating bridge %s's %s", bridge, column), ops)
+	return c.transact(ctx, cl, fmt.Sprintf("updating %s's %s", target(bridge, port), column), ops)
 }
 
-// ClearAttached takes Loom's row uuid out of bridge's column (the row
-// goes with its last reference); a row someone else set is left alone.
-func (c *Client) ClearAttached(ctx context.Context, bridge, column, uuid string) error {
+// ClearAttached takes Loom's row uuid out of bridge's column (port's,
+// when port is set); the row goes with its last reference, or is deleted
+// with it when its table is a root. A row someone else set is left alone.
+func (c *Client) ClearAttached(ctx context.Context, bridge, port, column, uuid string) error {
 	cl, ctx, done, b, err := c.bridgeOp(ctx, bridge)
 	if err != nil {
 		return err
@@ -262,22 +315,35 @@ func (c *Client) ClearAttached(ctx context.Context, bridge, column, uuid string)
 	defer done()
 	spec, ok := attachColumns[column]
 	if !ok {
-		return fmt.Errorf("bridge column %q refers to no row Loom makes", column)
+		return fmt.Errorf("column %q refers to no row Loom makes", column)
 	}
-	if !slices.Contains(refsOf(b, column), uuid) {
+	var p *vswitch.Port
+	refs := refsOf(b, column)
+	if port != "" {
+		p = &vswitch.Port{Name: port}
+		if err := cl.Get(ctx, p); err != nil {
+			return fmt.Errorf("hypervisor %s: port %s: %w", c.name, port, err)
+		}
+		refs = portRefsOf(p, column)
+	}
+	if !slices.Contains(refs, uuid) {
 		return nil // already gone
 	}
 	current := spec.mk()
 	if err := getByUUID(ctx, cl, current, uuid); err != nil {
-		return fmt.Errorf("hypervisor %s: %s row of bridge %s: %w", c.name, spec.table, bridge, err)
+		return fmt.Errorf("hypervisor %s: %s row of %s: %w", c.name, spec.table, target(bridge, port), err)
 	}
 	if externalIDs(current)[ownerKey] == "" {
-		return fmt.Errorf("hypervisor %s: bridge %s's %s row %s is not Loom's; left alone", c.name, bridge, column, uuid)
+		return fmt.Errorf("hypervisor %s: %s's %s row %s is not Loom's; left alone", c.name, target(bridge, port), column, uuid)
 	}
 	var ops []libovsdb.Operation
-	if spec.set {
+	switch {
+	case p != nil:
+		p.QOS = nil
+		ops, err = cl.Where(p).Update(p, &p.QOS)
+	case spec.set:
 		ops, err = cl.Where(b).Mutate(b, model.Mutation{Field: &b.Mirrors, Mutator: libovsdb.MutateOperationDelete, Value: []string{uuid}})
-	} else {
+	default:
 		var field **string
 		if field, err = bridgeRef(b, column); err == nil {
 			*field = nil
@@ -287,7 +353,14 @@ func (c *Client) ClearAttached(ctx context.Context, bridge, column, uuid string)
 	if err != nil {
 		return err
 	}
-	return c.transact(ctx, cl, fmt.Sprintf("clearing bridge %s's %s", bridge, column), ops)
+	if spec.root { // a root row outlives its references: it goes with them
+		del, err := cl.Where(current).Delete()
+		if err != nil {
+			return err
+		}
+		ops = append(ops, del...)
+	}
+	return c.transact(ctx, cl, fmt.Sprintf("clearing %s's %s", target(bridge, port), column), ops)
 }
 
 // getByUUID reads the row uuid into m.

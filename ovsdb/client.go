@@ -285,6 +285,7 @@ func (c *Client) connect(ctx context.Context) (s *session, err error) {
 		client.WithTable(&vswitch.NetFlow{}),
 		client.WithTable(&vswitch.IPFIX{}),
 		client.WithTable(&vswitch.Mirror{}),
+		client.WithTable(&vswitch.QoS{}),
 	))
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
@@ -507,6 +508,7 @@ func snapshotFrom(name string, ca *cache.TableCache) Hypervisor {
 					fillInterface(&port, i)
 				}
 			}
+			readPortAttached(&port, p, row)
 			br.Ports = append(br.Ports, port)
 		}
 		sort.Slice(br.Ports, func(i, j int) bool { return br.Ports[i].Name < br.Ports[j].Name })

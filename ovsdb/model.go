@@ -56,6 +56,8 @@ type Port struct {
 	// Options are the interface's options, read only for Loom's own ports
 	// (LoomOwned set): Loom compares them with what the app wants.
 	Options map[string]string
+	// Attached are the rows the port refers to (qos), as Bridge.Attached.
+	Attached map[string][]AttachedRow `json:"-"`
 }
 
 // Bridge returns the bridge with datapath id dpid.
