@@ -160,7 +160,7 @@ func (a *authenticator) check(ctx context.Context, method string, req any) error
 	var err error
 	switch {
 	case tok == nil && reason == reasonMissingToken:
-		err = status.Error(codes.Unauthenticated, `missing bearer token: send "authorization: Bearer <token>" (loomctl: set LOOM_TOKEN)`)
+		err = status.Error(codes.Unauthenticated, `missing bearer token: send "authorization: Bearer <token>" (loomctl: --token-file FILE or LOOM_TOKEN)`)
 	case tok == nil:
 		err = status.Error(codes.Unauthenticated, "wrong bearer token")
 	default:
