@@ -22,6 +22,9 @@ type appContext struct {
 	outs    []apps.PacketOut
 	// refreshes are the switches the handler asked to refresh.
 	refreshes []uint64
+	// sess is the session the handler runs on (its switch's errors list
+	// the flows loomd refuses, during setup too).
+	sess *session
 }
 
 func (c *Controller) newContext(app apps.App, log *logrus.Entry) *appContext {
@@ -36,6 +39,16 @@ func (a *appContext) Set(dpid uint64, key string, flows ...flow.Flow) {
 		if err := a.c.pipeline.Check(f); err != nil {
 			a.c.stats.invalidFlows.Add(1)
 			a.Log().WithError(err).WithField("key", key).Error("app declared an invalid flow; declaration refused")
+			// Listed with the switch's own errors (loomctl flows --errors):
+			// a flow loomd refuses is as missing from the switch as one the
+			// switch refused.
+			s := a.sess
+			if s == nil || s.dpid != dpid {
+				s = a.c.reg.get(dpid)
+			}
+			if s != nil {
+				s.errors.add(SwitchError{Time: a.Now(), Error: "refused by loomd: " + err.Error(), App: a.app.Name(), Key: key, Flow: f.String()})
+			}
 			return
 		}
 	}

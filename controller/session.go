@@ -494,6 +494,7 @@ func (s *session) switchDown() {
 // event dropped; it never takes the process down.
 func (s *session) call(a apps.App, fn func(apps.Context)) {
 	ctx := s.c.newContext(a, s.log)
+	ctx.sess = s
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

@@ -209,7 +209,9 @@ var errTypeNames = []string{"HELLO_FAILED", "BAD_REQUEST", "BAD_ACTION", "BAD_IN
 	"FLOW_MOD_FAILED", "GROUP_MOD_FAILED", "PORT_MOD_FAILED", "TABLE_MOD_FAILED", "QUEUE_OP_FAILED",
 	"SWITCH_CONFIG_FAILED", "ROLE_REQUEST_FAILED", "METER_MOD_FAILED", "TABLE_FEATURES_FAILED"}
 
-// ErrorName renders an error type and code, e.g. "BAD_MATCH(4)/code 3".
+// ErrorName renders an error type and code by the spec's name where it
+// has one, with the numbers for a search ("OFPBIC_BAD_TABLE_ID
+// (BAD_INSTRUCTION/code 2)"); "BAD_MATCH/code 42" otherwise.
 func ErrorName(t, code uint16) string {
 	name := fmt.Sprintf("type(%d)", t)
 	if int(t) < len(errTypeNames) {
@@ -217,7 +219,11 @@ func ErrorName(t, code uint16) string {
 	} else if t == 0xffff {
 		name = "EXPERIMENTER"
 	}
-	return fmt.Sprintf("%s/code %d", name, code)
+	numbers := fmt.Sprintf("%s/code %d", name, code)
+	if n := errCodeName(t, code); n != "" {
+		return n + " (" + numbers + ")"
+	}
+	return numbers
 }
 
 // cString returns the NUL-terminated prefix of b as a string.

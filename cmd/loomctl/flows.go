@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,9 +47,9 @@ func newFlows(o *options) *cobra.Command {
 					return err
 				}
 				return render(w, o.output, r, func() *table {
-					t := &table{header: []string{"ERROR", "APP", "KEY", "FLOW"}}
+					t := &table{header: []string{"TIME", "ERROR", "APP", "KEY", "FLOW"}}
 					for _, e := range r.Errors {
-						t.add(e.Error, e.App, e.Key, e.Flow)
+						t.add(time.Unix(e.TimeUnix, 0).UTC().Format(time.RFC3339), e.Error, e.App, e.Key, e.Flow)
 					}
 					return t
 				})
