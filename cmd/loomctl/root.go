@@ -51,6 +51,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newGet(o), newStatus(o), newWatch(o), newTopology(o), newFlows(o),
 		newNet(o), newTrunk(o), newACL(o), newPlan(o), newReload(o), newForget(o), newVersion(o))
 	withExamples(root)
+	withCompletion(root, o)
 	return root
 }
 
