@@ -153,8 +153,15 @@ func (a *authenticator) identify(ctx context.Context) (*Token, string) {
 // check authorizes one call; req is the request of a unary call (nil for
 // a stream, whose rules need no request).
 func (a *authenticator) check(ctx context.Context, method string, req any) error {
+	_, err := a.authorize(ctx, method, req)
+	return err
+}
+
+// authorize is check, returning the caller's token too (nil for a public
+// method).
+func (a *authenticator) authorize(ctx context.Context, method string, req any) (*Token, error) {
 	if r, ok := ruleFor(method); ok && r.public {
-		return nil
+		return nil, nil
 	}
 	tok, reason := a.identify(ctx)
 	var err error
@@ -188,7 +195,7 @@ func (a *authenticator) check(ctx context.Context, method string, req any) error
 	if err != nil {
 		a.refused(ctx, tok, method, reason, err)
 	}
-	return err
+	return tok, err
 }
 
 func (a *authenticator) refused(ctx context.Context, tok *Token, method, reason string, err error) {
@@ -214,8 +221,12 @@ func (a *authenticator) refused(ctx context.Context, tok *Token, method, reason 
 func (a *authenticator) options() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := a.check(ctx, info.FullMethod, req); err != nil {
+			tok, err := a.authorize(ctx, info.FullMethod, req)
+			if err != nil {
 				return nil, err
+			}
+			if tok != nil {
+				ctx = withCaller(ctx, tok.Name) // for the audit line
 			}
 			return h(ctx, req)
 		}),

@@ -35,7 +35,8 @@ type Options struct {
 	Tokens []Token
 	// Token is shorthand for one operator token named "default".
 	Token string
-	// Log, when set, gets refused calls, once a minute per client.
+	// Log, when set, gets refused calls, once a minute per client, and
+	// one audit line per call that changes something (audit.go).
 	Log logrus.FieldLogger
 	// MaxMessageBytes bounds a request (default 4 MiB): larger ones get
 	// ResourceExhausted.
@@ -76,6 +77,9 @@ func NewServer(a *northbound.API, o Options) *grpc.Server {
 	}
 	if len(tokens) > 0 {
 		opts = append(opts, newAuthenticator(tokens, o.Metrics, o.Log, o.now).options()...)
+	}
+	if o.Log != nil {
+		opts = append(opts, auditOptions(o.Log)...) // after authentication: it audits calls taken
 	}
 	s := grpc.NewServer(opts...)
 	pb.RegisterControllerServiceServer(s, controllerServer{a: a})

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus/hooks/test"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/loomsdn/loom/proto/loom/v1"
+)
+
+// Every change the server takes leaves one audit line naming who, what
+// and the result; reads leave none; a refused call is the refusal log's.
+func TestChangesAreAudited(t *testing.T) {
+	log, hook := test.NewNullLogger()
+	r := serve(t, Options{Log: log, Tokens: []Token{{Name: "ops", Scope: ScopeOperator, Secret: "s3cret"}, {Name: "grafana", Scope: ScopeRead, Secret: "r3ad"}}})
+	as := func(secret string) metadataCtx { return metadataCtx{t, secret} }
+	nets := pb.NewNetworkServiceClient(r.conn)
+	if _, err := pb.NewControllerServiceClient(r.conn).GetStatus(as("r3ad").ctx(), &pb.GetStatusRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = nets.AddNetwork(as("s3cret").ctx(), &pb.AddNetworkRequest{Network: &pb.Network{Name: "web", Vlan: 10}})
+	_, _ = nets.AddNetwork(as("r3ad").ctx(), &pb.AddNetworkRequest{Network: &pb.Network{Name: "db", Vlan: 20}}) // refused: read scope
+	var audit []string
+	for _, e := range hook.AllEntries() {
+		if e.Message == "API change" {
+			audit = append(audit, e.Data["who"].(string)+" "+e.Data["method"].(string)+" "+e.Data["result"].(string)+" "+e.Data["request"].(string))
+		}
+	}
+	if len(audit) != 1 || !strings.HasPrefix(audit[0], "token ops /loom.v1.NetworkService/AddNetwork FailedPrecondition ") ||
+		!strings.Contains(audit[0], `"name":"web"`) {
+		t.Fatalf("audit lines %q, want one for ops's AddNetwork (no policy here: FailedPrecondition)", audit)
+	}
+}
+
+type metadataCtx struct {
+	t      *testing.T
+	secret string
+}
+
+func (m metadataCtx) ctx() context.Context {
+	return metadata.AppendToOutgoingContext(ctx(m.t), "authorization", "Bearer "+m.secret)
+}
