@@ -94,6 +94,8 @@ type Controller struct {
 	warned sync.Map // ids of standing conditions already logged
 	// disc batches the topology's disconnects (nil without a topology).
 	disc *disconnects
+	// events are the operator's event stream (events.go).
+	events *opEvents
 	// refreshGen counts Refresh calls (each waits for its generation).
 	refreshGen atomic.Uint64
 	// missedGen counts the Refresh calls a switch in setup may have
@@ -132,7 +134,8 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 		cfg.ForgetAfter = 30 * time.Minute
 	}
 	c := &Controller{cfg: cfg, log: logrus.NewEntry(cfg.Log), apps: appList, byID: make(map[flow.AppID]apps.App),
-		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry(), generation: uint64(time.Now().UnixNano())}
+		desired: newDesiredStore(), pipeline: flow.Pipeline{}, reg: newRegistry(), generation: uint64(time.Now().UnixNano()),
+		events: newOpEvents(time.Now())}
 	c.self.setExtra(cfg.Targets)
 	names := map[string]bool{}
 	tables := map[uint8]string{}
@@ -194,6 +197,10 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	c.jobs.Go("age-switches", func(ctx context.Context) {
 		c.ageSwitches(ctx, cfg.ForgetAfter, min(cfg.ForgetAfter/4, time.Minute))
 	})
+	c.jobs.Go("peer-events", func(ctx context.Context) { c.peerEvents(ctx, time.Second) })
+	if cfg.Topology != nil {
+		c.jobs.Go("vm-events", func(ctx context.Context) { c.vmEvents(ctx, cfg.Topology) })
+	}
 	return c, nil
 }
 

@@ -63,6 +63,11 @@ const portLinesPerWindow = 32
 // when it says another controller is master.
 func (s *session) noteError(e SwitchError) {
 	s.errors.add(e)
+	what := e.Error
+	if e.App != "" {
+		what += fmt.Sprintf(" (app %s, key %s): %s", e.App, e.Key, e.Flow)
+	}
+	s.c.Emit(EventSwitchError, s.c.switchName(s.dpid), what)
 	if isSlaveError(e) {
 		s.demote("the switch refused a write: this loomd is not its master")
 	}
@@ -127,6 +132,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	c.hv.switchFrom(s.conn.RemoteAddr())
 	s.log.WithFields(logrus.Fields{"ports": len(s.sw.Ports), "tables": s.sw.Tables, "flows": c.desired.count(s.dpid),
 		"flow_mods": s.changedOnConnect, "bundles": s.rec.bundles, "took": time.Since(start).Round(time.Millisecond)}).Info("switch connected")
+	c.Emitf(EventSwitch, c.switchName(s.dpid), "connected from %s (%d ports; %d flow-mods to take the desired state)", s.remote, len(s.sw.Ports), s.changedOnConnect)
 	reason := s.loop(ctx, served)
 	if ctx.Err() != nil {
 		// loomd is stopping, the switch is not leaving: it keeps its flows
@@ -141,6 +147,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		c.disc.add(s.dpid, s.topoToken) // batched: a session does not wait on the model to end
 	}
 	s.log.WithField("reason", reason.Error()).Info("switch disconnected")
+	c.Emitf(EventSwitch, c.switchName(s.dpid), "disconnected: %v", reason)
 }
 
 func remoteString(nc net.Conn) string {
@@ -568,6 +575,7 @@ func (s *session) verify(ctx context.Context) {
 	if n > 0 {
 		s.c.stats.driftRepairs.Add(uint64(n))
 		s.log.WithField("flow_mods", n).Info("repaired drift between the switch and the desired state")
+		s.c.Emitf(EventDrift, s.c.switchName(s.dpid), "repaired drift: %d flow-mods put the desired flows back", n)
 	}
 }
 

@@ -114,4 +114,25 @@ func TestPlanIsWhatTheReloadDoes(t *testing.T) {
 	if err != nil || len(again.Switches[0].Add)+len(again.Switches[0].Change)+len(again.Switches[0].Remove) != 0 {
 		t.Fatalf("a plan of the file now running: %v, %v; want no change", again, err)
 	}
+
+	// The event stream says what happened, by name.
+	stream, err := cc.WatchEvents(ctx, &pb.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for {
+		e, err := stream.Recv()
+		if err != nil {
+			break // the history ends the stream (no follow)
+		}
+		lines = append(lines, e.Kind+" "+e.Subject+": "+e.Message)
+	}
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{"switch 0x00000000000000c1: connected from",
+		"policy config file: applied: 1 networks, 2 ACL rules, networks -db, rules +web-ssh -db-ping"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("events lack %q:\n%s", want, all)
+		}
+	}
 }

@@ -55,6 +55,7 @@ var examples = map[string][]string{
 	"loomctl forget":        {"loomctl forget switch kvm01/vswitch02"},
 	"loomctl forget switch": {"loomctl forget switch kvm01/vswitch02", "loomctl forget switch 0xc1 --all"},
 	"loomctl version":       {"loomctl version", "loomctl version --server 192.0.2.5:9652"},
+	"loomctl events":        {"loomctl events", "loomctl events --since 10m", "loomctl events --follow", "loomctl events --from 1733130000000123 -o json"},
 }
 
 // withExamples sets each command's Example from the table.

@@ -144,3 +144,22 @@ func TestPlan(t *testing.T) {
 		t.Fatalf("plan of a bad file: %v", err)
 	}
 }
+
+// A policy change is an event, naming what it added.
+func TestEventsShowPolicyChanges(t *testing.T) {
+	addr := networkServer(t)
+	if _, err := run(t, "net", "add", "db2", "--vlan", "30", "--server", addr); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "events", "--server", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "policy        api: applied: ") || !strings.Contains(out, "networks +db2") {
+		t.Fatalf("events:\n%s", out)
+	}
+	js, err := run(t, "events", "--since", "1h", "-o", "json", "--server", addr)
+	if err != nil || !strings.Contains(js, `"kind": "policy"`) || !strings.Contains(js, `"subject": "api"`) {
+		t.Fatalf("events -o json: %v\n%s", err, js)
+	}
+}

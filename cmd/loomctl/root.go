@@ -49,7 +49,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&o.key, "key", "", "client certificate key for mutual TLS")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline for each request")
 	root.AddCommand(newGet(o), newStatus(o), newWatch(o), newTopology(o), newFlows(o),
-		newNet(o), newTrunk(o), newACL(o), newPlan(o), newReload(o), newForget(o), newVersion(o))
+		newNet(o), newTrunk(o), newACL(o), newPlan(o), newReload(o), newForget(o), newVersion(o), newEvents(o))
 	withExamples(root)
 	withCompletion(root, o)
 	return root

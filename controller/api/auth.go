@@ -34,6 +34,7 @@ var methodRules = map[string]rule{
 	"/loom.v1.ControllerService/Plan":         {scope: ScopeRead},
 	"/loom.v1.ControllerService/Reload":       {scope: ScopeOperator},
 	"/loom.v1.ControllerService/ForgetSwitch": {scope: ScopeOperator},
+	"/loom.v1.ControllerService/WatchEvents":  {scope: ScopeRead},
 
 	"/loom.v1.TopologyService/ListHypervisors": {scope: ScopeRead},
 	"/loom.v1.TopologyService/ListSwitches":    {scope: ScopeRead},

@@ -127,6 +127,14 @@ func (s controllerServer) ForgetSwitch(ctx context.Context, r *pb.ForgetSwitchRe
 	return resp, toStatus(err)
 }
 
+func (s controllerServer) WatchEvents(r *pb.WatchEventsRequest, stream grpc.ServerStreamingServer[pb.Event]) error {
+	err := s.a.WatchEvents(stream.Context(), r, stream.Send)
+	if errors.Is(err, context.Canceled) {
+		return nil // the client went away: not an error
+	}
+	return toStatus(err)
+}
+
 type topologyServer struct {
 	pb.UnimplementedTopologyServiceServer
 	a *northbound.API

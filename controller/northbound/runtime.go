@@ -7,6 +7,7 @@ import (
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/internal/eventlog"
 	"github.com/loomsdn/loom/openflow"
 	"github.com/loomsdn/loom/topology"
 )
@@ -40,6 +41,7 @@ type Runtime interface {
 	SendPacketOut(dpid uint64, inPort uint32, actions []flow.Action, data []byte) error
 	SubscribePackets(f controller.PacketFilter, buffer int) (*controller.PacketSub, func())
 	AdmitWatcher(packets bool) (release func(), err error)
+	Events(after uint64) (*eventlog.Cursor[controller.OpEvent], uint64, error)
 	WatcherFellBehind()
 }
 

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -34,6 +35,8 @@ type Runtime interface {
 	OnEachSwitch(fn func(controller.Declarations))
 	// Apps are the apps in the order they run.
 	Apps() []apps.App
+	// Emit records an event for the operator's stream.
+	Emit(kind, subject, message string)
 }
 
 // Store keeps the API's declarations across restarts.
@@ -126,7 +129,7 @@ func (s *Service) Specs() (file, api network.Spec) {
 // names the field (a *network.FieldError). fn runs under the service's
 // lock (it may read s.file; it must not call the service).
 func (s *Service) Update(fn func(api *network.Spec) error) error {
-	p, err := s.swap(func() (*network.Policy, error) {
+	prev, p, err := s.swap(func() (*network.Policy, error) {
 		api := clone(s.api)
 		if err := fn(&api); err != nil {
 			return nil, err
@@ -147,7 +150,7 @@ func (s *Service) Update(fn func(api *network.Spec) error) error {
 	if err != nil {
 		return err
 	}
-	s.refresh(p, "api")
+	s.refresh(prev, p, "api")
 	return nil
 }
 
@@ -159,8 +162,8 @@ func (s *Service) Reload() error {
 	}
 	file, err := s.o.Reload()
 	if err == nil {
-		var p *network.Policy
-		p, err = s.swap(func() (*network.Policy, error) {
+		var prev, p *network.Policy
+		prev, p, err = s.swap(func() (*network.Policy, error) {
 			p, err := compileMerged(file, s.api)
 			if err == nil {
 				s.file = file
@@ -168,7 +171,7 @@ func (s *Service) Reload() error {
 			return p, err
 		})
 		if err == nil {
-			s.refresh(p, "config file")
+			s.refresh(prev, p, "config file")
 			return nil
 		}
 	}
@@ -180,22 +183,67 @@ func (s *Service) Reload() error {
 }
 
 // swap runs next under the lock and puts the policy it returns in force.
-func (s *Service) swap(next func() (*network.Policy, error)) (*network.Policy, error) {
+func (s *Service) swap(next func() (*network.Policy, error)) (prev, p *network.Policy, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := next()
-	if err != nil {
-		return nil, err
+	if p, err = next(); err != nil {
+		return nil, nil, err
 	}
+	prev = s.o.Policy.Policy()
 	s.o.Policy.Set(p)
-	return p, nil
+	return prev, p, nil
 }
 
 // refresh recomputes every switch under the policy now in force (p, or a
 // later one), outside the lock.
-func (s *Service) refresh(p *network.Policy, source string) {
+func (s *Service) refresh(prev, p *network.Policy, source string) {
 	s.rt.Refresh()
 	s.o.Log.WithFields(logrus.Fields{"source": source, "networks": len(p.Networks()), "acl_rules": len(p.Rules())}).Info("network policy applied")
+	s.rt.Emit(controller.EventPolicy, source, fmt.Sprintf("applied: %d networks, %d ACL rules%s", len(p.Networks()), len(p.Rules()), changes(prev, p)))
+}
+
+// changes names the networks and rules p adds and drops against prev
+// (", networks +web -db, rules +ssh"; "" for none).
+func changes(prev, p *network.Policy) string {
+	var nets, rules [2][]string // added, dropped
+	had := func(names []string, name string) bool { return slices.Contains(names, name) }
+	var prevNets, nextNets, prevRules, nextRules []string
+	if prev != nil {
+		for _, n := range prev.Networks() {
+			prevNets = append(prevNets, n.Name)
+		}
+		for _, r := range prev.Rules() {
+			prevRules = append(prevRules, r.Name)
+		}
+	}
+	for _, n := range p.Networks() {
+		nextNets = append(nextNets, n.Name)
+	}
+	for _, r := range p.Rules() {
+		nextRules = append(nextRules, r.Name)
+	}
+	diff := func(prev, next []string, into *[2][]string) {
+		for _, n := range next {
+			if !had(prev, n) {
+				into[0] = append(into[0], "+"+n)
+			}
+		}
+		for _, n := range prev {
+			if !had(next, n) {
+				into[1] = append(into[1], "-"+n)
+			}
+		}
+	}
+	diff(prevNets, nextNets, &nets)
+	diff(prevRules, nextRules, &rules)
+	out := ""
+	if n := append(nets[0], nets[1]...); len(n) > 0 {
+		out += ", networks " + strings.Join(n, " ")
+	}
+	if r := append(rules[0], rules[1]...); len(r) > 0 {
+		out += ", rules " + strings.Join(r, " ")
+	}
+	return out
 }
 
 // clone copies the lists of s: a change adds or removes whole objects,

@@ -20,6 +20,7 @@ import (
 // fakeRuntime counts refreshes and has no switches.
 type fakeRuntime struct {
 	mu        sync.Mutex
+	events    []string
 	refreshes int
 	during    func() // runs inside Refresh
 }
@@ -34,7 +35,12 @@ func (r *fakeRuntime) Refresh(...uint64) {
 	}
 }
 func (r *fakeRuntime) OnEachSwitch(func(controller.Declarations)) {}
-func (r *fakeRuntime) Apps() []apps.App                           { return nil }
+func (r *fakeRuntime) Emit(kind, subject, message string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, kind+" "+subject+": "+message)
+}
+func (r *fakeRuntime) Apps() []apps.App { return nil }
 
 // memStore keeps the API's declarations, or refuses with refuse.
 type memStore struct {
@@ -83,6 +89,9 @@ func TestRefusedNetworkWriteChangesNothing(t *testing.T) {
 	}
 	if rt.refreshes != 1 {
 		t.Fatalf("%d refreshes, want 1 (the refused change refreshes nothing)", rt.refreshes)
+	}
+	if len(rt.events) != 1 || rt.events[0] != "policy api: applied: 1 networks, 0 ACL rules, networks +web" {
+		t.Fatalf("events %q, want one naming the network added (and none for the refused change)", rt.events)
 	}
 }
 

@@ -117,6 +117,14 @@ func (l *Log[T]) oldest() uint64 {
 	return l.revOf(l.entries[0])
 }
 
+// Oldest is the revision a cursor starts after to read every item the
+// log still keeps.
+func (l *Log[T]) Oldest() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.oldest() - 1
+}
+
 // Cursor returns a reader of the items after revision from (from now on
 // for 0). A from older than the log keeps is ErrRevisionGone; one ahead
 // of the newest revision is an error too.

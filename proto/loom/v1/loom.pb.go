@@ -25,6 +25,134 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type WatchEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromSeq       uint64                 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	Follow        bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WatchEventsRequest) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *WatchEventsRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
+type Event struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	TimeUnixNano  int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`       // switch, policy, drift, switch-error, tunnel, vm
+	Subject       string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"` // kvm01/vswitch02, kvm01->kvm02, a MAC, a policy's source
+	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Event) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Event) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *Event) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Event) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Event) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type ForgetSwitchRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
@@ -35,7 +163,7 @@ type ForgetSwitchRequest struct {
 
 func (x *ForgetSwitchRequest) Reset() {
 	*x = ForgetSwitchRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +175,7 @@ func (x *ForgetSwitchRequest) String() string {
 func (*ForgetSwitchRequest) ProtoMessage() {}
 
 func (x *ForgetSwitchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +188,7 @@ func (x *ForgetSwitchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetSwitchRequest.ProtoReflect.Descriptor instead.
 func (*ForgetSwitchRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ForgetSwitchRequest) GetDpid() uint64 {
@@ -86,7 +214,7 @@ type ForgetSwitchResponse struct {
 
 func (x *ForgetSwitchResponse) Reset() {
 	*x = ForgetSwitchResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +226,7 @@ func (x *ForgetSwitchResponse) String() string {
 func (*ForgetSwitchResponse) ProtoMessage() {}
 
 func (x *ForgetSwitchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +239,7 @@ func (x *ForgetSwitchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetSwitchResponse.ProtoReflect.Descriptor instead.
 func (*ForgetSwitchResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ForgetSwitchResponse) GetFlows() uint32 {
@@ -129,7 +257,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +269,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +282,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
 }
 
 type ReloadResponse struct {
@@ -165,7 +293,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -177,7 +305,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -190,7 +318,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
 }
 
 type PlanRequest struct {
@@ -204,7 +332,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -216,7 +344,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -229,7 +357,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlanRequest) GetConfig() []byte {
@@ -252,7 +380,7 @@ type SwitchPlan struct {
 
 func (x *SwitchPlan) Reset() {
 	*x = SwitchPlan{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +392,7 @@ func (x *SwitchPlan) String() string {
 func (*SwitchPlan) ProtoMessage() {}
 
 func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +405,7 @@ func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchPlan.ProtoReflect.Descriptor instead.
 func (*SwitchPlan) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SwitchPlan) GetDpid() uint64 {
@@ -330,7 +458,7 @@ type PlanResponse struct {
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +470,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +483,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PlanResponse) GetSwitches() []*SwitchPlan {
@@ -394,7 +522,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +534,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +547,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
 }
 
 type GetStatusResponse struct {
@@ -440,7 +568,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +580,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +593,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -529,7 +657,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +669,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +682,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Condition) GetKind() string {
@@ -596,7 +724,7 @@ type SwitchConnection struct {
 
 func (x *SwitchConnection) Reset() {
 	*x = SwitchConnection{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +736,7 @@ func (x *SwitchConnection) String() string {
 func (*SwitchConnection) ProtoMessage() {}
 
 func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +749,7 @@ func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchConnection.ProtoReflect.Descriptor instead.
 func (*SwitchConnection) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SwitchConnection) GetDpid() uint64 {
@@ -663,7 +791,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +803,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +816,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Counters) GetPacketIns() uint64 {
@@ -776,7 +904,7 @@ type Hypervisor struct {
 
 func (x *Hypervisor) Reset() {
 	*x = Hypervisor{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +916,7 @@ func (x *Hypervisor) String() string {
 func (*Hypervisor) ProtoMessage() {}
 
 func (x *Hypervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +929,7 @@ func (x *Hypervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hypervisor.ProtoReflect.Descriptor instead.
 func (*Hypervisor) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Hypervisor) GetName() string {
@@ -866,7 +994,7 @@ type Switch struct {
 
 func (x *Switch) Reset() {
 	*x = Switch{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1006,7 @@ func (x *Switch) String() string {
 func (*Switch) ProtoMessage() {}
 
 func (x *Switch) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1019,7 @@ func (x *Switch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Switch.ProtoReflect.Descriptor instead.
 func (*Switch) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Switch) GetDpid() uint64 {
@@ -941,7 +1069,7 @@ type VM struct {
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1081,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1094,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VM) GetMac() string {
@@ -1023,7 +1151,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1163,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1176,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Port) GetDpid() uint64 {
@@ -1160,7 +1288,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1300,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1313,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Endpoint) GetDpid() uint64 {
@@ -1219,7 +1347,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1359,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1372,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Link) GetA() *Endpoint {
@@ -1276,7 +1404,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1416,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1429,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Host) GetMac() string {
@@ -1362,7 +1490,7 @@ type GetVMRequest struct {
 
 func (x *GetVMRequest) Reset() {
 	*x = GetVMRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1502,7 @@ func (x *GetVMRequest) String() string {
 func (*GetVMRequest) ProtoMessage() {}
 
 func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1515,7 @@ func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMRequest.ProtoReflect.Descriptor instead.
 func (*GetVMRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetVMRequest) GetVm() string {
@@ -1411,7 +1539,7 @@ type VMPort struct {
 
 func (x *VMPort) Reset() {
 	*x = VMPort{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1551,7 @@ func (x *VMPort) String() string {
 func (*VMPort) ProtoMessage() {}
 
 func (x *VMPort) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1564,7 @@ func (x *VMPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMPort.ProtoReflect.Descriptor instead.
 func (*VMPort) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VMPort) GetPort() *Port {
@@ -1490,7 +1618,7 @@ type GetVMResponse struct {
 
 func (x *GetVMResponse) Reset() {
 	*x = GetVMResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1630,7 @@ func (x *GetVMResponse) String() string {
 func (*GetVMResponse) ProtoMessage() {}
 
 func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1643,7 @@ func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMResponse.ProtoReflect.Descriptor instead.
 func (*GetVMResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetVMResponse) GetPorts() []*VMPort {
@@ -1533,7 +1661,7 @@ type ListHypervisorsRequest struct {
 
 func (x *ListHypervisorsRequest) Reset() {
 	*x = ListHypervisorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1673,7 @@ func (x *ListHypervisorsRequest) String() string {
 func (*ListHypervisorsRequest) ProtoMessage() {}
 
 func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1686,7 @@ func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsRequest.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
 }
 
 type ListHypervisorsResponse struct {
@@ -1571,7 +1699,7 @@ type ListHypervisorsResponse struct {
 
 func (x *ListHypervisorsResponse) Reset() {
 	*x = ListHypervisorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1711,7 @@ func (x *ListHypervisorsResponse) String() string {
 func (*ListHypervisorsResponse) ProtoMessage() {}
 
 func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1724,7 @@ func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsResponse.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListHypervisorsResponse) GetRevision() uint64 {
@@ -1621,7 +1749,7 @@ type ListSwitchesRequest struct {
 
 func (x *ListSwitchesRequest) Reset() {
 	*x = ListSwitchesRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1761,7 @@ func (x *ListSwitchesRequest) String() string {
 func (*ListSwitchesRequest) ProtoMessage() {}
 
 func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1774,7 @@ func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchesRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 type ListSwitchesResponse struct {
@@ -1659,7 +1787,7 @@ type ListSwitchesResponse struct {
 
 func (x *ListSwitchesResponse) Reset() {
 	*x = ListSwitchesResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1799,7 @@ func (x *ListSwitchesResponse) String() string {
 func (*ListSwitchesResponse) ProtoMessage() {}
 
 func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1812,7 @@ func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListSwitchesResponse) GetRevision() uint64 {
@@ -1711,7 +1839,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1851,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1864,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPortsRequest) GetDpid() uint64 {
@@ -1756,7 +1884,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1896,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1909,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListPortsResponse) GetRevision() uint64 {
@@ -1806,7 +1934,7 @@ type ListLinksRequest struct {
 
 func (x *ListLinksRequest) Reset() {
 	*x = ListLinksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1946,7 @@ func (x *ListLinksRequest) String() string {
 func (*ListLinksRequest) ProtoMessage() {}
 
 func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +1959,7 @@ func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksRequest.ProtoReflect.Descriptor instead.
 func (*ListLinksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 type ListLinksResponse struct {
@@ -1844,7 +1972,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1984,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1997,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListLinksResponse) GetRevision() uint64 {
@@ -1902,7 +2030,7 @@ type Tunnel struct {
 
 func (x *Tunnel) Reset() {
 	*x = Tunnel{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2042,7 @@ func (x *Tunnel) String() string {
 func (*Tunnel) ProtoMessage() {}
 
 func (x *Tunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2055,7 @@ func (x *Tunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tunnel.ProtoReflect.Descriptor instead.
 func (*Tunnel) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Tunnel) GetDpid() uint64 {
@@ -2002,7 +2130,7 @@ type TunnelPeer struct {
 
 func (x *TunnelPeer) Reset() {
 	*x = TunnelPeer{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2142,7 @@ func (x *TunnelPeer) String() string {
 func (*TunnelPeer) ProtoMessage() {}
 
 func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2155,7 @@ func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TunnelPeer.ProtoReflect.Descriptor instead.
 func (*TunnelPeer) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TunnelPeer) GetFrom() string {
@@ -2080,7 +2208,7 @@ type ListTunnelsRequest struct {
 
 func (x *ListTunnelsRequest) Reset() {
 	*x = ListTunnelsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2220,7 @@ func (x *ListTunnelsRequest) String() string {
 func (*ListTunnelsRequest) ProtoMessage() {}
 
 func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2233,7 @@ func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 type ListTunnelsResponse struct {
@@ -2119,7 +2247,7 @@ type ListTunnelsResponse struct {
 
 func (x *ListTunnelsResponse) Reset() {
 	*x = ListTunnelsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2259,7 @@ func (x *ListTunnelsResponse) String() string {
 func (*ListTunnelsResponse) ProtoMessage() {}
 
 func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2272,7 @@ func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListTunnelsResponse) GetRevision() uint64 {
@@ -2176,7 +2304,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2316,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2329,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 type ListHostsResponse struct {
@@ -2214,7 +2342,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2354,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2367,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -2266,7 +2394,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2406,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2419,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -2320,7 +2448,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2460,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2473,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -2473,7 +2601,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2485,7 +2613,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2498,7 +2626,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Flow) GetText() string {
@@ -2584,7 +2712,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2724,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2737,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -2656,7 +2784,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2796,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2809,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2701,7 +2829,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2841,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2854,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -2752,7 +2880,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +2892,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +2905,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -2796,7 +2924,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2936,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +2949,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -2844,7 +2972,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +2984,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +2997,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -2916,7 +3044,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +3056,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +3069,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -2960,7 +3088,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3100,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3113,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -3007,7 +3135,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3147,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3160,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -3071,7 +3199,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3211,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3224,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
 }
 
 type DeleteFlowsRequest struct {
@@ -3110,7 +3238,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3122,7 +3250,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3135,7 +3263,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -3167,7 +3295,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3179,7 +3307,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3192,7 +3320,7 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
 }
 
 // Network is one isolated L2 segment: a VLAN on the access side, a VNI
@@ -3214,7 +3342,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3226,7 +3354,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3239,7 +3367,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Network) GetName() string {
@@ -3318,7 +3446,7 @@ type Trunk struct {
 
 func (x *Trunk) Reset() {
 	*x = Trunk{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3458,7 @@ func (x *Trunk) String() string {
 func (*Trunk) ProtoMessage() {}
 
 func (x *Trunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3471,7 @@ func (x *Trunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
 func (*Trunk) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Trunk) GetPort() string {
@@ -3399,7 +3527,7 @@ type ACLRule struct {
 
 func (x *ACLRule) Reset() {
 	*x = ACLRule{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3411,7 +3539,7 @@ func (x *ACLRule) String() string {
 func (*ACLRule) ProtoMessage() {}
 
 func (x *ACLRule) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3424,7 +3552,7 @@ func (x *ACLRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ACLRule.ProtoReflect.Descriptor instead.
 func (*ACLRule) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ACLRule) GetName() string {
@@ -3547,7 +3675,7 @@ type ListNetworksRequest struct {
 
 func (x *ListNetworksRequest) Reset() {
 	*x = ListNetworksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3559,7 +3687,7 @@ func (x *ListNetworksRequest) String() string {
 func (*ListNetworksRequest) ProtoMessage() {}
 
 func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3572,7 +3700,7 @@ func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksRequest.ProtoReflect.Descriptor instead.
 func (*ListNetworksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
 }
 
 type ListNetworksResponse struct {
@@ -3584,7 +3712,7 @@ type ListNetworksResponse struct {
 
 func (x *ListNetworksResponse) Reset() {
 	*x = ListNetworksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3596,7 +3724,7 @@ func (x *ListNetworksResponse) String() string {
 func (*ListNetworksResponse) ProtoMessage() {}
 
 func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3609,7 +3737,7 @@ func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksResponse.ProtoReflect.Descriptor instead.
 func (*ListNetworksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListNetworksResponse) GetNetworks() []*Network {
@@ -3628,7 +3756,7 @@ type AddNetworkRequest struct {
 
 func (x *AddNetworkRequest) Reset() {
 	*x = AddNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3640,7 +3768,7 @@ func (x *AddNetworkRequest) String() string {
 func (*AddNetworkRequest) ProtoMessage() {}
 
 func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3653,7 +3781,7 @@ func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkRequest.ProtoReflect.Descriptor instead.
 func (*AddNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AddNetworkRequest) GetNetwork() *Network {
@@ -3671,7 +3799,7 @@ type AddNetworkResponse struct {
 
 func (x *AddNetworkResponse) Reset() {
 	*x = AddNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3683,7 +3811,7 @@ func (x *AddNetworkResponse) String() string {
 func (*AddNetworkResponse) ProtoMessage() {}
 
 func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3696,7 +3824,7 @@ func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkResponse.ProtoReflect.Descriptor instead.
 func (*AddNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
 }
 
 type DeleteNetworkRequest struct {
@@ -3708,7 +3836,7 @@ type DeleteNetworkRequest struct {
 
 func (x *DeleteNetworkRequest) Reset() {
 	*x = DeleteNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3720,7 +3848,7 @@ func (x *DeleteNetworkRequest) String() string {
 func (*DeleteNetworkRequest) ProtoMessage() {}
 
 func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3733,7 +3861,7 @@ func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DeleteNetworkRequest) GetName() string {
@@ -3751,7 +3879,7 @@ type DeleteNetworkResponse struct {
 
 func (x *DeleteNetworkResponse) Reset() {
 	*x = DeleteNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3763,7 +3891,7 @@ func (x *DeleteNetworkResponse) String() string {
 func (*DeleteNetworkResponse) ProtoMessage() {}
 
 func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3776,7 +3904,7 @@ func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
 }
 
 type ListTrunksRequest struct {
@@ -3787,7 +3915,7 @@ type ListTrunksRequest struct {
 
 func (x *ListTrunksRequest) Reset() {
 	*x = ListTrunksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3799,7 +3927,7 @@ func (x *ListTrunksRequest) String() string {
 func (*ListTrunksRequest) ProtoMessage() {}
 
 func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3812,7 +3940,7 @@ func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksRequest.ProtoReflect.Descriptor instead.
 func (*ListTrunksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
 }
 
 type ListTrunksResponse struct {
@@ -3824,7 +3952,7 @@ type ListTrunksResponse struct {
 
 func (x *ListTrunksResponse) Reset() {
 	*x = ListTrunksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3836,7 +3964,7 @@ func (x *ListTrunksResponse) String() string {
 func (*ListTrunksResponse) ProtoMessage() {}
 
 func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3849,7 +3977,7 @@ func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksResponse.ProtoReflect.Descriptor instead.
 func (*ListTrunksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListTrunksResponse) GetTrunks() []*Trunk {
@@ -3868,7 +3996,7 @@ type AddTrunkRequest struct {
 
 func (x *AddTrunkRequest) Reset() {
 	*x = AddTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +4008,7 @@ func (x *AddTrunkRequest) String() string {
 func (*AddTrunkRequest) ProtoMessage() {}
 
 func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +4021,7 @@ func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkRequest.ProtoReflect.Descriptor instead.
 func (*AddTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AddTrunkRequest) GetTrunk() *Trunk {
@@ -3911,7 +4039,7 @@ type AddTrunkResponse struct {
 
 func (x *AddTrunkResponse) Reset() {
 	*x = AddTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3923,7 +4051,7 @@ func (x *AddTrunkResponse) String() string {
 func (*AddTrunkResponse) ProtoMessage() {}
 
 func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3936,7 +4064,7 @@ func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkResponse.ProtoReflect.Descriptor instead.
 func (*AddTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
 }
 
 type DeleteTrunkRequest struct {
@@ -3948,7 +4076,7 @@ type DeleteTrunkRequest struct {
 
 func (x *DeleteTrunkRequest) Reset() {
 	*x = DeleteTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3960,7 +4088,7 @@ func (x *DeleteTrunkRequest) String() string {
 func (*DeleteTrunkRequest) ProtoMessage() {}
 
 func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3973,7 +4101,7 @@ func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DeleteTrunkRequest) GetPort() string {
@@ -3991,7 +4119,7 @@ type DeleteTrunkResponse struct {
 
 func (x *DeleteTrunkResponse) Reset() {
 	*x = DeleteTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4003,7 +4131,7 @@ func (x *DeleteTrunkResponse) String() string {
 func (*DeleteTrunkResponse) ProtoMessage() {}
 
 func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4016,7 +4144,7 @@ func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
 }
 
 type ListACLsRequest struct {
@@ -4027,7 +4155,7 @@ type ListACLsRequest struct {
 
 func (x *ListACLsRequest) Reset() {
 	*x = ListACLsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4039,7 +4167,7 @@ func (x *ListACLsRequest) String() string {
 func (*ListACLsRequest) ProtoMessage() {}
 
 func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4052,7 +4180,7 @@ func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsRequest.ProtoReflect.Descriptor instead.
 func (*ListACLsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
 }
 
 type ListACLsResponse struct {
@@ -4064,7 +4192,7 @@ type ListACLsResponse struct {
 
 func (x *ListACLsResponse) Reset() {
 	*x = ListACLsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4076,7 +4204,7 @@ func (x *ListACLsResponse) String() string {
 func (*ListACLsResponse) ProtoMessage() {}
 
 func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4089,7 +4217,7 @@ func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsResponse.ProtoReflect.Descriptor instead.
 func (*ListACLsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListACLsResponse) GetRules() []*ACLRule {
@@ -4108,7 +4236,7 @@ type AddACLRequest struct {
 
 func (x *AddACLRequest) Reset() {
 	*x = AddACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4120,7 +4248,7 @@ func (x *AddACLRequest) String() string {
 func (*AddACLRequest) ProtoMessage() {}
 
 func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4133,7 +4261,7 @@ func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLRequest.ProtoReflect.Descriptor instead.
 func (*AddACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *AddACLRequest) GetRule() *ACLRule {
@@ -4151,7 +4279,7 @@ type AddACLResponse struct {
 
 func (x *AddACLResponse) Reset() {
 	*x = AddACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4163,7 +4291,7 @@ func (x *AddACLResponse) String() string {
 func (*AddACLResponse) ProtoMessage() {}
 
 func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4176,7 +4304,7 @@ func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLResponse.ProtoReflect.Descriptor instead.
 func (*AddACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
 }
 
 type DeleteACLRequest struct {
@@ -4188,7 +4316,7 @@ type DeleteACLRequest struct {
 
 func (x *DeleteACLRequest) Reset() {
 	*x = DeleteACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4200,7 +4328,7 @@ func (x *DeleteACLRequest) String() string {
 func (*DeleteACLRequest) ProtoMessage() {}
 
 func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4213,7 +4341,7 @@ func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLRequest.ProtoReflect.Descriptor instead.
 func (*DeleteACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeleteACLRequest) GetName() string {
@@ -4231,7 +4359,7 @@ type DeleteACLResponse struct {
 
 func (x *DeleteACLResponse) Reset() {
 	*x = DeleteACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4243,7 +4371,7 @@ func (x *DeleteACLResponse) String() string {
 func (*DeleteACLResponse) ProtoMessage() {}
 
 func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4256,7 +4384,7 @@ func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLResponse.ProtoReflect.Descriptor instead.
 func (*DeleteACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{73}
 }
 
 type WatchPacketInsRequest struct {
@@ -4272,7 +4400,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4284,7 +4412,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4297,7 +4425,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -4342,7 +4470,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4354,7 +4482,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4367,7 +4495,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{73}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -4424,7 +4552,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4436,7 +4564,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4449,7 +4577,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{74}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -4488,7 +4616,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4500,7 +4628,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4513,14 +4641,23 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{75}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{77}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
 
 const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\n" +
-	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\";\n" +
+	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\"G\n" +
+	"\x12WatchEventsRequest\x12\x19\n" +
+	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x16\n" +
+	"\x06follow\x18\x02 \x01(\bR\x06follow\"\x87\x01\n" +
+	"\x05Event\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\";\n" +
 	"\x13ForgetSwitchRequest\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\",\n" +
@@ -4837,12 +4974,13 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\ain_port\x18\x02 \x01(\rR\x06inPort\x12\x18\n" +
 	"\aactions\x18\x03 \x03(\tR\aactions\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"\x17\n" +
-	"\x15SendPacketOutResponse2\x94\x02\n" +
+	"\x15SendPacketOutResponse2\xd2\x02\n" +
 	"\x11ControllerService\x12B\n" +
 	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse\x129\n" +
 	"\x06Reload\x12\x16.loom.v1.ReloadRequest\x1a\x17.loom.v1.ReloadResponse\x123\n" +
 	"\x04Plan\x12\x14.loom.v1.PlanRequest\x1a\x15.loom.v1.PlanResponse\x12K\n" +
-	"\fForgetSwitch\x12\x1c.loom.v1.ForgetSwitchRequest\x1a\x1d.loom.v1.ForgetSwitchResponse2\xcc\x04\n" +
+	"\fForgetSwitch\x12\x1c.loom.v1.ForgetSwitchRequest\x1a\x1d.loom.v1.ForgetSwitchResponse\x12<\n" +
+	"\vWatchEvents\x12\x1b.loom.v1.WatchEventsRequest\x1a\x0e.loom.v1.Event0\x012\xcc\x04\n" +
 	"\x0fTopologyService\x12T\n" +
 	"\x0fListHypervisors\x12\x1f.loom.v1.ListHypervisorsRequest\x1a .loom.v1.ListHypervisorsResponse\x12K\n" +
 	"\fListSwitches\x12\x1c.loom.v1.ListSwitchesRequest\x1a\x1d.loom.v1.ListSwitchesResponse\x12B\n" +
@@ -4886,175 +5024,179 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
-	(*ForgetSwitchRequest)(nil),      // 0: loom.v1.ForgetSwitchRequest
-	(*ForgetSwitchResponse)(nil),     // 1: loom.v1.ForgetSwitchResponse
-	(*ReloadRequest)(nil),            // 2: loom.v1.ReloadRequest
-	(*ReloadResponse)(nil),           // 3: loom.v1.ReloadResponse
-	(*PlanRequest)(nil),              // 4: loom.v1.PlanRequest
-	(*SwitchPlan)(nil),               // 5: loom.v1.SwitchPlan
-	(*PlanResponse)(nil),             // 6: loom.v1.PlanResponse
-	(*GetStatusRequest)(nil),         // 7: loom.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 8: loom.v1.GetStatusResponse
-	(*Condition)(nil),                // 9: loom.v1.Condition
-	(*SwitchConnection)(nil),         // 10: loom.v1.SwitchConnection
-	(*Counters)(nil),                 // 11: loom.v1.Counters
-	(*Hypervisor)(nil),               // 12: loom.v1.Hypervisor
-	(*Switch)(nil),                   // 13: loom.v1.Switch
-	(*VM)(nil),                       // 14: loom.v1.VM
-	(*Port)(nil),                     // 15: loom.v1.Port
-	(*Endpoint)(nil),                 // 16: loom.v1.Endpoint
-	(*Link)(nil),                     // 17: loom.v1.Link
-	(*Host)(nil),                     // 18: loom.v1.Host
-	(*GetVMRequest)(nil),             // 19: loom.v1.GetVMRequest
-	(*VMPort)(nil),                   // 20: loom.v1.VMPort
-	(*GetVMResponse)(nil),            // 21: loom.v1.GetVMResponse
-	(*ListHypervisorsRequest)(nil),   // 22: loom.v1.ListHypervisorsRequest
-	(*ListHypervisorsResponse)(nil),  // 23: loom.v1.ListHypervisorsResponse
-	(*ListSwitchesRequest)(nil),      // 24: loom.v1.ListSwitchesRequest
-	(*ListSwitchesResponse)(nil),     // 25: loom.v1.ListSwitchesResponse
-	(*ListPortsRequest)(nil),         // 26: loom.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),        // 27: loom.v1.ListPortsResponse
-	(*ListLinksRequest)(nil),         // 28: loom.v1.ListLinksRequest
-	(*ListLinksResponse)(nil),        // 29: loom.v1.ListLinksResponse
-	(*Tunnel)(nil),                   // 30: loom.v1.Tunnel
-	(*TunnelPeer)(nil),               // 31: loom.v1.TunnelPeer
-	(*ListTunnelsRequest)(nil),       // 32: loom.v1.ListTunnelsRequest
-	(*ListTunnelsResponse)(nil),      // 33: loom.v1.ListTunnelsResponse
-	(*ListHostsRequest)(nil),         // 34: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 35: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 36: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 37: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 38: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 39: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 40: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 41: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 42: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 43: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 44: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 45: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 46: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 47: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 48: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 49: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 50: loom.v1.DeleteFlowsResponse
-	(*Network)(nil),                  // 51: loom.v1.Network
-	(*Trunk)(nil),                    // 52: loom.v1.Trunk
-	(*ACLRule)(nil),                  // 53: loom.v1.ACLRule
-	(*ListNetworksRequest)(nil),      // 54: loom.v1.ListNetworksRequest
-	(*ListNetworksResponse)(nil),     // 55: loom.v1.ListNetworksResponse
-	(*AddNetworkRequest)(nil),        // 56: loom.v1.AddNetworkRequest
-	(*AddNetworkResponse)(nil),       // 57: loom.v1.AddNetworkResponse
-	(*DeleteNetworkRequest)(nil),     // 58: loom.v1.DeleteNetworkRequest
-	(*DeleteNetworkResponse)(nil),    // 59: loom.v1.DeleteNetworkResponse
-	(*ListTrunksRequest)(nil),        // 60: loom.v1.ListTrunksRequest
-	(*ListTrunksResponse)(nil),       // 61: loom.v1.ListTrunksResponse
-	(*AddTrunkRequest)(nil),          // 62: loom.v1.AddTrunkRequest
-	(*AddTrunkResponse)(nil),         // 63: loom.v1.AddTrunkResponse
-	(*DeleteTrunkRequest)(nil),       // 64: loom.v1.DeleteTrunkRequest
-	(*DeleteTrunkResponse)(nil),      // 65: loom.v1.DeleteTrunkResponse
-	(*ListACLsRequest)(nil),          // 66: loom.v1.ListACLsRequest
-	(*ListACLsResponse)(nil),         // 67: loom.v1.ListACLsResponse
-	(*AddACLRequest)(nil),            // 68: loom.v1.AddACLRequest
-	(*AddACLResponse)(nil),           // 69: loom.v1.AddACLResponse
-	(*DeleteACLRequest)(nil),         // 70: loom.v1.DeleteACLRequest
-	(*DeleteACLResponse)(nil),        // 71: loom.v1.DeleteACLResponse
-	(*WatchPacketInsRequest)(nil),    // 72: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 73: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 74: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 75: loom.v1.SendPacketOutResponse
+	(*WatchEventsRequest)(nil),       // 0: loom.v1.WatchEventsRequest
+	(*Event)(nil),                    // 1: loom.v1.Event
+	(*ForgetSwitchRequest)(nil),      // 2: loom.v1.ForgetSwitchRequest
+	(*ForgetSwitchResponse)(nil),     // 3: loom.v1.ForgetSwitchResponse
+	(*ReloadRequest)(nil),            // 4: loom.v1.ReloadRequest
+	(*ReloadResponse)(nil),           // 5: loom.v1.ReloadResponse
+	(*PlanRequest)(nil),              // 6: loom.v1.PlanRequest
+	(*SwitchPlan)(nil),               // 7: loom.v1.SwitchPlan
+	(*PlanResponse)(nil),             // 8: loom.v1.PlanResponse
+	(*GetStatusRequest)(nil),         // 9: loom.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 10: loom.v1.GetStatusResponse
+	(*Condition)(nil),                // 11: loom.v1.Condition
+	(*SwitchConnection)(nil),         // 12: loom.v1.SwitchConnection
+	(*Counters)(nil),                 // 13: loom.v1.Counters
+	(*Hypervisor)(nil),               // 14: loom.v1.Hypervisor
+	(*Switch)(nil),                   // 15: loom.v1.Switch
+	(*VM)(nil),                       // 16: loom.v1.VM
+	(*Port)(nil),                     // 17: loom.v1.Port
+	(*Endpoint)(nil),                 // 18: loom.v1.Endpoint
+	(*Link)(nil),                     // 19: loom.v1.Link
+	(*Host)(nil),                     // 20: loom.v1.Host
+	(*GetVMRequest)(nil),             // 21: loom.v1.GetVMRequest
+	(*VMPort)(nil),                   // 22: loom.v1.VMPort
+	(*GetVMResponse)(nil),            // 23: loom.v1.GetVMResponse
+	(*ListHypervisorsRequest)(nil),   // 24: loom.v1.ListHypervisorsRequest
+	(*ListHypervisorsResponse)(nil),  // 25: loom.v1.ListHypervisorsResponse
+	(*ListSwitchesRequest)(nil),      // 26: loom.v1.ListSwitchesRequest
+	(*ListSwitchesResponse)(nil),     // 27: loom.v1.ListSwitchesResponse
+	(*ListPortsRequest)(nil),         // 28: loom.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),        // 29: loom.v1.ListPortsResponse
+	(*ListLinksRequest)(nil),         // 30: loom.v1.ListLinksRequest
+	(*ListLinksResponse)(nil),        // 31: loom.v1.ListLinksResponse
+	(*Tunnel)(nil),                   // 32: loom.v1.Tunnel
+	(*TunnelPeer)(nil),               // 33: loom.v1.TunnelPeer
+	(*ListTunnelsRequest)(nil),       // 34: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 35: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 36: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 37: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 38: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 39: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 40: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 41: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 42: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 43: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 44: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 45: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 46: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 47: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 48: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 49: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 50: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 51: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 52: loom.v1.DeleteFlowsResponse
+	(*Network)(nil),                  // 53: loom.v1.Network
+	(*Trunk)(nil),                    // 54: loom.v1.Trunk
+	(*ACLRule)(nil),                  // 55: loom.v1.ACLRule
+	(*ListNetworksRequest)(nil),      // 56: loom.v1.ListNetworksRequest
+	(*ListNetworksResponse)(nil),     // 57: loom.v1.ListNetworksResponse
+	(*AddNetworkRequest)(nil),        // 58: loom.v1.AddNetworkRequest
+	(*AddNetworkResponse)(nil),       // 59: loom.v1.AddNetworkResponse
+	(*DeleteNetworkRequest)(nil),     // 60: loom.v1.DeleteNetworkRequest
+	(*DeleteNetworkResponse)(nil),    // 61: loom.v1.DeleteNetworkResponse
+	(*ListTrunksRequest)(nil),        // 62: loom.v1.ListTrunksRequest
+	(*ListTrunksResponse)(nil),       // 63: loom.v1.ListTrunksResponse
+	(*AddTrunkRequest)(nil),          // 64: loom.v1.AddTrunkRequest
+	(*AddTrunkResponse)(nil),         // 65: loom.v1.AddTrunkResponse
+	(*DeleteTrunkRequest)(nil),       // 66: loom.v1.DeleteTrunkRequest
+	(*DeleteTrunkResponse)(nil),      // 67: loom.v1.DeleteTrunkResponse
+	(*ListACLsRequest)(nil),          // 68: loom.v1.ListACLsRequest
+	(*ListACLsResponse)(nil),         // 69: loom.v1.ListACLsResponse
+	(*AddACLRequest)(nil),            // 70: loom.v1.AddACLRequest
+	(*AddACLResponse)(nil),           // 71: loom.v1.AddACLResponse
+	(*DeleteACLRequest)(nil),         // 72: loom.v1.DeleteACLRequest
+	(*DeleteACLResponse)(nil),        // 73: loom.v1.DeleteACLResponse
+	(*WatchPacketInsRequest)(nil),    // 74: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 75: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 76: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 77: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
-	5,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
-	10, // 1: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
-	11, // 2: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
-	9,  // 3: loom.v1.GetStatusResponse.conditions:type_name -> loom.v1.Condition
-	14, // 4: loom.v1.Port.vm:type_name -> loom.v1.VM
-	16, // 5: loom.v1.Link.a:type_name -> loom.v1.Endpoint
-	16, // 6: loom.v1.Link.b:type_name -> loom.v1.Endpoint
-	15, // 7: loom.v1.VMPort.port:type_name -> loom.v1.Port
-	20, // 8: loom.v1.GetVMResponse.ports:type_name -> loom.v1.VMPort
-	12, // 9: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
-	13, // 10: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
-	15, // 11: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
-	17, // 12: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
-	30, // 13: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
-	31, // 14: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
-	18, // 15: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	12, // 16: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	13, // 17: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	15, // 18: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	17, // 19: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	18, // 20: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	38, // 21: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	38, // 22: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	41, // 23: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	44, // 24: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	51, // 25: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
-	51, // 26: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
-	52, // 27: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
-	52, // 28: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
-	53, // 29: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
-	53, // 30: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
-	7,  // 31: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	2,  // 32: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
-	4,  // 33: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
-	0,  // 34: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
-	22, // 35: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	24, // 36: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	26, // 37: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	28, // 38: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	34, // 39: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	32, // 40: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
-	19, // 41: loom.v1.TopologyService.GetVM:input_type -> loom.v1.GetVMRequest
-	36, // 42: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	39, // 43: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	42, // 44: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	45, // 45: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	47, // 46: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	49, // 47: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	54, // 48: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
-	56, // 49: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
-	58, // 50: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
-	60, // 51: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
-	62, // 52: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
-	64, // 53: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
-	66, // 54: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
-	68, // 55: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
-	70, // 56: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
-	72, // 57: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	74, // 58: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	8,  // 59: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	3,  // 60: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
-	6,  // 61: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
-	1,  // 62: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
-	23, // 63: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	25, // 64: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	27, // 65: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	29, // 66: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	35, // 67: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	33, // 68: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
-	21, // 69: loom.v1.TopologyService.GetVM:output_type -> loom.v1.GetVMResponse
-	37, // 70: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	40, // 71: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	43, // 72: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	46, // 73: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	48, // 74: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	50, // 75: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	55, // 76: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
-	57, // 77: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
-	59, // 78: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
-	61, // 79: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
-	63, // 80: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
-	65, // 81: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
-	67, // 82: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
-	69, // 83: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
-	71, // 84: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
-	73, // 85: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	75, // 86: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	59, // [59:87] is the sub-list for method output_type
-	31, // [31:59] is the sub-list for method input_type
+	7,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
+	12, // 1: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
+	13, // 2: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
+	11, // 3: loom.v1.GetStatusResponse.conditions:type_name -> loom.v1.Condition
+	16, // 4: loom.v1.Port.vm:type_name -> loom.v1.VM
+	18, // 5: loom.v1.Link.a:type_name -> loom.v1.Endpoint
+	18, // 6: loom.v1.Link.b:type_name -> loom.v1.Endpoint
+	17, // 7: loom.v1.VMPort.port:type_name -> loom.v1.Port
+	22, // 8: loom.v1.GetVMResponse.ports:type_name -> loom.v1.VMPort
+	14, // 9: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
+	15, // 10: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
+	17, // 11: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
+	19, // 12: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
+	32, // 13: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
+	33, // 14: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
+	20, // 15: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	14, // 16: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	15, // 17: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	17, // 18: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	19, // 19: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	20, // 20: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	40, // 21: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	40, // 22: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	43, // 23: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	46, // 24: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	53, // 25: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
+	53, // 26: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
+	54, // 27: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
+	54, // 28: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
+	55, // 29: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
+	55, // 30: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
+	9,  // 31: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	4,  // 32: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
+	6,  // 33: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
+	2,  // 34: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
+	0,  // 35: loom.v1.ControllerService.WatchEvents:input_type -> loom.v1.WatchEventsRequest
+	24, // 36: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	26, // 37: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	28, // 38: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	30, // 39: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	36, // 40: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	34, // 41: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	21, // 42: loom.v1.TopologyService.GetVM:input_type -> loom.v1.GetVMRequest
+	38, // 43: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	41, // 44: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	44, // 45: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	47, // 46: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	49, // 47: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	51, // 48: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	56, // 49: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
+	58, // 50: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
+	60, // 51: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
+	62, // 52: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
+	64, // 53: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
+	66, // 54: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
+	68, // 55: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
+	70, // 56: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
+	72, // 57: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
+	74, // 58: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	76, // 59: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	10, // 60: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	5,  // 61: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
+	8,  // 62: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
+	3,  // 63: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
+	1,  // 64: loom.v1.ControllerService.WatchEvents:output_type -> loom.v1.Event
+	25, // 65: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	27, // 66: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	29, // 67: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	31, // 68: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	37, // 69: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	35, // 70: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	23, // 71: loom.v1.TopologyService.GetVM:output_type -> loom.v1.GetVMResponse
+	39, // 72: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	42, // 73: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	45, // 74: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	48, // 75: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	50, // 76: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	52, // 77: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	57, // 78: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
+	59, // 79: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
+	61, // 80: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
+	63, // 81: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
+	65, // 82: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
+	67, // 83: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
+	69, // 84: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
+	71, // 85: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
+	73, // 86: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
+	75, // 87: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	77, // 88: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	60, // [60:89] is the sub-list for method output_type
+	31, // [31:60] is the sub-list for method input_type
 	31, // [31:31] is the sub-list for extension type_name
 	31, // [31:31] is the sub-list for extension extendee
 	0,  // [0:31] is the sub-list for field type_name
@@ -5065,21 +5207,21 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[37].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[39].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
 		(*TopologyEvent_Link)(nil),
 		(*TopologyEvent_Host)(nil),
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[53].OneofWrappers = []any{}
+	file_proto_loom_v1_loom_proto_msgTypes[55].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   76,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -27,6 +27,7 @@ const (
 	ControllerService_Reload_FullMethodName       = "/loom.v1.ControllerService/Reload"
 	ControllerService_Plan_FullMethodName         = "/loom.v1.ControllerService/Plan"
 	ControllerService_ForgetSwitch_FullMethodName = "/loom.v1.ControllerService/ForgetSwitch"
+	ControllerService_WatchEvents_FullMethodName  = "/loom.v1.ControllerService/WatchEvents"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -51,6 +52,14 @@ type ControllerServiceClient interface {
 	// flows apps declared for it (with all=true also the flows API clients
 	// declared for it). A connected switch is FailedPrecondition.
 	ForgetSwitch(ctx context.Context, in *ForgetSwitchRequest, opts ...grpc.CallOption) (*ForgetSwitchResponse, error)
+	// WatchEvents streams what happened, named for an operator: switches
+	// connected and disconnected, policies applied (with the networks and
+	// rules they added and dropped), drift repaired, switch errors, tunnel
+	// paths up and down, VMs moved. It starts after from_seq (0: the oldest
+	// event kept, about the last 10,000) and, with follow, goes on with new
+	// ones; sequence numbers grow across loomd restarts, and one older than
+	// what is kept is OutOfRange.
+	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 }
 
 type controllerServiceClient struct {
@@ -101,6 +110,25 @@ func (c *controllerServiceClient) ForgetSwitch(ctx context.Context, in *ForgetSw
 	return out, nil
 }
 
+func (c *controllerServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ControllerService_ServiceDesc.Streams[0], ControllerService_WatchEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventsRequest, Event]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_WatchEventsClient = grpc.ServerStreamingClient[Event]
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -123,6 +151,14 @@ type ControllerServiceServer interface {
 	// flows apps declared for it (with all=true also the flows API clients
 	// declared for it). A connected switch is FailedPrecondition.
 	ForgetSwitch(context.Context, *ForgetSwitchRequest) (*ForgetSwitchResponse, error)
+	// WatchEvents streams what happened, named for an operator: switches
+	// connected and disconnected, policies applied (with the networks and
+	// rules they added and dropped), drift repaired, switch errors, tunnel
+	// paths up and down, VMs moved. It starts after from_seq (0: the oldest
+	// event kept, about the last 10,000) and, with follow, goes on with new
+	// ones; sequence numbers grow across loomd restarts, and one older than
+	// what is kept is OutOfRange.
+	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -144,6 +180,9 @@ func (UnimplementedControllerServiceServer) Plan(context.Context, *PlanRequest) 
 }
 func (UnimplementedControllerServiceServer) ForgetSwitch(context.Context, *ForgetSwitchRequest) (*ForgetSwitchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ForgetSwitch not implemented")
+}
+func (UnimplementedControllerServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
+	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -238,6 +277,17 @@ func _ControllerService_ForgetSwitch_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ControllerService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ControllerServiceServer).WatchEvents(m, &grpc.GenericServerStream[WatchEventsRequest, Event]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ControllerService_WatchEventsServer = grpc.ServerStreamingServer[Event]
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -262,7 +312,13 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ControllerService_ForgetSwitch_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchEvents",
+			Handler:       _ControllerService_WatchEvents_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "proto/loom/v1/loom.proto",
 }
 

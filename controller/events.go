@@ -1,0 +1,91 @@
+package controller
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/loomsdn/loom/internal/eventlog"
+)
+
+// OpEvent is one thing that happened, named for an operator: a switch
+// came or went, a policy was applied, drift was repaired, a switch
+// refused a flow, a tunnel path went up or down, a VM moved. The stream
+// of them is `loomctl events` (WatchEvents).
+type OpEvent struct {
+	Seq     uint64
+	Time    time.Time
+	Kind    string // switch, policy, drift, switch-error, tunnel, vm
+	Subject string // what it is about: kvm01/vswitch02, kvm01->kvm02, a MAC
+	Message string
+}
+
+// Event kinds.
+const (
+	EventSwitch      = "switch"
+	EventPolicy      = "policy"
+	EventDrift       = "drift"
+	EventSwitchError = "switch-error"
+	EventTunnel      = "tunnel"
+	EventVM          = "vm"
+)
+
+// keptEvents is about how many events the log keeps for readers that
+// resume (it holds between this and twice this).
+const keptEvents = 10000
+
+// opEvents numbers events and keeps the recent ones. Sequence numbers
+// start at the start's time in microseconds, so they keep growing across
+// restarts and a reader resuming against a new loomd is told its place
+// is gone instead of being handed the wrong events.
+type opEvents struct {
+	mu  sync.Mutex // orders numbering with appending
+	seq uint64
+	log *eventlog.Log[OpEvent]
+}
+
+func newOpEvents(now time.Time) *opEvents {
+	e := &opEvents{seq: uint64(now.UnixMicro()), log: eventlog.New(keptEvents, func(e OpEvent) uint64 { return e.Seq })}
+	e.log.Reset(e.seq)
+	return e
+}
+
+// Emit records an event now.
+func (c *Controller) Emit(kind, subject, message string) {
+	e := c.events
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	e.log.Append(OpEvent{Seq: e.seq, Time: c.now(), Kind: kind, Subject: subject, Message: message})
+}
+
+// Emitf records an event with a formatted message.
+func (c *Controller) Emitf(kind, subject, format string, args ...any) {
+	c.Emit(kind, subject, fmt.Sprintf(format, args...))
+}
+
+// Events reads the events after seq (0: the oldest kept); with the
+// newest sequence number now. A seq older than what is kept is
+// eventlog.ErrRevisionGone.
+func (c *Controller) Events(after uint64) (*eventlog.Cursor[OpEvent], uint64, error) {
+	l := c.events.log
+	if after == 0 {
+		after = l.Oldest()
+	}
+	cur, err := l.Cursor(after)
+	return cur, l.Last(), err
+}
+
+// switchName names a switch for events: hypervisor/bridge when the model
+// knows it, else its datapath id.
+func (c *Controller) switchName(dpid uint64) string {
+	if top := c.cfg.Topology; top != nil {
+		if s, ok := top.Switch(dpid); ok && s.Bridge != "" {
+			if s.Hypervisor != "" {
+				return s.Hypervisor + "/" + s.Bridge
+			}
+			return s.Bridge
+		}
+	}
+	return fmt.Sprintf("0x%016x", dpid)
+}
