@@ -212,6 +212,9 @@ func (c *Controller) Restore() error {
 	if c.cfg.Store == nil {
 		return nil
 	}
+	if err := c.restoreEvents(); err != nil {
+		return err
+	}
 	byName := make(map[string]apps.App, len(c.apps))
 	for _, a := range c.apps {
 		byName[a.Name()] = a

@@ -1,12 +1,16 @@
 package controller
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus/hooks/test"
+
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/internal/eventlog"
+	"github.com/loomsdn/loom/store"
 )
 
 // A switch coming and going are events, numbered above the start's time
@@ -45,5 +49,42 @@ func TestSwitchesAreEvents(t *testing.T) {
 	}
 	if _, _, err := r.ctl.Events(1); err == nil || !strings.Contains(err.Error(), eventlog.ErrRevisionGone.Error()) && !strings.Contains(err.Error(), "no longer") {
 		t.Fatalf("a seq from before this loomd: %v, want it gone", err)
+	}
+}
+
+// With a store, events outlive the process: a restarted controller hands
+// out the earlier run's events, then its own, numbered above them.
+func TestEventsSurviveARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loom.db")
+	open := func() (*Controller, *store.Bolt) {
+		b, err := store.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, _ := test.NewNullLogger()
+		c, err := New(Config{Log: log, Store: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Restore(); err != nil {
+			t.Fatal(err)
+		}
+		return c, b
+	}
+	c, b := open()
+	c.Emit(EventPolicy, "api", "first run")
+	c.Close() // writes what is left
+	b.Close()
+
+	c, b = open()
+	defer func() { c.Close(); b.Close() }()
+	c.Emit(EventPolicy, "api", "second run")
+	cur, _, err := c.Events(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := cur.Read()
+	if len(events) != 2 || events[0].Message != "first run" || events[1].Message != "second run" || events[1].Seq <= events[0].Seq {
+		t.Fatalf("after a restart: %+v", events)
 	}
 }

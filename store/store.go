@@ -24,6 +24,7 @@ var Buckets = []string{
 	bucketDesired,
 	bucketTopology,
 	bucketNetworks,
+	bucketEvents,
 }
 
 const (
@@ -31,6 +32,7 @@ const (
 	bucketDesired  = "desired"  // dpid (8 bytes BE) -> app NUL key -> flows, one per line
 	bucketTopology = "topology" // "model" -> the topology's persisted form (JSON)
 	bucketNetworks = "networks" // "api" -> the API's network declarations (JSON); a bucket added within schema 1
+	bucketEvents   = "events"   // seq (8 bytes BE) -> an operator event (JSON); the newest kept; added within schema 1
 	keySchema      = "schema_version"
 )
 

@@ -56,9 +56,9 @@ type ControllerServiceClient interface {
 	// connected and disconnected, policies applied (with the networks and
 	// rules they added and dropped), drift repaired, switch errors, tunnel
 	// paths up and down, VMs moved. It starts after from_seq (0: the oldest
-	// event kept, about the last 10,000) and, with follow, goes on with new
-	// ones; sequence numbers grow across loomd restarts, and one older than
-	// what is kept is OutOfRange.
+	// event kept, about the last 10,000, in the database too) and, with
+	// follow, goes on with new ones; sequence numbers grow across loomd
+	// restarts, and one older than what is kept is OutOfRange.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 }
 
@@ -155,9 +155,9 @@ type ControllerServiceServer interface {
 	// connected and disconnected, policies applied (with the networks and
 	// rules they added and dropped), drift repaired, switch errors, tunnel
 	// paths up and down, VMs moved. It starts after from_seq (0: the oldest
-	// event kept, about the last 10,000) and, with follow, goes on with new
-	// ones; sequence numbers grow across loomd restarts, and one older than
-	// what is kept is OutOfRange.
+	// event kept, about the last 10,000, in the database too) and, with
+	// follow, goes on with new ones; sequence numbers grow across loomd
+	// restarts, and one older than what is kept is OutOfRange.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
 	mustEmbedUnimplementedControllerServiceServer()
 }
