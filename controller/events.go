@@ -17,7 +17,7 @@ import (
 type OpEvent struct {
 	Seq     uint64
 	Time    time.Time
-	Kind    string // switch, policy, drift, switch-error, tunnel, vm
+	Kind    string // switch, policy, drift, switch-error, tunnel, vm, audit
 	Subject string // what it is about: kvm01/vswitch02, kvm01->kvm02, a MAC
 	Message string
 }
@@ -30,6 +30,7 @@ const (
 	EventSwitchError = "switch-error"
 	EventTunnel      = "tunnel"
 	EventVM          = "vm"
+	EventAudit       = "audit" // an API change: who, the method, the result
 )
 
 // keptEvents is about how many events the log keeps for readers that

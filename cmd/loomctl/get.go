@@ -88,9 +88,9 @@ func newGet(o *options) *cobra.Command {
 				return err
 			}
 			return render(cmd.OutOrStdout(), o.output, r, func() *table {
-				t := &table{header: []string{"A", "PORT-A", "B", "PORT-B"}}
+				t := &table{header: []string{"A", "PORT-A", "B", "PORT-B", "KIND"}}
 				for _, l := range r.Links {
-					t.add(fmt.Sprintf("%s:%d", dpid(l.A.Dpid), l.A.Port), l.A.Name, fmt.Sprintf("%s:%d", dpid(l.B.Dpid), l.B.Port), l.B.Name)
+					t.add(fmt.Sprintf("%s:%d", dpid(l.A.Dpid), l.A.Port), l.A.Name, fmt.Sprintf("%s:%d", dpid(l.B.Dpid), l.B.Port), l.B.Name, l.Kind)
 				}
 				return t
 			})

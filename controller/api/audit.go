@@ -15,7 +15,7 @@ import (
 )
 
 // Every call that changes something (an RPC needing scope app or more,
-// unary) leaves one audit line: who (the token's name; else the client
+// unary) leaves one audit line (and an "audit" event in the stream): who (the token's name; else the client
 // certificate's name; else "anonymous"), from where, what (the method
 // and the request, flows and frames cut short), the result and how long
 // it took. Refused calls are the refusal log's; an audited call is one
@@ -57,7 +57,12 @@ func audited(method string) bool {
 // maxAuditRequest bounds the request text in an audit line.
 const maxAuditRequest = 512
 
-func auditOptions(log logrus.FieldLogger) []grpc.ServerOption {
+// auditor records an audited call beyond the log (the event stream).
+type auditor interface {
+	Audit(who, method, result string)
+}
+
+func auditOptions(log logrus.FieldLogger, to auditor) []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if !audited(info.FullMethod) {
 			return h(ctx, req)
@@ -75,8 +80,14 @@ func auditOptions(log logrus.FieldLogger) []grpc.ServerOption {
 				text = text[:maxAuditRequest] + "…"
 			}
 		}
-		log.WithFields(logrus.Fields{"who": caller(ctx), "from": from, "method": info.FullMethod, "request": text,
-			"result": status.Code(err).String(), "took": time.Since(start).Round(time.Microsecond)}).Info("API change")
+		who, result := caller(ctx), status.Code(err).String()
+		if log != nil {
+			log.WithFields(logrus.Fields{"who": who, "from": from, "method": info.FullMethod, "request": text,
+				"result": result, "took": time.Since(start).Round(time.Microsecond)}).Info("API change")
+		}
+		if to != nil {
+			to.Audit(who, info.FullMethod, result)
+		}
 		return resp, err
 	})}
 }

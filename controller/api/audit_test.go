@@ -33,6 +33,22 @@ func TestChangesAreAudited(t *testing.T) {
 		!strings.Contains(audit[0], `"name":"web"`) {
 		t.Fatalf("audit lines %q, want one for ops's AddNetwork (no policy here: FailedPrecondition)", audit)
 	}
+	// The same record is in the event stream.
+	stream, err := pb.NewControllerServiceClient(r.conn).WatchEvents(as("r3ad").ctx(), &pb.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for {
+		e, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		events = append(events, e.Kind+" "+e.Subject+": "+e.Message)
+	}
+	if strings.Join(events, "\n") != "audit token ops: /loom.v1.NetworkService/AddNetwork: FailedPrecondition" {
+		t.Fatalf("events %q", events)
+	}
 }
 
 type metadataCtx struct {

@@ -78,8 +78,12 @@ func NewServer(a *northbound.API, o Options) *grpc.Server {
 	if len(tokens) > 0 {
 		opts = append(opts, newAuthenticator(tokens, o.Metrics, o.Log, o.now).options()...)
 	}
-	if o.Log != nil {
-		opts = append(opts, auditOptions(o.Log)...) // after authentication: it audits calls taken
+	var to auditor
+	if a != nil {
+		to = a
+	}
+	if o.Log != nil || to != nil {
+		opts = append(opts, auditOptions(o.Log, to)...) // after authentication: it audits calls taken
 	}
 	s := grpc.NewServer(opts...)
 	pb.RegisterControllerServiceServer(s, controllerServer{a: a})

@@ -214,9 +214,21 @@ func (a *API) ListLinks(ctx context.Context, _ *pb.ListLinksRequest) (*pb.ListLi
 	for _, l := range s.Links {
 		pl := toLink(l)
 		pl.A.Name, pl.B.Name = portName(top, l.A), portName(top, l.B)
+		pl.Kind = linkKind(top, l)
 		resp.Links = append(resp.Links, pl)
 	}
 	return resp, nil
+}
+
+// linkKind is "patch" for a link between two OVS patch ports, else
+// "wire".
+func linkKind(top *topology.Topology, l topology.Link) string {
+	a, okA := top.Port(l.A.DPID, l.A.Port)
+	b, okB := top.Port(l.B.DPID, l.B.Port)
+	if okA && okB && a.Kind == topology.PortPatch && b.Kind == topology.PortPatch {
+		return "patch"
+	}
+	return "wire"
 }
 
 // portName is the name of the port at e ("" when unknown).

@@ -52,3 +52,10 @@ func (a *API) WatchEvents(ctx context.Context, req *pb.WatchEventsRequest, send 
 		}
 	}
 }
+
+// Audit records an API change in the event stream: who made it, the
+// method and its result (controller/api calls it for every change it
+// takes).
+func (a *API) Audit(who, method, result string) {
+	a.rt.Emit(controller.EventAudit, who, method+": "+result)
+}

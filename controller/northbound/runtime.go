@@ -42,6 +42,7 @@ type Runtime interface {
 	SubscribePackets(f controller.PacketFilter, buffer int) (*controller.PacketSub, func())
 	AdmitWatcher(packets bool) (release func(), err error)
 	Events(after uint64) (*eventlog.Cursor[controller.OpEvent], uint64, error)
+	Emit(kind, subject, message string)
 	WatcherFellBehind()
 }
 

@@ -1341,6 +1341,7 @@ type Link struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	A             *Endpoint              `protobuf:"bytes,1,opt,name=a,proto3" json:"a,omitempty"`
 	B             *Endpoint              `protobuf:"bytes,2,opt,name=b,proto3" json:"b,omitempty"`
+	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"` // patch (two OVS patch ports), else wire (found by LLDP)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1387,6 +1388,13 @@ func (x *Link) GetB() *Endpoint {
 		return x.B
 	}
 	return nil
+}
+
+func (x *Link) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
 }
 
 type Host struct {
@@ -4758,10 +4766,11 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\bEndpoint\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"H\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\\\n" +
 	"\x04Link\x12\x1f\n" +
 	"\x01a\x18\x01 \x01(\v2\x11.loom.v1.EndpointR\x01a\x12\x1f\n" +
-	"\x01b\x18\x02 \x01(\v2\x11.loom.v1.EndpointR\x01b\"\xa6\x01\n" +
+	"\x01b\x18\x02 \x01(\v2\x11.loom.v1.EndpointR\x01b\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\"\xa6\x01\n" +
 	"\x04Host\x12\x10\n" +
 	"\x03mac\x18\x01 \x01(\tR\x03mac\x12\x10\n" +
 	"\x03ips\x18\x02 \x03(\tR\x03ips\x12\x12\n" +
