@@ -59,15 +59,11 @@ func withCompletion(c *cobra.Command, o *options) {
 // complete asks loomd through l for the names starting with toComplete.
 func (o *options) complete(l lister) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		conn, err := o.dial()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		defer conn.Close()
-		ctx, cancel := o.ctx()
-		defer cancel()
-		names, err := l(ctx, conn)
-		if err != nil {
+		var names []string
+		if err := o.call(func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+			names, err = l(ctx, conn)
+			return err
+		}); err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []string

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 )
@@ -167,31 +169,31 @@ func newGetVM(o *options) *cobra.Command {
 	return &cobra.Command{Use: "vm IFACE-ID|VM-UUID|MAC", Short: "a VM's ports: where, network, IPs, ACL rules and flows",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			conn, err := o.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			ctx, cancel := o.ctx()
-			defer cancel()
-			r, err := pb.NewTopologyServiceClient(conn).GetVM(ctx, &pb.GetVMRequest{Vm: args[0]})
-			if err != nil {
-				return err
-			}
-			return render(cmd.OutOrStdout(), o.output, r, func() *table {
-				t := &table{header: []string{"VM", "MAC", "HYPERVISOR", "BRIDGE", "PORT", "NETWORK", "VLAN", "IPS", "ACL-RULES", "FLOWS"}}
-				for _, v := range r.Ports {
-					p := v.Port
-					name := p.Vm.IfaceId
-					if name == "" {
-						name = p.Vm.Uuid
-					}
-					t.add(name, p.Vm.Mac, v.Hypervisor, v.Bridge, fmt.Sprintf("%s (%d)", p.Name, p.No), p.Network, portVLANs(p),
-						strings.Join(v.Ips, ","), strings.Join(v.AclRules, ","), v.Flows)
+			return o.call(func(ctx context.Context, conn *grpc.ClientConn) error {
+				r, err := pb.NewTopologyServiceClient(conn).GetVM(ctx, &pb.GetVMRequest{Vm: args[0]})
+				if err != nil {
+					return err
 				}
-				return t
+				return renderVM(cmd, o, r)
 			})
 		}}
+}
+
+// renderVM prints GetVM's answer.
+func renderVM(cmd *cobra.Command, o *options, r *pb.GetVMResponse) error {
+	return render(cmd.OutOrStdout(), o.output, r, func() *table {
+		t := &table{header: []string{"VM", "MAC", "HYPERVISOR", "BRIDGE", "PORT", "NETWORK", "VLAN", "IPS", "ACL-RULES", "FLOWS"}}
+		for _, v := range r.Ports {
+			p := v.Port
+			name := p.Vm.IfaceId
+			if name == "" {
+				name = p.Vm.Uuid
+			}
+			t.add(name, p.Vm.Mac, v.Hypervisor, v.Bridge, fmt.Sprintf("%s (%d)", p.Name, p.No), p.Network, portVLANs(p),
+				strings.Join(v.Ips, ","), strings.Join(v.AclRules, ","), v.Flows)
+		}
+		return t
+	})
 }
 
 // portVLANs is a port's VLANs for a table: the untagged one, then the

@@ -128,7 +128,6 @@ func explain(err error, server string) string {
 	return line
 }
 
-// ctx is a request context with the deadline and the token.
 // call dials loomd and runs fn with the connection and a request context
 // (timeout and token), closing both after.
 func (o *options) call(fn func(ctx context.Context, conn *grpc.ClientConn) error) error {
@@ -142,6 +141,7 @@ func (o *options) call(fn func(ctx context.Context, conn *grpc.ClientConn) error
 	return fn(ctx, conn)
 }
 
+// ctx is a request context with the deadline and the token.
 func (o *options) ctx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	return o.withToken(ctx), cancel
