@@ -83,6 +83,9 @@ const staleDeletesPerPass = 50_000
 // diffs only the owners that changed against what the reconciler believes
 // the switch holds, and falls back to a full reconcile when unsure.
 type reconciler struct {
+	// lastOps names the first few flow-mods the last full pass sent, for
+	// the drift event ("modify-strict table=4, ... (l2 mac/...)").
+	lastOps []string
 	conn    ofConn
 	dpid    uint64
 	desired *desiredStore
@@ -178,6 +181,9 @@ func (r *reconciler) request(ctx context.Context, m openflow.Outgoing) (openflow
 
 // full reads the switch's table and makes it equal to the desired state.
 // It returns the number of flow-mods sent.
+// maxNamedOps is how many of a full pass's flow-mods lastOps names.
+const maxNamedOps = 5
+
 func (r *reconciler) full(ctx context.Context) (int, error) {
 	dumpCtx, cancel := context.WithTimeout(ctx, r.timeout)
 	body, err := dumpFlowBody(dumpCtx, r.conn)
@@ -206,6 +212,18 @@ func (r *reconciler) full(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	r.believe(nil)
+	r.lastOps = r.lastOps[:0]
+	for i, o := range p.ops {
+		if i == maxNamedOps {
+			r.lastOps = append(r.lastOps, fmt.Sprintf("and %d more", len(p.ops)-maxNamedOps))
+			break
+		}
+		what := commandName(o.cmd) + " " + o.flow.String()
+		if o.owner.app != "" {
+			what += " (" + o.owner.app + " " + o.owner.key + ")"
+		}
+		r.lastOps = append(r.lastOps, what)
+	}
 	for k := range hold { // what was held keeps the switch's version
 		if c, ok := p.seen[k]; ok {
 			r.installed[k] = c

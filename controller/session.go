@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -575,7 +576,7 @@ func (s *session) verify(ctx context.Context) {
 	if n > 0 {
 		s.c.stats.driftRepairs.Add(uint64(n))
 		s.log.WithField("flow_mods", n).Info("repaired drift between the switch and the desired state")
-		s.c.Emitf(EventDrift, s.c.switchName(s.dpid), "repaired drift: %d flow-mods put the desired flows back", n)
+		s.c.Emitf(EventDrift, s.c.switchName(s.dpid), "repaired drift: %d flow-mods put the desired flows back: %s", n, strings.Join(s.rec.lastOps, "; "))
 	}
 }
 

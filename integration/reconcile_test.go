@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	pb "github.com/loomsdn/loom/proto/loom/v1"
+
 	"github.com/loomsdn/loom/integration/harness"
 )
 
@@ -181,6 +183,25 @@ func TestOutOfBandChangesAreRepaired(t *testing.T) {
 	waitFor(t, "drift repaired", 5*time.Second, func() bool { return sameFlows(want, flowTable(t, br)) })
 	if !strings.Contains(l.proc.Log(), "repaired drift") {
 		t.Error("loomd did not log the repair")
+	}
+	// The event stream names the flows put back.
+	conn, ctx := l.api(t)
+	stream, err := pb.NewControllerServiceClient(conn).WatchEvents(ctx, &pb.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drift []string
+	for {
+		e, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		if e.Kind == "drift" {
+			drift = append(drift, e.Message)
+		}
+	}
+	if all := strings.Join(drift, "\n"); !strings.Contains(all, "dl_dst="+vm1.MAC) || !strings.Contains(all, "(l2 ") {
+		t.Errorf("drift events do not name the flows put back:\n%s", all)
 	}
 	if err := vm1.Ping(vm2.IP, 3, 10*time.Second); err != nil {
 		t.Fatalf("ping after the repair: %v", err)
