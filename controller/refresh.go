@@ -25,7 +25,7 @@ import (
 // for: it sees the refresh generation move and refreshes itself once
 // ready. A policy change is exactly this: swap the policy, Refresh, and
 // the reconciler sends only the difference.
-func (c *Controller) Refresh(dpids ...uint64) {
+func (c *Controller) Refresh(dpids ...uint64) []SwitchChange {
 	gen := c.refreshGen.Add(1)
 	var sessions []*session
 	if len(dpids) == 0 {
@@ -43,15 +43,29 @@ func (c *Controller) Refresh(dpids ...uint64) {
 	deadline := time.Now().Add(c.refreshWait())
 	slow := 0
 	closing := c.jobs.Context().Done() // Close must not wait out a slow switch
+	var changed []SwitchChange
 	for _, s := range sessions {
 		if !s.refreshes.wait(gen, deadline, s.conn.Done(), closing) {
 			slow++
+			continue
+		}
+		if mods := s.refreshes.lastMods(); mods > 0 {
+			changed = append(changed, SwitchChange{DPID: s.dpid, Name: c.switchName(s.dpid), FlowMods: mods})
 		}
 	}
 	if slow > 0 {
 		c.log.WithFields(logrus.Fields{"switches": slow, "waited": c.refreshWait()}).Warn(
 			"some switches are slow to take a change; it stays queued for them and applies when they get to it")
 	}
+	return changed
+}
+
+// SwitchChange is what a refresh sent one switch: the flow-mods its turn
+// took (the last turn's, when turns coalesced).
+type SwitchChange struct {
+	DPID     uint64
+	Name     string // hypervisor/bridge, or the dpid
+	FlowMods int
 }
 
 // refreshTarget is the ready session of dpid, or nil; a switch perhaps in
@@ -84,6 +98,7 @@ type refreshState struct {
 	done    uint64
 	changed chan struct{} // closed (and replaced) when done moves
 	kick    chan struct{} // cap 1: a turn is due
+	mods    int           // flow-mods the last finished turn sent
 }
 
 func newRefreshState() *refreshState {
@@ -113,14 +128,22 @@ func (r *refreshState) take() uint64 {
 }
 
 // finish records a turn for gen.
-func (r *refreshState) finish(gen uint64) {
+func (r *refreshState) finish(gen uint64, mods int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.mods = mods
 	if gen > r.done {
 		r.done = gen
 		close(r.changed)
 		r.changed = make(chan struct{})
 	}
+}
+
+// lastMods is how many flow-mods the last finished turn sent.
+func (r *refreshState) lastMods() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mods
 }
 
 // wait reports whether a turn covering gen finished before deadline (or
@@ -156,8 +179,9 @@ func (r *refreshState) wait(gen uint64, deadline time.Time, gone, closing <-chan
 // refreshTurn runs on the session goroutine when a refresh is due.
 func (s *session) refreshTurn() {
 	if gen := s.refreshes.take(); gen > 0 {
+		s.turnMods = 0
 		s.refresh()
-		s.refreshes.finish(gen)
+		s.refreshes.finish(gen, s.turnMods)
 	}
 }
 

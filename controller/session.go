@@ -54,6 +54,9 @@ type session struct {
 	// disconnect.
 	topoToken uint64
 	portLines lineWindow
+	// turnMods counts the flow-mods of the refresh turn running (session
+	// goroutine only).
+	turnMods int
 }
 
 // portLinesPerWindow port changes are logged one by one per window; the
@@ -553,10 +556,11 @@ func (s *session) reconcileDirty(ctx context.Context) {
 	if s.role.passive.Load() {
 		return
 	}
-	_, err := s.rec.incremental(ctx, s.c.desired.takeDirty(s.dpid))
+	n, err := s.rec.incremental(ctx, s.c.desired.takeDirty(s.dpid))
 	if errors.Is(err, errNeedFull) {
-		_, err = s.rec.full(ctx)
+		n, err = s.rec.full(ctx)
 	}
+	s.turnMods += n // a refresh turn's share, for the policy event
 	if err != nil {
 		s.log.WithError(err).Warn("applying flow changes failed; the next verify pass retries")
 	}

@@ -130,7 +130,7 @@ func TestPlanIsWhatTheReloadDoes(t *testing.T) {
 	}
 	all := strings.Join(lines, "\n")
 	for _, want := range []string{"switch 0x00000000000000c1: connected from",
-		"policy config file: applied: 1 networks, 2 ACL rules, networks -db, rules +web-ssh -db-ping"} {
+		"policy config file: applied: 1 networks, 2 ACL rules, networks -db, rules +web-ssh -db-ping; flow-mods: 0x00000000000000c1 "} {
 		if !strings.Contains(all, want) {
 			t.Errorf("events lack %q:\n%s", want, all)
 		}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,8 +30,9 @@ import (
 
 // Runtime is what the service needs of the controller.
 type Runtime interface {
-	// Refresh recomputes every switch (none named) and waits, bounded.
-	Refresh(dpids ...uint64)
+	// Refresh recomputes every switch (none named) and waits, bounded;
+	// it says what each switch that changed was sent.
+	Refresh(dpids ...uint64) []controller.SwitchChange
 	// OnEachSwitch runs fn on every ready switch's goroutine.
 	OnEachSwitch(fn func(controller.Declarations))
 	// Apps are the apps in the order they run.
@@ -197,10 +199,33 @@ func (s *Service) swap(next func() (*network.Policy, error)) (prev, p *network.P
 // refresh recomputes every switch under the policy now in force (p, or a
 // later one), outside the lock.
 func (s *Service) refresh(prev, p *network.Policy, source string) {
-	s.rt.Refresh()
-	s.o.Log.WithFields(logrus.Fields{"source": source, "networks": len(p.Networks()), "acl_rules": len(p.Rules())}).Info("network policy applied")
-	s.rt.Emit(controller.EventPolicy, source, fmt.Sprintf("applied: %d networks, %d ACL rules%s", len(p.Networks()), len(p.Rules()), changes(prev, p)))
+	changed := s.rt.Refresh()
+	s.o.Log.WithFields(logrus.Fields{"source": source, "networks": len(p.Networks()), "acl_rules": len(p.Rules()),
+		"switches_changed": len(changed)}).Info("network policy applied")
+	s.rt.Emit(controller.EventPolicy, source, fmt.Sprintf("applied: %d networks, %d ACL rules%s%s", len(p.Networks()), len(p.Rules()),
+		changes(prev, p), switchChanges(changed)))
 }
+
+// switchChanges says what the switches were sent ("; flow-mods:
+// kvm01/vswitch02 12, kvm02/vswitch02 4"; at most maxNamedSwitches named).
+func switchChanges(changed []controller.SwitchChange) string {
+	if len(changed) == 0 {
+		return "; no flow changed"
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].Name < changed[j].Name })
+	var parts []string
+	for i, c := range changed {
+		if i == maxNamedSwitches {
+			parts = append(parts, fmt.Sprintf("and %d more switches", len(changed)-maxNamedSwitches))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.FlowMods))
+	}
+	return "; flow-mods: " + strings.Join(parts, ", ")
+}
+
+// maxNamedSwitches bounds the switches a policy event names.
+const maxNamedSwitches = 10
 
 // changes names the networks and rules p adds and drops against prev
 // (", networks +web -db, rules +ssh"; "" for none).

@@ -25,7 +25,7 @@ type fakeRuntime struct {
 	during    func() // runs inside Refresh
 }
 
-func (r *fakeRuntime) Refresh(...uint64) {
+func (r *fakeRuntime) Refresh(...uint64) []controller.SwitchChange {
 	r.mu.Lock()
 	r.refreshes++
 	during := r.during
@@ -33,6 +33,7 @@ func (r *fakeRuntime) Refresh(...uint64) {
 	if during != nil {
 		during()
 	}
+	return nil
 }
 func (r *fakeRuntime) OnEachSwitch(func(controller.Declarations)) {}
 func (r *fakeRuntime) Emit(kind, subject, message string) {
@@ -90,7 +91,7 @@ func TestRefusedNetworkWriteChangesNothing(t *testing.T) {
 	if rt.refreshes != 1 {
 		t.Fatalf("%d refreshes, want 1 (the refused change refreshes nothing)", rt.refreshes)
 	}
-	if len(rt.events) != 1 || rt.events[0] != "policy api: applied: 1 networks, 0 ACL rules, networks +web" {
+	if len(rt.events) != 1 || rt.events[0] != "policy api: applied: 1 networks, 0 ACL rules, networks +web; no flow changed" {
 		t.Fatalf("events %q, want one naming the network added (and none for the refused change)", rt.events)
 	}
 }
