@@ -20,7 +20,7 @@ func newEvents(o *options) *cobra.Command {
 		from   uint64
 	)
 	cmd := &cobra.Command{Use: "events [--follow] [--since DURATION] [--from SEQ]",
-		Short: "What happened: switches, policies applied, drift repaired, switch errors, tunnel paths, VM moves",
+		Short: "What happened: switches, policies applied, drift repaired, switch errors, tunnel paths, VM moves, API changes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := o.dial()
