@@ -59,3 +59,19 @@ type metadataCtx struct {
 func (m metadataCtx) ctx() context.Context {
 	return metadata.AppendToOutgoingContext(ctx(m.t), "authorization", "Bearer "+m.secret)
 }
+
+func TestWhatIsAudited(t *testing.T) {
+	for method, want := range map[string]bool{
+		"/loom.v1.NetworkService/AddNetwork":     true,
+		"/loom.v1.FlowService/SetFlows":          true,
+		"/loom.v1.ControllerService/Reload":      true,
+		"/loom.v1.PacketService/SendPacketOut":   false, // traffic, not a change
+		"/loom.v1.TopologyService/ListSwitches":  false,
+		"/grpc.health.v1.Health/Check":           false,
+		"/loom.v1.ControllerService/WatchEvents": false,
+	} {
+		if got := audited(method); got != want {
+			t.Errorf("audited(%s) = %v, want %v", method, got, want)
+		}
+	}
+}
