@@ -38,6 +38,9 @@ type API struct {
 
 	shutMu     sync.Mutex
 	onShutdown []func()
+
+	auditMu sync.Mutex
+	audits  map[[3]string]*auditState // Audit's per-caller rate (events.go)
 }
 
 // OnShutdown runs fn when Shutdown is first called, before the streams

@@ -3,6 +3,8 @@ package northbound
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/internal/eventlog"
@@ -55,7 +57,45 @@ func (a *API) WatchEvents(ctx context.Context, req *pb.WatchEventsRequest, send 
 
 // Audit records an API change in the event stream: who made it, the
 // method and its result (controller/api calls it for every change it
-// takes).
+// takes). A caller repeating one method faster than once per
+// auditEvery (an app setting flows in a loop) gets one event per
+// interval, counting the calls it stands for, so it cannot push
+// everything else out of the kept history; the audit log line stays one
+// per call.
 func (a *API) Audit(who, method, result string) {
-	a.rt.Emit(controller.EventAudit, who, method+": "+result)
+	now := a.rt.Now()
+	k := [3]string{who, method, result}
+	a.auditMu.Lock()
+	if a.audits == nil || len(a.audits) >= maxAuditCallers {
+		a.audits = map[[3]string]*auditState{} // bounded: start over rather than grow
+	}
+	st := a.audits[k]
+	if st != nil && now.Sub(st.last) < auditEvery {
+		st.suppressed++
+		a.auditMu.Unlock()
+		return
+	}
+	more := 0
+	if st != nil {
+		more = st.suppressed
+	}
+	a.audits[k] = &auditState{last: now}
+	a.auditMu.Unlock()
+	msg := method + ": " + result
+	if more > 0 {
+		msg += fmt.Sprintf(" (and %d more such calls since the last event)", more)
+	}
+	a.rt.Emit(controller.EventAudit, who, msg)
 }
+
+// auditState is one (caller, method, result)'s last audit event.
+type auditState struct {
+	last       time.Time
+	suppressed int
+}
+
+// The audit events' rate and memory bounds.
+const (
+	auditEvery      = time.Second
+	maxAuditCallers = 1024
+)
