@@ -27,6 +27,7 @@ type flakyStore struct {
 	mu     sync.Mutex
 	refuse func([]store.DesiredChange) error
 	gate   chan struct{} // while non-nil, SaveDesired waits for it to close
+	after  chan struct{} // while non-nil, SaveDesired waits for it after writing
 	saves  int
 	inSave chan struct{} // told when a gated save has started
 	// netsRefused, when set, is SaveNetworks' error.
@@ -57,7 +58,14 @@ func (s *flakyStore) SaveDesired(ch []store.DesiredChange) error {
 			return err
 		}
 	}
-	return s.Bolt.SaveDesired(ch)
+	err := s.Bolt.SaveDesired(ch)
+	s.mu.Lock()
+	after := s.after
+	s.mu.Unlock()
+	if after != nil {
+		<-after
+	}
+	return err
 }
 
 func (s *flakyStore) setRefuse(fn func([]store.DesiredChange) error) {
@@ -410,5 +418,45 @@ func TestForgetSwitchIsDurable(t *testing.T) {
 	}
 	if _, ok := st.stored(t)[fmt.Sprintf("%x/learning/mac/1", durableDPID+1)]; ok {
 		t.Fatal("ForgetSwitch returned with the forgotten flow still on disk")
+	}
+}
+
+// A forget that comes while the store's last failure is being cleared
+// (its retry's changes are already on disk, the flag not yet down) waits
+// for its own write instead of reporting the earlier failure: the race
+// TestForgetSwitchIsDurable lost under load.
+func TestForgetIgnoresAFailureThatIsBeingCleared(t *testing.T) {
+	c, st, _ := newDurableController(t)
+	a := c.testAPI()
+	app := owner{app: "learning", key: "mac/1"}
+	f, err := flow.Parse("table=0, priority=10,in_port=1 actions=drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st.setRefuse(refuseAll)
+	c.desired.set(durableDPID, app, 9, []flow.Flow{f})
+	if err := c.persist.sync(ctx); err == nil {
+		t.Fatal("sync acknowledged while the store refused")
+	}
+	release := make(chan struct{})
+	st.mu.Lock()
+	st.after = release // the retry writes, then holds before the persister hears of it
+	st.mu.Unlock()
+	st.setRefuse(nil)
+	eventually(t, "the retry's change on disk", func() bool { _, ok := st.stored(t)[fmt.Sprintf("%x/learning/mac/1", durableDPID)]; return ok })
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.ForgetSwitch(ctx, &pb.ForgetSwitchRequest{Dpid: durableDPID})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the forget's sync is waiting, the failure flag still up
+	st.mu.Lock()
+	st.after = nil
+	st.mu.Unlock()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("forget after the store recovered: %v", err)
 	}
 }

@@ -43,6 +43,8 @@ type persister struct {
 	// failing is the store's error while background changes wait for a
 	// retry, nil once they are written.
 	failing error
+	// failures counts failed writes, so sync tells its own from earlier ones.
+	failures uint64
 
 	// noted counts background changes noted; written is the count up to
 	// which they are on disk (a batch taken at noted N, once committed,
@@ -109,12 +111,19 @@ func (p *persister) note(dpid uint64, o owner, flows []flow.Flow, deleted bool) 
 // (the changes wait and are retried) or ctx's.
 func (p *persister) sync(ctx context.Context) error {
 	p.mu.Lock()
-	target := p.noted
+	target, failures := p.noted, p.failures
 	p.mu.Unlock()
 	p.wake()
 	for {
 		p.mu.Lock()
-		done, synced, failing := p.written >= target, p.synced, p.failing
+		done, synced := p.written >= target, p.synced
+		// Only a write that failed after this call began speaks for it: a
+		// failure from before may be one whose retry has just landed (its
+		// changes are on disk) but not yet cleared the flag.
+		var failing error
+		if p.failures != failures {
+			failing = p.failing
+		}
 		p.mu.Unlock()
 		if done {
 			return nil
@@ -241,6 +250,9 @@ func (p *persister) setFailing(err error) bool {
 	defer p.mu.Unlock()
 	changed := (p.failing == nil) != (err == nil)
 	p.failing = err
+	if err != nil {
+		p.failures++
+	}
 	return changed
 }
 
