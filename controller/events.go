@@ -67,18 +67,16 @@ func (c *Controller) Emitf(kind, subject, format string, args ...any) {
 	c.Emit(kind, subject, fmt.Sprintf(format, args...))
 }
 
-// Events reads the events after seq (0: the oldest kept); with the
-// newest sequence number now. A seq older than what is kept is
-// eventlog.ErrRevisionGone.
-func (c *Controller) Events(after uint64) (*eventlog.Cursor[OpEvent], uint64, error) {
+// Events reads the events after seq (0: the oldest kept). A seq older
+// than what is kept is eventlog.ErrRevisionGone.
+func (c *Controller) Events(after uint64) (*eventlog.Cursor[OpEvent], error) {
 	c.events.mu.Lock()
 	l := c.events.log // replaced once, by restoreEvents
 	c.events.mu.Unlock()
 	if after == 0 {
 		after = l.Oldest()
 	}
-	cur, err := l.Cursor(after)
-	return cur, l.Last(), err
+	return l.Cursor(after)
 }
 
 // switchName names a switch for events: hypervisor/bridge when the model

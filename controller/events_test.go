@@ -22,7 +22,7 @@ func TestSwitchesAreEvents(t *testing.T) {
 	sw := r.connect(0xc1, port(1, "vm1"))
 	sw.Close()
 	read := func(after uint64) []OpEvent {
-		cur, _, err := r.ctl.Events(after)
+		cur, err := r.ctl.Events(after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestSwitchesAreEvents(t *testing.T) {
 	if after := read(all[0].Seq); len(after) != 1 || after[0].Seq != all[1].Seq {
 		t.Fatalf("resuming after the first: %+v", after)
 	}
-	if _, _, err := r.ctl.Events(1); err == nil || !strings.Contains(err.Error(), eventlog.ErrRevisionGone.Error()) && !strings.Contains(err.Error(), "no longer") {
+	if _, err := r.ctl.Events(1); err == nil || !strings.Contains(err.Error(), eventlog.ErrRevisionGone.Error()) && !strings.Contains(err.Error(), "no longer") {
 		t.Fatalf("a seq from before this loomd: %v, want it gone", err)
 	}
 }
@@ -79,7 +79,7 @@ func TestEventsSurviveARestart(t *testing.T) {
 	c, b = open()
 	defer func() { c.Close(); b.Close() }()
 	c.Emit(EventPolicy, "api", "second run")
-	cur, _, err := c.Events(0)
+	cur, err := c.Events(0)
 	if err != nil {
 		t.Fatal(err)
 	}

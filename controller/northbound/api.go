@@ -9,7 +9,6 @@ package northbound
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -330,25 +329,7 @@ func (a *API) WatchTopology(ctx context.Context, req *pb.WatchTopologyRequest, s
 	if err != nil {
 		return err
 	}
-	for {
-		events, err := cur.Read()
-		if errors.Is(err, topology.ErrFellBehind) {
-			a.rt.WatcherFellBehind()
-			return controller.ErrWatcherTooSlow
-		}
-		for _, e := range events {
-			if err := send(e); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-a.stopping:
-			return controller.ErrShuttingDown
-		case <-cur.Ready():
-		}
-	}
+	return stream(ctx, a, cur, true, func(e *pb.TopologyEvent) *pb.TopologyEvent { return e }, send)
 }
 
 func toHypervisor(h topology.Hypervisor) *pb.Hypervisor {

@@ -20,39 +20,16 @@ func (a *API) WatchEvents(ctx context.Context, req *pb.WatchEventsRequest, send 
 		return err
 	}
 	defer release()
-	cur, last, err := a.rt.Events(req.GetFromSeq())
+	cur, err := a.rt.Events(req.GetFromSeq())
 	if err != nil {
 		if errors.Is(err, eventlog.ErrRevisionGone) {
 			return err // OutOfRange: list again from 0
 		}
 		return &controller.InvalidArgumentError{Field: "from_seq", Reason: err.Error()}
 	}
-	for {
-		events, err := cur.Read()
-		if errors.Is(err, eventlog.ErrFellBehind) {
-			a.rt.WatcherFellBehind()
-			return controller.ErrWatcherTooSlow
-		}
-		for _, e := range events {
-			if err := send(&pb.Event{Seq: e.Seq, TimeUnixNano: e.Time.UnixNano(), Kind: e.Kind, Subject: e.Subject, Message: e.Message}); err != nil {
-				return err
-			}
-			last = max(last, e.Seq)
-		}
-		if len(events) == 0 && !req.GetFollow() {
-			return nil // the history asked for is sent
-		}
-		if len(events) > 0 {
-			continue // there may be more right away
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-a.stopping:
-			return controller.ErrShuttingDown
-		case <-cur.Ready():
-		}
-	}
+	return stream(ctx, a, cur, req.GetFollow(), func(e controller.OpEvent) *pb.Event {
+		return &pb.Event{Seq: e.Seq, TimeUnixNano: e.Time.UnixNano(), Kind: e.Kind, Subject: e.Subject, Message: e.Message}
+	}, send)
 }
 
 // Audit records an API change in the event stream: who made it, the

@@ -3,6 +3,7 @@ package northbound
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,7 +148,7 @@ func (a *API) flowFilter(req *pb.ListFlowsRequest, dpids []uint64) (flowFilter, 
 		f.ports = map[uint64]uint32{}
 		if a.top != nil {
 			for _, p := range a.top.Snapshot().Ports {
-				if p.Name == name && containsDPID(dpids, p.DPID) {
+				if p.Name == name && slices.Contains(dpids, p.DPID) {
 					f.ports[p.DPID] = p.No
 				}
 			}
@@ -157,13 +158,4 @@ func (a *API) flowFilter(req *pb.ListFlowsRequest, dpids []uint64) (flowFilter, 
 		}
 	}
 	return f, nil
-}
-
-func containsDPID(dpids []uint64, d uint64) bool {
-	for _, x := range dpids {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }

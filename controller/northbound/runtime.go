@@ -41,7 +41,7 @@ type Runtime interface {
 	SendPacketOut(dpid uint64, inPort uint32, actions []flow.Action, data []byte) error
 	SubscribePackets(f controller.PacketFilter, buffer int) (*controller.PacketSub, func())
 	AdmitWatcher(packets bool) (release func(), err error)
-	Events(after uint64) (*eventlog.Cursor[controller.OpEvent], uint64, error)
+	Events(after uint64) (*eventlog.Cursor[controller.OpEvent], error)
 	Emit(kind, subject, message string)
 	WatcherFellBehind()
 }
