@@ -10,6 +10,7 @@ command -v ethtool >/dev/null || need+=(ethtool)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v prlimit >/dev/null || need+=(util-linux) # the soak caps loomd's file descriptors
+command -v etcd >/dev/null || need+=(etcd-server)   # the cluster's tests run real etcd members
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -22,7 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Debian's package starts a system-wide OVS where an init system runs.
-# Loom's tests and demo run private OVS instances in their own network
-# namespaces and never use it, so it is left alone either way.
+# Debian's packages start a system-wide OVS and etcd where an init system
+# runs. Loom's tests and demo run private OVS instances in their own network
+# namespaces and private etcd members on loopback ports, and never use
+# either, so they are left alone.
 exit 0
