@@ -17,7 +17,6 @@ func (n *Node) manageLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			n.stepDownAll("loomd is stopping")
 			return
 		case <-n.kick:
 		case <-tick.C:
@@ -57,7 +56,7 @@ func (p plan) tell() {
 func (n *Node) evaluate(now time.Time) plan {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	live := n.liveLocked(now) && n.fresh
+	live := n.liveLocked(now) && n.fresh && !n.closing
 	p := plan{lease: n.lease}
 	want := map[string]string{}
 	if n.lease != 0 {

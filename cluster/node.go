@@ -69,6 +69,7 @@ type Node struct {
 	handing   map[uint64]bool      // switches this instance leads and is handing over
 	nextID    uint64
 	writeErr  error // the last failed sync, for the log
+	closing   bool  // Close began: master of nothing
 }
 
 // local is a switch this instance has a session to.
@@ -228,6 +229,10 @@ func (n *Node) Healthy() (bool, string) {
 // Close leaves the cluster: the lease is revoked, so the other instances
 // take this one's switches at once instead of after the lease.
 func (n *Node) Close() {
+	n.mu.Lock()
+	n.closing = true
+	n.mu.Unlock()
+	n.stepDownAll("loomd is stopping") // before the lease goes: no write after another wins
 	n.cancel()
 	n.wg.Wait()
 	n.cli.Close()

@@ -37,6 +37,9 @@ type Config struct {
 	OVSDBProbeInterval Duration `yaml:"ovsdb_probe_interval"`
 	Apps               Apps     `yaml:"apps"`
 	Tunnels            Tunnels  `yaml:"tunnels"`
+	// Cluster, with etcd members listed, shares this loomd's state and
+	// switches with other instances.
+	Cluster Cluster `yaml:"cluster"`
 	// Networks, Trunks and ACLs are the live part of the file: SIGHUP
 	// (or the API's reload) applies changes to them without a restart.
 	Networks []network.Network `yaml:"networks"`
@@ -317,6 +320,9 @@ func (c Config) Validate() error {
 	}
 	if c.Flows.Foreign != "keep" && c.Flows.Foreign != "remove" {
 		return fieldErr("flows.foreign", "%q is not keep or remove", c.Flows.Foreign)
+	}
+	if err := c.Cluster.validate(); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, h := range c.Hypervisors {

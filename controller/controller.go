@@ -71,6 +71,9 @@ type Config struct {
 	// ForgetAfter is how long a switch may be away before Loom forgets it
 	// (ForgetSwitch); default 30m.
 	ForgetAfter time.Duration
+	// Cluster, when set, elects which instance masters each switch
+	// (mastership.go); nil: this loomd masters every switch it reaches.
+	Cluster Mastership
 }
 
 // Controller hosts apps and switch sessions.
@@ -203,60 +206,6 @@ func New(cfg Config, appList ...apps.App) (*Controller, error) {
 	}
 	return c, nil
 }
-
-// Restore loads the desired state an earlier run saved and hands each
-// app its own declarations (apps.Restorer), so a restarted controller
-// wants exactly what it wanted before and its first reconcile rewrites
-// nothing. Call it before Serve.
-func (c *Controller) Restore() error {
-	if c.cfg.Store == nil {
-		return nil
-	}
-	if err := c.restoreEvents(); err != nil {
-		return err
-	}
-	byName := make(map[string]apps.App, len(c.apps))
-	for _, a := range c.apps {
-		byName[a.Name()] = a
-	}
-	n := 0
-	err := c.cfg.Store.LoadDesired(func(ch store.DesiredChange) error {
-		a, ok := byName[ch.App]
-		if ch.App == externalApp {
-			a, ok = externalPseudoApp{}, true
-		}
-		if !ok {
-			c.log.WithFields(logrus.Fields{"app": ch.App, "key": ch.Key}).Warn("stored flows of an app that is not running; ignored")
-			return nil
-		}
-		flows := make([]flow.Flow, 0, len(ch.Flows))
-		for _, text := range ch.Flows {
-			f, err := flow.Parse(text)
-			if err != nil {
-				return fmt.Errorf("stored flow of %s/%s on 0x%016x: %w", ch.App, ch.Key, ch.DPID, err)
-			}
-			flows = append(flows, f)
-		}
-		c.desired.restore(ch.DPID, owner{ch.App, ch.Key}, a.ID(), flows)
-		if r, ok := a.(apps.Restorer); ok {
-			r.Restore(ch.DPID, ch.Key, flows)
-		}
-		n += len(flows)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("restoring desired state: %w", err)
-	}
-	c.log.WithField("flows", n).Info("desired state restored")
-	return nil
-}
-
-// externalPseudoApp stands for the API clients' flows at restore.
-type externalPseudoApp struct{}
-
-func (externalPseudoApp) Name() string         { return externalApp }
-func (externalPseudoApp) ID() flow.AppID       { return externalID }
-func (externalPseudoApp) Tables() []flow.Table { return nil }
 
 // Close stops the controller's goroutines and writes what is still
 // pending to the store; call it after Serve has returned. In order: the

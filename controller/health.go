@@ -82,6 +82,7 @@ const maxAwayListed = 20
 // ownConditions are the controller's own standing problems.
 func (c *Controller) ownConditions(now time.Time) []apps.Condition {
 	out := c.passiveConditions()
+	out = append(out, c.clusterConditions()...)
 	if cond, ok := c.storeCondition(); ok {
 		out = append(out, cond)
 	}

@@ -48,6 +48,8 @@ func (c *Controller) Collector() *Collector {
 			counter("tls_handshake_failures_total", "Connections to ssl: listeners refused in the TLS handshake (no certificate, one the CA did not sign, or no handshake in time); also in rejected_connections_total.", func(s StatsSnapshot) uint64 { return s.TLSRejected }),
 			counter("bundles_rejected_total", "Bundles a switch refused (its table unchanged).", func(s StatsSnapshot) uint64 { return s.BundlesRejected }),
 			counter("flow_conflicts_total", "Times two owners declared the same flow.", func(s StatsSnapshot) uint64 { return s.Conflicts }),
+			counter("cluster_takeovers_total", "Switches this instance became master of (a cluster).", func(s StatsSnapshot) uint64 { return s.Takeovers }),
+			counter("cluster_takeover_flow_mods_total", "Flow-mods the takeovers sent: zero when the previous master left the switch as the shared state wants it.", func(s StatsSnapshot) uint64 { return s.TakeoverFlowMods }),
 			counter("drift_repairs_total", "Flow-mods sent to repair out-of-band changes.", func(s StatsSnapshot) uint64 { return s.DriftRepairs }),
 			counter("accept_errors_total", "OpenFlow accepts that failed (e.g. out of file descriptors); Loom pauses and retries.", func(s StatsSnapshot) uint64 { return s.AcceptErrors }),
 			counter("switch_errors_unmatched_total", "Switch errors whose xid names no request Loom remembers (logged in summary only).", func(s StatsSnapshot) uint64 { return s.UnknownErrors }),

@@ -23,6 +23,9 @@ import (
 // roleState is a session's standing with its switch.
 type roleState struct {
 	passive atomic.Bool // another controller is master: write nothing
+	// expected says the passivity is a cluster's choice (another
+	// instance is master), not a problem for health.
+	expected atomic.Bool
 	reason  atomic.Pointer[string]
 	since   atomic.Int64 // unix nanos
 }
@@ -70,7 +73,7 @@ func isSlaveError(e SwitchError) bool {
 func (c *Controller) passiveConditions() []apps.Condition {
 	var out []apps.Condition
 	for _, s := range c.reg.list() {
-		if !s.role.passive.Load() {
+		if !s.role.passive.Load() || s.role.expected.Load() {
 			continue
 		}
 		why := "another controller is master"
@@ -85,7 +88,13 @@ func (c *Controller) passiveConditions() []apps.Condition {
 
 // passive says whether another controller is master of dpid: Loom then
 // changes nothing for it, neither flows nor OVSDB rows.
+//
+// In a cluster a switch this instance has no session to is not its to
+// write either: its master is elsewhere.
 func (c *Controller) passive(dpid uint64) bool {
 	s := c.reg.get(dpid)
-	return s != nil && s.role.passive.Load()
+	if s == nil {
+		return c.cfg.Cluster != nil
+	}
+	return s.role.passive.Load()
 }

@@ -49,6 +49,7 @@ type session struct {
 	// remembers: a peer can send any number of them.
 	unknownErrs lineWindow
 	role        roleState
+	cluster     clusterRole // in a cluster: the role the election gives
 	meterXid    uint32 // the controller meter's add, to name its refusal
 	// topoToken is the topology's token for this connection, for the
 	// disconnect.
@@ -112,6 +113,7 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 		pkts: newFairQueue(max(16, c.cfg.EventQueue/8), c.cfg.EventQueue), portq: newPortQueue(maxPendingPorts),
 		refreshes: newRefreshState(),
 		kick:      make(chan struct{}, 1), done: make(chan struct{})}
+	s.cluster.kick = make(chan struct{}, 1)
 	defer close(s.done)
 	served := make(chan error, 1)
 	go func() { served <- conn.Serve(s.enqueue) }()
@@ -128,6 +130,9 @@ func (c *Controller) runSession(ctx context.Context, nc net.Conn) {
 	}
 	defer c.reg.release(s)
 	c.reg.markReady(s)
+	if c.cfg.Cluster != nil {
+		defer c.cfg.Cluster.Reach(s.dpid, s.toldRole)() // told its role at once, then at each change
+	}
 	if c.missedGen.Load() != s.setupGen {
 		s.refresh() // a policy change went by while this switch was in setup
 	}
@@ -191,7 +196,16 @@ func (s *session) setup(ctx context.Context) error {
 	if err := s.c.reg.claim(ctx, s, s.c.cfg.OpenFlow.EchoInterval+time.Second); err != nil {
 		return fmt.Errorf("refused: %w", err)
 	}
-	roleAnswer := s.requestMaster(ctx)
+	roleAnswer := func() error { return nil }
+	if s.c.cfg.Cluster == nil {
+		roleAnswer = s.requestMaster(ctx)
+	} else {
+		// A cluster member writes nothing until elected (mastership.go).
+		why := "waiting for the cluster's election"
+		s.role.expected.Store(true)
+		s.role.passive.Store(true)
+		s.role.reason.Store(&why)
+	}
 	rctx, cancel = req()
 	body, err := s.conn.Multipart(rctx, openflow.MultipartRequest{MPType: openflow.MultipartPortDesc})
 	cancel()
@@ -340,6 +354,8 @@ func (s *session) loop(ctx context.Context, served chan error) error {
 			s.reconcileDirty(ctx)
 		case <-s.refreshes.kick:
 			s.refreshTurn()
+		case <-s.cluster.kick:
+			s.roleTurn(ctx)
 		case m := <-s.events:
 			s.handle(m)
 		case <-s.portq.ready:

@@ -20,6 +20,10 @@ type Stats struct {
 	eventsDropped   atomic.Uint64 // notifications beyond a session's backlog
 	watchersBehind  atomic.Uint64 // API watch streams ended for falling behind
 	tlsRejected     atomic.Uint64 // connections to ssl: listeners whose TLS handshake failed
+	// takeovers counts switches this instance became master of in a
+	// cluster, and takeoverFlowMods what those takeovers sent.
+	takeovers        atomic.Uint64
+	takeoverFlowMods atomic.Uint64
 }
 
 // StatsSnapshot is a copy of the counters.
@@ -28,11 +32,12 @@ type StatsSnapshot struct {
 	BundlesRejected, Conflicts, DriftRepairs, InvalidFlows                         uint64
 	AcceptErrors, UnknownErrors, SessionPanics, EventsDropped                      uint64
 	TLSRejected                                                                    uint64
+	Takeovers, TakeoverFlowMods                                                    uint64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
 	return StatsSnapshot{s.packetIns.Load(), s.packetInDropped.Load(), s.flowMods.Load(), s.packetOuts.Load(),
 		s.switchErrors.Load(), s.rejectedConns.Load(), s.bundlesRejected.Load(), s.conflicts.Load(),
 		s.driftRepairs.Load(), s.invalidFlows.Load(), s.acceptErrors.Load(), s.unknownErrors.Load(), s.sessionPanics.Load(), s.eventsDropped.Load(),
-		s.tlsRejected.Load()}
+		s.tlsRejected.Load(), s.takeovers.Load(), s.takeoverFlowMods.Load()}
 }

@@ -156,6 +156,33 @@ func (s *Service) Update(fn func(api *network.Spec) error) error {
 	return nil
 }
 
+// Shared applies the API's declarations as another loomd of the cluster
+// stored them (the shared store's watch): every instance then computes
+// the same flows, and each switch's master installs them. Declarations
+// that do not compile with this instance's file change nothing here.
+func (s *Service) Shared(data []byte) {
+	var api network.Spec
+	if data != nil {
+		if err := json.Unmarshal(data, &api); err != nil {
+			s.o.Log.WithError(err).Error("the cluster's stored API networks are unreadable; this instance keeps its own")
+			return
+		}
+	}
+	prev, p, err := s.swap(func() (*network.Policy, error) {
+		p, err := compileMerged(s.file, api)
+		if err == nil {
+			s.api = api
+		}
+		return p, err
+	})
+	if err != nil {
+		s.o.Log.WithError(err).Error("networks another instance stored do not compile with this instance's config file; " +
+			"this instance keeps its own (the config files of a cluster's instances should be the same)")
+		return
+	}
+	s.refresh(prev, p, "cluster")
+}
+
 // Reload reads the config file again and applies its networks, trunks
 // and ACLs. An invalid file changes nothing.
 func (s *Service) Reload() error {
