@@ -26,8 +26,8 @@ type roleState struct {
 	// expected says the passivity is a cluster's choice (another
 	// instance is master), not a problem for health.
 	expected atomic.Bool
-	reason  atomic.Pointer[string]
-	since   atomic.Int64 // unix nanos
+	reason   atomic.Pointer[string]
+	since    atomic.Int64 // unix nanos
 }
 
 // requestMaster sends the MASTER request without waiting; the returned

@@ -50,7 +50,7 @@ type session struct {
 	unknownErrs lineWindow
 	role        roleState
 	cluster     clusterRole // in a cluster: the role the election gives
-	meterXid    uint32 // the controller meter's add, to name its refusal
+	meterXid    uint32      // the controller meter's add, to name its refusal
 	// topoToken is the topology's token for this connection, for the
 	// disconnect.
 	topoToken uint64
