@@ -31,6 +31,7 @@ import (
 	"github.com/loomsdn/loom/apps/static"
 	"github.com/loomsdn/loom/apps/tunnel"
 	"github.com/loomsdn/loom/apps/vlan"
+	"github.com/loomsdn/loom/cluster"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/controller/api"
@@ -40,6 +41,7 @@ import (
 	"github.com/loomsdn/loom/internal/memtrim"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
+	"github.com/loomsdn/loom/store"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -57,7 +59,9 @@ func run(args []string) error {
 	fs.StringVar(&ofTLS.cert, "openflow-tls-cert", "", "ssl: OpenFlow listeners' certificate (PEM; overrides openflow.tls.cert; re-read on SIGHUP)")
 	fs.StringVar(&ofTLS.key, "openflow-tls-key", "", "the certificate's key (PEM; overrides openflow.tls.key)")
 	fs.StringVar(&ofTLS.ca, "openflow-tls-ca", "", "CA certificates switches' certificates must chain to (PEM; overrides openflow.tls.ca; re-read on SIGHUP)")
-	dbPath := fs.String("db", "./loom.db", "bbolt database file")
+	dbPath := fs.String("db", "./loom.db", "bbolt database file (not used in a cluster: state is in etcd)")
+	etcdFlag := fs.String("etcd", "", "join a cluster: comma-separated etcd client URLs (http://H1:2379,...; overrides cluster.etcd)")
+	instanceFlag := fs.String("instance", "", "this loomd's name in the cluster, unique among its instances (overrides cluster.instance)")
 	cfgPath := fs.String("config", "", "YAML config file (optional)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
@@ -113,20 +117,23 @@ func run(args []string) error {
 	// controller's Close (the persister's flush) and the database's too.
 	finished := make(chan struct{})
 	defer close(finished)
-	db, cleanup, err := openDB(*dbPath)
+	if err := applyClusterFlags(&cfg, *etcdFlag, *instanceFlag); err != nil {
+		return err
+	}
+	be, err := openBackend(cfg, *dbPath, cluster.Instance{OpenFlow: cfg.OpenFlow.Listen, API: *grpcListen, Version: version}, log)
 	if err != nil {
 		return err
 	}
 	started := false
-	defer func() { cleanup(started) }() // after db.Close: a failed first start leaves no file behind
-	defer db.Close()
+	defer func() { be.close(started) }() // a failed first start leaves no database file behind
+	db := be.Store
 
 	top := topology.New()
 	if data, err := db.LoadTopology(); err != nil {
-		return fmt.Errorf("database %s: %w", *dbPath, err)
+		return fmt.Errorf("%s: %w", be.where, err)
 	} else if data != nil {
 		if err := top.Restore(data); err != nil {
-			return fmt.Errorf("database %s: %w", *dbPath, err)
+			return fmt.Errorf("%s: %w", be.where, err)
 		}
 		log.WithField("revision", top.Snapshot().Revision).Info("topology restored")
 	}
@@ -162,6 +169,7 @@ func run(args []string) error {
 		PacketInRate:       cfg.OpenFlow.PacketInRate,
 		Foreign:            foreign,
 		Store:              db,
+		Cluster:            be.mastership(),
 		Topology:           top,
 		DiscoverFrom:       cfg.HypervisorsDiscovery.Prefixes(),
 		Targets:            cfg.OpenFlow.Targets,
@@ -180,6 +188,10 @@ func run(args []string) error {
 	pol := policy.New(ctl, policyOpts)
 	if err := pol.Restore(); err != nil {
 		return err
+	}
+	if be.shared != nil {
+		// What other instances declare through their APIs applies here too.
+		be.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal})
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
@@ -267,7 +279,7 @@ func run(args []string) error {
 		defer func() { stop(); <-apiStopped }()
 	}
 	started = true
-	log.WithFields(logrus.Fields{"version": version, "db": *dbPath, "pid": os.Getpid()}).Info("loomd starting")
+	log.WithFields(logrus.Fields{"version": version, "store": be.where, "pid": os.Getpid()}).Info("loomd starting")
 	errs := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { errs <- ctl.Serve(ctx, l) }() // awaited just below, one error each
