@@ -413,6 +413,12 @@ func (s *session) handle(ev any) {
 }
 
 func (s *session) packetIn(m *openflow.PacketIn) {
+	if s.c.cfg.Cluster != nil && s.role.passive.Load() {
+		// Only a switch's master learns from it (a connection is EQUAL,
+		// and hears packet-ins, until its first role request): every
+		// instance then holds what the master declared, not a mix.
+		return
+	}
 	pkt := apps.PacketIn{DPID: s.dpid, InPort: m.InPort, TableID: m.TableID, Cookie: flow.Cookie(m.Cookie),
 		BufferID: m.BufferID, Data: m.Data}
 	s.c.packets.publish(pkt, s.c.now)
@@ -556,6 +562,9 @@ func (s *session) call(a apps.App, fn func(apps.Context)) {
 }
 
 func (s *session) packetOut(po apps.PacketOut) {
+	if s.role.passive.Load() {
+		return // not master: the switch refuses it (OFPBRC_IS_SLAVE)
+	}
 	in := po.InPort
 	if in == 0 {
 		in = openflow.PortController
