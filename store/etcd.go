@@ -11,6 +11,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // EtcdConfig configures the etcd-backed Store that instances of a loomd
@@ -193,6 +195,10 @@ func (e *Etcd) request() (context.Context, context.CancelFunc) {
 func (e *Etcd) fail(key string, err error) error {
 	if e.base.Err() != nil {
 		return fmt.Errorf("etcd key %s: %w", key, errEtcdClosed)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded || status.Code(err) == codes.Unavailable {
+		// The request may be in etcd's log already and commit later.
+		return fmt.Errorf("etcd key %s: %w: %w", key, ErrIndeterminate, err)
 	}
 	return fmt.Errorf("etcd key %s: %w", key, err)
 }

@@ -14,6 +14,9 @@ import (
 type EtcdWatch struct {
 	Networks func(data []byte)      // the networks key changed by another writer (nil data: deleted)
 	External func(ch DesiredChange) // an external declaration written or deleted by another writer
+	// Hosts hears every write under hosts/ (this store's own too: the
+	// caller tells by the switch, which only one instance masters).
+	Hosts func(h HostRecord)
 }
 
 // Watch reports, on a goroutine of the store's, the networks and
@@ -148,6 +151,12 @@ func (w *watcher) event(ev *clientv3.Event) {
 			data, mod = append([]byte{}, ev.Kv.Value...), rev
 		}
 		w.networks(data, mod, rev)
+		return
+	}
+	if h, ok := w.e.hostEvent(k, ev.Kv.Value, del); ok {
+		if w.h.Hosts != nil {
+			w.h.Hosts(h)
+		}
 		return
 	}
 	c, err := w.e.parseDesired(k, ev.Kv.Value)

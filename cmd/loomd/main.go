@@ -190,8 +190,12 @@ func run(args []string) error {
 		return err
 	}
 	if be.shared != nil {
-		// What other instances declare through their APIs applies here too.
-		be.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal})
+		// What other instances declare through their APIs, and the hosts
+		// their switches show them, apply here too.
+		if err := ctl.ShareHosts(be.shared); err != nil {
+			return fmt.Errorf("%s: hosts: %w", be.where, err)
+		}
+		be.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal, Hosts: ctl.SharedHost})
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
