@@ -10,7 +10,7 @@ FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStat
 OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
 OVSDB_FUZZTIME ?= 50000x
 
-.PHONY: all build deps test unit integration fuzz demo bench lint verify generate proto clean soak
+.PHONY: all build deps test unit integration fuzz demo demo-cluster bench lint verify generate proto clean soak
 SOAK_DURATION ?= 3m
 
 all: build
@@ -58,6 +58,11 @@ soak: deps
 
 demo: deps build
 	scripts/demo.sh
+
+# The seed scenario on a cluster: three etcd members, three loomd
+# instances; the master of a bridge is killed mid-ping and no ping is lost.
+demo-cluster: deps build
+	CLUSTER=1 scripts/demo.sh
 
 # Go benchmarks of the hot path and the flow engine, then loombench against
 # the peers and the ceiling (bench/run.sh; writes bench/results.md).

@@ -17,6 +17,12 @@
 # across hosts, centos03 reaches neither. vswitch01 forwards the underlay on
 # its own (standalone); the userspace datapath encapsulates and routes.
 #
+# With CLUSTER=1 (make demo-cluster) Loom runs as a cluster: three etcd
+# members and three loomd instances (loom1..loom3, OpenFlow ports 6653-6655)
+# in the loom namespace; every vswitch02 points at all three, each switch
+# has one master, and the demo kills the master of hv1's vswitch02 with
+# kill -9 in the middle of a 10 ms ping that does not lose a packet.
+#
 # It creates only its own namespaces and processes and removes them on exit,
 # also on failure or Ctrl-C. Every address lives inside its namespaces.
 set -euo pipefail
@@ -127,13 +133,38 @@ networks:
   - {name: red,  vlan: 20, vni: 5020, ports: [centos03_port1]}
 YAML
 sed 's/^/    /' "$dir/loom.yaml"
-ip netns exec "$tag-loom" bin/loomd --openflow-listen tcp:192.168.50.2:6653 --db "$dir/loom.db" --config "$dir/loom.yaml" \
-  --grpc-listen 127.0.0.1:9652 --metrics-listen "" >"$dir/loomd.log" 2>&1 & pids+=($!)
-loomctl() { ip netns exec "$tag-loom" bin/loomctl --server 127.0.0.1:9652 "$@"; }
-for _ in $(seq 50); do grep -q 'accepting OpenFlow' "$dir/loomd.log" && break; sleep 0.1; done
+targets="tcp:192.168.50.2:6653"
+if [ "${CLUSTER:-}" = 1 ]; then
+  targets="tcp:192.168.50.2:6653 tcp:192.168.50.2:6654 tcp:192.168.50.2:6655"
+  say "a cluster: three etcd members and three loomd instances in the loom namespace"
+  initial="" etcds=""
+  for i in 1 2 3; do initial+="${initial:+,}etcd$i=http://127.0.0.1:238$i"; etcds+="${etcds:+,}http://127.0.0.1:237$i"; done
+  for i in 1 2 3; do
+    ip netns exec "$tag-loom" etcd --name "etcd$i" --data-dir "$dir/etcd$i" \
+      --listen-client-urls "http://127.0.0.1:237$i" --advertise-client-urls "http://127.0.0.1:237$i" \
+      --listen-peer-urls "http://127.0.0.1:238$i" --initial-advertise-peer-urls "http://127.0.0.1:238$i" \
+      --initial-cluster "$initial" --initial-cluster-token "$tag" >"$dir/etcd$i.log" 2>&1 & pids+=($!)
+  done
+  for i in 1 2 3; do
+    echo "+ loomd --instance loom$i --etcd $etcds --openflow-listen tcp:192.168.50.2:665$((2 + i))"
+    ip netns exec "$tag-loom" bin/loomd --instance "loom$i" --etcd "$etcds" --openflow-listen "tcp:192.168.50.2:665$((2 + i))" \
+      --config "$dir/loom.yaml" --grpc-listen "127.0.0.1:96${i}2" --metrics-listen "" >"$dir/loomd$i.log" 2>&1 & pids+=($!)
+    eval "loomd${i}_pid=$!"
+  done
+  for i in 1 2 3; do
+    for _ in $(seq 150); do grep -q 'accepting OpenFlow' "$dir/loomd$i.log" && break; sleep 0.1; done
+  done
+  loomctl() { ip netns exec "$tag-loom" bin/loomctl --server 127.0.0.1:9612 "$@"; }
+else
+  ip netns exec "$tag-loom" bin/loomd --openflow-listen tcp:192.168.50.2:6653 --db "$dir/loom.db" --config "$dir/loom.yaml" \
+    --grpc-listen 127.0.0.1:9652 --metrics-listen "" >"$dir/loomd.log" 2>&1 & pids+=($!)
+  loomctl() { ip netns exec "$tag-loom" bin/loomctl --server 127.0.0.1:9652 "$@"; }
+  for _ in $(seq 50); do grep -q 'accepting OpenFlow' "$dir/loomd.log" && break; sleep 0.1; done
+fi
 for h in hv1 hv2; do
-  echo "+ $h: ovs-vsctl set-controller vswitch02 tcp:192.168.50.2:6653"
-  vsctl $h set-controller vswitch02 tcp:192.168.50.2:6653
+  echo "+ $h: ovs-vsctl set-controller vswitch02 $targets"
+  # shellcheck disable=SC2086 # one argument per target
+  vsctl $h set-controller vswitch02 $targets
 done
 for h in hv1 hv2; do
   for _ in $(seq 150); do
@@ -165,6 +196,33 @@ loomctl net list
 say "the flows on hv1's vswitch02 (ovs-ofctl dump-flows): only Loom's (cookie 0x4c4d...)"
 ofctl hv1 dump-flows vswitch02 | sed 1d | sed 's/ duration=[^,]*,//; s/ n_bytes=[^,]*,//; s/ idle_age=[^,]*,//'
 
-say "what Loom logged"
-grep -v 'level=debug' "$dir/loomd.log"
+if [ "${CLUSTER:-}" = 1 ]; then
+  say "loomctl get instances; loomctl get switches (any instance answers)"
+  loomctl get instances
+  loomctl get switches
+  # The switch's own word on who its master is: OVS's Controller status.
+  master_port() { vsctl hv1 --format=csv --data=bare --no-headings --columns=target,role list Controller | awk -F, '$2 == "master" {print $1}' | sed 's/.*://'; }
+  for _ in $(seq 100); do [ -n "$(master_port)" ] && break; sleep 0.1; done
+  port=$(master_port); victim=$((port - 6652))
+  say "kill -9 loom$victim, the master of hv1's vswitch02, during a ping every 10 ms"
+  in_vm centos01 ping -q -i 0.01 -c 800 -W 1 172.16.123.102 >"$dir/ping.log" 2>&1 & pinger=$!
+  sleep 1
+  pid_var="loomd${victim}_pid"; kill -9 "${!pid_var}"
+  echo "killed loom$victim (pid ${!pid_var}) at $(date +%T.%N | cut -c1-12)"
+  wait "$pinger" || true
+  grep -E 'packets transmitted|rtt' "$dir/ping.log"
+  grep -q ' 0% packet loss' "$dir/ping.log" || { echo "demo: pings were lost across the failover" >&2; exit 1; }
+  sleep 4 # OVS updates its Controller status every few seconds
+  echo "hv1 vswitch02's controllers now (OVS's view):"
+  vsctl hv1 --format=table --columns=target,role,is_connected list Controller
+  other=$((victim % 3 + 1))
+  loomctl() { ip netns exec "$tag-loom" bin/loomctl --server "127.0.0.1:96${other}2" "$@"; }
+  say "loomctl get instances (asked of loom$other)"
+  loomctl get instances
+  say "what the new master logged"
+  for i in 1 2 3; do [ "$i" = "$victim" ] || grep -h 'master of this switch\|standing by' "$dir/loomd$i.log" | grep -v level=debug | sed "s/^/loom$i: /"; done
+else
+  say "what Loom logged"
+  grep -v 'level=debug' "$dir/loomd.log"
+fi
 say "demo done; cleaning up"
