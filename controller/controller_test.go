@@ -40,10 +40,20 @@ func newRigQuiet(t testing.TB, appList ...apps.App) *rig {
 
 func newRigLevel(t testing.TB, level logrus.Level, appList ...apps.App) *rig {
 	t.Helper()
+	return newRigWith(t, level, nil, appList...)
+}
+
+// newRigWith is newRigLevel with the config changed by tweak first.
+func newRigWith(t testing.TB, level logrus.Level, tweak func(*Config), appList ...apps.App) *rig {
+	t.Helper()
 	baseline := runtime.NumGoroutine()
 	log, hook := test.NewNullLogger()
 	log.SetLevel(level)
-	ctl, err := New(Config{Log: log, OpenFlow: openflow.Config{EchoInterval: 200 * time.Millisecond, HelloTimeout: 300 * time.Millisecond}}, appList...)
+	cfg := Config{Log: log, OpenFlow: openflow.Config{EchoInterval: 200 * time.Millisecond, HelloTimeout: 300 * time.Millisecond}}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	ctl, err := New(cfg, appList...)
 	if err != nil {
 		t.Fatal(err)
 	}

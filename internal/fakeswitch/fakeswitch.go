@@ -26,6 +26,7 @@ type Switch struct {
 	changed  chan struct{}
 	done     chan struct{}
 	mute     bool
+	roles    []RoleSeen
 
 	// Table is the switch's flow table: flow-mods and bundles apply to it
 	// and flow-stats requests read it.
@@ -110,6 +111,12 @@ func (s *Switch) serve() {
 		case openflow.TypeEchoRequest:
 			s.write(rawMsg(openflow.TypeEchoReply, h.Xid, raw[8:]))
 		case openflow.TypeRoleRequest:
+			if len(raw) >= 24 {
+				s.mu.Lock()
+				s.roles = append(s.roles, RoleSeen{Role: binary.BigEndian.Uint32(raw[8:]), Generation: binary.BigEndian.Uint64(raw[16:]),
+					After: len(s.flowMods)})
+				s.mu.Unlock()
+			}
 			s.write(rawMsg(openflow.TypeRoleReply, h.Xid, raw[8:])) // granted, as OVS does for a fresh generation
 		}
 	}
@@ -219,6 +226,21 @@ func (s *Switch) record(h openflow.Header, raw []byte) bool {
 
 // Changed is signalled after every message from the controller.
 func (s *Switch) Changed() <-chan struct{} { return s.changed }
+
+// RoleSeen is a role request the switch received: the role, the
+// generation id, and how many flow-mods had come before it.
+type RoleSeen struct {
+	Role       uint32
+	Generation uint64
+	After      int
+}
+
+// Roles returns the role requests received so far.
+func (s *Switch) Roles() []RoleSeen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RoleSeen(nil), s.roles...)
+}
 
 // FlowMods returns the flow-mods received so far.
 func (s *Switch) FlowMods() []openflow.FlowMod {
