@@ -53,8 +53,8 @@ func (f *fakeCluster) reached(dpid uint64) bool {
 // oneFlow declares one flow on every switch that comes up.
 type oneFlow struct{}
 
-func (oneFlow) Name() string         { return "one" }
-func (oneFlow) ID() flow.AppID       { return 43 }
+func (oneFlow) Name() string   { return "one" }
+func (oneFlow) ID() flow.AppID { return 43 }
 func (oneFlow) Tables() []flow.Table {
 	return []flow.Table{{ID: 0, Name: "one", Owner: "one", Miss: flow.MissDrop}}
 }

@@ -43,7 +43,7 @@ func (c *Controller) ShareHosts(sh HostSharer) error {
 }
 
 func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topology.Topology) {
-	published := map[string]string{}  // MAC -> the record last written
+	published := map[string]string{}   // MAC -> the record last written
 	publishedOn := map[string]uint64{} // MAC -> the switch it was written for
 	tick := time.NewTicker(hostShareEvery)
 	defer tick.Stop()
