@@ -22,6 +22,7 @@ var examples = map[string][]string{
 	"loomctl get hosts":       {"loomctl get hosts", "loomctl get hosts -o json"},
 	"loomctl get hypervisors": {"loomctl get hypervisors"},
 	"loomctl get tunnels":     {"loomctl get tunnels"},
+	"loomctl get instances":   {"loomctl get instances", "loomctl get instances -o yaml"},
 	"loomctl get vm":          {"loomctl get vm centos01", "loomctl get vm 52:54:00:aa:bb:01 -o json"},
 	"loomctl status":          {"loomctl status", "loomctl status -o json"},
 	"loomctl watch":           {"loomctl watch", "loomctl watch --from 1733130000000123"},

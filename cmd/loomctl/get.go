@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,13 +14,13 @@ import (
 )
 
 func newGet(o *options) *cobra.Command {
-	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts, hypervisors or tunnels; show a VM",
+	cmd := &cobra.Command{Use: "get", Short: "List switches, ports, links, hosts, hypervisors, tunnels or cluster instances; show a VM",
 		RunE: func(_ *cobra.Command, args []string) error {
 			what := ""
 			if len(args) > 0 {
 				what = fmt.Sprintf("%q ", args[0])
 			}
-			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors, tunnels, vm", what)
+			return fmt.Errorf("get %swhat? one of: switches, ports, links, hosts, hypervisors, tunnels, instances, vm", what)
 		}}
 	var portsOf string
 	list := func(use, short string, run func(cmd *cobra.Command, c pb.TopologyServiceClient) error) *cobra.Command {
@@ -41,9 +42,19 @@ func newGet(o *options) *cobra.Command {
 				return err
 			}
 			return render(cmd.OutOrStdout(), o.output, r, func() *table {
+				// MASTER (the cluster instance mastering each switch) only
+				// in a cluster: a standalone loomd's table is as it was.
+				clustered := slices.ContainsFunc(r.Switches, func(s *pb.Switch) bool { return s.Master != "" })
 				t := &table{header: []string{"DPID", "BRIDGE", "HYPERVISOR", "CONNECTED", "REMOTE"}}
+				if clustered {
+					t.header = append(t.header, "MASTER")
+				}
 				for _, s := range r.Switches {
-					t.add(dpid(s.Dpid), s.Bridge, s.Hypervisor, yesNo(s.Connected), s.Remote)
+					row := []any{dpid(s.Dpid), s.Bridge, s.Hypervisor, yesNo(s.Connected), s.Remote}
+					if clustered {
+						row = append(row, s.Master)
+					}
+					t.add(row...)
 				}
 				return t
 			})
@@ -159,6 +170,7 @@ func newGet(o *options) *cobra.Command {
 				return t
 			})
 		}),
+		newGetInstances(o),
 		newGetVM(o),
 	)
 	return cmd

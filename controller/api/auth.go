@@ -30,11 +30,12 @@ type rule struct {
 // server serves but this table lacks is refused to every token
 // (TestEveryRPCHasAScope fails first).
 var methodRules = map[string]rule{
-	"/loom.v1.ControllerService/GetStatus":    {scope: ScopeRead},
-	"/loom.v1.ControllerService/Plan":         {scope: ScopeRead},
-	"/loom.v1.ControllerService/Reload":       {scope: ScopeOperator},
-	"/loom.v1.ControllerService/ForgetSwitch": {scope: ScopeOperator},
-	"/loom.v1.ControllerService/WatchEvents":  {scope: ScopeRead},
+	"/loom.v1.ControllerService/GetStatus":     {scope: ScopeRead},
+	"/loom.v1.ControllerService/Plan":          {scope: ScopeRead},
+	"/loom.v1.ControllerService/Reload":        {scope: ScopeOperator},
+	"/loom.v1.ControllerService/ForgetSwitch":  {scope: ScopeOperator},
+	"/loom.v1.ControllerService/WatchEvents":   {scope: ScopeRead},
+	"/loom.v1.ControllerService/ListInstances": {scope: ScopeRead},
 
 	"/loom.v1.TopologyService/ListHypervisors": {scope: ScopeRead},
 	"/loom.v1.TopologyService/ListSwitches":    {scope: ScopeRead},

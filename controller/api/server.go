@@ -131,6 +131,11 @@ func (s controllerServer) ForgetSwitch(ctx context.Context, r *pb.ForgetSwitchRe
 	return resp, toStatus(err)
 }
 
+func (s controllerServer) ListInstances(ctx context.Context, r *pb.ListInstancesRequest) (*pb.ListInstancesResponse, error) {
+	resp, err := s.a.ListInstances(ctx, r)
+	return resp, toStatus(err)
+}
+
 func (s controllerServer) WatchEvents(r *pb.WatchEventsRequest, stream grpc.ServerStreamingServer[pb.Event]) error {
 	err := s.a.WatchEvents(stream.Context(), r, stream.Send)
 	if errors.Is(err, context.Canceled) {

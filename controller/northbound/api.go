@@ -136,7 +136,9 @@ func (a *API) ListSwitches(ctx context.Context, _ *pb.ListSwitchesRequest) (*pb.
 	s := top.Snapshot()
 	resp := &pb.ListSwitchesResponse{Revision: s.Revision}
 	for _, x := range s.Switches {
-		resp.Switches = append(resp.Switches, toSwitch(x))
+		ps := toSwitch(x)
+		ps.Master = a.rt.MasterOf(x.DPID)
+		resp.Switches = append(resp.Switches, ps)
 	}
 	return resp, nil
 }

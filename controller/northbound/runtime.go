@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/cluster"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/internal/eventlog"
@@ -24,6 +25,11 @@ type Runtime interface {
 	Peers() []apps.Peer
 	Knows(dpid uint64) bool
 	ForgetSwitch(ctx context.Context, dpid uint64, all bool, why string) (int, error)
+
+	// MasterOf names a switch's master instance ("" outside a cluster);
+	// Instances lists the cluster's instances (nil outside one).
+	MasterOf(dpid uint64) string
+	Instances() []cluster.InstanceState
 
 	AppNames() []string
 	AppName(id flow.AppID) string

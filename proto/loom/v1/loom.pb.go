@@ -25,6 +25,188 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListInstancesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstancesRequest) Reset() {
+	*x = ListInstancesRequest{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstancesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstancesRequest) ProtoMessage() {}
+
+func (x *ListInstancesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstancesRequest.ProtoReflect.Descriptor instead.
+func (*ListInstancesRequest) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+}
+
+// Instance is one loomd of the cluster: what it registered in etcd, and how
+// it stands.
+type Instance struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Openflow        []string               `protobuf:"bytes,2,rep,name=openflow,proto3" json:"openflow,omitempty"` // its OpenFlow listeners
+	Api             string                 `protobuf:"bytes,3,opt,name=api,proto3" json:"api,omitempty"`           // its gRPC address
+	Version         string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	State           string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`      // live; for this instance also joining or lost contact with etcd
+	Masters         uint32                 `protobuf:"varint,6,opt,name=masters,proto3" json:"masters,omitempty"` // how many switches it masters
+	Self            bool                   `protobuf:"varint,7,opt,name=self,proto3" json:"self,omitempty"`       // the instance that answered
+	StartedUnixNano int64                  `protobuf:"varint,8,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Instance) Reset() {
+	*x = Instance{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Instance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Instance) ProtoMessage() {}
+
+func (x *Instance) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Instance.ProtoReflect.Descriptor instead.
+func (*Instance) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Instance) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Instance) GetOpenflow() []string {
+	if x != nil {
+		return x.Openflow
+	}
+	return nil
+}
+
+func (x *Instance) GetApi() string {
+	if x != nil {
+		return x.Api
+	}
+	return ""
+}
+
+func (x *Instance) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Instance) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Instance) GetMasters() uint32 {
+	if x != nil {
+		return x.Masters
+	}
+	return 0
+}
+
+func (x *Instance) GetSelf() bool {
+	if x != nil {
+		return x.Self
+	}
+	return false
+}
+
+func (x *Instance) GetStartedUnixNano() int64 {
+	if x != nil {
+		return x.StartedUnixNano
+	}
+	return 0
+}
+
+type ListInstancesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instances     []*Instance            `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"` // by name
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstancesResponse) Reset() {
+	*x = ListInstancesResponse{}
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstancesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstancesResponse) ProtoMessage() {}
+
+func (x *ListInstancesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstancesResponse.ProtoReflect.Descriptor instead.
+func (*ListInstancesResponse) Descriptor() ([]byte, []int) {
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListInstancesResponse) GetInstances() []*Instance {
+	if x != nil {
+		return x.Instances
+	}
+	return nil
+}
+
 type WatchEventsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FromSeq       uint64                 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
@@ -35,7 +217,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +229,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[0]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +242,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{0}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WatchEventsRequest) GetFromSeq() uint64 {
@@ -90,7 +272,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +284,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[1]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +297,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{1}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -163,7 +345,7 @@ type ForgetSwitchRequest struct {
 
 func (x *ForgetSwitchRequest) Reset() {
 	*x = ForgetSwitchRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -175,7 +357,7 @@ func (x *ForgetSwitchRequest) String() string {
 func (*ForgetSwitchRequest) ProtoMessage() {}
 
 func (x *ForgetSwitchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[2]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -188,7 +370,7 @@ func (x *ForgetSwitchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetSwitchRequest.ProtoReflect.Descriptor instead.
 func (*ForgetSwitchRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{2}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ForgetSwitchRequest) GetDpid() uint64 {
@@ -214,7 +396,7 @@ type ForgetSwitchResponse struct {
 
 func (x *ForgetSwitchResponse) Reset() {
 	*x = ForgetSwitchResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +408,7 @@ func (x *ForgetSwitchResponse) String() string {
 func (*ForgetSwitchResponse) ProtoMessage() {}
 
 func (x *ForgetSwitchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[3]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +421,7 @@ func (x *ForgetSwitchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetSwitchResponse.ProtoReflect.Descriptor instead.
 func (*ForgetSwitchResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{3}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ForgetSwitchResponse) GetFlows() uint32 {
@@ -257,7 +439,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -269,7 +451,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[4]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -282,7 +464,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{4}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
 }
 
 type ReloadResponse struct {
@@ -293,7 +475,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +487,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[5]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +500,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{5}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
 }
 
 type PlanRequest struct {
@@ -332,7 +514,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -344,7 +526,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[6]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -357,7 +539,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{6}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PlanRequest) GetConfig() []byte {
@@ -380,7 +562,7 @@ type SwitchPlan struct {
 
 func (x *SwitchPlan) Reset() {
 	*x = SwitchPlan{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +574,7 @@ func (x *SwitchPlan) String() string {
 func (*SwitchPlan) ProtoMessage() {}
 
 func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[7]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +587,7 @@ func (x *SwitchPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchPlan.ProtoReflect.Descriptor instead.
 func (*SwitchPlan) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{7}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SwitchPlan) GetDpid() uint64 {
@@ -458,7 +640,7 @@ type PlanResponse struct {
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +652,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[8]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +665,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{8}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PlanResponse) GetSwitches() []*SwitchPlan {
@@ -522,7 +704,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +716,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[9]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +729,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{9}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
 }
 
 type GetStatusResponse struct {
@@ -568,7 +750,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +762,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[10]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +775,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{10}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -657,7 +839,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +851,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[11]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +864,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{11}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Condition) GetKind() string {
@@ -724,7 +906,7 @@ type SwitchConnection struct {
 
 func (x *SwitchConnection) Reset() {
 	*x = SwitchConnection{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +918,7 @@ func (x *SwitchConnection) String() string {
 func (*SwitchConnection) ProtoMessage() {}
 
 func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[12]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +931,7 @@ func (x *SwitchConnection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchConnection.ProtoReflect.Descriptor instead.
 func (*SwitchConnection) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{12}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SwitchConnection) GetDpid() uint64 {
@@ -791,7 +973,7 @@ type Counters struct {
 
 func (x *Counters) Reset() {
 	*x = Counters{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +985,7 @@ func (x *Counters) String() string {
 func (*Counters) ProtoMessage() {}
 
 func (x *Counters) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[13]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +998,7 @@ func (x *Counters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counters.ProtoReflect.Descriptor instead.
 func (*Counters) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{13}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Counters) GetPacketIns() uint64 {
@@ -904,7 +1086,7 @@ type Hypervisor struct {
 
 func (x *Hypervisor) Reset() {
 	*x = Hypervisor{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1098,7 @@ func (x *Hypervisor) String() string {
 func (*Hypervisor) ProtoMessage() {}
 
 func (x *Hypervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[14]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1111,7 @@ func (x *Hypervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hypervisor.ProtoReflect.Descriptor instead.
 func (*Hypervisor) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{14}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Hypervisor) GetName() string {
@@ -982,19 +1164,22 @@ func (x *Hypervisor) GetError() string {
 }
 
 type Switch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dpid          uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
-	Bridge        string                 `protobuf:"bytes,2,opt,name=bridge,proto3" json:"bridge,omitempty"`
-	Hypervisor    string                 `protobuf:"bytes,3,opt,name=hypervisor,proto3" json:"hypervisor,omitempty"`
-	Remote        string                 `protobuf:"bytes,4,opt,name=remote,proto3" json:"remote,omitempty"`
-	Connected     bool                   `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Dpid       uint64                 `protobuf:"varint,1,opt,name=dpid,proto3" json:"dpid,omitempty"`
+	Bridge     string                 `protobuf:"bytes,2,opt,name=bridge,proto3" json:"bridge,omitempty"`
+	Hypervisor string                 `protobuf:"bytes,3,opt,name=hypervisor,proto3" json:"hypervisor,omitempty"`
+	Remote     string                 `protobuf:"bytes,4,opt,name=remote,proto3" json:"remote,omitempty"`
+	Connected  bool                   `protobuf:"varint,5,opt,name=connected,proto3" json:"connected,omitempty"`
+	// master names the cluster instance that masters the switch ("" outside
+	// a cluster, or while none does; ListSwitches only: events carry none).
+	Master        string `protobuf:"bytes,6,opt,name=master,proto3" json:"master,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Switch) Reset() {
 	*x = Switch{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1191,7 @@ func (x *Switch) String() string {
 func (*Switch) ProtoMessage() {}
 
 func (x *Switch) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[15]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1204,7 @@ func (x *Switch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Switch.ProtoReflect.Descriptor instead.
 func (*Switch) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{15}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Switch) GetDpid() uint64 {
@@ -1057,6 +1242,13 @@ func (x *Switch) GetConnected() bool {
 	return false
 }
 
+func (x *Switch) GetMaster() string {
+	if x != nil {
+		return x.Master
+	}
+	return ""
+}
+
 type VM struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Mac           string                 `protobuf:"bytes,1,opt,name=mac,proto3" json:"mac,omitempty"`
@@ -1069,7 +1261,7 @@ type VM struct {
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1273,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[16]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1286,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{16}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VM) GetMac() string {
@@ -1151,7 +1343,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1355,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[17]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1368,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{17}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Port) GetDpid() uint64 {
@@ -1288,7 +1480,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1492,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[18]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1505,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{18}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Endpoint) GetDpid() uint64 {
@@ -1348,7 +1540,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1552,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[19]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1565,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{19}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Link) GetA() *Endpoint {
@@ -1412,7 +1604,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1616,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[20]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1629,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{20}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Host) GetMac() string {
@@ -1498,7 +1690,7 @@ type GetVMRequest struct {
 
 func (x *GetVMRequest) Reset() {
 	*x = GetVMRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1702,7 @@ func (x *GetVMRequest) String() string {
 func (*GetVMRequest) ProtoMessage() {}
 
 func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[21]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1715,7 @@ func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMRequest.ProtoReflect.Descriptor instead.
 func (*GetVMRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{21}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetVMRequest) GetVm() string {
@@ -1547,7 +1739,7 @@ type VMPort struct {
 
 func (x *VMPort) Reset() {
 	*x = VMPort{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1751,7 @@ func (x *VMPort) String() string {
 func (*VMPort) ProtoMessage() {}
 
 func (x *VMPort) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[22]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1764,7 @@ func (x *VMPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMPort.ProtoReflect.Descriptor instead.
 func (*VMPort) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{22}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *VMPort) GetPort() *Port {
@@ -1626,7 +1818,7 @@ type GetVMResponse struct {
 
 func (x *GetVMResponse) Reset() {
 	*x = GetVMResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1830,7 @@ func (x *GetVMResponse) String() string {
 func (*GetVMResponse) ProtoMessage() {}
 
 func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[23]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1843,7 @@ func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMResponse.ProtoReflect.Descriptor instead.
 func (*GetVMResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{23}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetVMResponse) GetPorts() []*VMPort {
@@ -1669,7 +1861,7 @@ type ListHypervisorsRequest struct {
 
 func (x *ListHypervisorsRequest) Reset() {
 	*x = ListHypervisorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1873,7 @@ func (x *ListHypervisorsRequest) String() string {
 func (*ListHypervisorsRequest) ProtoMessage() {}
 
 func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[24]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1886,7 @@ func (x *ListHypervisorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsRequest.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{24}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
 }
 
 type ListHypervisorsResponse struct {
@@ -1707,7 +1899,7 @@ type ListHypervisorsResponse struct {
 
 func (x *ListHypervisorsResponse) Reset() {
 	*x = ListHypervisorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1911,7 @@ func (x *ListHypervisorsResponse) String() string {
 func (*ListHypervisorsResponse) ProtoMessage() {}
 
 func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[25]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1924,7 @@ func (x *ListHypervisorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHypervisorsResponse.ProtoReflect.Descriptor instead.
 func (*ListHypervisorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{25}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListHypervisorsResponse) GetRevision() uint64 {
@@ -1757,7 +1949,7 @@ type ListSwitchesRequest struct {
 
 func (x *ListSwitchesRequest) Reset() {
 	*x = ListSwitchesRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1961,7 @@ func (x *ListSwitchesRequest) String() string {
 func (*ListSwitchesRequest) ProtoMessage() {}
 
 func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[26]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1974,7 @@ func (x *ListSwitchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchesRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{26}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
 }
 
 type ListSwitchesResponse struct {
@@ -1795,7 +1987,7 @@ type ListSwitchesResponse struct {
 
 func (x *ListSwitchesResponse) Reset() {
 	*x = ListSwitchesResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1999,7 @@ func (x *ListSwitchesResponse) String() string {
 func (*ListSwitchesResponse) ProtoMessage() {}
 
 func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[27]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +2012,7 @@ func (x *ListSwitchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchesResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchesResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{27}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListSwitchesResponse) GetRevision() uint64 {
@@ -1847,7 +2039,7 @@ type ListPortsRequest struct {
 
 func (x *ListPortsRequest) Reset() {
 	*x = ListPortsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +2051,7 @@ func (x *ListPortsRequest) String() string {
 func (*ListPortsRequest) ProtoMessage() {}
 
 func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[28]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +2064,7 @@ func (x *ListPortsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsRequest.ProtoReflect.Descriptor instead.
 func (*ListPortsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{28}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListPortsRequest) GetDpid() uint64 {
@@ -1892,7 +2084,7 @@ type ListPortsResponse struct {
 
 func (x *ListPortsResponse) Reset() {
 	*x = ListPortsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +2096,7 @@ func (x *ListPortsResponse) String() string {
 func (*ListPortsResponse) ProtoMessage() {}
 
 func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[29]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +2109,7 @@ func (x *ListPortsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPortsResponse.ProtoReflect.Descriptor instead.
 func (*ListPortsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{29}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListPortsResponse) GetRevision() uint64 {
@@ -1942,7 +2134,7 @@ type ListLinksRequest struct {
 
 func (x *ListLinksRequest) Reset() {
 	*x = ListLinksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2146,7 @@ func (x *ListLinksRequest) String() string {
 func (*ListLinksRequest) ProtoMessage() {}
 
 func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[30]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2159,7 @@ func (x *ListLinksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksRequest.ProtoReflect.Descriptor instead.
 func (*ListLinksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{30}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
 }
 
 type ListLinksResponse struct {
@@ -1980,7 +2172,7 @@ type ListLinksResponse struct {
 
 func (x *ListLinksResponse) Reset() {
 	*x = ListLinksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2184,7 @@ func (x *ListLinksResponse) String() string {
 func (*ListLinksResponse) ProtoMessage() {}
 
 func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[31]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2197,7 @@ func (x *ListLinksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinksResponse.ProtoReflect.Descriptor instead.
 func (*ListLinksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{31}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListLinksResponse) GetRevision() uint64 {
@@ -2038,7 +2230,7 @@ type Tunnel struct {
 
 func (x *Tunnel) Reset() {
 	*x = Tunnel{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2242,7 @@ func (x *Tunnel) String() string {
 func (*Tunnel) ProtoMessage() {}
 
 func (x *Tunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[32]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2255,7 @@ func (x *Tunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tunnel.ProtoReflect.Descriptor instead.
 func (*Tunnel) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{32}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Tunnel) GetDpid() uint64 {
@@ -2138,7 +2330,7 @@ type TunnelPeer struct {
 
 func (x *TunnelPeer) Reset() {
 	*x = TunnelPeer{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2342,7 @@ func (x *TunnelPeer) String() string {
 func (*TunnelPeer) ProtoMessage() {}
 
 func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[33]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2355,7 @@ func (x *TunnelPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TunnelPeer.ProtoReflect.Descriptor instead.
 func (*TunnelPeer) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{33}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TunnelPeer) GetFrom() string {
@@ -2216,7 +2408,7 @@ type ListTunnelsRequest struct {
 
 func (x *ListTunnelsRequest) Reset() {
 	*x = ListTunnelsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2420,7 @@ func (x *ListTunnelsRequest) String() string {
 func (*ListTunnelsRequest) ProtoMessage() {}
 
 func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[34]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2433,7 @@ func (x *ListTunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListTunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{34}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
 }
 
 type ListTunnelsResponse struct {
@@ -2255,7 +2447,7 @@ type ListTunnelsResponse struct {
 
 func (x *ListTunnelsResponse) Reset() {
 	*x = ListTunnelsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2459,7 @@ func (x *ListTunnelsResponse) String() string {
 func (*ListTunnelsResponse) ProtoMessage() {}
 
 func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[35]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2472,7 @@ func (x *ListTunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListTunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{35}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListTunnelsResponse) GetRevision() uint64 {
@@ -2312,7 +2504,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2516,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[36]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2529,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{36}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
 }
 
 type ListHostsResponse struct {
@@ -2350,7 +2542,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2554,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[37]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2567,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{37}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListHostsResponse) GetRevision() uint64 {
@@ -2402,7 +2594,7 @@ type WatchTopologyRequest struct {
 
 func (x *WatchTopologyRequest) Reset() {
 	*x = WatchTopologyRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2606,7 @@ func (x *WatchTopologyRequest) String() string {
 func (*WatchTopologyRequest) ProtoMessage() {}
 
 func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[38]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2619,7 @@ func (x *WatchTopologyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTopologyRequest.ProtoReflect.Descriptor instead.
 func (*WatchTopologyRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{38}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WatchTopologyRequest) GetFromRevision() uint64 {
@@ -2456,7 +2648,7 @@ type TopologyEvent struct {
 
 func (x *TopologyEvent) Reset() {
 	*x = TopologyEvent{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2660,7 @@ func (x *TopologyEvent) String() string {
 func (*TopologyEvent) ProtoMessage() {}
 
 func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[39]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2673,7 @@ func (x *TopologyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopologyEvent.ProtoReflect.Descriptor instead.
 func (*TopologyEvent) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{39}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *TopologyEvent) GetRevision() uint64 {
@@ -2609,7 +2801,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2813,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[40]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2826,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{40}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Flow) GetText() string {
@@ -2720,7 +2912,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2924,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[41]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2937,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{41}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListFlowsRequest) GetDpid() uint64 {
@@ -2792,7 +2984,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +2996,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[42]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3009,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{42}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -2837,7 +3029,7 @@ type FlowChange struct {
 
 func (x *FlowChange) Reset() {
 	*x = FlowChange{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +3041,7 @@ func (x *FlowChange) String() string {
 func (*FlowChange) ProtoMessage() {}
 
 func (x *FlowChange) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[43]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +3054,7 @@ func (x *FlowChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowChange.ProtoReflect.Descriptor instead.
 func (*FlowChange) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{43}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FlowChange) GetCommand() string {
@@ -2888,7 +3080,7 @@ type DiffFlowsRequest struct {
 
 func (x *DiffFlowsRequest) Reset() {
 	*x = DiffFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3092,7 @@ func (x *DiffFlowsRequest) String() string {
 func (*DiffFlowsRequest) ProtoMessage() {}
 
 func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[44]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3105,7 @@ func (x *DiffFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DiffFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{44}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DiffFlowsRequest) GetDpid() uint64 {
@@ -2932,7 +3124,7 @@ type DiffFlowsResponse struct {
 
 func (x *DiffFlowsResponse) Reset() {
 	*x = DiffFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3136,7 @@ func (x *DiffFlowsResponse) String() string {
 func (*DiffFlowsResponse) ProtoMessage() {}
 
 func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[45]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2957,7 +3149,7 @@ func (x *DiffFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DiffFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{45}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DiffFlowsResponse) GetChanges() []*FlowChange {
@@ -2980,7 +3172,7 @@ type SwitchError struct {
 
 func (x *SwitchError) Reset() {
 	*x = SwitchError{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2992,7 +3184,7 @@ func (x *SwitchError) String() string {
 func (*SwitchError) ProtoMessage() {}
 
 func (x *SwitchError) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[46]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3005,7 +3197,7 @@ func (x *SwitchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SwitchError.ProtoReflect.Descriptor instead.
 func (*SwitchError) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{46}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SwitchError) GetTimeUnix() int64 {
@@ -3052,7 +3244,7 @@ type ListSwitchErrorsRequest struct {
 
 func (x *ListSwitchErrorsRequest) Reset() {
 	*x = ListSwitchErrorsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3064,7 +3256,7 @@ func (x *ListSwitchErrorsRequest) String() string {
 func (*ListSwitchErrorsRequest) ProtoMessage() {}
 
 func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[47]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3077,7 +3269,7 @@ func (x *ListSwitchErrorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{47}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListSwitchErrorsRequest) GetDpid() uint64 {
@@ -3096,7 +3288,7 @@ type ListSwitchErrorsResponse struct {
 
 func (x *ListSwitchErrorsResponse) Reset() {
 	*x = ListSwitchErrorsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3108,7 +3300,7 @@ func (x *ListSwitchErrorsResponse) String() string {
 func (*ListSwitchErrorsResponse) ProtoMessage() {}
 
 func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[48]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3121,7 +3313,7 @@ func (x *ListSwitchErrorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSwitchErrorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSwitchErrorsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{48}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListSwitchErrorsResponse) GetErrors() []*SwitchError {
@@ -3143,7 +3335,7 @@ type SetFlowsRequest struct {
 
 func (x *SetFlowsRequest) Reset() {
 	*x = SetFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3347,7 @@ func (x *SetFlowsRequest) String() string {
 func (*SetFlowsRequest) ProtoMessage() {}
 
 func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[49]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3360,7 @@ func (x *SetFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsRequest.ProtoReflect.Descriptor instead.
 func (*SetFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{49}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetFlowsRequest) GetClient() string {
@@ -3207,7 +3399,7 @@ type SetFlowsResponse struct {
 
 func (x *SetFlowsResponse) Reset() {
 	*x = SetFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3411,7 @@ func (x *SetFlowsResponse) String() string {
 func (*SetFlowsResponse) ProtoMessage() {}
 
 func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[50]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3424,7 @@ func (x *SetFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFlowsResponse.ProtoReflect.Descriptor instead.
 func (*SetFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{50}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
 }
 
 type DeleteFlowsRequest struct {
@@ -3246,7 +3438,7 @@ type DeleteFlowsRequest struct {
 
 func (x *DeleteFlowsRequest) Reset() {
 	*x = DeleteFlowsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3258,7 +3450,7 @@ func (x *DeleteFlowsRequest) String() string {
 func (*DeleteFlowsRequest) ProtoMessage() {}
 
 func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[51]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3271,7 +3463,7 @@ func (x *DeleteFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{51}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteFlowsRequest) GetClient() string {
@@ -3303,7 +3495,7 @@ type DeleteFlowsResponse struct {
 
 func (x *DeleteFlowsResponse) Reset() {
 	*x = DeleteFlowsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3315,7 +3507,7 @@ func (x *DeleteFlowsResponse) String() string {
 func (*DeleteFlowsResponse) ProtoMessage() {}
 
 func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[52]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3328,7 +3520,7 @@ func (x *DeleteFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFlowsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{52}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
 }
 
 // Network is one isolated L2 segment: a VLAN on the access side, a VNI
@@ -3350,7 +3542,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3362,7 +3554,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[53]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3375,7 +3567,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{53}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Network) GetName() string {
@@ -3454,7 +3646,7 @@ type Trunk struct {
 
 func (x *Trunk) Reset() {
 	*x = Trunk{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3466,7 +3658,7 @@ func (x *Trunk) String() string {
 func (*Trunk) ProtoMessage() {}
 
 func (x *Trunk) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[54]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3479,7 +3671,7 @@ func (x *Trunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Trunk.ProtoReflect.Descriptor instead.
 func (*Trunk) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{54}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Trunk) GetPort() string {
@@ -3535,7 +3727,7 @@ type ACLRule struct {
 
 func (x *ACLRule) Reset() {
 	*x = ACLRule{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3547,7 +3739,7 @@ func (x *ACLRule) String() string {
 func (*ACLRule) ProtoMessage() {}
 
 func (x *ACLRule) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[55]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3560,7 +3752,7 @@ func (x *ACLRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ACLRule.ProtoReflect.Descriptor instead.
 func (*ACLRule) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{55}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ACLRule) GetName() string {
@@ -3683,7 +3875,7 @@ type ListNetworksRequest struct {
 
 func (x *ListNetworksRequest) Reset() {
 	*x = ListNetworksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3695,7 +3887,7 @@ func (x *ListNetworksRequest) String() string {
 func (*ListNetworksRequest) ProtoMessage() {}
 
 func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[56]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3708,7 +3900,7 @@ func (x *ListNetworksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksRequest.ProtoReflect.Descriptor instead.
 func (*ListNetworksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{56}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
 }
 
 type ListNetworksResponse struct {
@@ -3720,7 +3912,7 @@ type ListNetworksResponse struct {
 
 func (x *ListNetworksResponse) Reset() {
 	*x = ListNetworksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3732,7 +3924,7 @@ func (x *ListNetworksResponse) String() string {
 func (*ListNetworksResponse) ProtoMessage() {}
 
 func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[57]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3745,7 +3937,7 @@ func (x *ListNetworksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNetworksResponse.ProtoReflect.Descriptor instead.
 func (*ListNetworksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{57}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListNetworksResponse) GetNetworks() []*Network {
@@ -3764,7 +3956,7 @@ type AddNetworkRequest struct {
 
 func (x *AddNetworkRequest) Reset() {
 	*x = AddNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3776,7 +3968,7 @@ func (x *AddNetworkRequest) String() string {
 func (*AddNetworkRequest) ProtoMessage() {}
 
 func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[58]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3789,7 +3981,7 @@ func (x *AddNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkRequest.ProtoReflect.Descriptor instead.
 func (*AddNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{58}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AddNetworkRequest) GetNetwork() *Network {
@@ -3807,7 +3999,7 @@ type AddNetworkResponse struct {
 
 func (x *AddNetworkResponse) Reset() {
 	*x = AddNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3819,7 +4011,7 @@ func (x *AddNetworkResponse) String() string {
 func (*AddNetworkResponse) ProtoMessage() {}
 
 func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[59]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3832,7 +4024,7 @@ func (x *AddNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNetworkResponse.ProtoReflect.Descriptor instead.
 func (*AddNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{59}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
 }
 
 type DeleteNetworkRequest struct {
@@ -3844,7 +4036,7 @@ type DeleteNetworkRequest struct {
 
 func (x *DeleteNetworkRequest) Reset() {
 	*x = DeleteNetworkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3856,7 +4048,7 @@ func (x *DeleteNetworkRequest) String() string {
 func (*DeleteNetworkRequest) ProtoMessage() {}
 
 func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[60]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3869,7 +4061,7 @@ func (x *DeleteNetworkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{60}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DeleteNetworkRequest) GetName() string {
@@ -3887,7 +4079,7 @@ type DeleteNetworkResponse struct {
 
 func (x *DeleteNetworkResponse) Reset() {
 	*x = DeleteNetworkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3899,7 +4091,7 @@ func (x *DeleteNetworkResponse) String() string {
 func (*DeleteNetworkResponse) ProtoMessage() {}
 
 func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[61]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3912,7 +4104,7 @@ func (x *DeleteNetworkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNetworkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNetworkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{61}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
 }
 
 type ListTrunksRequest struct {
@@ -3923,7 +4115,7 @@ type ListTrunksRequest struct {
 
 func (x *ListTrunksRequest) Reset() {
 	*x = ListTrunksRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3935,7 +4127,7 @@ func (x *ListTrunksRequest) String() string {
 func (*ListTrunksRequest) ProtoMessage() {}
 
 func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[62]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3948,7 +4140,7 @@ func (x *ListTrunksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksRequest.ProtoReflect.Descriptor instead.
 func (*ListTrunksRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{62}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
 }
 
 type ListTrunksResponse struct {
@@ -3960,7 +4152,7 @@ type ListTrunksResponse struct {
 
 func (x *ListTrunksResponse) Reset() {
 	*x = ListTrunksResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3972,7 +4164,7 @@ func (x *ListTrunksResponse) String() string {
 func (*ListTrunksResponse) ProtoMessage() {}
 
 func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[63]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3985,7 +4177,7 @@ func (x *ListTrunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrunksResponse.ProtoReflect.Descriptor instead.
 func (*ListTrunksResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{63}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListTrunksResponse) GetTrunks() []*Trunk {
@@ -4004,7 +4196,7 @@ type AddTrunkRequest struct {
 
 func (x *AddTrunkRequest) Reset() {
 	*x = AddTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4016,7 +4208,7 @@ func (x *AddTrunkRequest) String() string {
 func (*AddTrunkRequest) ProtoMessage() {}
 
 func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[64]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4029,7 +4221,7 @@ func (x *AddTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkRequest.ProtoReflect.Descriptor instead.
 func (*AddTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{64}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AddTrunkRequest) GetTrunk() *Trunk {
@@ -4047,7 +4239,7 @@ type AddTrunkResponse struct {
 
 func (x *AddTrunkResponse) Reset() {
 	*x = AddTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4059,7 +4251,7 @@ func (x *AddTrunkResponse) String() string {
 func (*AddTrunkResponse) ProtoMessage() {}
 
 func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[65]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4072,7 +4264,7 @@ func (x *AddTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrunkResponse.ProtoReflect.Descriptor instead.
 func (*AddTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{65}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
 }
 
 type DeleteTrunkRequest struct {
@@ -4084,7 +4276,7 @@ type DeleteTrunkRequest struct {
 
 func (x *DeleteTrunkRequest) Reset() {
 	*x = DeleteTrunkRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4096,7 +4288,7 @@ func (x *DeleteTrunkRequest) String() string {
 func (*DeleteTrunkRequest) ProtoMessage() {}
 
 func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[66]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4109,7 +4301,7 @@ func (x *DeleteTrunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{66}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DeleteTrunkRequest) GetPort() string {
@@ -4127,7 +4319,7 @@ type DeleteTrunkResponse struct {
 
 func (x *DeleteTrunkResponse) Reset() {
 	*x = DeleteTrunkResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4139,7 +4331,7 @@ func (x *DeleteTrunkResponse) String() string {
 func (*DeleteTrunkResponse) ProtoMessage() {}
 
 func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[67]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4152,7 +4344,7 @@ func (x *DeleteTrunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTrunkResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTrunkResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{67}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
 }
 
 type ListACLsRequest struct {
@@ -4163,7 +4355,7 @@ type ListACLsRequest struct {
 
 func (x *ListACLsRequest) Reset() {
 	*x = ListACLsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4175,7 +4367,7 @@ func (x *ListACLsRequest) String() string {
 func (*ListACLsRequest) ProtoMessage() {}
 
 func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[68]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4188,7 +4380,7 @@ func (x *ListACLsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsRequest.ProtoReflect.Descriptor instead.
 func (*ListACLsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{68}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
 }
 
 type ListACLsResponse struct {
@@ -4200,7 +4392,7 @@ type ListACLsResponse struct {
 
 func (x *ListACLsResponse) Reset() {
 	*x = ListACLsResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4212,7 +4404,7 @@ func (x *ListACLsResponse) String() string {
 func (*ListACLsResponse) ProtoMessage() {}
 
 func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[69]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4225,7 +4417,7 @@ func (x *ListACLsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListACLsResponse.ProtoReflect.Descriptor instead.
 func (*ListACLsResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{69}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ListACLsResponse) GetRules() []*ACLRule {
@@ -4244,7 +4436,7 @@ type AddACLRequest struct {
 
 func (x *AddACLRequest) Reset() {
 	*x = AddACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4256,7 +4448,7 @@ func (x *AddACLRequest) String() string {
 func (*AddACLRequest) ProtoMessage() {}
 
 func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[70]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4269,7 +4461,7 @@ func (x *AddACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLRequest.ProtoReflect.Descriptor instead.
 func (*AddACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{70}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AddACLRequest) GetRule() *ACLRule {
@@ -4287,7 +4479,7 @@ type AddACLResponse struct {
 
 func (x *AddACLResponse) Reset() {
 	*x = AddACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4299,7 +4491,7 @@ func (x *AddACLResponse) String() string {
 func (*AddACLResponse) ProtoMessage() {}
 
 func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[71]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4312,7 +4504,7 @@ func (x *AddACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddACLResponse.ProtoReflect.Descriptor instead.
 func (*AddACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{71}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{74}
 }
 
 type DeleteACLRequest struct {
@@ -4324,7 +4516,7 @@ type DeleteACLRequest struct {
 
 func (x *DeleteACLRequest) Reset() {
 	*x = DeleteACLRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4336,7 +4528,7 @@ func (x *DeleteACLRequest) String() string {
 func (*DeleteACLRequest) ProtoMessage() {}
 
 func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[72]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4349,7 +4541,7 @@ func (x *DeleteACLRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLRequest.ProtoReflect.Descriptor instead.
 func (*DeleteACLRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{72}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *DeleteACLRequest) GetName() string {
@@ -4367,7 +4559,7 @@ type DeleteACLResponse struct {
 
 func (x *DeleteACLResponse) Reset() {
 	*x = DeleteACLResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4379,7 +4571,7 @@ func (x *DeleteACLResponse) String() string {
 func (*DeleteACLResponse) ProtoMessage() {}
 
 func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[73]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4392,7 +4584,7 @@ func (x *DeleteACLResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteACLResponse.ProtoReflect.Descriptor instead.
 func (*DeleteACLResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{73}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{76}
 }
 
 type WatchPacketInsRequest struct {
@@ -4408,7 +4600,7 @@ type WatchPacketInsRequest struct {
 
 func (x *WatchPacketInsRequest) Reset() {
 	*x = WatchPacketInsRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4420,7 +4612,7 @@ func (x *WatchPacketInsRequest) String() string {
 func (*WatchPacketInsRequest) ProtoMessage() {}
 
 func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[74]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4433,7 +4625,7 @@ func (x *WatchPacketInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPacketInsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPacketInsRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{74}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *WatchPacketInsRequest) GetDpid() uint64 {
@@ -4478,7 +4670,7 @@ type PacketIn struct {
 
 func (x *PacketIn) Reset() {
 	*x = PacketIn{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4490,7 +4682,7 @@ func (x *PacketIn) String() string {
 func (*PacketIn) ProtoMessage() {}
 
 func (x *PacketIn) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[75]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4503,7 +4695,7 @@ func (x *PacketIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketIn.ProtoReflect.Descriptor instead.
 func (*PacketIn) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{75}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PacketIn) GetDpid() uint64 {
@@ -4560,7 +4752,7 @@ type SendPacketOutRequest struct {
 
 func (x *SendPacketOutRequest) Reset() {
 	*x = SendPacketOutRequest{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[76]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4572,7 +4764,7 @@ func (x *SendPacketOutRequest) String() string {
 func (*SendPacketOutRequest) ProtoMessage() {}
 
 func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[76]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4585,7 +4777,7 @@ func (x *SendPacketOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutRequest.ProtoReflect.Descriptor instead.
 func (*SendPacketOutRequest) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{76}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SendPacketOutRequest) GetDpid() uint64 {
@@ -4624,7 +4816,7 @@ type SendPacketOutResponse struct {
 
 func (x *SendPacketOutResponse) Reset() {
 	*x = SendPacketOutResponse{}
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[77]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4636,7 +4828,7 @@ func (x *SendPacketOutResponse) String() string {
 func (*SendPacketOutResponse) ProtoMessage() {}
 
 func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_loom_v1_loom_proto_msgTypes[77]
+	mi := &file_proto_loom_v1_loom_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4649,14 +4841,26 @@ func (x *SendPacketOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendPacketOutResponse.ProtoReflect.Descriptor instead.
 func (*SendPacketOutResponse) Descriptor() ([]byte, []int) {
-	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{77}
+	return file_proto_loom_v1_loom_proto_rawDescGZIP(), []int{80}
 }
 
 var File_proto_loom_v1_loom_proto protoreflect.FileDescriptor
 
 const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\n" +
-	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\"G\n" +
+	"\x18proto/loom/v1/loom.proto\x12\aloom.v1\"\x16\n" +
+	"\x14ListInstancesRequest\"\xd6\x01\n" +
+	"\bInstance\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bopenflow\x18\x02 \x03(\tR\bopenflow\x12\x10\n" +
+	"\x03api\x18\x03 \x01(\tR\x03api\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x18\n" +
+	"\amasters\x18\x06 \x01(\rR\amasters\x12\x12\n" +
+	"\x04self\x18\a \x01(\bR\x04self\x12*\n" +
+	"\x11started_unix_nano\x18\b \x01(\x03R\x0fstartedUnixNano\"H\n" +
+	"\x15ListInstancesResponse\x12/\n" +
+	"\tinstances\x18\x01 \x03(\v2\x11.loom.v1.InstanceR\tinstances\"G\n" +
 	"\x12WatchEventsRequest\x12\x19\n" +
 	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\"\x87\x01\n" +
@@ -4730,7 +4934,7 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\tsystem_id\x18\x04 \x01(\tR\bsystemId\x12\x1a\n" +
 	"\bhostname\x18\x05 \x01(\tR\bhostname\x12\x1c\n" +
 	"\tconnected\x18\x06 \x01(\bR\tconnected\x12\x14\n" +
-	"\x05error\x18\a \x01(\tR\x05error\"\x8a\x01\n" +
+	"\x05error\x18\a \x01(\tR\x05error\"\xa2\x01\n" +
 	"\x06Switch\x12\x12\n" +
 	"\x04dpid\x18\x01 \x01(\x04R\x04dpid\x12\x16\n" +
 	"\x06bridge\x18\x02 \x01(\tR\x06bridge\x12\x1e\n" +
@@ -4738,7 +4942,8 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"hypervisor\x18\x03 \x01(\tR\n" +
 	"hypervisor\x12\x16\n" +
 	"\x06remote\x18\x04 \x01(\tR\x06remote\x12\x1c\n" +
-	"\tconnected\x18\x05 \x01(\bR\tconnected\"]\n" +
+	"\tconnected\x18\x05 \x01(\bR\tconnected\x12\x16\n" +
+	"\x06master\x18\x06 \x01(\tR\x06master\"]\n" +
 	"\x02VM\x12\x10\n" +
 	"\x03mac\x18\x01 \x01(\tR\x03mac\x12\x19\n" +
 	"\biface_id\x18\x02 \x01(\tR\aifaceId\x12\x12\n" +
@@ -4983,13 +5188,14 @@ const file_proto_loom_v1_loom_proto_rawDesc = "" +
 	"\ain_port\x18\x02 \x01(\rR\x06inPort\x12\x18\n" +
 	"\aactions\x18\x03 \x03(\tR\aactions\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\"\x17\n" +
-	"\x15SendPacketOutResponse2\xd2\x02\n" +
+	"\x15SendPacketOutResponse2\xa2\x03\n" +
 	"\x11ControllerService\x12B\n" +
 	"\tGetStatus\x12\x19.loom.v1.GetStatusRequest\x1a\x1a.loom.v1.GetStatusResponse\x129\n" +
 	"\x06Reload\x12\x16.loom.v1.ReloadRequest\x1a\x17.loom.v1.ReloadResponse\x123\n" +
 	"\x04Plan\x12\x14.loom.v1.PlanRequest\x1a\x15.loom.v1.PlanResponse\x12K\n" +
 	"\fForgetSwitch\x12\x1c.loom.v1.ForgetSwitchRequest\x1a\x1d.loom.v1.ForgetSwitchResponse\x12<\n" +
-	"\vWatchEvents\x12\x1b.loom.v1.WatchEventsRequest\x1a\x0e.loom.v1.Event0\x012\xcc\x04\n" +
+	"\vWatchEvents\x12\x1b.loom.v1.WatchEventsRequest\x1a\x0e.loom.v1.Event0\x01\x12N\n" +
+	"\rListInstances\x12\x1d.loom.v1.ListInstancesRequest\x1a\x1e.loom.v1.ListInstancesResponse2\xcc\x04\n" +
 	"\x0fTopologyService\x12T\n" +
 	"\x0fListHypervisors\x12\x1f.loom.v1.ListHypervisorsRequest\x1a .loom.v1.ListHypervisorsResponse\x12K\n" +
 	"\fListSwitches\x12\x1c.loom.v1.ListSwitchesRequest\x1a\x1d.loom.v1.ListSwitchesResponse\x12B\n" +
@@ -5033,182 +5239,188 @@ func file_proto_loom_v1_loom_proto_rawDescGZIP() []byte {
 	return file_proto_loom_v1_loom_proto_rawDescData
 }
 
-var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_proto_loom_v1_loom_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
 var file_proto_loom_v1_loom_proto_goTypes = []any{
-	(*WatchEventsRequest)(nil),       // 0: loom.v1.WatchEventsRequest
-	(*Event)(nil),                    // 1: loom.v1.Event
-	(*ForgetSwitchRequest)(nil),      // 2: loom.v1.ForgetSwitchRequest
-	(*ForgetSwitchResponse)(nil),     // 3: loom.v1.ForgetSwitchResponse
-	(*ReloadRequest)(nil),            // 4: loom.v1.ReloadRequest
-	(*ReloadResponse)(nil),           // 5: loom.v1.ReloadResponse
-	(*PlanRequest)(nil),              // 6: loom.v1.PlanRequest
-	(*SwitchPlan)(nil),               // 7: loom.v1.SwitchPlan
-	(*PlanResponse)(nil),             // 8: loom.v1.PlanResponse
-	(*GetStatusRequest)(nil),         // 9: loom.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 10: loom.v1.GetStatusResponse
-	(*Condition)(nil),                // 11: loom.v1.Condition
-	(*SwitchConnection)(nil),         // 12: loom.v1.SwitchConnection
-	(*Counters)(nil),                 // 13: loom.v1.Counters
-	(*Hypervisor)(nil),               // 14: loom.v1.Hypervisor
-	(*Switch)(nil),                   // 15: loom.v1.Switch
-	(*VM)(nil),                       // 16: loom.v1.VM
-	(*Port)(nil),                     // 17: loom.v1.Port
-	(*Endpoint)(nil),                 // 18: loom.v1.Endpoint
-	(*Link)(nil),                     // 19: loom.v1.Link
-	(*Host)(nil),                     // 20: loom.v1.Host
-	(*GetVMRequest)(nil),             // 21: loom.v1.GetVMRequest
-	(*VMPort)(nil),                   // 22: loom.v1.VMPort
-	(*GetVMResponse)(nil),            // 23: loom.v1.GetVMResponse
-	(*ListHypervisorsRequest)(nil),   // 24: loom.v1.ListHypervisorsRequest
-	(*ListHypervisorsResponse)(nil),  // 25: loom.v1.ListHypervisorsResponse
-	(*ListSwitchesRequest)(nil),      // 26: loom.v1.ListSwitchesRequest
-	(*ListSwitchesResponse)(nil),     // 27: loom.v1.ListSwitchesResponse
-	(*ListPortsRequest)(nil),         // 28: loom.v1.ListPortsRequest
-	(*ListPortsResponse)(nil),        // 29: loom.v1.ListPortsResponse
-	(*ListLinksRequest)(nil),         // 30: loom.v1.ListLinksRequest
-	(*ListLinksResponse)(nil),        // 31: loom.v1.ListLinksResponse
-	(*Tunnel)(nil),                   // 32: loom.v1.Tunnel
-	(*TunnelPeer)(nil),               // 33: loom.v1.TunnelPeer
-	(*ListTunnelsRequest)(nil),       // 34: loom.v1.ListTunnelsRequest
-	(*ListTunnelsResponse)(nil),      // 35: loom.v1.ListTunnelsResponse
-	(*ListHostsRequest)(nil),         // 36: loom.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 37: loom.v1.ListHostsResponse
-	(*WatchTopologyRequest)(nil),     // 38: loom.v1.WatchTopologyRequest
-	(*TopologyEvent)(nil),            // 39: loom.v1.TopologyEvent
-	(*Flow)(nil),                     // 40: loom.v1.Flow
-	(*ListFlowsRequest)(nil),         // 41: loom.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),        // 42: loom.v1.ListFlowsResponse
-	(*FlowChange)(nil),               // 43: loom.v1.FlowChange
-	(*DiffFlowsRequest)(nil),         // 44: loom.v1.DiffFlowsRequest
-	(*DiffFlowsResponse)(nil),        // 45: loom.v1.DiffFlowsResponse
-	(*SwitchError)(nil),              // 46: loom.v1.SwitchError
-	(*ListSwitchErrorsRequest)(nil),  // 47: loom.v1.ListSwitchErrorsRequest
-	(*ListSwitchErrorsResponse)(nil), // 48: loom.v1.ListSwitchErrorsResponse
-	(*SetFlowsRequest)(nil),          // 49: loom.v1.SetFlowsRequest
-	(*SetFlowsResponse)(nil),         // 50: loom.v1.SetFlowsResponse
-	(*DeleteFlowsRequest)(nil),       // 51: loom.v1.DeleteFlowsRequest
-	(*DeleteFlowsResponse)(nil),      // 52: loom.v1.DeleteFlowsResponse
-	(*Network)(nil),                  // 53: loom.v1.Network
-	(*Trunk)(nil),                    // 54: loom.v1.Trunk
-	(*ACLRule)(nil),                  // 55: loom.v1.ACLRule
-	(*ListNetworksRequest)(nil),      // 56: loom.v1.ListNetworksRequest
-	(*ListNetworksResponse)(nil),     // 57: loom.v1.ListNetworksResponse
-	(*AddNetworkRequest)(nil),        // 58: loom.v1.AddNetworkRequest
-	(*AddNetworkResponse)(nil),       // 59: loom.v1.AddNetworkResponse
-	(*DeleteNetworkRequest)(nil),     // 60: loom.v1.DeleteNetworkRequest
-	(*DeleteNetworkResponse)(nil),    // 61: loom.v1.DeleteNetworkResponse
-	(*ListTrunksRequest)(nil),        // 62: loom.v1.ListTrunksRequest
-	(*ListTrunksResponse)(nil),       // 63: loom.v1.ListTrunksResponse
-	(*AddTrunkRequest)(nil),          // 64: loom.v1.AddTrunkRequest
-	(*AddTrunkResponse)(nil),         // 65: loom.v1.AddTrunkResponse
-	(*DeleteTrunkRequest)(nil),       // 66: loom.v1.DeleteTrunkRequest
-	(*DeleteTrunkResponse)(nil),      // 67: loom.v1.DeleteTrunkResponse
-	(*ListACLsRequest)(nil),          // 68: loom.v1.ListACLsRequest
-	(*ListACLsResponse)(nil),         // 69: loom.v1.ListACLsResponse
-	(*AddACLRequest)(nil),            // 70: loom.v1.AddACLRequest
-	(*AddACLResponse)(nil),           // 71: loom.v1.AddACLResponse
-	(*DeleteACLRequest)(nil),         // 72: loom.v1.DeleteACLRequest
-	(*DeleteACLResponse)(nil),        // 73: loom.v1.DeleteACLResponse
-	(*WatchPacketInsRequest)(nil),    // 74: loom.v1.WatchPacketInsRequest
-	(*PacketIn)(nil),                 // 75: loom.v1.PacketIn
-	(*SendPacketOutRequest)(nil),     // 76: loom.v1.SendPacketOutRequest
-	(*SendPacketOutResponse)(nil),    // 77: loom.v1.SendPacketOutResponse
+	(*ListInstancesRequest)(nil),     // 0: loom.v1.ListInstancesRequest
+	(*Instance)(nil),                 // 1: loom.v1.Instance
+	(*ListInstancesResponse)(nil),    // 2: loom.v1.ListInstancesResponse
+	(*WatchEventsRequest)(nil),       // 3: loom.v1.WatchEventsRequest
+	(*Event)(nil),                    // 4: loom.v1.Event
+	(*ForgetSwitchRequest)(nil),      // 5: loom.v1.ForgetSwitchRequest
+	(*ForgetSwitchResponse)(nil),     // 6: loom.v1.ForgetSwitchResponse
+	(*ReloadRequest)(nil),            // 7: loom.v1.ReloadRequest
+	(*ReloadResponse)(nil),           // 8: loom.v1.ReloadResponse
+	(*PlanRequest)(nil),              // 9: loom.v1.PlanRequest
+	(*SwitchPlan)(nil),               // 10: loom.v1.SwitchPlan
+	(*PlanResponse)(nil),             // 11: loom.v1.PlanResponse
+	(*GetStatusRequest)(nil),         // 12: loom.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 13: loom.v1.GetStatusResponse
+	(*Condition)(nil),                // 14: loom.v1.Condition
+	(*SwitchConnection)(nil),         // 15: loom.v1.SwitchConnection
+	(*Counters)(nil),                 // 16: loom.v1.Counters
+	(*Hypervisor)(nil),               // 17: loom.v1.Hypervisor
+	(*Switch)(nil),                   // 18: loom.v1.Switch
+	(*VM)(nil),                       // 19: loom.v1.VM
+	(*Port)(nil),                     // 20: loom.v1.Port
+	(*Endpoint)(nil),                 // 21: loom.v1.Endpoint
+	(*Link)(nil),                     // 22: loom.v1.Link
+	(*Host)(nil),                     // 23: loom.v1.Host
+	(*GetVMRequest)(nil),             // 24: loom.v1.GetVMRequest
+	(*VMPort)(nil),                   // 25: loom.v1.VMPort
+	(*GetVMResponse)(nil),            // 26: loom.v1.GetVMResponse
+	(*ListHypervisorsRequest)(nil),   // 27: loom.v1.ListHypervisorsRequest
+	(*ListHypervisorsResponse)(nil),  // 28: loom.v1.ListHypervisorsResponse
+	(*ListSwitchesRequest)(nil),      // 29: loom.v1.ListSwitchesRequest
+	(*ListSwitchesResponse)(nil),     // 30: loom.v1.ListSwitchesResponse
+	(*ListPortsRequest)(nil),         // 31: loom.v1.ListPortsRequest
+	(*ListPortsResponse)(nil),        // 32: loom.v1.ListPortsResponse
+	(*ListLinksRequest)(nil),         // 33: loom.v1.ListLinksRequest
+	(*ListLinksResponse)(nil),        // 34: loom.v1.ListLinksResponse
+	(*Tunnel)(nil),                   // 35: loom.v1.Tunnel
+	(*TunnelPeer)(nil),               // 36: loom.v1.TunnelPeer
+	(*ListTunnelsRequest)(nil),       // 37: loom.v1.ListTunnelsRequest
+	(*ListTunnelsResponse)(nil),      // 38: loom.v1.ListTunnelsResponse
+	(*ListHostsRequest)(nil),         // 39: loom.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 40: loom.v1.ListHostsResponse
+	(*WatchTopologyRequest)(nil),     // 41: loom.v1.WatchTopologyRequest
+	(*TopologyEvent)(nil),            // 42: loom.v1.TopologyEvent
+	(*Flow)(nil),                     // 43: loom.v1.Flow
+	(*ListFlowsRequest)(nil),         // 44: loom.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),        // 45: loom.v1.ListFlowsResponse
+	(*FlowChange)(nil),               // 46: loom.v1.FlowChange
+	(*DiffFlowsRequest)(nil),         // 47: loom.v1.DiffFlowsRequest
+	(*DiffFlowsResponse)(nil),        // 48: loom.v1.DiffFlowsResponse
+	(*SwitchError)(nil),              // 49: loom.v1.SwitchError
+	(*ListSwitchErrorsRequest)(nil),  // 50: loom.v1.ListSwitchErrorsRequest
+	(*ListSwitchErrorsResponse)(nil), // 51: loom.v1.ListSwitchErrorsResponse
+	(*SetFlowsRequest)(nil),          // 52: loom.v1.SetFlowsRequest
+	(*SetFlowsResponse)(nil),         // 53: loom.v1.SetFlowsResponse
+	(*DeleteFlowsRequest)(nil),       // 54: loom.v1.DeleteFlowsRequest
+	(*DeleteFlowsResponse)(nil),      // 55: loom.v1.DeleteFlowsResponse
+	(*Network)(nil),                  // 56: loom.v1.Network
+	(*Trunk)(nil),                    // 57: loom.v1.Trunk
+	(*ACLRule)(nil),                  // 58: loom.v1.ACLRule
+	(*ListNetworksRequest)(nil),      // 59: loom.v1.ListNetworksRequest
+	(*ListNetworksResponse)(nil),     // 60: loom.v1.ListNetworksResponse
+	(*AddNetworkRequest)(nil),        // 61: loom.v1.AddNetworkRequest
+	(*AddNetworkResponse)(nil),       // 62: loom.v1.AddNetworkResponse
+	(*DeleteNetworkRequest)(nil),     // 63: loom.v1.DeleteNetworkRequest
+	(*DeleteNetworkResponse)(nil),    // 64: loom.v1.DeleteNetworkResponse
+	(*ListTrunksRequest)(nil),        // 65: loom.v1.ListTrunksRequest
+	(*ListTrunksResponse)(nil),       // 66: loom.v1.ListTrunksResponse
+	(*AddTrunkRequest)(nil),          // 67: loom.v1.AddTrunkRequest
+	(*AddTrunkResponse)(nil),         // 68: loom.v1.AddTrunkResponse
+	(*DeleteTrunkRequest)(nil),       // 69: loom.v1.DeleteTrunkRequest
+	(*DeleteTrunkResponse)(nil),      // 70: loom.v1.DeleteTrunkResponse
+	(*ListACLsRequest)(nil),          // 71: loom.v1.ListACLsRequest
+	(*ListACLsResponse)(nil),         // 72: loom.v1.ListACLsResponse
+	(*AddACLRequest)(nil),            // 73: loom.v1.AddACLRequest
+	(*AddACLResponse)(nil),           // 74: loom.v1.AddACLResponse
+	(*DeleteACLRequest)(nil),         // 75: loom.v1.DeleteACLRequest
+	(*DeleteACLResponse)(nil),        // 76: loom.v1.DeleteACLResponse
+	(*WatchPacketInsRequest)(nil),    // 77: loom.v1.WatchPacketInsRequest
+	(*PacketIn)(nil),                 // 78: loom.v1.PacketIn
+	(*SendPacketOutRequest)(nil),     // 79: loom.v1.SendPacketOutRequest
+	(*SendPacketOutResponse)(nil),    // 80: loom.v1.SendPacketOutResponse
 }
 var file_proto_loom_v1_loom_proto_depIdxs = []int32{
-	7,  // 0: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
-	12, // 1: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
-	13, // 2: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
-	11, // 3: loom.v1.GetStatusResponse.conditions:type_name -> loom.v1.Condition
-	16, // 4: loom.v1.Port.vm:type_name -> loom.v1.VM
-	18, // 5: loom.v1.Link.a:type_name -> loom.v1.Endpoint
-	18, // 6: loom.v1.Link.b:type_name -> loom.v1.Endpoint
-	17, // 7: loom.v1.VMPort.port:type_name -> loom.v1.Port
-	22, // 8: loom.v1.GetVMResponse.ports:type_name -> loom.v1.VMPort
-	14, // 9: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
-	15, // 10: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
-	17, // 11: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
-	19, // 12: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
-	32, // 13: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
-	33, // 14: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
-	20, // 15: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
-	14, // 16: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
-	15, // 17: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
-	17, // 18: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
-	19, // 19: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
-	20, // 20: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
-	40, // 21: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
-	40, // 22: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
-	43, // 23: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
-	46, // 24: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
-	53, // 25: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
-	53, // 26: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
-	54, // 27: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
-	54, // 28: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
-	55, // 29: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
-	55, // 30: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
-	9,  // 31: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
-	4,  // 32: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
-	6,  // 33: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
-	2,  // 34: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
-	0,  // 35: loom.v1.ControllerService.WatchEvents:input_type -> loom.v1.WatchEventsRequest
-	24, // 36: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
-	26, // 37: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
-	28, // 38: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
-	30, // 39: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
-	36, // 40: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
-	34, // 41: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
-	21, // 42: loom.v1.TopologyService.GetVM:input_type -> loom.v1.GetVMRequest
-	38, // 43: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
-	41, // 44: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
-	44, // 45: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
-	47, // 46: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
-	49, // 47: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
-	51, // 48: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
-	56, // 49: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
-	58, // 50: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
-	60, // 51: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
-	62, // 52: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
-	64, // 53: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
-	66, // 54: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
-	68, // 55: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
-	70, // 56: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
-	72, // 57: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
-	74, // 58: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
-	76, // 59: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
-	10, // 60: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
-	5,  // 61: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
-	8,  // 62: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
-	3,  // 63: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
-	1,  // 64: loom.v1.ControllerService.WatchEvents:output_type -> loom.v1.Event
-	25, // 65: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
-	27, // 66: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
-	29, // 67: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
-	31, // 68: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
-	37, // 69: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
-	35, // 70: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
-	23, // 71: loom.v1.TopologyService.GetVM:output_type -> loom.v1.GetVMResponse
-	39, // 72: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
-	42, // 73: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
-	45, // 74: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
-	48, // 75: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
-	50, // 76: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
-	52, // 77: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
-	57, // 78: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
-	59, // 79: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
-	61, // 80: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
-	63, // 81: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
-	65, // 82: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
-	67, // 83: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
-	69, // 84: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
-	71, // 85: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
-	73, // 86: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
-	75, // 87: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
-	77, // 88: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
-	60, // [60:89] is the sub-list for method output_type
-	31, // [31:60] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	1,  // 0: loom.v1.ListInstancesResponse.instances:type_name -> loom.v1.Instance
+	10, // 1: loom.v1.PlanResponse.switches:type_name -> loom.v1.SwitchPlan
+	15, // 2: loom.v1.GetStatusResponse.switches:type_name -> loom.v1.SwitchConnection
+	16, // 3: loom.v1.GetStatusResponse.counters:type_name -> loom.v1.Counters
+	14, // 4: loom.v1.GetStatusResponse.conditions:type_name -> loom.v1.Condition
+	19, // 5: loom.v1.Port.vm:type_name -> loom.v1.VM
+	21, // 6: loom.v1.Link.a:type_name -> loom.v1.Endpoint
+	21, // 7: loom.v1.Link.b:type_name -> loom.v1.Endpoint
+	20, // 8: loom.v1.VMPort.port:type_name -> loom.v1.Port
+	25, // 9: loom.v1.GetVMResponse.ports:type_name -> loom.v1.VMPort
+	17, // 10: loom.v1.ListHypervisorsResponse.hypervisors:type_name -> loom.v1.Hypervisor
+	18, // 11: loom.v1.ListSwitchesResponse.switches:type_name -> loom.v1.Switch
+	20, // 12: loom.v1.ListPortsResponse.ports:type_name -> loom.v1.Port
+	22, // 13: loom.v1.ListLinksResponse.links:type_name -> loom.v1.Link
+	35, // 14: loom.v1.ListTunnelsResponse.tunnels:type_name -> loom.v1.Tunnel
+	36, // 15: loom.v1.ListTunnelsResponse.peers:type_name -> loom.v1.TunnelPeer
+	23, // 16: loom.v1.ListHostsResponse.hosts:type_name -> loom.v1.Host
+	17, // 17: loom.v1.TopologyEvent.hypervisor:type_name -> loom.v1.Hypervisor
+	18, // 18: loom.v1.TopologyEvent.switch:type_name -> loom.v1.Switch
+	20, // 19: loom.v1.TopologyEvent.port:type_name -> loom.v1.Port
+	22, // 20: loom.v1.TopologyEvent.link:type_name -> loom.v1.Link
+	23, // 21: loom.v1.TopologyEvent.host:type_name -> loom.v1.Host
+	43, // 22: loom.v1.ListFlowsResponse.flows:type_name -> loom.v1.Flow
+	43, // 23: loom.v1.FlowChange.flow:type_name -> loom.v1.Flow
+	46, // 24: loom.v1.DiffFlowsResponse.changes:type_name -> loom.v1.FlowChange
+	49, // 25: loom.v1.ListSwitchErrorsResponse.errors:type_name -> loom.v1.SwitchError
+	56, // 26: loom.v1.ListNetworksResponse.networks:type_name -> loom.v1.Network
+	56, // 27: loom.v1.AddNetworkRequest.network:type_name -> loom.v1.Network
+	57, // 28: loom.v1.ListTrunksResponse.trunks:type_name -> loom.v1.Trunk
+	57, // 29: loom.v1.AddTrunkRequest.trunk:type_name -> loom.v1.Trunk
+	58, // 30: loom.v1.ListACLsResponse.rules:type_name -> loom.v1.ACLRule
+	58, // 31: loom.v1.AddACLRequest.rule:type_name -> loom.v1.ACLRule
+	12, // 32: loom.v1.ControllerService.GetStatus:input_type -> loom.v1.GetStatusRequest
+	7,  // 33: loom.v1.ControllerService.Reload:input_type -> loom.v1.ReloadRequest
+	9,  // 34: loom.v1.ControllerService.Plan:input_type -> loom.v1.PlanRequest
+	5,  // 35: loom.v1.ControllerService.ForgetSwitch:input_type -> loom.v1.ForgetSwitchRequest
+	3,  // 36: loom.v1.ControllerService.WatchEvents:input_type -> loom.v1.WatchEventsRequest
+	0,  // 37: loom.v1.ControllerService.ListInstances:input_type -> loom.v1.ListInstancesRequest
+	27, // 38: loom.v1.TopologyService.ListHypervisors:input_type -> loom.v1.ListHypervisorsRequest
+	29, // 39: loom.v1.TopologyService.ListSwitches:input_type -> loom.v1.ListSwitchesRequest
+	31, // 40: loom.v1.TopologyService.ListPorts:input_type -> loom.v1.ListPortsRequest
+	33, // 41: loom.v1.TopologyService.ListLinks:input_type -> loom.v1.ListLinksRequest
+	39, // 42: loom.v1.TopologyService.ListHosts:input_type -> loom.v1.ListHostsRequest
+	37, // 43: loom.v1.TopologyService.ListTunnels:input_type -> loom.v1.ListTunnelsRequest
+	24, // 44: loom.v1.TopologyService.GetVM:input_type -> loom.v1.GetVMRequest
+	41, // 45: loom.v1.TopologyService.WatchTopology:input_type -> loom.v1.WatchTopologyRequest
+	44, // 46: loom.v1.FlowService.ListFlows:input_type -> loom.v1.ListFlowsRequest
+	47, // 47: loom.v1.FlowService.DiffFlows:input_type -> loom.v1.DiffFlowsRequest
+	50, // 48: loom.v1.FlowService.ListSwitchErrors:input_type -> loom.v1.ListSwitchErrorsRequest
+	52, // 49: loom.v1.FlowService.SetFlows:input_type -> loom.v1.SetFlowsRequest
+	54, // 50: loom.v1.FlowService.DeleteFlows:input_type -> loom.v1.DeleteFlowsRequest
+	59, // 51: loom.v1.NetworkService.ListNetworks:input_type -> loom.v1.ListNetworksRequest
+	61, // 52: loom.v1.NetworkService.AddNetwork:input_type -> loom.v1.AddNetworkRequest
+	63, // 53: loom.v1.NetworkService.DeleteNetwork:input_type -> loom.v1.DeleteNetworkRequest
+	65, // 54: loom.v1.NetworkService.ListTrunks:input_type -> loom.v1.ListTrunksRequest
+	67, // 55: loom.v1.NetworkService.AddTrunk:input_type -> loom.v1.AddTrunkRequest
+	69, // 56: loom.v1.NetworkService.DeleteTrunk:input_type -> loom.v1.DeleteTrunkRequest
+	71, // 57: loom.v1.NetworkService.ListACLs:input_type -> loom.v1.ListACLsRequest
+	73, // 58: loom.v1.NetworkService.AddACL:input_type -> loom.v1.AddACLRequest
+	75, // 59: loom.v1.NetworkService.DeleteACL:input_type -> loom.v1.DeleteACLRequest
+	77, // 60: loom.v1.PacketService.WatchPacketIns:input_type -> loom.v1.WatchPacketInsRequest
+	79, // 61: loom.v1.PacketService.SendPacketOut:input_type -> loom.v1.SendPacketOutRequest
+	13, // 62: loom.v1.ControllerService.GetStatus:output_type -> loom.v1.GetStatusResponse
+	8,  // 63: loom.v1.ControllerService.Reload:output_type -> loom.v1.ReloadResponse
+	11, // 64: loom.v1.ControllerService.Plan:output_type -> loom.v1.PlanResponse
+	6,  // 65: loom.v1.ControllerService.ForgetSwitch:output_type -> loom.v1.ForgetSwitchResponse
+	4,  // 66: loom.v1.ControllerService.WatchEvents:output_type -> loom.v1.Event
+	2,  // 67: loom.v1.ControllerService.ListInstances:output_type -> loom.v1.ListInstancesResponse
+	28, // 68: loom.v1.TopologyService.ListHypervisors:output_type -> loom.v1.ListHypervisorsResponse
+	30, // 69: loom.v1.TopologyService.ListSwitches:output_type -> loom.v1.ListSwitchesResponse
+	32, // 70: loom.v1.TopologyService.ListPorts:output_type -> loom.v1.ListPortsResponse
+	34, // 71: loom.v1.TopologyService.ListLinks:output_type -> loom.v1.ListLinksResponse
+	40, // 72: loom.v1.TopologyService.ListHosts:output_type -> loom.v1.ListHostsResponse
+	38, // 73: loom.v1.TopologyService.ListTunnels:output_type -> loom.v1.ListTunnelsResponse
+	26, // 74: loom.v1.TopologyService.GetVM:output_type -> loom.v1.GetVMResponse
+	42, // 75: loom.v1.TopologyService.WatchTopology:output_type -> loom.v1.TopologyEvent
+	45, // 76: loom.v1.FlowService.ListFlows:output_type -> loom.v1.ListFlowsResponse
+	48, // 77: loom.v1.FlowService.DiffFlows:output_type -> loom.v1.DiffFlowsResponse
+	51, // 78: loom.v1.FlowService.ListSwitchErrors:output_type -> loom.v1.ListSwitchErrorsResponse
+	53, // 79: loom.v1.FlowService.SetFlows:output_type -> loom.v1.SetFlowsResponse
+	55, // 80: loom.v1.FlowService.DeleteFlows:output_type -> loom.v1.DeleteFlowsResponse
+	60, // 81: loom.v1.NetworkService.ListNetworks:output_type -> loom.v1.ListNetworksResponse
+	62, // 82: loom.v1.NetworkService.AddNetwork:output_type -> loom.v1.AddNetworkResponse
+	64, // 83: loom.v1.NetworkService.DeleteNetwork:output_type -> loom.v1.DeleteNetworkResponse
+	66, // 84: loom.v1.NetworkService.ListTrunks:output_type -> loom.v1.ListTrunksResponse
+	68, // 85: loom.v1.NetworkService.AddTrunk:output_type -> loom.v1.AddTrunkResponse
+	70, // 86: loom.v1.NetworkService.DeleteTrunk:output_type -> loom.v1.DeleteTrunkResponse
+	72, // 87: loom.v1.NetworkService.ListACLs:output_type -> loom.v1.ListACLsResponse
+	74, // 88: loom.v1.NetworkService.AddACL:output_type -> loom.v1.AddACLResponse
+	76, // 89: loom.v1.NetworkService.DeleteACL:output_type -> loom.v1.DeleteACLResponse
+	78, // 90: loom.v1.PacketService.WatchPacketIns:output_type -> loom.v1.PacketIn
+	80, // 91: loom.v1.PacketService.SendPacketOut:output_type -> loom.v1.SendPacketOutResponse
+	62, // [62:92] is the sub-list for method output_type
+	32, // [32:62] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_proto_loom_v1_loom_proto_init() }
@@ -5216,21 +5428,21 @@ func file_proto_loom_v1_loom_proto_init() {
 	if File_proto_loom_v1_loom_proto != nil {
 		return
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[39].OneofWrappers = []any{
+	file_proto_loom_v1_loom_proto_msgTypes[42].OneofWrappers = []any{
 		(*TopologyEvent_Hypervisor)(nil),
 		(*TopologyEvent_Switch)(nil),
 		(*TopologyEvent_Port)(nil),
 		(*TopologyEvent_Link)(nil),
 		(*TopologyEvent_Host)(nil),
 	}
-	file_proto_loom_v1_loom_proto_msgTypes[55].OneofWrappers = []any{}
+	file_proto_loom_v1_loom_proto_msgTypes[58].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_loom_v1_loom_proto_rawDesc), len(file_proto_loom_v1_loom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   78,
+			NumMessages:   81,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -23,11 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ControllerService_GetStatus_FullMethodName    = "/loom.v1.ControllerService/GetStatus"
-	ControllerService_Reload_FullMethodName       = "/loom.v1.ControllerService/Reload"
-	ControllerService_Plan_FullMethodName         = "/loom.v1.ControllerService/Plan"
-	ControllerService_ForgetSwitch_FullMethodName = "/loom.v1.ControllerService/ForgetSwitch"
-	ControllerService_WatchEvents_FullMethodName  = "/loom.v1.ControllerService/WatchEvents"
+	ControllerService_GetStatus_FullMethodName     = "/loom.v1.ControllerService/GetStatus"
+	ControllerService_Reload_FullMethodName        = "/loom.v1.ControllerService/Reload"
+	ControllerService_Plan_FullMethodName          = "/loom.v1.ControllerService/Plan"
+	ControllerService_ForgetSwitch_FullMethodName  = "/loom.v1.ControllerService/ForgetSwitch"
+	ControllerService_WatchEvents_FullMethodName   = "/loom.v1.ControllerService/WatchEvents"
+	ControllerService_ListInstances_FullMethodName = "/loom.v1.ControllerService/ListInstances"
 )
 
 // ControllerServiceClient is the client API for ControllerService service.
@@ -60,6 +61,11 @@ type ControllerServiceClient interface {
 	// follow, goes on with new ones; sequence numbers grow across loomd
 	// restarts, and one older than what is kept is OutOfRange.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// ListInstances lists the loomd instances of the cluster this one is in
+	// (by name, this one marked self), each with how many switches it
+	// masters. A standalone loomd (run without --etcd) is
+	// FailedPrecondition.
+	ListInstances(ctx context.Context, in *ListInstancesRequest, opts ...grpc.CallOption) (*ListInstancesResponse, error)
 }
 
 type controllerServiceClient struct {
@@ -129,6 +135,16 @@ func (c *controllerServiceClient) WatchEvents(ctx context.Context, in *WatchEven
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ControllerService_WatchEventsClient = grpc.ServerStreamingClient[Event]
 
+func (c *controllerServiceClient) ListInstances(ctx context.Context, in *ListInstancesRequest, opts ...grpc.CallOption) (*ListInstancesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInstancesResponse)
+	err := c.cc.Invoke(ctx, ControllerService_ListInstances_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControllerServiceServer is the server API for ControllerService service.
 // All implementations must embed UnimplementedControllerServiceServer
 // for forward compatibility.
@@ -159,6 +175,11 @@ type ControllerServiceServer interface {
 	// follow, goes on with new ones; sequence numbers grow across loomd
 	// restarts, and one older than what is kept is OutOfRange.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
+	// ListInstances lists the loomd instances of the cluster this one is in
+	// (by name, this one marked self), each with how many switches it
+	// masters. A standalone loomd (run without --etcd) is
+	// FailedPrecondition.
+	ListInstances(context.Context, *ListInstancesRequest) (*ListInstancesResponse, error)
 	mustEmbedUnimplementedControllerServiceServer()
 }
 
@@ -183,6 +204,9 @@ func (UnimplementedControllerServiceServer) ForgetSwitch(context.Context, *Forge
 }
 func (UnimplementedControllerServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedControllerServiceServer) ListInstances(context.Context, *ListInstancesRequest) (*ListInstancesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInstances not implemented")
 }
 func (UnimplementedControllerServiceServer) mustEmbedUnimplementedControllerServiceServer() {}
 func (UnimplementedControllerServiceServer) testEmbeddedByValue()                           {}
@@ -288,6 +312,24 @@ func _ControllerService_WatchEvents_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ControllerService_WatchEventsServer = grpc.ServerStreamingServer[Event]
 
+func _ControllerService_ListInstances_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInstancesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControllerServiceServer).ListInstances(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ControllerService_ListInstances_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControllerServiceServer).ListInstances(ctx, req.(*ListInstancesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ControllerService_ServiceDesc is the grpc.ServiceDesc for ControllerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -310,6 +352,10 @@ var ControllerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ForgetSwitch",
 			Handler:    _ControllerService_ForgetSwitch_Handler,
+		},
+		{
+			MethodName: "ListInstances",
+			Handler:    _ControllerService_ListInstances_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
