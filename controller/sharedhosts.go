@@ -55,11 +55,11 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 			return
 		case <-tick.C:
 		}
-		if rev := top.Revision(); rev == seenRev {
+		rev := top.Revision()
+		if rev == seenRev {
 			continue
-		} else {
-			seenRev = rev
 		}
+		seenRev = rev
 		snap := top.Snapshot()
 		present := make(map[string]bool, len(snap.Hosts))
 		var out []store.HostRecord

@@ -72,8 +72,8 @@ func switchRoles(t *testing.T, br *harness.Bridge) map[string]string {
 			continue
 		}
 		path := strings.TrimPrefix(target, "unix:")
-		if real, err := os.Readlink(path); err == nil {
-			path = real
+		if dest, err := os.Readlink(path); err == nil {
+			path = dest
 		}
 		roles[path] = role
 	}
@@ -174,8 +174,8 @@ func TestClusterFailsOverWithoutLoss(t *testing.T) {
 			for _, h := range hosts {
 				if sw.Dpid == h.vs2.DPID {
 					m, _ := masterOf(t, h.vs2, cl)
-					if m == nil /*MASTERCHECK*/ {
-						t.Errorf("%s says %s's master is %q; the switch says none", ci.name, h.hv.Name, "")
+					if m == nil || sw.Master != m.name {
+						t.Errorf("%s says %s's master is %q; the switch says %v", ci.name, h.hv.Name, sw.Master, switchRoles(t, h.vs2))
 					}
 				}
 			}

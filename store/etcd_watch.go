@@ -63,7 +63,7 @@ type watcher struct {
 // Between failed watches the watch waits, doubling from watchRetryMin
 // to watchRetryMax, so an etcd that is down is not hammered.
 const (
-	watchRetryMin = 100 * time.Millisecond
+	watchRetryMin = 100 * time.Millisecond //nolint:revive // time-naming: Min is minimum (beside watchRetryMax), not minutes
 	watchRetryMax = 5 * time.Second
 )
 

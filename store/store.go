@@ -43,11 +43,11 @@ var migrations = map[uint32]func(tx *bolt.Tx) error{}
 // ErrNewerSchema means the file was written by a newer Loom.
 var ErrNewerSchema = errors.New("database schema is newer than this loomd")
 
-// ErrConflict means a compare-and-swap write found the stored value
-// changed since this instance read it (the etcd store's networks).
 // ErrIndeterminate means a write to etcd timed out: it may still commit.
 var ErrIndeterminate = errors.New("outcome unknown")
 
+// ErrConflict means a compare-and-swap write found the stored value
+// changed since this instance read it (the etcd store's networks).
 var ErrConflict = errors.New("changed by another loomd instance since this one read it: read again and retry")
 
 // ExternalApp is the app name of the declarations made through the API

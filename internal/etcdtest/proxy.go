@@ -99,8 +99,9 @@ func (p *Proxy) forward(c net.Conn) {
 	p.conns[up] = struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
+	// Either side ending (or a Cut) ends both: the copy's error is that.
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
 	<-done
 	p.drop(c)
 	p.drop(up)
