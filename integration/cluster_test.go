@@ -163,23 +163,31 @@ func TestClusterFailsOverWithoutLoss(t *testing.T) {
 	b1, b2 := hosts[0].vms["b1"], hosts[1].vms["b2"]
 	mustPing(t, b1, b2)
 
-	// Every instance names the same master for each switch.
-	for _, ci := range cl {
-		conn, ctx := ci.api(t)
-		r, err := pb.NewTopologyServiceClient(conn).ListSwitches(ctx, &pb.ListSwitchesRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sw := range r.Switches {
-			for _, h := range hosts {
-				if sw.Dpid == h.vs2.DPID {
-					m, _ := masterOf(t, h.vs2, cl)
-					if m == nil || sw.Master != m.name {
-						t.Errorf("%s says %s's master is %q; the switch says %v", ci.name, h.hv.Name, sw.Master, switchRoles(t, h.vs2))
+	// Every instance names the master the switch itself names (once the
+	// start's rebalancing settled: OVS's role status lags seconds).
+	agree := func() string {
+		for _, ci := range cl {
+			conn, ctx := ci.api(t)
+			r, err := pb.NewTopologyServiceClient(conn).ListSwitches(ctx, &pb.ListSwitchesRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sw := range r.Switches {
+				for _, h := range hosts {
+					if m, _ := masterOf(t, h.vs2, cl); sw.Dpid == h.vs2.DPID && (m == nil || sw.Master != m.name) {
+						return fmt.Sprintf("%s says %s's master is %q; the switch says %v", ci.name, h.hv.Name, sw.Master, switchRoles(t, h.vs2))
 					}
 				}
 			}
 		}
+		return ""
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for why := agree(); why != ""; why = agree() {
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	// A network added through an instance that masters neither switch
@@ -322,7 +330,7 @@ func TestClusterFailsOverWithoutLoss(t *testing.T) {
 		}
 	}
 	var lastErr error
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	// The refused write may still land once the quorum is back (etcd had
 	// it in its log; the error said so): then it is there, not twice.
 	for lastErr = add("purple", 50, 5050); lastErr != nil && time.Now().Before(deadline); lastErr = add("purple", 50, 5050) {
