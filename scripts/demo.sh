@@ -38,7 +38,10 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
   set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
+  for _ in $(seq 30); do # a cluster instance hands its switches over as it stops
+    alive=0; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break; sleep 0.1
+  done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$dir"
@@ -143,13 +146,13 @@ if [ "${CLUSTER:-}" = 1 ]; then
     ip netns exec "$tag-loom" etcd --name "etcd$i" --data-dir "$dir/etcd$i" \
       --listen-client-urls "http://127.0.0.1:237$i" --advertise-client-urls "http://127.0.0.1:237$i" \
       --listen-peer-urls "http://127.0.0.1:238$i" --initial-advertise-peer-urls "http://127.0.0.1:238$i" \
-      --initial-cluster "$initial" --initial-cluster-token "$tag" >"$dir/etcd$i.log" 2>&1 & pids+=($!)
+      --initial-cluster "$initial" --initial-cluster-token "$tag" >"$dir/etcd$i.log" 2>&1 & pids+=($!); disown $!
   done
   for i in 1 2 3; do
     echo "+ loomd --instance loom$i --etcd $etcds --openflow-listen tcp:192.168.50.2:665$((2 + i))"
     ip netns exec "$tag-loom" bin/loomd --instance "loom$i" --etcd "$etcds" --openflow-listen "tcp:192.168.50.2:665$((2 + i))" \
       --config "$dir/loom.yaml" --grpc-listen "127.0.0.1:96${i}2" --metrics-listen "" >"$dir/loomd$i.log" 2>&1 & pids+=($!)
-    eval "loomd${i}_pid=$!"
+    eval "loomd${i}_pid=$!"; disown $! # killed on purpose below: no job-control notice
   done
   for i in 1 2 3; do
     for _ in $(seq 150); do grep -q 'accepting OpenFlow' "$dir/loomd$i.log" && break; sleep 0.1; done
