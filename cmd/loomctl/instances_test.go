@@ -7,22 +7,10 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/cluster"
+	"github.com/loomsdn/loom/cluster/clustertest"
 	"github.com/loomsdn/loom/controller"
 	"github.com/loomsdn/loom/topology"
 )
-
-// fakeCluster is a three-instance cluster as controller.Mastership:
-// fixed masters and instances, this loomd being loom-b.
-type fakeCluster struct {
-	masters   map[uint64]string
-	instances []cluster.InstanceState
-}
-
-func (f *fakeCluster) Reach(uint64, func(cluster.Role)) func() { return func() {} }
-func (f *fakeCluster) Master(dpid uint64) string               { return f.masters[dpid] }
-func (f *fakeCluster) Name() string                            { return "loom-b" }
-func (f *fakeCluster) Healthy() (bool, string)                 { return true, "" }
-func (f *fakeCluster) Instances() []cluster.InstanceState      { return f.instances }
 
 // clusterServer runs the API of loom-b, one of three instances, over
 // three switches (one mastered by none), with loomctl's clock fixed.
@@ -36,7 +24,7 @@ func clusterServer(t *testing.T) string {
 	top.SwitchConnected(0xa1, "192.0.2.10:40001", nil)
 	top.SwitchConnected(0xb1, "192.0.2.20:40001", nil)
 	top.SwitchConnected(0xc1, "192.0.2.30:40001", nil)
-	c := &fakeCluster{masters: map[uint64]string{0xa1: "loom-a", 0xb1: "loom-b"}, instances: []cluster.InstanceState{
+	c := &clustertest.Static{Self: "loom-b", Masters: map[uint64]string{0xa1: "loom-a", 0xb1: "loom-b"}, List: []cluster.InstanceState{
 		{Instance: cluster.Instance{Name: "loom-a", OpenFlow: []string{"tcp:192.0.2.1:6653"}, API: "192.0.2.1:9652", Version: "v1.4.0",
 			Started: fixed.Add(-(2*24*time.Hour + 4*time.Hour + 10*time.Minute)), Masters: 1}, State: "live"},
 		{Instance: cluster.Instance{Name: "loom-b", OpenFlow: []string{"tcp:192.0.2.2:6653", "ssl:192.0.2.2:6654"}, API: "192.0.2.2:9652",

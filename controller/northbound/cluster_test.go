@@ -9,23 +9,11 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/loomsdn/loom/cluster"
+	"github.com/loomsdn/loom/cluster/clustertest"
 	"github.com/loomsdn/loom/controller"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
 	"github.com/loomsdn/loom/topology"
 )
-
-// fakeCluster is a cluster as controller.Mastership: fixed masters and
-// instances.
-type fakeCluster struct {
-	masters   map[uint64]string
-	instances []cluster.InstanceState
-}
-
-func (f *fakeCluster) Reach(uint64, func(cluster.Role)) func() { return func() {} }
-func (f *fakeCluster) Master(dpid uint64) string               { return f.masters[dpid] }
-func (f *fakeCluster) Name() string                            { return "loom-b" }
-func (f *fakeCluster) Healthy() (bool, string)                 { return true, "" }
-func (f *fakeCluster) Instances() []cluster.InstanceState      { return f.instances }
 
 // newAPI is the API over a real controller with two switches, in the
 // cluster c (nil: standalone).
@@ -48,7 +36,7 @@ func newAPI(t *testing.T, c controller.Mastership) *API {
 // In a cluster each switch names its master instance ("" for one none
 // masters); standalone, none.
 func TestListSwitchesNamesTheMaster(t *testing.T) {
-	a := newAPI(t, &fakeCluster{masters: map[uint64]string{0xa1: "loom-a"}})
+	a := newAPI(t, &clustertest.Static{Self: "loom-b", Masters: map[uint64]string{0xa1: "loom-a"}})
 	r, err := a.ListSwitches(context.Background(), &pb.ListSwitchesRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +58,7 @@ func TestListSwitchesNamesTheMaster(t *testing.T) {
 // every field carried; an unset start time stays 0.
 func TestListInstances(t *testing.T) {
 	started := time.Date(2027, 1, 15, 8, 0, 0, 0, time.UTC)
-	a := newAPI(t, &fakeCluster{instances: []cluster.InstanceState{
+	a := newAPI(t, &clustertest.Static{Self: "loom-b", List: []cluster.InstanceState{
 		{Instance: cluster.Instance{Name: "loom-a", OpenFlow: []string{"tcp:192.0.2.1:6653", "ssl:192.0.2.1:6654"}, API: "192.0.2.1:9652",
 			Version: "v1.4.0", Started: started, Masters: 2}, State: "live"},
 		{Instance: cluster.Instance{Name: "loom-b", Version: "v1.4.0"}, State: "joining", Self: true},
