@@ -9,13 +9,14 @@ import (
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/openflow"
+	"github.com/loomsdn/loom/store"
 )
 
 // External apps (API clients) own flows under this pseudo-app: its name
 // is the owner's app, "<client>/<key>" the owner's key, and its cookie id
 // is reserved for them.
 const (
-	externalApp            = "external"
+	externalApp            = store.ExternalApp
 	externalID  flow.AppID = 200
 )
 
