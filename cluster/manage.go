@@ -60,8 +60,18 @@ func (n *Node) evaluate(now time.Time) plan {
 	p := plan{lease: n.lease}
 	want := map[string]string{}
 	if n.lease != 0 {
-		want[n.k.instanceKey(n.cfg.Self.Name)] = n.instanceValue()
-		for dpid := range n.local {
+		self := n.k.instanceKey(n.cfg.Self.Name)
+		want[self] = n.instanceValue()
+		if _, seen := n.m.instances[n.cfg.Self.Name]; !seen && n.fresh && n.published[self] && now.Sub(n.announced) > n.cfg.Lease/3 {
+			// Deleted behind this instance's back (an operator's cleanup):
+			// without it the others count this one dead. Write it again.
+			delete(n.published, self)
+		}
+		for dpid, l := range n.local {
+			if !l.gone.IsZero() && now.Sub(l.gone) >= n.cfg.Lease {
+				delete(n.local, dpid)
+				continue
+			}
 			want[n.k.reachKey(dpid, n.cfg.Self.Name)] = ""
 			if live && n.wantCandidacy(dpid, now) {
 				want[n.k.masterKey(dpid, n.cfg.Self.Name)] = n.cfg.Self.Name
@@ -79,6 +89,9 @@ func (n *Node) evaluate(now time.Time) plan {
 		}
 	}
 	for dpid, l := range n.local {
+		if l.roles == nil {
+			continue // its session ended
+		}
 		r := n.roleLocked(dpid, live)
 		if !l.told || r.Mine != l.sent.Mine || r.Generation != l.sent.Generation || r.Holder != l.sent.Holder {
 			l.sent, l.told = r, true
@@ -188,6 +201,9 @@ func (n *Node) write(ctx context.Context, p plan) {
 					delete(n.published, o.key)
 				} else {
 					n.published[o.key] = true
+					if o.key == n.k.instanceKey(n.cfg.Self.Name) {
+						n.announced = time.Now()
+					}
 				}
 			}
 		}
@@ -197,12 +213,32 @@ func (n *Node) write(ctx context.Context, p plan) {
 
 const maxTxnOps = 128
 
+// watchdog steps down on its own clock: the manage loop may be in a
+// write to an etcd that does not answer, which must not delay it.
+func (n *Node) watchdog(ctx context.Context) {
+	tick := time.NewTicker(n.cfg.Lease / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n.mu.Lock()
+		live := n.liveLocked(time.Now())
+		n.mu.Unlock()
+		if !live {
+			n.stepDownAll("lost contact with etcd: stepping down before the lease can run out")
+		}
+	}
+}
+
 // stepDownAll tells every session it is master of nothing.
 func (n *Node) stepDownAll(why string) {
 	n.mu.Lock()
 	var notes []note
 	for _, l := range n.local {
-		if l.sent.Mine {
+		if l.sent.Mine && l.roles != nil {
 			l.sent = Role{Generation: l.sent.Generation, Why: why}
 			notes = append(notes, note{l.roles, l.sent})
 		}

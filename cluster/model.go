@@ -124,13 +124,16 @@ func splitSwitchKey(rest string) (uint64, string, bool) {
 	return dpid, name, err == nil
 }
 
-// leader is dpid's leading candidacy.
+// leader is dpid's leading candidacy: the lowest create revision among
+// live instances' (a key no live instance owns, written without a lease
+// by hand or a tool, would otherwise block the switch for good).
 func (m *model) leader(dpid uint64) (candidacy, bool) {
-	cs := m.cands[dpid]
-	if len(cs) == 0 {
-		return candidacy{}, false
+	for _, c := range m.cands[dpid] {
+		if _, live := m.instances[c.instance]; live {
+			return c, true
+		}
 	}
-	return cs[0], true
+	return candidacy{}, false
 }
 
 // candidacyOf is name's candidacy for dpid.

@@ -68,16 +68,19 @@ type Node struct {
 	noLeader  map[uint64]time.Time // since when a reached switch has had no leader
 	handing   map[uint64]bool      // switches this instance leads and is handing over
 	nextID    uint64
-	writeErr  error // the last failed sync, for the log
-	closing   bool  // Close began: master of nothing
+	writeErr  error     // the last failed sync, for the log
+	announced time.Time // when the instance key was last written
+	closing   bool      // Close began: master of nothing
 }
 
-// local is a switch this instance has a session to.
+// local is a switch this instance has a session to, or had until a
+// moment ago (gone: see Reach).
 type local struct {
 	id    uint64
 	roles func(Role)
 	sent  Role
 	told  bool
+	gone  time.Time // when its session ended; zero while it lives
 }
 
 // Start connects to etcd and joins the cluster in the background; it
@@ -119,10 +122,11 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, cli: cli, log: cfg.Log.WithField("instance", cfg.Self.Name), ctx: ctx, cancel: cancel,
 		kick: make(chan struct{}, 1), k: keys{cfg.Prefix + "cluster/"}, m: newModel(cfg.Prefix + "cluster/"), published: map[string]bool{},
 		local: map[uint64]*local{}, noLeader: map[uint64]time.Time{}, handing: map[uint64]bool{}}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.leaseLoop(ctx) }()
 	go func() { defer n.wg.Done(); n.watchLoop(ctx) }()
 	go func() { defer n.wg.Done(); n.manageLoop(ctx) }()
+	go func() { defer n.wg.Done(); n.watchdog(ctx) }()
 	return n, nil
 }
 
@@ -145,10 +149,14 @@ func (n *Node) Reach(dpid uint64, roles func(Role)) (release func()) {
 	n.local[dpid] = &local{id: id, roles: roles}
 	n.mu.Unlock()
 	n.poke()
+	// The reach and candidacy outlive the session by a lease: a switch
+	// whose connection bounces is back before then, and keeps its master
+	// rather than moving away and back (and the last declarations of a
+	// stopping master still pass the guard).
 	return func() {
 		n.mu.Lock()
 		if l := n.local[dpid]; l != nil && l.id == id {
-			delete(n.local, dpid)
+			l.gone, l.roles = time.Now(), nil
 		}
 		n.mu.Unlock()
 		n.poke()

@@ -112,6 +112,9 @@ type Controller struct {
 	packetWatchers atomic.Int32
 	// generation is the MASTER role's generation id (see role.go).
 	generation uint64
+	// ledWith is, per switch, the generation this instance last led it
+	// with in a cluster (uint64 by uint64 dpid; takeover.go).
+	ledWith sync.Map
 }
 
 // New builds a controller for apps. App names and ids must be unique;

@@ -40,6 +40,7 @@ func (c *Controller) forgetSwitches(dpids []uint64, all bool, why string) int {
 	n := 0
 	for _, dpid := range dpids {
 		n += c.desired.forget(dpid, func(o owner) bool { return all || o.app != externalApp })
+		c.ledWith.Delete(dpid)
 		for _, a := range c.apps {
 			if f, ok := a.(apps.Forgetter); ok {
 				f.ForgetSwitch(dpid)

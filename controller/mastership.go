@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -27,6 +28,17 @@ import (
 // it stops writing at once (before the cluster lets another win) and
 // asks for SLAVE with the master's generation, which the switch accepts
 // as not stale.
+
+// clusterGenerationBase is added to every election revision on the wire.
+// A bridge remembers the last generation id it saw for as long as
+// ovs-vswitchd runs, and a standalone loomd's is its start time in
+// nanoseconds (about 1.8e18 today): bare etcd revisions would be refused
+// as stale on a fleet moving from standalone loomd to a cluster. 2^62
+// (4.6e18) is above any such start time until the year 2116, and far from
+// the signed wrap OVS compares with.
+const clusterGenerationBase = 1 << 62
+
+func wireGeneration(revision uint64) uint64 { return clusterGenerationBase + revision }
 
 // Mastership is the cluster's say over which instance writes to each
 // switch; nil in Config means this loomd is master of every switch it
@@ -108,7 +120,7 @@ func (s *session) roleTurn(ctx context.Context) {
 func (s *session) askSlave(ctx context.Context, r cluster.Role) {
 	rctx, cancel := context.WithTimeout(ctx, s.c.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.conn.Begin(rctx, openflow.RoleRequest{Role: openflow.RoleSlave, GenerationID: r.Generation})()
+	_, err := s.conn.Begin(rctx, openflow.RoleRequest{Role: openflow.RoleSlave, GenerationID: wireGeneration(r.Generation)})()
 	if err != nil && !isStale(err) {
 		s.log.WithError(err).Warn("role request SLAVE failed")
 		return
@@ -125,7 +137,7 @@ func (s *session) takeOver(ctx context.Context, r cluster.Role) {
 		return
 	}
 	start := time.Now()
-	restored, err := s.c.restoreSwitch(s.dpid)
+	restored, err := s.c.takeoverDeclarations(s.dpid, r.Generation)
 	if err != nil {
 		// Without the previous master's declarations the diff would delete
 		// its flows: better to wait for the store.
@@ -134,11 +146,21 @@ func (s *session) takeOver(ctx context.Context, r cluster.Role) {
 		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.c.cfg.RequestTimeout)
-	_, err = s.conn.Begin(rctx, openflow.RoleRequest{Role: openflow.RoleMaster, GenerationID: r.Generation})()
+	_, err = s.conn.Begin(rctx, openflow.RoleRequest{Role: openflow.RoleMaster, GenerationID: wireGeneration(r.Generation)})()
 	cancel()
 	if err != nil {
 		if isStale(err) {
-			s.log.WithField("generation", r.Generation).Error("the switch has seen a newer master generation than this instance's election: standing by")
+			// Another controller set a higher generation on the bridge (a
+			// cluster whose etcd was rebuilt from scratch: its revisions
+			// start over). Nobody in this cluster can master the switch
+			// until ovs-vswitchd restarts: said in health, not only logged.
+			why := fmt.Sprintf("the switch refused MASTER as stale: it has seen a newer generation than this cluster's election (%d); "+
+				"a controller outside the cluster, or an etcd rebuilt from scratch? restart ovs-vswitchd on that hypervisor to clear it", r.Generation)
+			s.cluster.mu.Lock()
+			s.role.reason.Store(&why)
+			s.role.expected.Store(false)
+			s.cluster.mu.Unlock()
+			s.log.WithField("generation", r.Generation).Error(why)
 			return
 		}
 		s.log.WithError(err).Warn("role request MASTER failed; retrying")
@@ -154,6 +176,7 @@ func (s *session) takeOver(ctx context.Context, r cluster.Role) {
 	s.role.expected.Store(false)
 	s.role.passive.Store(false)
 	s.cluster.mu.Unlock()
+	s.c.ledWith.Store(s.dpid, r.Generation)
 	n, err := s.rec.full(ctx)
 	if err != nil && !errors.Is(err, errRejected) {
 		s.log.WithError(err).Warn("takeover reconcile failed; the next verify pass retries")
@@ -163,6 +186,7 @@ func (s *session) takeOver(ctx context.Context, r cluster.Role) {
 	s.log.WithFields(logrus.Fields{"generation": r.Generation, "restored": restored, "flow_mods": n,
 		"took": time.Since(start).Round(time.Millisecond)}).Info("master of this switch")
 	s.c.Emitf(EventSwitch, s.c.switchName(s.dpid), "master: this instance (generation %d); %d flow-mods to take the desired state", r.Generation, n)
+	s.refresh() // the apps recompute the switch from the shared state, as its master now
 	// The OVSDB rows (tunnel ports, fail mode) follow within a second:
 	// the hypervisors' loop writes them for switches this instance masters.
 }

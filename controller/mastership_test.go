@@ -82,7 +82,7 @@ func TestClusterSessionWritesOnlyAsConfirmedMaster(t *testing.T) {
 	fc.tell(0xc1, cluster.Role{Mine: true, Generation: 7, Holder: "me"})
 	r.eventually("the flows installed as master", func() bool { return len(sw.FlowMods()) > 0 })
 	roles := sw.Roles()
-	if len(roles) != 1 || roles[0].Role != openflow.RoleMaster || roles[0].Generation != 7 || roles[0].After != 0 {
+	if len(roles) != 1 || roles[0].Role != openflow.RoleMaster || roles[0].Generation != wireGeneration(7) || roles[0].After != 0 {
 		t.Fatalf("role requests as elected: %+v; want one MASTER with generation 7 before any flow-mod", roles)
 	}
 	if r.ctl.passive(0xc1) {
@@ -95,7 +95,7 @@ func TestClusterSessionWritesOnlyAsConfirmedMaster(t *testing.T) {
 	}
 	r.eventually("a SLAVE request with the new master's generation", func() bool {
 		rs := sw.Roles()
-		return len(rs) == 2 && rs[1].Role == openflow.RoleSlave && rs[1].Generation == 9
+		return len(rs) == 2 && rs[1].Role == openflow.RoleSlave && rs[1].Generation == wireGeneration(9)
 	})
 	before := len(sw.FlowMods())
 	bundles := sw.Table.Counts().Bundles

@@ -21,7 +21,13 @@ func (c *Controller) Restore() error {
 	}
 	n := 0
 	restore := c.restorer(&n)
-	if err := c.cfg.Store.LoadDesired(restore); err != nil {
+	err := c.cfg.Store.LoadDesired(func(ch store.DesiredChange) error {
+		if !c.restoresAtStart(ch) {
+			return nil
+		}
+		return restore(ch)
+	})
+	if err != nil {
 		return fmt.Errorf("restoring desired state: %w", err)
 	}
 	c.log.WithField("flows", n).Info("desired state restored")

@@ -9,7 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// ATTACK (currently FAILS): a watch whose revisions were compacted away
+// Found by attack, fixed: a watch whose revisions were compacted away
 // resyncs the networks key and the external declarations, but not
 // hosts/: every host put or delete in the compacted range is lost for
 // good (etcd_watch.go resync reads neither hosts/ nor reports their
@@ -62,7 +62,7 @@ func TestAttackEtcdWatchCompactedLosesHosts(t *testing.T) {
 	}
 }
 
-// ATTACK (currently FAILS; low severity, an etcd subtlety): a compaction
+// Found by attack (an etcd subtlety), fixed: a compaction
 // at exactly the revision the watch resumes from (cursor+1) is not
 // reported as a compaction (etcd refuses only start < compactRev), yet
 // the compaction removed the tombstones at that revision: the deletion

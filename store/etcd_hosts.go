@@ -55,9 +55,60 @@ func (e *Etcd) SaveHosts(hosts []HostRecord) error {
 func (e *Etcd) LoadHosts(fn func(HostRecord) error) error {
 	root := e.hostsRoot()
 	_, err := e.walk(root, clientv3.GetPrefixRangeEnd(root), 0, func(k string, v []byte, _ int64) error {
-		return fn(HostRecord{MAC: strings.TrimPrefix(k, root), Data: append([]byte(nil), v...)})
+		mac := strings.TrimPrefix(k, root)
+		e.noteHost(mac, false)
+		return fn(HostRecord{MAC: mac, Data: append([]byte(nil), v...)})
 	})
 	return err
+}
+
+// noteHost keeps hostsKnown up to date.
+func (e *Etcd) noteHost(mac string, deleted bool) {
+	e.extMu.Lock()
+	defer e.extMu.Unlock()
+	if deleted {
+		delete(e.hostsKnown, mac)
+	} else {
+		e.hostsKnown[mac] = true
+	}
+}
+
+// resyncHosts re-reads hosts/ at rev after a watch that was away (a
+// compaction, a broken stream): every host is reported again, and every
+// one known before but gone now as deleted.
+func (w *watcher) resyncHosts(rev int64) error {
+	e := w.e
+	root := e.hostsRoot()
+	var puts []HostRecord
+	present := map[string]bool{}
+	_, err := e.walk(root, clientv3.GetPrefixRangeEnd(root), rev, func(k string, v []byte, _ int64) error {
+		mac := strings.TrimPrefix(k, root)
+		present[mac] = true
+		puts = append(puts, HostRecord{MAC: mac, Data: append([]byte(nil), v...)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.extMu.Lock()
+	var gone []string
+	for mac := range e.hostsKnown {
+		if !present[mac] {
+			gone = append(gone, mac)
+		}
+	}
+	e.hostsKnown = present
+	e.extMu.Unlock()
+	if w.h.Hosts == nil {
+		return nil
+	}
+	for _, mac := range gone {
+		w.h.Hosts(HostRecord{MAC: mac, Delete: true})
+	}
+	for _, h := range puts {
+		w.h.Hosts(h)
+	}
+	return nil
 }
 
 // hostEvent turns a watched write under hosts/ into its record.

@@ -73,7 +73,9 @@ const (
 // that read.
 func (w *watcher) run(ctx context.Context) {
 	delay := time.Duration(0)
-	resync := false
+	// A re-read first, too: a compaction since the loads, at exactly the
+	// revision the watch would start from, would hide a deletion.
+	resync := true
 	for {
 		// wait is false only after a resync that worked: the watch
 		// resumes at once. A watch that ended and a failed resync wait,
@@ -85,7 +87,11 @@ func (w *watcher) run(ctx context.Context) {
 			wait = resync
 		} else {
 			var progressed bool
-			resync, progressed = w.watch(ctx)
+			_, progressed = w.watch(ctx)
+			// Every watch that ended is followed by a re-read, compacted or
+			// not: etcd does not report a compaction at exactly the revision
+			// a watch resumes from, though its tombstones are gone.
+			resync = true
 			if progressed {
 				delay = 0
 			}
@@ -154,6 +160,7 @@ func (w *watcher) event(ev *clientv3.Event) {
 		return
 	}
 	if h, ok := w.e.hostEvent(k, ev.Kv.Value, del); ok {
+		w.e.noteHost(h.MAC, del)
 		if w.h.Hosts != nil {
 			w.h.Hosts(h)
 		}
@@ -242,6 +249,9 @@ func (w *watcher) resync() error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := w.resyncHosts(rev); err != nil {
 		return err
 	}
 	w.resyncNetworks(data, mod, rev)
