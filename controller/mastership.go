@@ -177,6 +177,11 @@ func (s *session) takeOver(ctx context.Context, r cluster.Role) {
 	s.role.passive.Store(false)
 	s.cluster.mu.Unlock()
 	s.c.ledWith.Store(s.dpid, r.Generation)
+	s.setControllerMeter()
+	// Every declaration of the switch goes to the store, also those this
+	// instance computed while a slave (the guard dropped them then): the
+	// next master adopts a complete set.
+	s.c.desired.repersist(s.dpid)
 	n, err := s.rec.full(ctx)
 	if err != nil && !errors.Is(err, errRejected) {
 		s.log.WithError(err).Warn("takeover reconcile failed; the next verify pass retries")

@@ -225,7 +225,9 @@ func (s *session) setup(ctx context.Context) error {
 		s.c.reg.release(s)
 		return err
 	}
-	s.setControllerMeter()
+	if s.c.cfg.Cluster == nil {
+		s.setControllerMeter() // in a cluster, the master's, once confirmed (takeOver)
+	}
 	s.installTableMisses()
 	s.setupGen = s.c.missedGen.Load()
 	for _, a := range s.c.apps {

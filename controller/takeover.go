@@ -11,7 +11,7 @@ import (
 //   - It led the switch with this very generation before (it stood by
 //     for a moment, etcd never let anyone else lead): its own
 //     declarations are the newest, and those it made while standing by
-//     were dropped by the store's guard. They are written again.
+//     were dropped by the store's guard.
 //   - It never led the switch in this run: its declarations are what its
 //     apps computed from the shared state, with nothing learned (only a
 //     master hears packet-ins). The store's declarations, the previous
@@ -21,7 +21,10 @@ import (
 //     withdrawn declaration). It is forgotten, and the switch's
 //     declarations become exactly the store's.
 //
-// Either way a refresh follows, so the apps' computed flows are current.
+// Once confirmed, the master writes all of the switch's declarations to
+// the store (those made as a slave were dropped by the guard), so the
+// next master adopts a complete set, and a refresh follows, so the apps'
+// computed flows are current.
 
 // takeoverDeclarations prepares the switch's declarations for a master
 // with generation gen; it returns how many flows came from the store.
@@ -29,8 +32,7 @@ func (c *Controller) takeoverDeclarations(dpid, gen uint64) (int, error) {
 	prev, ledBefore := c.ledWith.Load(dpid)
 	switch {
 	case ledBefore && prev.(uint64) == gen:
-		c.desired.repersist(dpid)
-		return 0, nil
+		return 0, nil // takeOver writes them all again
 	case ledBefore:
 		c.forgetAppState(dpid)
 		c.desired.dropDeclared(dpid)
