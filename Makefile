@@ -10,7 +10,7 @@ FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStat
 OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
 OVSDB_FUZZTIME ?= 50000x
 
-.PHONY: all build deps test unit integration fuzz demo demo-cluster bench lint verify generate proto clean soak
+.PHONY: all build deps test unit integration fuzz demo demo-cluster bench bench-cluster lint verify generate proto clean soak
 SOAK_DURATION ?= 3m
 
 all: build
@@ -70,6 +70,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./integration
 	$(GO) test -run '^$$' -bench . -benchmem ./openflow ./controller
 	bench/run.sh
+bench-cluster: build ; bench/cluster.sh
 
 # golangci-lint (.golangci.yml) at the version tools/lint/go.mod pins, built
 # into bin/ on first use and again whenever that go.mod changes.

@@ -21,6 +21,11 @@
 //	                    not waiting for answers (a flood)
 //	loombench watch     topology watch streams against loomd's gRPC API,
 //	                    some never read (--api, not --controller)
+//	loombench cluster   every switch connects to each of a cluster's
+//	                    controllers and arbitrates roles as OVS does: time
+//	                    until each has one MASTER, the masters' spread,
+//	                    refusals; with --kill-pid, SIGKILL one controller
+//	                    and time the takeover of its switches
 //
 // --controller takes HOST:PORT, tcp:HOST:PORT or unix:PATH.
 package main
@@ -50,6 +55,8 @@ func main() {
 		err = pktin(os.Args[2:])
 	case "watch":
 		err = watch(os.Args[2:])
+	case "cluster":
+		err = cluster(os.Args[2:])
 	default:
 		usage()
 	}
@@ -60,6 +67,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loombench reactive|connect|null|churn|hello|pktin|watch [flags]   (loombench CMD -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: loombench reactive|connect|null|churn|hello|pktin|watch|cluster [flags]   (loombench CMD -h for flags)")
 	os.Exit(2)
 }

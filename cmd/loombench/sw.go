@@ -32,6 +32,7 @@ type emu struct {
 	firstFlowMod atomic.Int64 // unix nanos
 	confirmed    atomic.Int64 // unix nanos: initial flows confirmed
 	sawFlowMod   atomic.Bool
+	portDescAt   atomic.Int64 // unix nanos: the controller first asked for the ports (its setup)
 	bundleOpen   atomic.Bool
 	// missCookie and missTable are those of the table-miss flow that
 	// sends to the controller (priority 0, output:CONTROLLER; in Loom's
@@ -45,8 +46,16 @@ type emu struct {
 	omu         sync.Mutex
 	outstanding map[[6]byte]int
 	done        chan struct{}
-	// table keeps the flows installed, when emulateTables is set.
+	// table keeps the flows installed, when emulateTables is set (in a
+	// cluster run, the switch's table shared by its connections).
 	table *flowTable
+
+	// arb is the switch's role arbiter in a cluster run (nil otherwise:
+	// every role request is granted as asked); ctl is the index of the
+	// controller this connection goes to, role its role (arb.mu).
+	arb  *arbiter
+	ctl  int
+	role uint32
 }
 
 // emulateTables makes every emulated switch keep a flow table and report
@@ -67,13 +76,22 @@ func dialController(addr string, timeout time.Duration) (net.Conn, error) {
 }
 
 func dial(addr string, dpid uint64, ports int) (*emu, error) {
+	return dialSwitch(addr, dpid, ports, nil, 0)
+}
+
+// dialSwitch dials one connection of a switch; with an arbiter, it is
+// connection ctl of the switch arb stands for, sharing its roles and table.
+func dialSwitch(addr string, dpid uint64, ports int, arb *arbiter, ctl int) (*emu, error) {
 	c, err := dialController(addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	e := &emu{dpid: dpid, ports: ports, conn: c, w: bufio.NewWriterSize(c, 64<<10), answers: make(chan time.Time, 1<<16),
 		outstanding: map[[6]byte]int{}, done: make(chan struct{}), connected: time.Now()}
-	if emulateTables {
+	if arb != nil {
+		e.arb, e.ctl, e.table = arb, ctl, arb.table
+		arb.join(e)
+	} else if emulateTables {
 		e.table = newFlowTable()
 	}
 	e.send(openflow.Encode(openflow.HelloMsg{}, 1))
@@ -108,6 +126,9 @@ func reply(typ uint8, xid uint32, body []byte) []byte {
 
 func (e *emu) read() {
 	defer close(e.done)
+	if e.arb != nil {
+		defer e.arb.leave(e)
+	}
 	f := openflow.NewFramer(e.conn, openflow.MaxMessageLen)
 	for {
 		m, err := f.Next()
@@ -128,6 +149,7 @@ func (e *emu) read() {
 			}
 			body := []byte{byte(mp >> 8), byte(mp), 0, 0, 0, 0, 0, 0}
 			if mp == openflow.MultipartPortDesc {
+				e.portDescAt.CompareAndSwap(0, time.Now().UnixNano())
 				for p := 1; p <= e.ports; p++ {
 					body = append(body, port(uint32(p))...)
 				}
@@ -141,6 +163,10 @@ func (e *emu) read() {
 		case openflow.TypeEchoRequest:
 			e.send(reply(openflow.TypeEchoReply, h.Xid, m[8:]))
 		case openflow.TypeRoleRequest:
+			if e.arb != nil {
+				e.roleRequest(m) // role.go: OVS's arbitration
+				continue
+			}
 			// Granted as asked, as OVS does for a controller with the
 			// newest generation: role, padding and generation id back.
 			e.send(reply(openflow.TypeRoleReply, h.Xid, m[8:]))
@@ -149,9 +175,15 @@ func (e *emu) read() {
 		case openflow.TypeExperimenter:
 			e.bundle(h, m)
 		case openflow.TypeFlowMod:
-			e.flowMod(m)
+			if !e.refuse(m, wFlowMod) {
+				e.flowMod(m)
+			}
 		case openflow.TypePacketOut:
-			e.packetOut(m)
+			if !e.refuse(m, wPacketOut) {
+				e.packetOut(m)
+			}
+		case typeGroupMod, typePortMod, typeTableMod, openflow.TypeMeterMod:
+			e.refuse(m, writeKind(h.Type)) // counted (and refused to a SLAVE); nothing emulated
 		}
 	}
 }
@@ -163,7 +195,7 @@ func (e *emu) bundle(h openflow.Header, m []byte) {
 	}
 	switch binary.BigEndian.Uint32(m[12:]) {
 	case 2301: // add
-		if len(m) > 32 && m[25] == openflow.TypeFlowMod {
+		if len(m) > 32 && m[25] == openflow.TypeFlowMod && !e.refuse(m, wFlowMod) {
 			e.flowMod(m[24:])
 		}
 	case 2300:
