@@ -94,7 +94,11 @@ func (s *session) standBy(why string) {
 		s.role.reason.Store(&why)
 		s.role.since.Store(time.Now().UnixNano())
 		if s.cluster.gen != 0 {
-			s.log.WithField("why", why).Warn("no longer master of this switch: stopped writing to it")
+			log := s.log.WithField("why", why).Warn
+			if s.cluster.latest.Holder != "" && s.cluster.latest.Holder != s.c.cfg.Cluster.Name() {
+				log = s.log.WithField("why", why).Info // handed over to another instance: the cluster at work
+			}
+			log("no longer master of this switch: stopped writing to it")
 			s.c.Emitf(EventSwitch, s.c.switchName(s.dpid), "master no longer: %s", why)
 		}
 	}
