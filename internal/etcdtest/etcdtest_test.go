@@ -14,6 +14,12 @@ func TestClusterSurvivesOneMemberAndProxyCuts(t *testing.T) {
 	c := Start(t, 3)
 	cli := c.Client()
 	c.Member(0).Kill9()
+	// If the killed member led, the others elect a new leader first: the
+	// writes meanwhile may time out (etcd's own "possibly due to previous
+	// leader failure"); then they succeed.
+	if err := c.WaitHealthy(10 * time.Second); err != nil {
+		t.Fatalf("writes with one member of three down: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := cli.Put(ctx, "k", "v"); err != nil {
