@@ -170,8 +170,9 @@ func (m *Member) start() error {
 		"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
 		"--initial-cluster", m.initial, "--initial-cluster-state", state,
 		"--initial-cluster-token", m.clusterID,
-		// Fast elections on loopback: failures show within a second.
-		"--heartbeat-interval", "50", "--election-timeout", "500")
+		// etcd's defaults: faster elections flap on a 2-core machine
+		// loaded by the race detector (CI), and the tests see no quorum.
+		"--heartbeat-interval", "100", "--election-timeout", "1000")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -17,8 +17,8 @@ func TestClusterSurvivesOneMemberAndProxyCuts(t *testing.T) {
 	// If the killed member led, the others elect a new leader first: the
 	// writes meanwhile may time out (etcd's own "possibly due to previous
 	// leader failure"); then they succeed.
-	if err := c.WaitHealthy(10 * time.Second); err != nil {
-		t.Fatalf("writes with one member of three down: %v", err)
+	if err := c.WaitHealthy(30 * time.Second); err != nil {
+		t.Fatalf("writes with one member of three down: %v\n%s", err, c.Logs())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
