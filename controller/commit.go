@@ -21,7 +21,7 @@ func (e *StoreError) Error() string {
 	if errors.Is(e.Err, store.ErrIndeterminate) {
 		// A cluster's etcd that timed out may still commit the write once
 		// its quorum is back: saying "nothing changed" would be a lie.
-		return fmt.Sprintf("storing %s timed out; not applied here yet, but etcd may still commit it when its quorum is back "+
+		return fmt.Sprintf("storing %s did not complete (outcome unknown); not applied here yet, but etcd may still commit it when its quorum is back "+
 			"(then every instance applies it): read it back before retrying: %v", e.What, e.Err)
 	}
 	return fmt.Sprintf("storing %s failed, nothing changed: %v", e.What, e.Err)

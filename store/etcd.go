@@ -10,9 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // EtcdConfig configures the etcd-backed Store that instances of a loomd
@@ -199,9 +198,22 @@ func (e *Etcd) fail(key string, err error) error {
 	if e.base.Err() != nil {
 		return fmt.Errorf("etcd key %s: %w", key, errEtcdClosed)
 	}
-	if errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded || status.Code(err) == codes.Unavailable {
-		// The request may be in etcd's log already and commit later.
+	if !refusedOutright(err) {
+		// A timeout, a lost connection, a leader that changed: the request
+		// may be in etcd's log already and commit later.
 		return fmt.Errorf("etcd key %s: %w: %w", key, ErrIndeterminate, err)
 	}
 	return fmt.Errorf("etcd key %s: %w", key, err)
+}
+
+// refusedOutright says whether etcd refused a request before it could be
+// committed: only then did nothing change for sure.
+func refusedOutright(err error) bool {
+	for _, definite := range []error{rpctypes.ErrEmptyKey, rpctypes.ErrTooManyOps, rpctypes.ErrDuplicateKey,
+		rpctypes.ErrNoSpace, rpctypes.ErrRequestTooLarge, rpctypes.ErrPermissionDenied} {
+		if errors.Is(err, definite) {
+			return true
+		}
+	}
+	return false
 }
