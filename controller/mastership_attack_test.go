@@ -107,8 +107,7 @@ func TestAttackTakeoverResurrectsWithdrawnDeclaration(t *testing.T) {
 	// are watched).
 	shared.SaveDesired([]store.DesiredChange{{DPID: 0xc1, App: "one", Key: "old", Delete: true}})
 
-	sw := fakeswitchStartRaw(r, 0xc1)
-	r.waitConnected(0xc1)
+	sw := fakeswitchStart(r, 0xc1)
 	r.eventually("the session reached the cluster", func() bool { return fc.reached(0xc1) })
 	// The previous master dies: this instance is elected.
 	fc.tell(0xc1, cluster.Role{Mine: true, Generation: 7, Holder: "me"})
@@ -226,8 +225,7 @@ func TestAttackTakeoverRevertsChangesDeclaredWhileStandingBy(t *testing.T) {
 	fc := &fakeCluster{roles: map[uint64]func(cluster.Role){}}
 	shared := newSharedMem()
 	r := newRigWith(t, logrus.DebugLevel, func(c *Config) { c.Cluster = fc; c.Store = shared }, oneFlow{})
-	sw := fakeswitchStartRaw(r, 0xc1)
-	r.waitConnected(0xc1)
+	sw := fakeswitchStart(r, 0xc1)
 	r.eventually("the session reached the cluster", func() bool { return fc.reached(0xc1) })
 	fc.tell(0xc1, cluster.Role{Mine: true, Generation: 7, Holder: "me"})
 	r.eventually("master, and the flow stored", func() bool {

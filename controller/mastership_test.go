@@ -10,7 +10,6 @@ import (
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/cluster"
 	"github.com/loomsdn/loom/flow"
-	"github.com/loomsdn/loom/internal/fakeswitch"
 	"github.com/loomsdn/loom/openflow"
 )
 
@@ -69,8 +68,7 @@ func (oneFlow) SwitchDown(apps.Context, uint64) {}
 func TestClusterSessionWritesOnlyAsConfirmedMaster(t *testing.T) {
 	fc := &fakeCluster{roles: map[uint64]func(cluster.Role){}}
 	r := newRigWith(t, logrus.DebugLevel, func(c *Config) { c.Cluster = fc }, oneFlow{})
-	sw := fakeswitchStartRaw(r, 0xc1)
-	r.waitConnected(0xc1)
+	sw := fakeswitchStart(r, 0xc1)
 	r.eventually("the session reached the cluster", func() bool { return fc.reached(0xc1) })
 	if n := len(sw.FlowMods()); n != 0 {
 		t.Fatalf("%d flow-mods before any election", n)
@@ -112,9 +110,4 @@ func TestClusterSessionWritesOnlyAsConfirmedMaster(t *testing.T) {
 	if conds := r.ctl.passiveConditions(); len(conds) != 0 {
 		t.Fatalf("a cluster slave shows in health as a problem: %+v", conds)
 	}
-}
-
-func fakeswitchStartRaw(r *rig, dpid uint64) *fakeswitch.Switch {
-	r.t.Helper()
-	return fakeswitch.Start(r.dial(), dpid, port(1, "p1"))
 }

@@ -79,8 +79,9 @@ func TestRefreshDoesNotWaitForSwitchInSetup(t *testing.T) {
 	}
 }
 
-func fakeswitchStart(r *rig, dpid uint64) {
+func fakeswitchStart(r *rig, dpid uint64) *fakeswitch.Switch {
 	r.t.Helper()
-	fakeswitch.Start(r.dial(), dpid, port(1, "p1"))
+	sw := fakeswitch.Start(r.dial(), dpid, port(1, "p1"))
 	r.waitConnected(dpid)
+	return sw
 }

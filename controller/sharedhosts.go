@@ -18,6 +18,9 @@ import (
 // tunnel mesh's remote MACs) and a new master wants what the last one
 // did.
 
+// Only a cluster shares hosts, so Controller.passive answers "not this
+// instance's master" here, also for a switch it has no session to.
+
 // HostSharer is the shared store's side of it (store.Etcd).
 type HostSharer interface {
 	SaveHosts([]store.HostRecord) error
@@ -65,7 +68,7 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 		var out []store.HostRecord
 		for _, h := range snap.Hosts {
 			present[h.MAC] = true
-			if !c.masters(h.DPID) {
+			if c.passive(h.DPID) {
 				continue
 			}
 			data, err := json.Marshal(h)
@@ -80,7 +83,7 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 			case !present[mac]: // gone (aged out, forgotten): gone for everyone
 				out = append(out, store.HostRecord{MAC: mac, DPID: dpid, Delete: true})
 				fallthrough
-			case !c.masters(dpid): // moved on, or the switch is another's now: its master writes it
+			case c.passive(dpid): // moved on, or the switch is another's now: its master writes it
 				delete(published, mac)
 				delete(publishedOn, mac)
 			}
@@ -103,12 +106,6 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 	}
 }
 
-// masters says whether this instance writes to dpid (its master).
-func (c *Controller) masters(dpid uint64) bool {
-	s := c.reg.get(dpid)
-	return s != nil && !s.role.passive.Load()
-}
-
 // SharedHost applies a host another instance published (or this one's
 // own, which it already knows: ignored). The master of a host's switch
 // is the authority on it: what this instance learned itself on a switch
@@ -120,7 +117,7 @@ func (c *Controller) SharedHost(h store.HostRecord) {
 	}
 	if h.Delete {
 		for _, cur := range top.Snapshot().Hosts {
-			if cur.MAC == h.MAC && !c.masters(cur.DPID) {
+			if cur.MAC == h.MAC && c.passive(cur.DPID) {
 				top.HostGone(h.MAC)
 			}
 		}
@@ -131,7 +128,7 @@ func (c *Controller) SharedHost(h store.HostRecord) {
 		c.log.WithFields(logrus.Fields{"mac": h.MAC}).Warn("a host another instance published is unreadable; ignored")
 		return
 	}
-	if c.masters(host.DPID) {
+	if !c.passive(host.DPID) {
 		return
 	}
 	if len(host.IPs) == 0 {
