@@ -35,3 +35,8 @@ func mix(x uint64) uint64 {
 	x ^= x >> 31
 	return x
 }
+
+// Preferred is the instance of names the cluster prefers as dpid's master
+// when all of them are live: what a test or an operator planning where
+// switches land can compute without etcd.
+func Preferred(dpid uint64, names []string) string { return preferred(dpid, names) }

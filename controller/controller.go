@@ -115,6 +115,9 @@ type Controller struct {
 	// ledWith is, per switch, the generation this instance last led it
 	// with in a cluster (uint64 by uint64 dpid; takeover.go).
 	ledWith sync.Map
+	// linkObs is discovery in a cluster, hearing the LLDP directions
+	// other instances publish (sharedlinks.go); nil until ShareLinks.
+	linkObs atomic.Pointer[LinkObserver]
 }
 
 // New builds a controller for apps. App names and ids must be unique;

@@ -12,7 +12,7 @@ import (
 )
 
 // Hosts in a cluster: a switch's master alone hears its packet-ins, so it
-// alone learns the hosts behind it. It publishes them (store.HostRecord,
+// alone learns the hosts behind it. It publishes them (store.Observed,
 // guarded by its election) and every other instance puts them in its
 // topology, so all compute the same flows from the same hosts (the
 // tunnel mesh's remote MACs) and a new master wants what the last one
@@ -21,31 +21,25 @@ import (
 // Only a cluster shares hosts, so Controller.passive answers "not this
 // instance's master" here, also for a switch it has no session to.
 
-// HostSharer is the shared store's side of it (store.Etcd).
-type HostSharer interface {
-	SaveHosts([]store.HostRecord) error
-	LoadHosts(fn func(store.HostRecord) error) error
-}
-
 // hostShareEvery is how often the topology is looked at for hosts to
 // publish: only when its revision moved.
 const hostShareEvery = 200 * time.Millisecond
 
 // ShareHosts loads the hosts other instances published, then publishes,
 // until Close, the hosts seen on switches this instance masters.
-func (c *Controller) ShareHosts(sh HostSharer) error {
+func (c *Controller) ShareHosts(sh ObservedSharer) error {
 	top := c.cfg.Topology
 	if top == nil {
 		return nil
 	}
-	if err := sh.LoadHosts(func(h store.HostRecord) error { c.SharedHost(h); return nil }); err != nil {
+	if err := sh.LoadObserved(store.ObservedHosts, func(h store.Observed) error { c.SharedHost(h); return nil }); err != nil {
 		return err
 	}
 	c.jobs.Go("share-hosts", func(ctx context.Context) { c.publishHosts(ctx, sh, top) })
 	return nil
 }
 
-func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topology.Topology) {
+func (c *Controller) publishHosts(ctx context.Context, sh ObservedSharer, top *topology.Topology) {
 	published := map[string]string{}   // MAC -> the record last written
 	publishedOn := map[string]uint64{} // MAC -> the switch it was written for
 	tick := time.NewTicker(hostShareEvery)
@@ -65,7 +59,7 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 		seenRev = rev
 		snap := top.Snapshot()
 		present := make(map[string]bool, len(snap.Hosts))
-		var out []store.HostRecord
+		var out []store.Observed
 		for _, h := range snap.Hosts {
 			present[h.MAC] = true
 			if c.passive(h.DPID) {
@@ -75,13 +69,13 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 			if err != nil || published[h.MAC] == string(data) {
 				continue
 			}
-			out = append(out, store.HostRecord{MAC: h.MAC, DPID: h.DPID, Data: data})
+			out = append(out, store.Observed{Kind: store.ObservedHosts, Key: h.MAC, DPID: h.DPID, Data: data})
 			published[h.MAC], publishedOn[h.MAC] = string(data), h.DPID
 		}
 		for mac, dpid := range publishedOn {
 			switch {
 			case !present[mac]: // gone (aged out, forgotten): gone for everyone
-				out = append(out, store.HostRecord{MAC: mac, DPID: dpid, Delete: true})
+				out = append(out, store.Observed{Kind: store.ObservedHosts, Key: mac, DPID: dpid, Delete: true})
 				fallthrough
 			case c.passive(dpid): // moved on, or the switch is another's now: its master writes it
 				delete(published, mac)
@@ -91,9 +85,9 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 		if len(out) == 0 {
 			continue
 		}
-		if err := sh.SaveHosts(out); err != nil {
+		if err := sh.SaveObserved(out); err != nil {
 			for _, h := range out {
-				delete(published, h.MAC) // retried at the next change
+				delete(published, h.Key) // retried at the next change
 			}
 			seenRev = 0
 			if !failing {
@@ -110,22 +104,22 @@ func (c *Controller) publishHosts(ctx context.Context, sh HostSharer, top *topol
 // own, which it already knows: ignored). The master of a host's switch
 // is the authority on it: what this instance learned itself on a switch
 // it masters is not overwritten.
-func (c *Controller) SharedHost(h store.HostRecord) {
+func (c *Controller) SharedHost(h store.Observed) {
 	top := c.cfg.Topology
 	if top == nil {
 		return
 	}
 	if h.Delete {
 		for _, cur := range top.Snapshot().Hosts {
-			if cur.MAC == h.MAC && c.passive(cur.DPID) {
-				top.HostGone(h.MAC)
+			if cur.MAC == h.Key && c.passive(cur.DPID) {
+				top.HostGone(h.Key)
 			}
 		}
 		return
 	}
 	var host topology.Host
-	if err := json.Unmarshal(h.Data, &host); err != nil || host.MAC != h.MAC {
-		c.log.WithFields(logrus.Fields{"mac": h.MAC}).Warn("a host another instance published is unreadable; ignored")
+	if err := json.Unmarshal(h.Data, &host); err != nil || host.MAC != h.Key {
+		c.log.WithFields(logrus.Fields{"mac": h.Key}).Warn("a host another instance published is unreadable; ignored")
 		return
 	}
 	if !c.passive(host.DPID) {

@@ -57,25 +57,34 @@ func startCluster(t *testing.T, lab *harness.Lab, etcd *etcdtest.Cluster, n int,
 	return out
 }
 
-// switchRoles reads, from the switch's own OVSDB status, each controller's
-// role on br: socket path -> master, slave or other.
+// switchRoles reads, from the switch's own OVSDB status, each of br's
+// controllers' role: socket path -> master, slave or other. Only br's
+// rows: another bridge of the host may point at the same instances.
 func switchRoles(t *testing.T, br *harness.Bridge) map[string]string {
 	t.Helper()
-	out, err := br.H.Vsctl("--format=csv", "--data=bare", "--no-headings", "--columns=target,role", "list", "Controller")
+	ids, err := br.H.Vsctl("get", "Bridge", br.Name, "controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := map[string]bool{}
+	for _, id := range strings.Split(strings.Trim(strings.TrimSpace(ids), "[]"), ",") {
+		mine[strings.TrimSpace(id)] = true
+	}
+	out, err := br.H.Vsctl("--format=csv", "--data=bare", "--no-headings", "--columns=_uuid,target,role", "list", "Controller")
 	if err != nil {
 		t.Fatal(err)
 	}
 	roles := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		target, role, ok := strings.Cut(line, ",")
-		if !ok {
+		f := strings.Split(line, ",")
+		if len(f) != 3 || !mine[f[0]] {
 			continue
 		}
-		path := strings.TrimPrefix(target, "unix:")
+		path := strings.TrimPrefix(f[1], "unix:")
 		if dest, err := os.Readlink(path); err == nil {
 			path = dest
 		}
-		roles[path] = role
+		roles[path] = f[2]
 	}
 	return roles
 }

@@ -58,10 +58,11 @@ type Etcd struct {
 	// the same reason, and guards what the watch compares events with.
 	extMu sync.Mutex
 	ext   map[string]extState // external declarations known, by key
-	// hostsKnown is every shared host's MAC as last read or watched, so a
-	// resync can tell the hosts deleted while the watch was away.
-	hostsKnown map[string]bool
-	extSeen    int64 // the revision of the last full load: older events are known
+	// observedKnown is every shared observation (KIND/KEY) as last read
+	// or watched, so a resync can tell those deleted while the watch was
+	// away.
+	observedKnown map[string]bool
+	extSeen       int64 // the revision of the last full load: older events are known
 
 	base     context.Context // cancelled by Close: ends requests and watches
 	cancel   context.CancelFunc
@@ -109,7 +110,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	e := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, instance: cfg.Instance, guard: cfg.Guard,
-		timeout: cfg.Timeout, ext: map[string]extState{}, hostsKnown: map[string]bool{}, base: base, cancel: cancel}
+		timeout: cfg.Timeout, ext: map[string]extState{}, observedKnown: map[string]bool{}, base: base, cancel: cancel}
 	rev, err := e.checkSchema(ctx)
 	if err != nil {
 		cancel()

@@ -20,19 +20,20 @@ func TestAttackEtcdWatchCompactedLosesHosts(t *testing.T) {
 	cli := c.Client()
 	rev := elect(t, cli, "/elect/a")
 	a := openEtcd(t, cli, "/loom/", "a", masterOf("/elect/a", rev, 0xa))
-	if err := a.SaveHosts([]HostRecord{{MAC: "02:00:00:00:00:01", DPID: 0xa, Data: []byte(`{"mac":"02:00:00:00:00:01","dpid":10}`)}}); err != nil {
+	if err := a.SaveObserved([]Observed{{Kind: ObservedHosts, Key: "02:00:00:00:00:01", DPID: 0xa, Data: []byte(`{"mac":"02:00:00:00:00:01","dpid":10}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	b := openEtcd(t, cli, "/loom/", "b", nil)
 	n := 0
-	if err := b.LoadHosts(func(HostRecord) error { n++; return nil }); err != nil || n != 1 {
+	if err := b.LoadObserved(ObservedHosts, func(Observed) error { n++; return nil }); err != nil || n != 1 {
 		t.Fatalf("b loaded %d hosts, %v", n, err)
 	}
 	// While b's watch is not running (or is cut off), a's master deletes
 	// h1 and learns h2; the revisions are then compacted.
-	if err := a.SaveHosts([]HostRecord{
-		{MAC: "02:00:00:00:00:01", DPID: 0xa, Delete: true},
-		{MAC: "02:00:00:00:00:02", DPID: 0xa, Data: []byte(`{"mac":"02:00:00:00:00:02","dpid":10}`)},
+	if err := a.SaveObserved([]Observed{
+		{Kind: ObservedHosts, Key: "02:00:00:00:00:01", DPID: 0xa, Delete: true},
+		{Kind: ObservedLinks, Key: "000000000000000a:1>000000000000000b:2", DPID: 0xa, Data: []byte("a")},
+		{Kind: ObservedHosts, Key: "02:00:00:00:00:02", DPID: 0xa, Data: []byte(`{"mac":"02:00:00:00:00:02","dpid":10}`)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,20 +45,21 @@ func TestAttackEtcdWatchCompactedLosesHosts(t *testing.T) {
 	if _, err := cli.Compact(ctxT(t), resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
 		t.Fatal(err)
 	}
-	hosts := make(chan HostRecord, 10)
-	b.Watch(context.Background(), EtcdWatch{Hosts: func(h HostRecord) { hosts <- h }})
-	got := map[string]HostRecord{}
+	hosts := make(chan Observed, 10)
+	b.Watch(context.Background(), EtcdWatch{Observed: func(o Observed) { hosts <- o }})
+	got := map[string]Observed{}
 	deadline := time.After(5 * time.Second)
-	for len(got) < 2 {
+	for len(got) < 3 {
 		select {
 		case h := <-hosts:
-			got[h.MAC] = h
+			got[h.Key] = h
 		case <-deadline:
-			t.Fatalf("after a compaction b's watch reported hosts %v; want h1 deleted and h2 put: "+
+			t.Fatalf("after a compaction b's watch reported hosts %v; want h1 deleted, h2 and a link put: "+
 				"the resync ignores hosts/, so b keeps h1 and never learns h2", got)
 		}
 	}
-	if !got["02:00:00:00:00:01"].Delete || got["02:00:00:00:00:02"].Delete {
+	if !got["02:00:00:00:00:01"].Delete || got["02:00:00:00:00:02"].Delete ||
+		got["000000000000000a:1>000000000000000b:2"].Kind != ObservedLinks {
 		t.Fatalf("after a compaction: %+v", got)
 	}
 }

@@ -577,3 +577,30 @@ func TestEtcdUnreachable(t *testing.T) {
 		t.Fatalf("Close with etcd down took %s", took)
 	}
 }
+
+// Every instance of a cluster gets the same probe key, made once; a
+// corrupted one is refused with what to do.
+func TestEtcdProbeKeyIsOneForTheCluster(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cli := c.Client()
+	a := openEtcd(t, cli, "/loom/", "a", nil)
+	b := openEtcd(t, cli, "/loom/", "b", nil)
+	ka, err := a.ProbeKey(ctxT(t))
+	if err != nil || len(ka) != 32 {
+		t.Fatalf("a's key %x, %v", ka, err)
+	}
+	kb, err := b.ProbeKey(ctxT(t))
+	if err != nil || string(kb) != string(ka) {
+		t.Fatalf("b's key %x, %v; want a's %x", kb, err, ka)
+	}
+	other := openEtcd(t, cli, "/other/", "a", nil)
+	if ko, err := other.ProbeKey(ctxT(t)); err != nil || string(ko) == string(ka) {
+		t.Fatalf("another prefix's key %x, %v: want its own", ko, err)
+	}
+	if _, err := cli.Put(ctxT(t), "/loom/meta/lldp-key", "not hex"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ProbeKey(ctxT(t)); err == nil || !strings.Contains(err.Error(), "/loom/meta/lldp-key") {
+		t.Fatalf("a corrupted key: %v, want an error naming the key", err)
+	}
+}

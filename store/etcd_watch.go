@@ -14,9 +14,10 @@ import (
 type EtcdWatch struct {
 	Networks func(data []byte)      // the networks key changed by another writer (nil data: deleted)
 	External func(ch DesiredChange) // an external declaration written or deleted by another writer
-	// Hosts hears every write under hosts/ (this store's own too: the
-	// caller tells by the switch, which only one instance masters).
-	Hosts func(h HostRecord)
+	// Observed hears every write of an observation, hosts/ and links/
+	// (this store's own too: the caller tells by the switch, which only
+	// one instance masters).
+	Observed func(o Observed)
 }
 
 // Watch reports, on a goroutine of the store's, the networks and
@@ -159,10 +160,10 @@ func (w *watcher) event(ev *clientv3.Event) {
 		w.networks(data, mod, rev)
 		return
 	}
-	if h, ok := w.e.hostEvent(k, ev.Kv.Value, del); ok {
-		w.e.noteHost(h.MAC, del)
-		if w.h.Hosts != nil {
-			w.h.Hosts(h)
+	if o, ok := w.e.observedEvent(k, ev.Kv.Value, del); ok {
+		w.e.noteObserved(o.Kind+"/"+o.Key, del)
+		if w.h.Observed != nil {
+			w.h.Observed(o)
 		}
 		return
 	}
@@ -251,7 +252,7 @@ func (w *watcher) resync() error {
 	if err != nil {
 		return err
 	}
-	if err := w.resyncHosts(rev); err != nil {
+	if err := w.resyncObserved(rev); err != nil {
 		return err
 	}
 	w.resyncNetworks(data, mod, rev)

@@ -273,3 +273,17 @@ func TestEventObjectsAreNotTheModels(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEndpointReadsWhatStringWrites(t *testing.T) {
+	e := Endpoint{DPID: 0xa1, Port: 7}
+	got, err := ParseEndpoint(e.String())
+	if err != nil || got != e {
+		t.Fatalf("ParseEndpoint(%q) = %v, %v", e.String(), got, err)
+	}
+	for _, bad := range []string{"", "x", "0x00000000000000a1", "a1:1", "0x00000000000000a1:x", "00000000000000a1ff:1",
+		"0x00000000000000a1:99999999999", "0xzzzzzzzzzzzzzzzz:1"} {
+		if _, err := ParseEndpoint(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

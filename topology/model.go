@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -114,4 +116,21 @@ type Snapshot struct {
 	Ports       []Port       `json:"ports"`
 	Links       []Link       `json:"links"`
 	Hosts       []Host       `json:"hosts"`
+}
+
+// ParseEndpoint reads an Endpoint as String writes it (0x<16 hex>:port).
+func ParseEndpoint(s string) (Endpoint, error) {
+	d, p, ok := strings.Cut(s, ":")
+	if !ok || len(d) != 18 || !strings.HasPrefix(d, "0x") {
+		return Endpoint{}, fmt.Errorf("endpoint %q: want 0x<16 hex digits>:port", s)
+	}
+	dpid, err := strconv.ParseUint(d[2:], 16, 64)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("endpoint %q: datapath id: %w", s, err)
+	}
+	port, err := strconv.ParseUint(p, 10, 32)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("endpoint %q: port: %w", s, err)
+	}
+	return Endpoint{DPID: dpid, Port: uint32(port)}, nil
 }

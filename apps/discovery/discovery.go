@@ -2,7 +2,7 @@
 //
 // Every Every() it sends a probe out of each switch port that is not a VM
 // port. A probe carries the sending (dpid, port), the time, and an HMAC
-// under a key only this process holds; a probe from A that comes back in
+// under a key only this process (or this cluster: share.go) holds; a probe from A that comes back in
 // on B, while one from B comes back in on A, is a link A-B. Forged probes
 // fail the HMAC, stale or replayed ones fail the time window, LLDP
 // arriving on a VM port is dropped by the switch before it reaches Loom,
@@ -38,25 +38,48 @@ type App struct {
 	top   *topology.Topology
 	every time.Duration
 	key   []byte
+	share Sharer // nil outside a cluster
 
-	mu   sync.Mutex
-	seen map[topology.Link]time.Time
+	mu sync.Mutex
+	// links are the links this app put in the topology.
+	links map[topology.Link]bool
 	// heard is when a probe from one endpoint last came in on another
 	// ([from, to]): a link needs both directions within the window.
-	heard map[[2]topology.Endpoint]time.Time
+	heard map[direction]time.Time
+	// shared are the directions a cluster's instances published (this
+	// one's too), with when this instance first knew each: one masters
+	// the switch a probe came in on, another may master the one it left.
+	shared map[direction]time.Time
 	// rejected counts probes refused, by reason, for logs and tests.
 	rejected map[string]int
 }
 
+// direction is a probe's way: [from, to].
+type direction = [2]topology.Endpoint
+
+// Option sets up discovery beyond its defaults.
+type Option func(*App)
+
+// WithKey signs and checks probes with key instead of a random key of
+// this process: every instance of a cluster holds the same one, so a
+// probe one sends is genuine to the one that hears it.
+func WithKey(key []byte) Option {
+	return func(a *App) { a.key = append([]byte(nil), key...) }
+}
+
 // New returns discovery probing every period (5s when <= 0).
-func New(top *topology.Topology, every time.Duration) *App {
+func New(top *topology.Topology, every time.Duration, opts ...Option) *App {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &App{top: top, every: every, key: key, seen: map[topology.Link]time.Time{},
-		heard: map[[2]topology.Endpoint]time.Time{}, rejected: map[string]int{}}
+	a := &App{top: top, every: every, key: key, links: map[topology.Link]bool{},
+		heard: map[direction]time.Time{}, shared: map[direction]time.Time{}, rejected: map[string]int{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Name implements apps.App.
@@ -100,16 +123,20 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 		ctx.PacketOut(apps.PacketOut{DPID: sw.DPID, Actions: []flow.Action{flow.Output(p.No)}, Data: frame})
 	}
 	cutoff := now.Add(-3 * a.every)
-	a.drop(func(l topology.Link) bool {
-		return (l.A.DPID == sw.DPID || l.B.DPID == sw.DPID) && a.lastSeen(l).Before(cutoff)
-	})
 	a.mu.Lock()
-	for k, at := range a.heard {
-		if k[1].DPID == sw.DPID && at.Before(cutoff) {
-			delete(a.heard, k)
+	var withdraw []direction
+	for d, at := range a.heard {
+		if d[1].DPID == sw.DPID && at.Before(cutoff) {
+			delete(a.heard, d)
+			withdraw = append(withdraw, d)
 		}
 	}
+	withdraw = append(withdraw, a.orphans(sw.DPID, cutoff)...)
 	a.mu.Unlock()
+	a.publish(withdraw, false)
+	a.drop(func(l topology.Link) bool {
+		return (l.A.DPID == sw.DPID || l.B.DPID == sw.DPID) && !a.bothWays(l, cutoff)
+	})
 }
 
 // vmDrops drops LLDP arriving from VM ports: a VM may not fake a link.
@@ -123,10 +150,6 @@ func (a *App) vmDrops(ctx apps.Context, sw apps.Switch, kinds map[uint32]topolog
 			ctx.Delete(sw.DPID, key)
 		}
 	}
-}
-
-func (a *App) lastSeen(l topology.Link) time.Time {
-	return a.seen[l] // called with a.mu held by drop
 }
 
 // portKinds returns what the topology knows is behind each port.
@@ -163,25 +186,46 @@ func (a *App) PacketIn(ctx apps.Context, pkt apps.PacketIn) {
 		return
 	}
 	src := topology.Endpoint{DPID: p.DPID, Port: p.Port}
-	l := topology.NewLink(src, dst)
+	d := direction{src, dst}
 	now := ctx.Now()
 	a.mu.Lock()
-	a.heard[[2]topology.Endpoint{src, dst}] = now
-	back, both := a.heard[[2]topology.Endpoint{dst, src}]
-	both = both && now.Sub(back) <= 3*a.every
-	_, known := a.seen[l]
-	if both && known {
-		a.seen[l] = now
-	}
+	_, had := a.heard[d]
+	a.heard[d] = now
 	a.mu.Unlock()
-	if !both || known {
-		return // one way so far (or relayed one way): no link yet
+	if !had {
+		a.publish([]direction{d}, true)
 	}
+	a.linkUp(ctx.Log(), topology.NewLink(src, dst), now)
+}
+
+// linkUp puts l in the topology if both its directions were heard (here
+// or by another instance) and it is not there yet: one way so far (or
+// relayed one way) is no link.
+func (a *App) linkUp(log *logrus.Entry, l topology.Link, now time.Time) {
 	a.mu.Lock()
-	a.seen[l] = now
+	up := !a.links[l] && a.bothWays(l, now.Add(-3*a.every))
+	if up {
+		a.links[l] = true
+	}
 	a.mu.Unlock()
-	ctx.Log().WithField("link", l.A.String()+" - "+l.B.String()).Info("link discovered")
-	a.top.SetLink(l, true)
+	if up {
+		log.WithField("link", l.A.String()+" - "+l.B.String()).Info("link discovered")
+		a.top.SetLink(l, true)
+	}
+}
+
+// bothWays says whether a probe was heard each way along l since cutoff,
+// or another instance says so. The caller holds a.mu.
+func (a *App) bothWays(l topology.Link, cutoff time.Time) bool {
+	return a.heardSince(direction{l.A, l.B}, cutoff) && a.heardSince(direction{l.B, l.A}, cutoff)
+}
+
+func (a *App) heardSince(d direction, cutoff time.Time) bool {
+	if at, ok := a.heard[d]; ok && !at.Before(cutoff) {
+		return true
+	}
+	_, ok := a.shared[d]
+	return ok
 }
 
 func (a *App) reject(log *logrus.Entry, reason string, at topology.Endpoint) {
@@ -206,14 +250,17 @@ func (a *App) Rejected(reason string) int {
 func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange, port apps.Port) {
 	if change == apps.PortDeleted || !port.Up {
 		e := topology.Endpoint{DPID: dpid, Port: port.No}
-		a.drop(func(l topology.Link) bool { return l.A == e || l.B == e })
 		a.mu.Lock()
-		for k := range a.heard {
-			if k[0] == e || k[1] == e {
-				delete(a.heard, k)
+		var withdraw []direction
+		for d := range a.heard {
+			if d[0] == e || d[1] == e {
+				delete(a.heard, d)
+				withdraw = append(withdraw, d)
 			}
 		}
 		a.mu.Unlock()
+		a.publish(withdraw, false)
+		a.drop(func(l topology.Link) bool { return l.A == e || l.B == e })
 	}
 	if change == apps.PortDeleted {
 		ctx.Delete(dpid, fmt.Sprintf("vm-lldp/%d", port.No))
@@ -224,10 +271,10 @@ func (a *App) PortChanged(ctx apps.Context, dpid uint64, change apps.PortChange,
 func (a *App) drop(gone func(topology.Link) bool) {
 	a.mu.Lock()
 	var out []topology.Link
-	for l := range a.seen {
+	for l := range a.links {
 		if gone(l) {
 			out = append(out, l)
-			delete(a.seen, l)
+			delete(a.links, l)
 		}
 	}
 	a.mu.Unlock()

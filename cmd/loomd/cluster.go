@@ -8,9 +8,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/apps/discovery"
 	"github.com/loomsdn/loom/cluster"
 	"github.com/loomsdn/loom/config"
 	"github.com/loomsdn/loom/controller"
+	"github.com/loomsdn/loom/controller/policy"
 	"github.com/loomsdn/loom/store"
 )
 
@@ -21,6 +24,10 @@ type backend struct {
 	where  string        // for errors and the start line: the file, or the etcd members
 	node   *cluster.Node // nil outside a cluster
 	shared *store.Etcd   // nil outside a cluster
+	// links carries LLDP directions between instances, probeKey signs
+	// every instance's probes alike (nil outside a cluster).
+	links    *controller.LinkShare
+	probeKey []byte
 	// close releases it: the file (removed when a first start failed), or
 	// the cluster (leaving it hands this instance's switches over at once).
 	close func(started bool)
@@ -59,7 +66,14 @@ func openBackend(cfg config.Config, dbPath string, self cluster.Instance, log *l
 		node.Close()
 		return nil, fmt.Errorf("cluster: etcd %s: %w", strings.Join(c.Etcd, ","), err)
 	}
+	key, err := shared.ProbeKey(ctx)
+	if err != nil {
+		shared.Close()
+		node.Close()
+		return nil, fmt.Errorf("cluster: etcd %s: LLDP probe key: %w", strings.Join(c.Etcd, ","), err)
+	}
 	return &backend{Store: shared, where: "etcd " + strings.Join(c.Etcd, ","), node: node, shared: shared,
+		links: controller.NewLinkShare(), probeKey: key,
 		close: func(bool) {
 			shared.Close()
 			node.Close()
@@ -76,6 +90,35 @@ func (b *backend) mastership() controller.Mastership {
 		return nil
 	}
 	return b.node
+}
+
+// discoveryOptions make LLDP discovery a cluster's: one probe key, and
+// the directions heard shared.
+func (b *backend) discoveryOptions() []discovery.Option {
+	if b.shared == nil {
+		return nil
+	}
+	return []discovery.Option{discovery.WithKey(b.probeKey), discovery.SharedWith(b.links)}
+}
+
+// share makes what other instances declare through their APIs and
+// observe on their switches apply here too.
+func (b *backend) share(ctl *controller.Controller, pol *policy.Service, appList []apps.App) error {
+	if b.shared == nil {
+		return nil
+	}
+	if err := ctl.ShareHosts(b.shared); err != nil {
+		return fmt.Errorf("%s: hosts: %w", b.where, err)
+	}
+	for _, a := range appList {
+		if d, ok := a.(*discovery.App); ok {
+			if err := ctl.ShareLinks(b.shared, b.links, d); err != nil {
+				return fmt.Errorf("%s: links: %w", b.where, err)
+			}
+		}
+	}
+	b.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal, Observed: ctl.SharedObserved})
+	return nil
 }
 
 // applyClusterFlags puts --etcd and --instance over the config file's

@@ -41,7 +41,6 @@ import (
 	"github.com/loomsdn/loom/internal/memtrim"
 	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/openflow"
-	"github.com/loomsdn/loom/store"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -155,7 +154,7 @@ func run(args []string) error {
 	if cfg.Flows.Foreign == "remove" {
 		foreign = controller.RemoveForeign
 	}
-	appList, err := pipelineApps(cfg, top, holder)
+	appList, err := pipelineApps(cfg, top, holder, be.discoveryOptions()...)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", *cfgPath, err)
 	}
@@ -189,13 +188,8 @@ func run(args []string) error {
 	if err := pol.Restore(); err != nil {
 		return err
 	}
-	if be.shared != nil {
-		// What other instances declare through their APIs, and the hosts
-		// their switches show them, apply here too.
-		if err := ctl.ShareHosts(be.shared); err != nil {
-			return fmt.Errorf("%s: hosts: %w", be.where, err)
-		}
-		be.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal, Hosts: ctl.SharedHost})
+	if err := be.share(ctl, pol, appList); err != nil {
+		return err
 	}
 	defer ctl.Close() // after the listeners are done: flush what is pending
 
@@ -410,7 +404,7 @@ func newAPIServer(a *northbound.API, reg prometheus.Registerer, log *logrus.Logg
 // pipelineApps are loomd's apps in pipeline order (see apps/pipeline).
 // An app that reads its own config section gets it here; a section no
 // app reads is refused, naming the key.
-func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder) ([]apps.App, error) {
+func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Holder, disc ...discovery.Option) ([]apps.App, error) {
 	meshTop, portType := top, cfg.Tunnels.Type
 	if portType == "none" {
 		meshTop, portType = nil, "" // no mesh: the tunnel app computes nothing and keeps no port
@@ -429,7 +423,7 @@ func pipelineApps(cfg config.Config, top *topology.Topology, policy *network.Hol
 			SpoofHold: time.Duration(cfg.Apps.L2.SpoofHold), Topology: top,
 			VLANs: vl, Learn: pipeline.L2Learn, Forward: pipeline.L2Forward}),
 		static.New(staticEntries(cfg)),
-		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval)),
+		discovery.New(top, time.Duration(cfg.Apps.Discovery.Interval), disc...),
 		section(sflow.New(cfg.Apps.Section(sflow.Name))),
 	}
 	if err := errors.Join(errs...); err != nil {
