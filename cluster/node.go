@@ -176,6 +176,13 @@ func (n *Node) Guard(dpid uint64) (key string, rev int64, ok bool) {
 	return c.key, c.rev, true
 }
 
+// Reached lists the key prefixes that hold a key while any instance
+// reaches dpid or stands for its mastership: a write that is only safe
+// for a switch nobody holds (forgetting it) compares them empty.
+func (n *Node) Reached(dpid uint64) []string {
+	return []string{n.k.reachKey(dpid, ""), n.k.masterKey(dpid, "")}
+}
+
 // Master names dpid's master instance, "" when it has none.
 func (n *Node) Master(dpid uint64) string {
 	n.mu.Lock()

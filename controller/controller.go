@@ -118,6 +118,9 @@ type Controller struct {
 	// linkObs is discovery in a cluster, hearing the LLDP directions
 	// other instances publish (sharedlinks.go); nil until ShareLinks.
 	linkObs atomic.Pointer[LinkObserver]
+	// forgetting holds the switches a ForgetSwitch call is forgetting
+	// (uint64 dpid -> true), which the store's watch reports back.
+	forgetting sync.Map
 }
 
 // New builds a controller for apps. App names and ids must be unique;

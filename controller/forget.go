@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/store"
 )
 
 // ForgetSwitch drops what Loom keeps about a switch that is gone: its
@@ -22,6 +24,13 @@ func (c *Controller) ForgetSwitch(ctx context.Context, dpid uint64, all bool, wh
 	if c.reg.claimed(dpid) {
 		return 0, &FailedPreconditionError{Reason: fmt.Sprintf(
 			"switch 0x%016x is connected: disconnect it (ovs-vsctl del-controller BRIDGE) before forgetting it", dpid)}
+	}
+	// The store's watch reports this forgetting back (SharedForgotten):
+	// it is this call's to do, and to count.
+	c.forgetting.Store(dpid, true)
+	defer c.forgetting.Delete(dpid)
+	if err := c.forgetShared(ctx, dpid, all); err != nil {
+		return 0, err
 	}
 	n := c.forgetSwitches([]uint64{dpid}, all, why)
 	// Acknowledged means durable: the dropped flows are off the disk
@@ -152,9 +161,52 @@ func (c *Controller) ageSwitches(ctx context.Context, after, every time.Duration
 			c.forgetSwitches(kept[:over], false, fmt.Sprintf("more than %d switches away", maxAwaySwitches))
 		}
 		if len(old) > 0 {
+			for _, dpid := range old {
+				c.forgetting.Store(dpid, true)
+				if err := c.forgetShared(ctx, dpid, false); err != nil {
+					c.log.WithError(err).WithField("dpid", fmt.Sprintf("0x%016x", dpid)).
+						Debug("away switch not forgotten in the cluster's store; forgotten here")
+				}
+			}
 			c.forgetSwitches(old, false, fmt.Sprintf("away longer than forget_after (%s)", after))
+			for _, dpid := range old {
+				c.forgetting.Delete(dpid)
+			}
 		}
 	}
+}
+
+// SharedForgetter is a shared store that forgets a switch for the whole
+// cluster (store.Etcd): only while no instance reaches it, refused with
+// store.ErrSwitchReached otherwise.
+type SharedForgetter interface {
+	ForgetSwitch(ctx context.Context, dpid uint64, all bool) (int, error)
+}
+
+// forgetShared forgets dpid in the cluster's store first, so no later
+// master restores what this instance forgot.
+func (c *Controller) forgetShared(ctx context.Context, dpid uint64, all bool) error {
+	f, ok := c.cfg.Store.(SharedForgetter)
+	if c.cfg.Cluster == nil || !ok {
+		return nil
+	}
+	_, err := f.ForgetSwitch(ctx, dpid, all)
+	if errors.Is(err, store.ErrSwitchReached) {
+		return &FailedPreconditionError{Reason: err.Error()}
+	}
+	if err != nil {
+		return fmt.Errorf("forgetting switch 0x%016x in the cluster's store: %w", dpid, err)
+	}
+	return nil
+}
+
+// SharedForgotten forgets a switch another instance forgot in the
+// cluster's store (this one's own forgetting too: then nothing is left).
+func (c *Controller) SharedForgotten(dpid uint64, all bool) {
+	if _, mine := c.forgetting.Load(dpid); mine || c.reg.claimed(dpid) || !c.knows(dpid) {
+		return
+	}
+	c.forgetSwitches([]uint64{dpid}, all, "forgotten through another instance")
 }
 
 // maxAwaySwitches bounds the switches Loom remembers while they are away.

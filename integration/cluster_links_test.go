@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,9 @@ import (
 	"github.com/loomsdn/loom/integration/harness"
 	"github.com/loomsdn/loom/internal/etcdtest"
 	pb "github.com/loomsdn/loom/proto/loom/v1"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // linksOf is the links an instance's API lists, as "dpid:port-dpid:port".
@@ -32,8 +36,10 @@ func linksOf(t *testing.T, ci *clusterInstance) []string {
 // packet-ins to its master alone), so the link is found only because the
 // instances sign probes with one key and share what they hear. Every
 // instance lists it; it survives the death of one master; it goes
-// everywhere when the cable does.
-func TestClusterFindsLinksAcrossMasters(t *testing.T) {
+// everywhere when the cable does. Forgetting the bridge through one
+// instance is refused while another reaches it, and then forgets it on
+// every instance and in etcd.
+func TestClusterLinksAndForgettingAcrossMasters(t *testing.T) {
 	t.Parallel()
 	etcd := etcdtest.Start(t, 1)
 	lab := harness.New(t)
@@ -93,4 +99,61 @@ func TestClusterFindsLinksAcrossMasters(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, mu.name+" drops the link", 10*time.Second, func() bool { return len(linksOf(t, mu)) == 0 })
+
+	// The bridge goes for good: forgotten through one instance, it is
+	// gone from every instance and from etcd, so no later master of that
+	// datapath id restores its flows. Refused while an instance reaches it.
+	mv.start(t)
+	waitFor(t, mv.name+" sees the bridge", 15*time.Second, func() bool { return hasSwitch(t, mv, vmID) })
+	conn, ctx := mu.api(t)
+	cc := pb.NewControllerServiceClient(conn)
+	if _, err := cc.ForgetSwitch(ctx, &pb.ForgetSwitchRequest{Dpid: vmID}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("forgetting a connected bridge: %v, want FailedPrecondition", err)
+	}
+	// Connected to the other instance only: the one asked has no session,
+	// and the cluster's store refuses, naming who still has one.
+	vmbr.SetControllers("unix:" + mv.sock)
+	waitFor(t, "forgetting refused because "+mv.name+" reaches the bridge", 15*time.Second, func() bool {
+		_, err := cc.ForgetSwitch(ctx, &pb.ForgetSwitchRequest{Dpid: vmID})
+		if status.Code(err) != codes.FailedPrecondition {
+			t.Fatalf("forgetting a bridge another instance reaches: %v, want FailedPrecondition", err)
+		}
+		return strings.Contains(err.Error(), "reached by "+mv.name)
+	})
+	if !hasSwitch(t, mv, vmID) {
+		t.Fatalf("%s forgot the bridge it is connected to", mv.name)
+	}
+	if _, err := hv.Vsctl("del-controller", "vswitch02"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bridge forgotten once no instance reaches it", 15*time.Second, func() bool {
+		_, err := cc.ForgetSwitch(ctx, &pb.ForgetSwitchRequest{Dpid: vmID})
+		if err != nil && status.Code(err) != codes.FailedPrecondition {
+			t.Fatalf("ForgetSwitch: %v", err)
+		}
+		return err == nil
+	})
+	for _, ci := range cl {
+		waitFor(t, ci.name+" forgets the bridge", 10*time.Second, func() bool { return !hasSwitch(t, ci, vmID) })
+	}
+	resp, err := etcd.Client().Get(ctx, fmt.Sprintf("/loom/desired/%016x/", vmID), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil || resp.Count != 0 {
+		t.Fatalf("etcd still holds %v declarations of the forgotten bridge (%v)", resp.Count, err)
+	}
+}
+
+// hasSwitch says whether an instance's API lists dpid.
+func hasSwitch(t *testing.T, ci *clusterInstance, dpid uint64) bool {
+	t.Helper()
+	conn, ctx := ci.api(t)
+	r, err := pb.NewTopologyServiceClient(conn).ListSwitches(ctx, &pb.ListSwitchesRequest{})
+	if err != nil {
+		t.Fatalf("%s: ListSwitches: %v", ci.name, err)
+	}
+	for _, sw := range r.Switches {
+		if sw.Dpid == dpid {
+			return true
+		}
+	}
+	return false
 }

@@ -24,7 +24,11 @@ type EtcdConfig struct {
 	// its master and that key's CreateRevision; ok=false when this
 	// instance is not master of dpid. A nil Guard is master of nothing:
 	// only ExternalApp's declarations are written.
-	Guard   func(dpid uint64) (key string, rev int64, ok bool)
+	Guard func(dpid uint64) (key string, rev int64, ok bool)
+	// Reached lists, for a switch, the key prefixes that hold a key while
+	// any instance reaches or stands for it: ForgetSwitch is refused while
+	// one does. Nil: forgetting in the shared store is refused.
+	Reached func(dpid uint64) []string
 	Timeout time.Duration // per etcd request, default 5s
 }
 
@@ -43,6 +47,7 @@ type Etcd struct {
 	prefix   string
 	instance string
 	guard    func(dpid uint64) (string, int64, bool)
+	reached  func(dpid uint64) []string
 	timeout  time.Duration
 
 	dropped atomic.Uint64
@@ -109,7 +114,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		cfg.Timeout = DefaultEtcdTimeout
 	}
 	base, cancel := context.WithCancel(context.Background())
-	e := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, instance: cfg.Instance, guard: cfg.Guard,
+	e := &Etcd{cli: cfg.Client, prefix: cfg.Prefix, instance: cfg.Instance, guard: cfg.Guard, reached: cfg.Reached,
 		timeout: cfg.Timeout, ext: map[string]extState{}, observedKnown: map[string]bool{}, base: base, cancel: cancel}
 	rev, err := e.checkSchema(ctx)
 	if err != nil {

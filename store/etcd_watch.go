@@ -18,6 +18,9 @@ type EtcdWatch struct {
 	// (this store's own too: the caller tells by the switch, which only
 	// one instance masters).
 	Observed func(o Observed)
+	// Forgotten hears that a switch was forgotten through an instance
+	// (this one's too), with the API's flows when all (ForgetSwitch).
+	Forgotten func(dpid uint64, all bool)
 }
 
 // Watch reports, on a goroutine of the store's, the networks and
@@ -160,6 +163,9 @@ func (w *watcher) event(ev *clientv3.Event) {
 		w.networks(data, mod, rev)
 		return
 	}
+	if w.forgottenEvent(k, ev.Kv.Value, del) {
+		return
+	}
 	if o, ok := w.e.observedEvent(k, ev.Kv.Value, del); ok {
 		w.e.noteObserved(o.Kind+"/"+o.Key, del)
 		if w.h.Observed != nil {
@@ -253,6 +259,9 @@ func (w *watcher) resync() error {
 		return err
 	}
 	if err := w.resyncObserved(rev); err != nil {
+		return err
+	}
+	if err := w.resyncForgotten(rev); err != nil {
 		return err
 	}
 	w.resyncNetworks(data, mod, rev)

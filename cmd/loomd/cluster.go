@@ -61,7 +61,7 @@ func openBackend(cfg config.Config, dbPath string, self cluster.Instance, log *l
 	// state cannot compute a switch's flows.
 	ctx, cancel := context.WithTimeout(context.Background(), etcdStartWait)
 	defer cancel()
-	shared, err := store.OpenEtcd(ctx, store.EtcdConfig{Client: node.Client(), Prefix: c.Prefix, Instance: c.Instance, Guard: node.Guard})
+	shared, err := store.OpenEtcd(ctx, store.EtcdConfig{Client: node.Client(), Prefix: c.Prefix, Instance: c.Instance, Guard: node.Guard, Reached: node.Reached})
 	if err != nil {
 		node.Close()
 		return nil, fmt.Errorf("cluster: etcd %s: %w", strings.Join(c.Etcd, ","), err)
@@ -117,7 +117,8 @@ func (b *backend) share(ctl *controller.Controller, pol *policy.Service, appList
 			}
 		}
 	}
-	b.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal, Observed: ctl.SharedObserved})
+	b.shared.Watch(context.Background(), store.EtcdWatch{Networks: pol.Shared, External: ctl.SharedExternal, Observed: ctl.SharedObserved,
+		Forgotten: ctl.SharedForgotten})
 	return nil
 }
 
