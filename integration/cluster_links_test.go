@@ -38,10 +38,12 @@ func linksOf(t *testing.T, ci *clusterInstance) []string {
 // instance lists it; it survives the death of one master; it goes
 // everywhere when the cable does. Forgetting the bridge through one
 // instance is refused while another reaches it, and then forgets it on
-// every instance and in etcd.
+// every instance and in etcd. The instances reach etcd over TLS.
 func TestClusterLinksAndForgettingAcrossMasters(t *testing.T) {
 	t.Parallel()
-	etcd := etcdtest.Start(t, 1)
+	// etcd over TLS with client certificates, as a production cluster
+	// runs it: loomd's cluster.tls is tested on the way.
+	etcd, etcdTLS := etcdtest.StartTLS(t, 1)
 	lab := harness.New(t)
 	hv := lab.Hypervisor("hv1")
 	// Two datapath ids the rendezvous hashing gives to different instances.
@@ -58,7 +60,7 @@ func TestClusterLinksAndForgettingAcrossMasters(t *testing.T) {
 	addPatchPair(t, hv)
 	cfg := fmt.Sprintf("hypervisors:\n  - {name: hv1, ovsdb: \"unix:%s\"}\napps: {discovery: {interval: 300ms}}\n",
 		filepath.Join(hv.RunDir, "db.sock"))
-	cl := startCluster(t, lab, etcd, 2, cfg)
+	cl := startClusterWith(t, lab, etcd, 2, cfg, fmt.Sprintf(", tls: {ca: %q, cert: %q, key: %q}", etcdTLS.CA, etcdTLS.Cert, etcdTLS.Key))
 	var targets []string
 	for _, ci := range cl {
 		targets = append(targets, "unix:"+ci.sock)

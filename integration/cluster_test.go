@@ -33,7 +33,14 @@ func (ci *clusterInstance) start(t *testing.T) {
 // points every host's vswitch02 at all of them.
 func startCluster(t *testing.T, lab *harness.Lab, etcd *etcdtest.Cluster, n int, cfgBody string, hosts ...*meshHost) []*clusterInstance {
 	t.Helper()
-	cfg := writeConfig(t, lab, "loom.yaml", cfgBody+"cluster: {rebalance_after: 2s}\n")
+	return startClusterWith(t, lab, etcd, n, cfgBody, "", hosts...)
+}
+
+// startClusterWith is startCluster with more of the cluster section
+// (", tls: {...}").
+func startClusterWith(t *testing.T, lab *harness.Lab, etcd *etcdtest.Cluster, n int, cfgBody, clusterExtra string, hosts ...*meshHost) []*clusterInstance {
+	t.Helper()
+	cfg := writeConfig(t, lab, "loom.yaml", cfgBody+"cluster: {rebalance_after: 2s"+clusterExtra+"}\n")
 	var out []*clusterInstance
 	var targets []string
 	for i := 0; i < n; i++ {

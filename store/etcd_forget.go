@@ -86,7 +86,9 @@ func (e *Etcd) ForgetSwitch(ctx context.Context, dpid uint64, all bool) (int, er
 	}
 }
 
-func (e *Etcd) forgottenKey(dpid uint64) string { return fmt.Sprintf("%s%016x", e.forgottenRoot(), dpid) }
+func (e *Etcd) forgottenKey(dpid uint64) string {
+	return fmt.Sprintf("%s%016x", e.forgottenRoot(), dpid)
+}
 
 // switchKeys lists the keys ForgetSwitch deletes.
 func (e *Etcd) switchKeys(dpid uint64, all bool) ([]string, error) {

@@ -30,6 +30,7 @@ type Cluster struct {
 	t       testing.TB
 	dir     string
 	members []*Member
+	tls     *clientTLS // nil: clients speak plain HTTP
 }
 
 // Member is one etcd server process.
@@ -44,6 +45,7 @@ type Member struct {
 	done      chan struct{}
 	logPath   string
 	clusterID string
+	tlsFlags  []string
 }
 
 // Require skips the test when etcd is not installed, or fails it under CI.
@@ -63,14 +65,19 @@ func Require(t testing.TB) string {
 // are killed and their directories removed when the test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return start(t, n, nil)
+}
+
+func start(t testing.TB, n int, tls *clientTLS) *Cluster {
+	t.Helper()
 	Require(t)
 	dir := t.TempDir()
-	c := &Cluster{t: t, dir: dir}
+	c := &Cluster{t: t, dir: dir, tls: tls}
 	var initial []string
 	token := fmt.Sprintf("loomtest-%d-%d", os.Getpid(), time.Now().UnixNano())
 	for i := 0; i < n; i++ {
-		m := &Member{Name: fmt.Sprintf("etcd%d", i), Client: "http://" + freePort(t), peer: "http://" + freePort(t),
-			dir: filepath.Join(dir, fmt.Sprintf("etcd%d", i)), clusterID: token}
+		m := &Member{Name: fmt.Sprintf("etcd%d", i), Client: tls.scheme() + freePort(t), peer: "http://" + freePort(t),
+			dir: filepath.Join(dir, fmt.Sprintf("etcd%d", i)), clusterID: token, tlsFlags: tls.flags()}
 		m.logPath = m.dir + ".log"
 		initial = append(initial, m.Name+"="+m.peer)
 		c.members = append(c.members, m)
@@ -103,7 +110,7 @@ func (c *Cluster) Member(i int) *Member { return c.members[i] }
 // Client returns a client of the whole cluster, closed when the test ends.
 func (c *Cluster) Client() *clientv3.Client {
 	c.t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: quietLogger()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, TLS: c.tls.clientConfig(), Logger: quietLogger()})
 	if err != nil {
 		c.t.Fatalf("etcd client: %v", err)
 	}
@@ -113,7 +120,7 @@ func (c *Cluster) Client() *clientv3.Client {
 
 // WaitHealthy waits until a write through the cluster succeeds.
 func (c *Cluster) WaitHealthy(timeout time.Duration) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second, Logger: quietLogger()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second, TLS: c.tls.clientConfig(), Logger: quietLogger()})
 	if err != nil {
 		return err
 	}
@@ -164,15 +171,15 @@ func (m *Member) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(Binary, //nolint:gosec // G204: the test's own etcd, with addresses it picked
-		"--name", m.Name, "--data-dir", m.dir,
+	args := append([]string{"--name", m.Name, "--data-dir", m.dir,
 		"--listen-client-urls", m.Client, "--advertise-client-urls", m.Client,
 		"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
 		"--initial-cluster", m.initial, "--initial-cluster-state", state,
 		"--initial-cluster-token", m.clusterID,
 		// etcd's defaults: faster elections flap on a 2-core machine
 		// loaded by the race detector (CI), and the tests see no quorum.
-		"--heartbeat-interval", "100", "--election-timeout", "1000")
+		"--heartbeat-interval", "100", "--election-timeout", "1000"}, m.tlsFlags...)
+	cmd := exec.Command(Binary, args...) //nolint:gosec // G204: the test's own etcd, with addresses it picked
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

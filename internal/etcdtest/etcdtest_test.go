@@ -49,3 +49,28 @@ func TestClusterSurvivesOneMemberAndProxyCuts(t *testing.T) {
 		t.Fatalf("through the mended proxy: %v", err)
 	}
 }
+
+// A TLS cluster answers a client with the cluster's certificate, through
+// a proxy too, and refuses one without.
+func TestTLSClusterNeedsTheClientCertificate(t *testing.T) {
+	c, _ := StartTLS(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Client().Put(ctx, "k", "v"); err != nil {
+		t.Fatalf("with the client certificate: %v", err)
+	}
+	p := NewProxy(t, c.Endpoints()[0])
+	if p.URL[:8] != "https://" {
+		t.Fatalf("proxy URL %s for a TLS member", p.URL)
+	}
+	plain, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: time.Second, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	short, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	if _, err := plain.Get(short, "k"); err == nil {
+		t.Fatal("a client without TLS read from a --client-cert-auth cluster")
+	}
+}

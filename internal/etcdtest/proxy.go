@@ -3,6 +3,7 @@ package etcdtest
 import (
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -28,7 +29,11 @@ func NewProxy(t testing.TB, clientURL string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{URL: "http://" + l.Addr().String(), target: trimScheme(clientURL), l: l, conns: map[net.Conn]struct{}{}}
+	scheme := "http://"
+	if strings.HasPrefix(clientURL, "https://") {
+		scheme = "https://" // a TCP proxy: TLS passes through it
+	}
+	p := &Proxy{URL: scheme + l.Addr().String(), target: trimScheme(clientURL), l: l, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(p.Close)
