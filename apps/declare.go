@@ -87,6 +87,31 @@ func (d *Declarations) Replace(ctx Context, dpid uint64, decl map[string][]flow.
 	d.keys.Replace(ctx, dpid, decl)
 }
 
+// Set declares one key on dpid, as a Replace with it in decl would: for
+// an app that recomputes only what changed.
+func (d *Declarations) Set(ctx Context, dpid uint64, key string, flows ...flow.Flow) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keys == nil {
+		d.keys = Declared{}
+	}
+	if d.keys[dpid] == nil {
+		d.keys[dpid] = map[string]bool{}
+	}
+	d.keys[dpid][key] = true
+	ctx.Set(dpid, key, flows...)
+}
+
+// Delete withdraws one key from dpid if it is declared.
+func (d *Declarations) Delete(ctx Context, dpid uint64, key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keys[dpid][key] {
+		delete(d.keys[dpid], key)
+		ctx.Delete(dpid, key)
+	}
+}
+
 // Restore implements apps.Restorer.
 func (d *Declarations) Restore(dpid uint64, key string, _ []flow.Flow) {
 	d.mu.Lock()

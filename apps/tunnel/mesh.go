@@ -1,10 +1,12 @@
 package tunnel
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/network"
@@ -59,8 +61,22 @@ type index struct {
 	// connected are the hypervisors with a switch connected now.
 	connected map[string]bool
 	rev       uint64 // the topology revision it was built from
+	// loc lists, per network and MAC, the hypervisors of the mesh it is on
+	// (usually one; two while a VM moves), by tunnel IP: the first live
+	// one that is not a switch's own is where that switch sends it.
+	loc map[vmac][]string
+	// hvsByIP is hvs' positions by tunnel IP (then name), vidList each
+	// one's networks in order: the members of a switch's view come out
+	// sorted. hvPos is each of hvs' position.
+	hvsByIP []int
+	hvPos   map[string]int
+	vidList map[string][]uint16
+	seq     uint64 // which index this is, in the order the app built them (delta.go)
+	baseMu  sync.Mutex
+	base    *meshBase // the last liveness's (baseOf)
 }
 
+// vmac is a MAC in one network (by VLAN).
 type vmac struct {
 	vid uint16
 	mac flow.MAC
@@ -141,14 +157,85 @@ func buildIndex(snap topology.Snapshot, p *network.Policy) *index {
 			x.macs[hv] = append(x.macs[hv], vmac{vid, mac})
 		}
 	}
+	x.locate(withTunnel)
+	x.hvPos = make(map[string]int, len(x.hvs))
+	x.hvsByIP = make([]int, len(x.hvs))
+	for i, hv := range x.hvs {
+		x.hvPos[hv], x.hvsByIP[i] = i, i
+	}
+	slices.SortFunc(x.hvsByIP, func(a, b int) int { return x.byIP(x.hvs[a], x.hvs[b]) })
+	x.vidList = make(map[string][]uint16, len(x.vids))
+	for hv, vids := range x.vids {
+		x.vidList[hv] = slices.Sorted(maps.Keys(vids))
+	}
 	return x
+}
+
+// locate fills loc from the MACs of the hypervisors in the mesh.
+func (x *index) locate(inMesh map[string]bool) {
+	x.loc = map[vmac][]string{}
+	for hv, vms := range x.macs {
+		if !inMesh[hv] {
+			continue
+		}
+		for _, vm := range vms {
+			if at := x.loc[vm]; len(at) == 0 || at[len(at)-1] != hv {
+				x.loc[vm] = append(at, hv)
+			}
+		}
+	}
+	for vm, at := range x.loc {
+		if len(at) > 1 {
+			at = slices.Compact(slices.SortedFunc(slices.Values(at), x.byIP))
+			x.loc[vm] = at
+		}
+	}
+}
+
+// byIP orders hypervisors by tunnel IP, then name: dedupe's order.
+func (x *index) byIP(a, b string) int {
+	if c := x.ips[a].Compare(x.ips[b]); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+// live says, for each of an index's hvs (by position), whether it counts
+// as present: connected, or gone for less than the peer timeout.
+type live []bool
+
+// liveFrom is the live of x by a rule.
+func (x *index) liveFrom(alive func(hv string) bool) live {
+	l := make(live, len(x.hvs))
+	for i, hv := range x.hvs {
+		l[i] = alive(hv)
+	}
+	return l
+}
+
+// isLive says whether hv is in the mesh and alive.
+func (x *index) isLive(l live, hv string) bool {
+	i, ok := x.hvPos[hv]
+	return ok && l[i]
+}
+
+// where is the tunnel IP a switch on local sends vm to: the first
+// hypervisor holding it that is not local and is alive.
+func (x *index) where(vm vmac, local string, l live) (netip.Addr, bool) {
+	for _, hv := range x.loc[vm] {
+		if hv != local && x.isLive(l, hv) {
+			return x.ips[hv], true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // buildMesh computes dpid's view of the mesh from the topology and the
 // policy. alive says whether a hypervisor counts as present (connected,
 // or gone for less than the peer timeout).
 func buildMesh(snap topology.Snapshot, p *network.Policy, dpid uint64, alive func(hv string) bool) mesh {
-	return buildIndex(snap, p).view(dpid, alive)
+	x := buildIndex(snap, p)
+	return x.view(dpid, x.liveFrom(alive))
 }
 
 // view is one switch's mesh: the live peers, and for the networks with
@@ -158,7 +245,11 @@ func noMesh() mesh {
 	return mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
 }
 
-func (x *index) view(dpid uint64, alive func(hv string) bool) mesh {
+func (x *index) view(dpid uint64, l live) mesh { return x.viewOf(dpid, l, true) }
+
+// members is a view without the remote MACs: who is in the mesh and in
+// which networks, what other apps' flows (flooding) follow.
+func (x *index) members(dpid uint64, l live) mesh {
 	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
 	m.local, m.port = x.hvOf[dpid], x.tunnel[dpid]
 	if m.local == "" || m.port == 0 || !x.ips[m.local].IsValid() {
@@ -167,16 +258,93 @@ func (x *index) view(dpid uint64, alive func(hv string) bool) mesh {
 	for vid := range x.byDPID[dpid] {
 		m.here[vid] = true
 	}
-	for _, hv := range x.hvs {
-		if hv == m.local || !alive(hv) {
+	b := x.baseOf(l)
+	self, _ := x.hvPos[m.local]
+	m.peers = make([]peer, 0, len(b.peers))
+	for i, p := range b.peers {
+		if b.peerPos[i] != self {
+			m.peers = append(m.peers, p)
+		}
+	}
+	for vid := range m.here {
+		all := b.members[vid]
+		if len(all) == 0 {
+			continue
+		}
+		ips := make([]netip.Addr, 0, len(all))
+		for _, e := range all {
+			if e.pos != self {
+				ips = append(ips, e.ip)
+			}
+		}
+		if len(ips) > 0 {
+			m.members[vid] = ips
+		}
+	}
+	return m
+}
+
+// meshBase is what every switch's members view starts from under one
+// index and liveness: the live hypervisors by name, and per network the
+// live ones with ports in it by tunnel IP. A switch's view is this
+// without its own hypervisor: a copy, no lookups.
+type meshBase struct {
+	live    live
+	peers   []peer
+	peerPos []int
+	members map[uint16][]member
+}
+
+type member struct {
+	pos int // in index.hvs
+	ip  netip.Addr
+}
+
+// baseOf returns the base for l, built once per index and liveness.
+func (x *index) baseOf(l live) *meshBase {
+	x.baseMu.Lock()
+	defer x.baseMu.Unlock()
+	if x.base != nil && slices.Equal(x.base.live, l) {
+		return x.base
+	}
+	b := &meshBase{live: slices.Clone(l), members: map[uint16][]member{}}
+	for i, hv := range x.hvs {
+		if l[i] {
+			b.peers = append(b.peers, peer{hv, x.ips[hv]})
+			b.peerPos = append(b.peerPos, i)
+		}
+	}
+	for _, i := range x.hvsByIP {
+		if !l[i] {
+			continue
+		}
+		hv := x.hvs[i]
+		for _, vid := range x.vidList[hv] {
+			b.members[vid] = append(b.members[vid], member{i, x.ips[hv]})
+		}
+	}
+	x.base = b
+	return b
+}
+
+func (x *index) viewOf(dpid uint64, l live, withMACs bool) mesh {
+	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
+	m.local, m.port = x.hvOf[dpid], x.tunnel[dpid]
+	if m.local == "" || m.port == 0 || !x.ips[m.local].IsValid() {
+		return noMesh()
+	}
+	for vid := range x.byDPID[dpid] {
+		m.here[vid] = true
+	}
+	m.peers = make([]peer, 0, len(x.hvs))
+	for i, hv := range x.hvs {
+		if hv == m.local || !l[i] {
 			continue
 		}
 		ip := x.ips[hv]
 		m.peers = append(m.peers, peer{hv, ip})
-		for vid := range x.vids[hv] {
-			if m.here[vid] {
-				m.members[vid] = append(m.members[vid], ip)
-			}
+		if !withMACs {
+			continue
 		}
 		for _, vm := range x.macs[hv] {
 			if m.here[vm.vid] {
@@ -184,9 +352,17 @@ func (x *index) view(dpid uint64, alive func(hv string) bool) mesh {
 			}
 		}
 	}
-	for vid, ips := range m.members {
-		slices.SortFunc(ips, func(a, b netip.Addr) int { return a.Compare(b) })
-		m.members[vid] = ips
+	// Members by tunnel IP: hvsByIP is in that order already.
+	for _, i := range x.hvsByIP {
+		hv := x.hvs[i]
+		if hv == m.local || !l[i] {
+			continue
+		}
+		for _, vid := range x.vidList[hv] {
+			if m.here[vid] {
+				m.members[vid] = append(m.members[vid], x.ips[hv])
+			}
+		}
 	}
 	for vid, macs := range m.macs {
 		m.macs[vid] = dedupe(macs)

@@ -46,7 +46,7 @@ func BenchmarkMeshScale(b *testing.B) {
 				idx := buildIndex(snap, p) // once per topology change, shared by every switch
 				indexing = time.Since(start)
 				for h := 0; h < hosts; h++ {
-					m := idx.view(uint64(0xc1+h), always)
+					m := idx.view(uint64(0xc1+h), idx.liveFrom(always))
 					for _, fs := range Flows(m, p) {
 						flows += len(fs)
 					}

@@ -8,4 +8,5 @@ func (a *App) ForgetSwitch(dpid uint64) {
 	defer a.mu.Unlock()
 	delete(a.meshes, dpid)
 	delete(a.sums, dpid)
+	delete(a.declared, dpid)
 }

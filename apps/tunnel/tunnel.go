@@ -19,6 +19,7 @@
 package tunnel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -68,7 +69,8 @@ type App struct {
 	start time.Time
 
 	mu                sync.Mutex
-	meshes            map[uint64]mesh      // dpid -> its view, as last declared
+	meshes            map[uint64]mesh      // dpid -> its view (members only), as last declared
+	declared          map[uint64]*declaredMesh
 	sums              map[uint64]uint64    // dpid -> hash of the membership last declared
 	seen              map[string]time.Time // hypervisor -> last time one of its switches was connected
 	probes            map[[2]string]time.Time
@@ -78,6 +80,8 @@ type App struct {
 	idx    *index // of the topology at idx.rev under idxPol
 	idxPol *network.Policy
 	idxAt  time.Time // when idx was built
+	seq    uint64    // of the last index built
+	hist   history   // deltas between the indexes built
 }
 
 // New returns the app.
@@ -88,7 +92,7 @@ func New(o Options) *App {
 	if o.PeerTimeout <= 0 {
 		o.PeerTimeout = DefaultPeerTimeout
 	}
-	return &App{o: o, start: time.Now(), meshes: map[uint64]mesh{}, sums: map[uint64]uint64{},
+	return &App{o: o, start: time.Now(), meshes: map[uint64]mesh{}, sums: map[uint64]uint64{}, declared: map[uint64]*declaredMesh{},
 		seen: map[string]time.Time{}, probes: map[[2]string]time.Time{}}
 }
 
@@ -99,9 +103,20 @@ func (a *App) current(p *network.Policy) *index {
 	a.idxMu.Lock()
 	defer a.idxMu.Unlock()
 	if a.idx == nil || a.idxPol != p || a.idx.rev != a.o.Topology.Revision() {
-		a.idx, a.idxPol, a.idxAt = buildIndex(a.o.Topology.Snapshot(), p), p, time.Now()
+		a.addIndex(buildIndex(a.o.Topology.Snapshot(), p), p)
 	}
 	return a.idx
+}
+
+// addIndex makes x the current index and keeps its delta from the last.
+// The caller holds idxMu.
+func (a *App) addIndex(x *index, p *network.Policy) {
+	a.seq++
+	x.seq = a.seq
+	if a.idx != nil {
+		a.hist.add(diff(a.idx, x, a.idxPol == p))
+	}
+	a.idx, a.idxPol, a.idxAt = x, p, time.Now()
 }
 
 // recent is current for periodic work (probes, timeouts): an index built
@@ -139,24 +154,23 @@ func (a *App) SwitchDown(apps.Context, uint64) {}
 func (a *App) Every() time.Duration { return a.o.Every }
 
 // alive is the membership rule, at now: a hypervisor is in the mesh while
-// one of its switches is connected, and for PeerTimeout after.
-func (a *App) alive(x *index, now time.Time) func(string) bool {
+// one of its switches is connected, and for PeerTimeout after. It says so
+// for each of x.hvs (live).
+func (a *App) alive(x *index, now time.Time) live {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for hv := range x.connected {
 		a.seen[hv] = now
 	}
-	seen := make(map[string]time.Time, len(a.seen))
-	for k, v := range a.seen {
-		seen[k] = v
-	}
-	return func(hv string) bool {
-		last, ok := seen[hv]
+	l := make(live, len(x.hvs))
+	for i, hv := range x.hvs {
+		last, ok := a.seen[hv]
 		if !ok {
 			last = a.start // known only from the restored topology: give it the timeout from start
 		}
-		return x.connected[hv] || now.Sub(last) < a.o.PeerTimeout
+		l[i] = x.connected[hv] || now.Sub(last) < a.o.PeerTimeout
 	}
+	return l
 }
 
 // Refresh implements apps.Refresher.
@@ -165,20 +179,21 @@ func (a *App) Refresh(ctx apps.Context, sw apps.Switch) {
 		return
 	}
 	p := a.o.Policy.Policy()
-	m := noMesh()
 	// A switch no hypervisor claims is in no mesh: no need for the index
 	// (a copy of the whole model when it has changed, which in a storm of
 	// such switches it has for every one of them).
 	if s, _ := a.o.Topology.Switch(sw.DPID); s.Hypervisor != "" {
 		x := a.current(p)
-		m = x.view(sw.DPID, a.alive(x, ctx.Now()))
+		a.refreshWith(ctx, sw.DPID, x, p, a.alive(x, ctx.Now()))
+		return
 	}
-	decl := Flows(m, p)
+	m := noMesh()
+	a.Replace(ctx, sw.DPID, Flows(m, p))
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	delete(a.declared, sw.DPID)
 	a.meshes[sw.DPID] = m
 	a.sums[sw.DPID] = m.sum()
-	a.Replace(ctx, sw.DPID, decl)
 }
 
 // Plan implements apps.Planner.
@@ -209,9 +224,7 @@ func Flows(m mesh, p *network.Policy) map[string][]flow.Flow {
 			Actions: []flow.Action{flow.PushVLAN(), flow.SetVLAN(vid)}}.Then(pipeline.Next(pipeline.Classify)))
 		bypass = append(bypass, flow.Flow{Table: pipeline.L2Learn, Priority: pipeline.TunnelBypass, Match: in.VLAN(vid)}.Then(pipeline.Next(pipeline.L2Learn)))
 		for _, r := range m.macs[vid] {
-			decl[fmt.Sprintf("remote/%d/%s", vid, r.mac)] = []flow.Flow{{Table: pipeline.L2Forward, Priority: pipeline.TunnelRemote,
-				Match:   flow.Match{}.VLAN(vid).EthDst(r.mac),
-				Actions: []flow.Action{flow.PopVLAN(), flow.SetTunID(uint64(n.VNI)), flow.SetTunDst(r.ip), flow.Output(m.port)}}}
+			decl[remoteKey(vmac{vid, r.mac})] = remoteFlow(vmac{vid, r.mac}, n.VNI, r.ip, m.port)
 		}
 	}
 	decl["from-tunnel"] = classify
@@ -219,6 +232,17 @@ func Flows(m mesh, p *network.Policy) map[string][]flow.Flow {
 		decl["no-learning"] = bypass
 	}
 	return decl
+}
+
+// remoteKey is the key of the flow that sends vm into the tunnel.
+func remoteKey(vm vmac) string { return fmt.Sprintf("remote/%d/%s", vm.vid, vm.mac) }
+
+// remoteFlow sends frames for vm, untagged with its network's VNI, to the
+// hypervisor at ip through the tunnel port.
+func remoteFlow(vm vmac, vni int, ip netip.Addr, port uint32) []flow.Flow {
+	return []flow.Flow{{Table: pipeline.L2Forward, Priority: pipeline.TunnelRemote,
+		Match:   flow.Match{}.VLAN(vm.vid).EthDst(vm.mac),
+		Actions: []flow.Action{flow.PopVLAN(), flow.SetTunID(uint64(vni)), flow.SetTunDst(ip), flow.Output(port)}}}
 }
 
 // FloodActions returns what a network's flood flow adds on dpid to reach
@@ -244,23 +268,33 @@ func (a *App) FloodActions(dpid uint64, vid uint16) []flow.Action {
 // membership change.
 func (m mesh) sum() uint64 {
 	h := fnv.New64a()
-	fmt.Fprint(h, m.port, m.peers)
-	for _, vid := range sortedVIDs(m.here, m.members, m.macs) {
-		fmt.Fprint(h, vid, m.here[vid], m.members[vid], m.macs[vid])
+	var b []byte
+	b = binary.BigEndian.AppendUint32(b, m.port)
+	for _, p := range m.peers {
+		b = append(append(b, p.name...), 0)
+		b = append(b, p.ip.AsSlice()...)
 	}
+	for _, vid := range sortedVIDs(m.here, m.members) {
+		b = binary.BigEndian.AppendUint16(b, vid)
+		if m.here[vid] {
+			b = append(b, 1)
+		}
+		for _, ip := range m.members[vid] {
+			b = append(b, ip.AsSlice()...)
+		}
+		b = append(b, 0xff)
+	}
+	h.Write(b)
 	return h.Sum64()
 }
 
 // sortedVIDs lists every VLAN any of the maps has, in order.
-func sortedVIDs(here map[uint16]bool, members map[uint16][]netip.Addr, macs map[uint16][]remoteMAC) []uint16 {
+func sortedVIDs(here map[uint16]bool, members map[uint16][]netip.Addr) []uint16 {
 	set := map[uint16]bool{}
 	for v := range here {
 		set[v] = true
 	}
 	for v := range members {
-		set[v] = true
-	}
-	for v := range macs {
 		set[v] = true
 	}
 	out := make([]uint16, 0, len(set))
@@ -279,7 +313,7 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 		return
 	}
 	x := a.recent(a.o.Policy.Policy())
-	m := x.view(sw.DPID, a.alive(x, ctx.Now()))
+	m := x.members(sw.DPID, a.alive(x, ctx.Now()))
 	a.mu.Lock()
 	changed := a.sums[sw.DPID] != m.sum()
 	a.mu.Unlock()
@@ -328,13 +362,13 @@ func (a *App) Peers(now time.Time) []apps.Peer {
 	}
 	x := a.current(a.o.Policy.Policy())
 	alive := a.alive(x, now)
-	var out []apps.Peer
+	var out []apps.Peer // members views: the peers, not the ~10k remote MACs of each
 	for _, hv := range x.hvs {
 		dpid, ok := x.tunnelSwitch(hv)
 		if !ok {
 			continue
 		}
-		for _, peer := range x.view(dpid, alive).peers {
+		for _, peer := range x.members(dpid, alive).peers {
 			a.mu.Lock()
 			last := a.probes[[2]string{hv, peer.name}]
 			a.mu.Unlock()

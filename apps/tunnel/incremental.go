@@ -1,0 +1,119 @@
+package tunnel
+
+import (
+	"maps"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
+)
+
+// declaredMesh is what a switch's declarations reflect (delta.go): the
+// index, the policy, and the parts of its view a change of which makes
+// the next refresh a full one.
+type declaredMesh struct {
+	seq   uint64
+	pol   *network.Policy
+	local string
+	port  uint32
+	here  map[uint16]bool
+	hvs   []string // the index's mesh hypervisors, by name
+	live  live     // which of them counted alive
+}
+
+// refreshWith declares dpid's mesh flows under index x: only what changed
+// since the index it last reflected when that is known, else all.
+func (a *App) refreshWith(ctx apps.Context, dpid uint64, x *index, p *network.Policy, l live) {
+	m := x.members(dpid, l)
+	now := &declaredMesh{seq: x.seq, pol: p, local: m.local, port: m.port, here: m.here, hvs: x.hvs, live: l}
+	a.mu.Lock()
+	last := a.declared[dpid]
+	a.mu.Unlock()
+	if changed, ok := a.changedSince(last, now); ok {
+		flipped(last, now, func(hv string) { addMACs(changed, x, hv) })
+		a.apply(ctx, dpid, x, p, m, l, changed)
+	} else {
+		a.Replace(ctx, dpid, Flows(x.view(dpid, l), p))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.declared[dpid] = now
+	a.meshes[dpid] = m
+	a.sums[dpid] = m.sum()
+}
+
+// flipped calls fn for every hypervisor alive in one of last and now but
+// not the other (one that joined or left the mesh too): both list them
+// by name, so one merge walk does.
+func flipped(last, now *declaredMesh, fn func(hv string)) {
+	i, j := 0, 0
+	for i < len(last.hvs) || j < len(now.hvs) {
+		switch {
+		case j == len(now.hvs) || i < len(last.hvs) && last.hvs[i] < now.hvs[j]:
+			if last.live[i] {
+				fn(last.hvs[i])
+			}
+			i++
+		case i == len(last.hvs) || now.hvs[j] < last.hvs[i]:
+			if now.live[j] {
+				fn(now.hvs[j])
+			}
+			j++
+		default:
+			if last.live[i] != now.live[j] {
+				fn(now.hvs[j])
+			}
+			i++
+			j++
+		}
+	}
+}
+
+// changedSince returns the MACs changed between what last reflects and
+// now, or ok=false when the switch must be recomputed in full.
+func (a *App) changedSince(last, now *declaredMesh) (map[vmac]bool, bool) {
+	if last == nil || last.pol != now.pol || last.local != now.local || last.port != now.port || now.port == 0 ||
+		!maps.Equal(last.here, now.here) {
+		return nil, false
+	}
+	a.idxMu.Lock()
+	changed, ok := a.hist.since(last.seq, now.seq)
+	a.idxMu.Unlock()
+	if ok && changed == nil {
+		changed = map[vmac]bool{}
+	}
+	return changed, ok
+}
+
+func addMACs(set map[vmac]bool, x *index, hv string) {
+	for _, vm := range x.macs[hv] {
+		set[vm] = true
+	}
+}
+
+// apply declares or withdraws the remote flow of every changed MAC of
+// the switch's networks.
+func (a *App) apply(ctx apps.Context, dpid uint64, x *index, p *network.Policy, m mesh, l live, changed map[vmac]bool) {
+	for vm := range changed {
+		if !m.here[vm.vid] {
+			continue
+		}
+		n, known := p.Network(vm.vid)
+		ip, there := x.where(vm, m.local, l)
+		if known && n.VNI != 0 && there {
+			a.Set(ctx, dpid, remoteKey(vm), remoteFlow(vm, n.VNI, ip, m.port)...)
+		} else {
+			a.Delete(ctx, dpid, remoteKey(vm))
+		}
+	}
+}
+
+// Restore implements apps.Restorer: keys of an earlier run (or another
+// instance's) are known, and the switch's next refresh is a full one, so
+// it withdraws those no longer wanted.
+func (a *App) Restore(dpid uint64, key string, flows []flow.Flow) {
+	a.Declarations.Restore(dpid, key, flows)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.declared, dpid)
+}

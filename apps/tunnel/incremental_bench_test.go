@@ -1,0 +1,117 @@
+package tunnel
+
+import (
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loomsdn/loom/apps"
+	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/network"
+	"github.com/loomsdn/loom/topology"
+)
+
+// countCtx is an apps.Context that only counts what is declared.
+type countCtx struct{ sets, deletes int }
+
+func (c *countCtx) Set(uint64, string, ...flow.Flow) { c.sets++ }
+func (c *countCtx) Delete(uint64, string)            { c.deletes++ }
+func (c *countCtx) PacketOut(apps.PacketOut)         {}
+func (c *countCtx) RefreshSwitch(uint64)             {}
+func (c *countCtx) Now() time.Time                   { return time.Unix(1000, 0) }
+func (c *countCtx) Log() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
+}
+
+// meshSite is hosts hypervisors with 10 VMs each, half blue, half red.
+func meshSite(hosts int) topology.Snapshot {
+	vms := make([][]string, hosts)
+	for i := range vms {
+		for j := 0; j < 10; j++ {
+			prefix := "b"
+			if j%2 == 1 {
+				prefix = "r"
+			}
+			vms[i] = append(vms[i], fmt.Sprintf("%s%d-%d", prefix, i, j))
+		}
+	}
+	return site(vms...)
+}
+
+func twoNetworks(b *testing.B) *network.Policy {
+	p, err := network.Compile(network.Spec{Networks: []network.Network{
+		{Name: "blue", VLAN: 10, VNI: 5010, Ports: []string{"b*"}},
+		{Name: "red", VLAN: 20, VNI: 5020, Ports: []string{"r*"}},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkMeshChange measures what one change costs every switch of an
+// N-host mesh (10 VMs each, two networks) together, incremental beside
+// the full recompute, in the same run: a host joining (its 10 VMs with
+// it) and a VM moving to another host. The index (a copy of the topology
+// and its delta from the last, once per change for all switches) is
+// reported apart and included in the incremental total.
+//
+//	go test -run '^$' -bench MeshChange -benchtime 3x ./apps/tunnel
+func BenchmarkMeshChange(b *testing.B) {
+	for _, hosts := range []int{10, 100, 1000} {
+		for _, change := range []string{"join", "move"} {
+			b.Run(fmt.Sprintf("hosts=%d/%s", hosts, change), func(b *testing.B) {
+				p := twoNetworks(b)
+				before := meshSite(hosts)
+				after := meshSite(hosts)
+				switch change {
+				case "join":
+					after = meshSite(hosts + 1)
+				case "move": // hv1's first VM shows up on hv2 and leaves hv1
+					vm := after.Ports[1]
+					after.Ports = append(after.Ports[:1], after.Ports[2:]...)
+					vm.DPID, vm.No = 0xc2, 99
+					after.Ports = append(after.Ports, vm)
+				}
+				after.Revision = before.Revision + 1
+				var index, incr, full time.Duration
+				var sets int
+				for i := 0; i < b.N; i++ {
+					a := New(Options{})
+					x0 := buildIndex(before, p)
+					a.addIndex(x0, p)
+					for _, sw := range before.Switches {
+						a.refreshWith(&countCtx{}, sw.DPID, x0, p, x0.liveFrom(always))
+					}
+					start := time.Now()
+					x1 := buildIndex(after, p)
+					a.addIndex(x1, p)
+					index += time.Since(start)
+					ctx := &countCtx{}
+					for _, sw := range after.Switches {
+						a.refreshWith(ctx, sw.DPID, x1, p, x1.liveFrom(always))
+					}
+					incr += time.Since(start)
+					sets += ctx.sets + ctx.deletes
+
+					start = time.Now()
+					x := buildIndex(after, p)
+					for _, sw := range after.Switches {
+						_ = Flows(x.view(sw.DPID, x.liveFrom(always)), p)
+					}
+					full += time.Since(start)
+				}
+				n := float64(b.N)
+				b.ReportMetric(float64(index.Microseconds())/1000/n, "ms-index")
+				b.ReportMetric(float64(incr.Microseconds())/1000/n, "ms-incremental-all")
+				b.ReportMetric(float64(full.Microseconds())/1000/n, "ms-full-all")
+				b.ReportMetric(float64(sets)/n, "keys-declared")
+			})
+		}
+	}
+}
