@@ -69,7 +69,7 @@ type App struct {
 	start time.Time
 
 	mu                sync.Mutex
-	meshes            map[uint64]mesh      // dpid -> its view (members only), as last declared
+	meshes            map[uint64]mesh // dpid -> its view (members only), as last declared
 	declared          map[uint64]*declaredMesh
 	sums              map[uint64]uint64    // dpid -> hash of the membership last declared
 	seen              map[string]time.Time // hypervisor -> last time one of its switches was connected
