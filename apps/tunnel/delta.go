@@ -22,6 +22,9 @@ type delta struct {
 	from, to uint64 // index seqs
 	full     bool   // nothing carries over (the policy changed)
 	macs     map[vmac]bool
+	// members says who is in the mesh, where, or in which networks
+	// changed: every switch's members view (its flooding) is rebuilt.
+	members bool
 }
 
 // historyLen bounds the deltas kept: a switch further behind recomputes.
@@ -32,6 +35,13 @@ func diff(old, x *index, samePolicy bool) delta {
 	d := delta{from: old.seq, to: x.seq, full: !samePolicy, macs: map[vmac]bool{}}
 	if d.full {
 		return d
+	}
+	d.members = !slices.Equal(old.hvs, x.hvs)
+	for _, hv := range x.hvs {
+		if d.members {
+			break
+		}
+		d.members = old.ips[hv] != x.ips[hv] || !slices.Equal(old.vidList[hv], x.vidList[hv])
 	}
 	for vm, at := range x.loc {
 		if !slices.Equal(old.loc[vm], at) {
@@ -74,29 +84,28 @@ func (h *history) add(d delta) {
 	}
 }
 
-// since merges the deltas from index seq from to index seq to; ok is
-// false when they do not chain (too old, or a full one between).
-func (h *history) since(from, to uint64) (map[vmac]bool, bool) {
+// since merges the deltas from index seq from to index seq to (the MACs,
+// and whether the members changed); ok is false when they do not chain
+// (too old, or a full one between).
+func (h *history) since(from, to uint64) (macs map[vmac]bool, members, ok bool) {
+	macs = map[vmac]bool{}
 	if from == to {
-		return nil, true
+		return macs, false, true
 	}
-	var out map[vmac]bool
 	at := from
 	for _, d := range h.ds {
 		if d.from != at {
 			continue
 		}
 		if d.full {
-			return nil, false
+			return nil, false, false
 		}
-		if out == nil {
-			out = make(map[vmac]bool, len(d.macs))
-		}
-		maps.Copy(out, d.macs)
+		maps.Copy(macs, d.macs)
+		members = members || d.members
 		at = d.to
 		if at == to {
-			return out, true
+			return macs, members, true
 		}
 	}
-	return nil, false
+	return nil, false, false
 }

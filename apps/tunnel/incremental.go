@@ -24,65 +24,75 @@ type declaredMesh struct {
 // refreshWith declares dpid's mesh flows under index x: only what changed
 // since the index it last reflected when that is known, else all.
 func (a *App) refreshWith(ctx apps.Context, dpid uint64, x *index, p *network.Policy, l live) {
-	m := x.members(dpid, l)
-	now := &declaredMesh{seq: x.seq, pol: p, local: m.local, port: m.port, here: m.here, hvs: x.hvs, live: l}
+	now := &declaredMesh{seq: x.seq, pol: p, local: x.hvOf[dpid], port: x.tunnel[dpid], here: x.byDPID[dpid], hvs: x.hvs, live: l}
 	a.mu.Lock()
 	last := a.declared[dpid]
+	kept, had := a.meshes[dpid]
 	a.mu.Unlock()
-	if changed, ok := a.changedSince(last, now); ok {
-		flipped(last, now, func(hv string) { addMACs(changed, x, hv) })
-		a.apply(ctx, dpid, x, p, m, l, changed)
-	} else {
+	changed, members, ok := a.changedSince(last, now, x)
+	m, rebuilt := kept, true
+	switch {
+	case !ok:
+		m = x.members(dpid, l)
 		a.Replace(ctx, dpid, Flows(x.view(dpid, l), p))
+	default:
+		lives := flipped(last, now, func(hv string) { addMACs(changed, x, hv) })
+		if rebuilt = members || lives || !had; rebuilt {
+			m = x.members(dpid, l)
+		}
+		a.apply(ctx, dpid, x, p, m, l, changed)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.declared[dpid] = now
-	a.meshes[dpid] = m
-	a.sums[dpid] = m.sum()
+	if rebuilt {
+		a.meshes[dpid] = m
+		a.sums[dpid] = m.sum()
+	}
 }
 
 // flipped calls fn for every hypervisor alive in one of last and now but
-// not the other (one that joined or left the mesh too): both list them
-// by name, so one merge walk does.
-func flipped(last, now *declaredMesh, fn func(hv string)) {
+// not the other (one that joined or left the mesh too), and says whether
+// there was one: both list them by name, so one merge walk does.
+func flipped(last, now *declaredMesh, fn func(hv string)) (flips bool) {
 	i, j := 0, 0
+	call := func(hv string) { flips = true; fn(hv) }
 	for i < len(last.hvs) || j < len(now.hvs) {
 		switch {
 		case j == len(now.hvs) || i < len(last.hvs) && last.hvs[i] < now.hvs[j]:
 			if last.live[i] {
-				fn(last.hvs[i])
+				call(last.hvs[i])
 			}
 			i++
 		case i == len(last.hvs) || now.hvs[j] < last.hvs[i]:
 			if now.live[j] {
-				fn(now.hvs[j])
+				call(now.hvs[j])
 			}
 			j++
 		default:
 			if last.live[i] != now.live[j] {
-				fn(now.hvs[j])
+				call(now.hvs[j])
 			}
 			i++
 			j++
 		}
 	}
+	return flips
 }
 
 // changedSince returns the MACs changed between what last reflects and
-// now, or ok=false when the switch must be recomputed in full.
-func (a *App) changedSince(last, now *declaredMesh) (map[vmac]bool, bool) {
-	if last == nil || last.pol != now.pol || last.local != now.local || last.port != now.port || now.port == 0 ||
-		!maps.Equal(last.here, now.here) {
-		return nil, false
+// now, and whether the members did, or ok=false when the switch must be
+// recomputed in full: no last, another policy, the switch's own
+// hypervisor, tunnel port or networks changed, or the deltas between do
+// not chain.
+func (a *App) changedSince(last, now *declaredMesh, x *index) (macs map[vmac]bool, members, ok bool) {
+	if last == nil || last.pol != now.pol || last.local != now.local || last.port != now.port ||
+		now.port == 0 || now.local == "" || !x.ips[now.local].IsValid() || !maps.Equal(last.here, now.here) {
+		return nil, false, false
 	}
 	a.idxMu.Lock()
-	changed, ok := a.hist.since(last.seq, now.seq)
-	a.idxMu.Unlock()
-	if ok && changed == nil {
-		changed = map[vmac]bool{}
-	}
-	return changed, ok
+	defer a.idxMu.Unlock()
+	return a.hist.since(last.seq, now.seq)
 }
 
 func addMACs(set map[vmac]bool, x *index, hv string) {

@@ -172,7 +172,7 @@ func TestIncrementalEqualsFullRecompute(t *testing.T) {
 					!reflect.DeepEqual(mv.peers, ref.peers) || !reflect.DeepEqual(mv.members, ref.members) || !reflect.DeepEqual(mv.here, ref.here) {
 					t.Fatalf("seed %d step %d (%s), switch 0x%x: members view %+v, the full view's %+v", seed, step, what, sw.DPID, mv, ref)
 				}
-				if _, ok := a.changedSince(last, a.declared[sw.DPID]); ok {
+				if _, _, ok := a.changedSince(last, a.declared[sw.DPID], x); ok {
 					incremental++
 				}
 				want := apptest.Text(Flows(x.view(sw.DPID, x.liveFrom(alive)), p))
