@@ -21,10 +21,13 @@ import (
 // age out). It returns how many desired flows were dropped, once that is
 // on disk.
 func (c *Controller) ForgetSwitch(ctx context.Context, dpid uint64, all bool, why string) (int, error) {
-	if c.reg.claimed(dpid) {
+	// Held, the switch cannot connect until it is forgotten: nothing is
+	// forgotten under a live session.
+	if !c.reg.hold(dpid) {
 		return 0, &FailedPreconditionError{Reason: fmt.Sprintf(
-			"switch 0x%016x is connected: disconnect it (ovs-vsctl del-controller BRIDGE) before forgetting it", dpid)}
+			"switch 0x%016x is connected (or being forgotten): disconnect it (ovs-vsctl del-controller BRIDGE) before forgetting it", dpid)}
 	}
+	defer c.reg.unhold(dpid)
 	// The store's watch reports this forgetting back (SharedForgotten):
 	// it is this call's to do, and to count.
 	c.forgetting.Store(dpid, true)
@@ -160,17 +163,26 @@ func (c *Controller) ageSwitches(ctx context.Context, after, every time.Duration
 			sort.Slice(kept, func(i, j int) bool { return c.reg.awayFor(kept[i], now) > c.reg.awayFor(kept[j], now) })
 			c.forgetSwitches(kept[:over], false, fmt.Sprintf("more than %d switches away", maxAwaySwitches))
 		}
-		if len(old) > 0 {
-			for _, dpid := range old {
+		// Held while forgotten, as ForgetSwitch does: one that connects
+		// meanwhile waits, and is not forgotten under its session.
+		var held []uint64
+		for _, dpid := range old {
+			if c.reg.hold(dpid) {
+				held = append(held, dpid)
+			}
+		}
+		if len(held) > 0 {
+			for _, dpid := range held {
 				c.forgetting.Store(dpid, true)
 				if err := c.forgetShared(ctx, dpid, false); err != nil {
 					c.log.WithError(err).WithField("dpid", fmt.Sprintf("0x%016x", dpid)).
 						Debug("away switch not forgotten in the cluster's store; forgotten here")
 				}
 			}
-			c.forgetSwitches(old, false, fmt.Sprintf("away longer than forget_after (%s)", after))
-			for _, dpid := range old {
+			c.forgetSwitches(held, false, fmt.Sprintf("away longer than forget_after (%s)", after))
+			for _, dpid := range held {
 				c.forgetting.Delete(dpid)
+				c.reg.unhold(dpid)
 			}
 		}
 	}

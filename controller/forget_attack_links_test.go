@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loomsdn/loom/cluster"
+	"github.com/loomsdn/loom/internal/fakeswitch"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -27,13 +28,14 @@ func (b *blockingForgetter) ForgetSwitch(ctx context.Context, dpid uint64, all b
 	return 0, nil // etcd's compare passed: no reach key yet when the txn ran
 }
 
-// Found by attack: Controller.ForgetSwitch checks that the switch is not
-// connected once, before forgetShared's etcd round trip, and then forgets
-// it locally regardless. A switch that reconnects meanwhile (or whose
-// reach key etcd had not seen when the txn's compare ran) is wiped while
-// connected: its topology entry (ports, links) and every declaration its
-// apps made at SwitchUp (the table-miss flows) are dropped on a live
-// session.
+// Found by attack, fixed: Controller.ForgetSwitch checked that the
+// switch was not connected once, before forgetShared's etcd round trip,
+// and then forgot it locally regardless. A switch that reconnected
+// meanwhile (or whose reach key etcd had not seen when the txn's compare
+// ran) was wiped while connected: its topology entry (ports, links) and
+// every declaration its apps made at SwitchUp were dropped on a live
+// session. Now the forget holds the switch: it connects once the forget
+// is done, and keeps what it declares then.
 func TestAttackForgetWhileSwitchReconnectsWipesLiveSwitch(t *testing.T) {
 	const dpid = 0xd1
 	fc := &fakeCluster{roles: map[uint64]func(cluster.Role){}}
@@ -48,18 +50,21 @@ func TestAttackForgetWhileSwitchReconnectsWipesLiveSwitch(t *testing.T) {
 		done <- err
 	}()
 	<-st.entered // the forget is in etcd
-	fakeswitchStart(r, dpid)
-	r.eventually("the switch in the topology", func() bool { sw, ok := top.Switch(dpid); return ok && sw.Connected })
-	r.eventually("its table-miss declared", func() bool { return r.ctl.desired.count(dpid) > 0 })
+	sw := fakeswitch.Start(r.dial(), dpid, port(1, "p1"))
+	defer sw.Close()
+	time.Sleep(300 * time.Millisecond)
+	if r.ctl.reg.claimed(dpid) {
+		t.Fatal("the switch connected while it was being forgotten")
+	}
 	close(st.release)
-	err := <-done
-	if !r.ctl.reg.claimed(dpid) {
-		t.Fatal("test setup: the switch is not connected")
+	if err := <-done; err != nil {
+		t.Fatalf("forget: %v", err)
 	}
-	if _, ok := top.Switch(dpid); !ok {
-		t.Errorf("forget returned %v and removed switch 0x%x from the topology while it is connected", err, dpid)
-	}
-	if n := r.ctl.desired.count(dpid); n == 0 {
-		t.Errorf("forget returned %v and dropped every declaration of connected switch 0x%x", err, dpid)
+	r.waitConnected(dpid)
+	r.eventually("the switch in the topology", func() bool { sw, ok := top.Switch(dpid); return ok && sw.Connected })
+	r.eventually("its declarations", func() bool { return r.ctl.desired.count(dpid) > 0 })
+	time.Sleep(200 * time.Millisecond) // nothing forgets it after
+	if _, ok := top.Switch(dpid); !ok || r.ctl.desired.count(dpid) == 0 {
+		t.Fatalf("connected switch 0x%x lost its topology entry or declarations after the forget", dpid)
 	}
 }

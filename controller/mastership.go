@@ -178,6 +178,7 @@ func (s *session) takeOver(ctx context.Context, r cluster.Role) {
 	}
 	s.cluster.gen = r.Generation
 	s.role.expected.Store(false)
+	s.role.since.Store(time.Now().UnixNano())
 	s.role.passive.Store(false)
 	s.cluster.mu.Unlock()
 	s.c.ledWith.Store(s.dpid, r.Generation)

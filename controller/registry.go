@@ -18,13 +18,16 @@ type registry struct {
 	ready     map[*session]bool
 	claimedAt map[*session]time.Time // when each session claimed its dpid
 	left      map[uint64]time.Time   // when each switch last disconnected
-	started   time.Time
+	// held are the switches being forgotten: a session claiming one waits
+	// until the forget is done, so nothing is forgotten under it.
+	held    map[uint64]bool
+	started time.Time
 }
 
 func newRegistry() *registry {
 	return &registry{sess: make(map[uint64]*session), ready: make(map[*session]bool),
 		claimedAt: make(map[*session]time.Time), left: make(map[uint64]time.Time),
-		started: time.Now()}
+		held: make(map[uint64]bool), started: time.Now()}
 }
 
 // claim registers s for its dpid. A live session already holding the dpid
@@ -35,6 +38,13 @@ func newRegistry() *registry {
 func (r *registry) claim(ctx context.Context, s *session, probe time.Duration) error {
 	for {
 		r.mu.Lock()
+		if r.held[s.dpid] {
+			r.mu.Unlock()
+			if err := waitHeld(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		old, ok := r.sess[s.dpid]
 		if !ok {
 			r.sess[s.dpid] = s
@@ -83,6 +93,39 @@ func (r *registry) release(s *session) {
 	if r.sess[s.dpid] == s {
 		delete(r.sess, s.dpid)
 		r.left[s.dpid] = time.Now()
+	}
+}
+
+// hold reserves dpid for forgetting it: false when a session holds it
+// (or another forget does). Until unhold, a session claiming it waits.
+func (r *registry) hold(dpid uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sess[dpid]; ok || r.held[dpid] {
+		return false
+	}
+	r.held[dpid] = true
+	return true
+}
+
+func (r *registry) unhold(dpid uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.held, dpid)
+}
+
+// heldPoll is how often a session claiming a switch being forgotten
+// looks again: a forget takes one etcd round trip, or none.
+const heldPoll = 20 * time.Millisecond
+
+func waitHeld(ctx context.Context) error {
+	t := time.NewTimer(heldPoll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

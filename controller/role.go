@@ -27,7 +27,7 @@ type roleState struct {
 	// instance is master), not a problem for health.
 	expected atomic.Bool
 	reason   atomic.Pointer[string]
-	since    atomic.Int64 // unix nanos
+	since    atomic.Int64 // unix nanos of the last change either way
 }
 
 // requestMaster sends the MASTER request without waiting; the returned
@@ -91,6 +91,16 @@ func (c *Controller) passiveConditions() []apps.Condition {
 //
 // In a cluster a switch this instance has no session to is not its to
 // write either: its master is elsewhere.
+// masterSince says since when this instance writes to dpid, and whether
+// it does (not passive, with a session).
+func (c *Controller) masterSince(dpid uint64) (time.Time, bool) {
+	s := c.reg.get(dpid)
+	if s == nil || s.role.passive.Load() {
+		return time.Time{}, false
+	}
+	return time.Unix(0, s.role.since.Load()), true
+}
+
 func (c *Controller) passive(dpid uint64) bool {
 	s := c.reg.get(dpid)
 	if s == nil {

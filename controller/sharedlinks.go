@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -34,6 +35,7 @@ type LinkShare struct {
 	mu      sync.Mutex
 	pending map[[2]topology.Endpoint]bool // direction -> up
 	wake    chan struct{}
+	masters atomic.Pointer[func(uint64) (time.Time, bool)] // set by ShareLinks
 }
 
 // NewLinkShare returns an empty queue, to give discovery before the
@@ -51,6 +53,15 @@ func (l *LinkShare) Heard(from, to topology.Endpoint, up bool) {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// MasterSince implements discovery.Sharer: since when this instance
+// masters dpid (ok false: it does not, or is not sharing yet).
+func (l *LinkShare) MasterSince(dpid uint64) (time.Time, bool) {
+	if f := l.masters.Load(); f != nil {
+		return (*f)(dpid)
+	}
+	return time.Time{}, false
 }
 
 // take empties the queue.
@@ -74,14 +85,21 @@ func (l *LinkShare) giveBack(m map[[2]topology.Endpoint]bool) {
 	}
 }
 
-// linkShareRetry is how long a failed publish waits before the next try.
-const linkShareRetry = time.Second
+// A failed publish waits before the next try, doubling from
+// linkShareRetryMin to linkShareRetryMax: a lease blip is over at once, an
+// etcd that is down is not hammered.
+const (
+	linkShareRetryMin = 100 * time.Millisecond //nolint:revive // time-naming: Min is minimum
+	linkShareRetryMax = 5 * time.Second
+)
 
 // ShareLinks hands obs the directions other instances published, then
 // publishes, until Close, what ls queues for the switches this instance
 // masters.
 func (c *Controller) ShareLinks(sh ObservedSharer, ls *LinkShare, obs LinkObserver) error {
 	c.linkObs.Store(&obs)
+	masters := c.masterSince
+	ls.masters.Store(&masters)
 	err := sh.LoadObserved(store.ObservedLinks, func(o store.Observed) error { c.sharedLink(o); return nil })
 	if err != nil {
 		return err
@@ -92,6 +110,7 @@ func (c *Controller) ShareLinks(sh ObservedSharer, ls *LinkShare, obs LinkObserv
 
 func (c *Controller) publishLinks(ctx context.Context, sh ObservedSharer, ls *LinkShare) {
 	var failing bool
+	retry := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -113,7 +132,7 @@ func (c *Controller) publishLinks(ctx context.Context, sh ObservedSharer, ls *Li
 		}
 		err := sh.SaveObserved(out)
 		if err == nil {
-			failing = false
+			failing, retry = false, 0
 			continue
 		}
 		if !failing {
@@ -121,10 +140,11 @@ func (c *Controller) publishLinks(ctx context.Context, sh ObservedSharer, ls *Li
 		}
 		failing = true
 		ls.giveBack(pending)
+		retry = min(max(2*retry, linkShareRetryMin), linkShareRetryMax)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(linkShareRetry):
+		case <-time.After(retry):
 		}
 		select {
 		case ls.wake <- struct{}{}:
@@ -161,6 +181,11 @@ func parseDirectionKey(k string) (from, to topology.Endpoint, err error) {
 	}
 	if to, err = topology.ParseEndpoint(t); err != nil {
 		return from, to, fmt.Errorf("direction %q: %w", k, err)
+	}
+	// Only the form this package writes: another spelling of the same
+	// direction would be one its master can never withdraw.
+	if directionKey(from, to) != k {
+		return from, to, fmt.Errorf("direction %q: not in the canonical form %q", k, directionKey(from, to))
 	}
 	return from, to, nil
 }

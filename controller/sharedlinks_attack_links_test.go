@@ -13,9 +13,10 @@ import (
 )
 
 // guardStore is an ObservedSharer whose guard says "not master" while
-// told to: the write is dropped without an error, as store.Etcd's
-// saveGuarded does (Node.Guard is false while the instance's lease is
-// late, for a moment, though it stays the switch's master).
+// told to: the write is dropped and SaveObserved says so
+// (store.ErrNotMaster), as store.Etcd's does (Node.Guard is false while
+// the instance's lease is late, for a moment, though it stays the
+// switch's master). It used to drop without a word.
 type guardStore struct {
 	mu      sync.Mutex
 	drop    bool
@@ -25,10 +26,10 @@ type guardStore struct {
 func (s *guardStore) SaveObserved(obs []store.Observed) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.drop {
+		return store.ErrNotMaster
+	}
 	for _, o := range obs {
-		if s.drop {
-			continue
-		}
 		s.written[o.Key] = !o.Delete
 	}
 	return nil

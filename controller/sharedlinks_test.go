@@ -124,7 +124,7 @@ func TestDirectionKeyRoundTrips(t *testing.T) {
 	if err != nil || from != a || to != b {
 		t.Fatalf("parsed %v %v %v", from, to, err)
 	}
-	for _, bad := range []string{"", "x>y", a.String(), a.String() + ">", ">" + b.String()} {
+	for _, bad := range []string{"", "x>y", a.String(), a.String() + ">", ">" + b.String(), "0x00000000000000A1:1>" + b.String()} {
 		if _, _, err := parseDirectionKey(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

@@ -120,7 +120,7 @@ func (e *Etcd) SaveDesired(changes []DesiredChange) error {
 		return err
 	}
 	for _, g := range switches {
-		if err := e.saveGuarded(g); err != nil {
+		if _, err := e.saveGuarded(g); err != nil {
 			return err
 		}
 	}
@@ -161,8 +161,9 @@ func (e *Etcd) saveExternal(ops []desiredOp) error {
 
 // saveGuarded writes one switch's changes if this instance is its
 // master, each transaction only while the election key is still the one
-// this instance was elected with.
-func (e *Etcd) saveGuarded(g *desiredGroup) error {
+// this instance was elected with. written is false when it was not master
+// (the changes are dropped and counted).
+func (e *Etcd) saveGuarded(g *desiredGroup) (written bool, err error) {
 	var gkey string
 	var grev int64
 	ok := false
@@ -173,7 +174,7 @@ func (e *Etcd) saveGuarded(g *desiredGroup) error {
 	// none would let anyone write, so it counts as not master.
 	if !ok || gkey == "" || grev <= 0 {
 		e.dropped.Add(uint64(len(g.ops)))
-		return nil
+		return false, nil
 	}
 	cmp := clientv3.Compare(clientv3.CreateRevision(gkey), "=", grev)
 	for ops := g.ops; len(ops) > 0; {
@@ -182,15 +183,15 @@ func (e *Etcd) saveGuarded(g *desiredGroup) error {
 		resp, err := e.cli.Txn(ctx).If(cmp).Then(etcdOps(chunk)...).Commit()
 		cancel()
 		if err != nil {
-			return e.failOps(chunk, err)
+			return false, e.failOps(chunk, err)
 		}
 		if !resp.Succeeded {
 			e.dropped.Add(uint64(len(ops)))
-			return nil
+			return false, nil
 		}
 		ops = ops[len(chunk):]
 	}
-	return nil
+	return true, nil
 }
 
 func etcdOps(chunk []desiredOp) []clientv3.Op {

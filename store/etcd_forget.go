@@ -33,11 +33,18 @@ func (e *Etcd) forgottenRoot() string { return e.prefix + "forgotten/" }
 // ForgetSwitch deletes what the shared store holds about dpid: every
 // app's declarations for it but the API's (unless all), the hosts seen on
 // it and the probe directions through it. It returns how many keys went.
+//
+// The declarations and directions go in one transaction with the
+// tombstone (a range delete per app), so a switch that reconnects
+// meanwhile loses nothing: the compare refuses all of it. The hosts
+// follow in transactions of their own (there may be more than one
+// transaction holds); a refusal there leaves some hosts, which the
+// reconnected switch's master publishes again anyway.
 func (e *Etcd) ForgetSwitch(ctx context.Context, dpid uint64, all bool) (int, error) {
 	if e.reached == nil {
 		return 0, fmt.Errorf("%w: this store cannot tell which instances reach it", ErrSwitchReached)
 	}
-	keys, err := e.switchKeys(dpid, all)
+	apps, links, hosts, err := e.switchKeys(dpid, all)
 	if err != nil {
 		return 0, err
 	}
@@ -45,85 +52,166 @@ func (e *Etcd) ForgetSwitch(ctx context.Context, dpid uint64, all bool) (int, er
 	for _, p := range e.reached(dpid) {
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(p), "=", 0).WithPrefix())
 	}
+	// The first transaction: one range delete per app, the directions,
+	// the tombstone; hosts fill what room is left.
+	first := make([]clientv3.Op, 0, maxTxnOps)
+	for _, app := range apps {
+		first = append(first, clientv3.OpDelete(e.switchPrefix(dpid)+app+"/", clientv3.WithPrefix()))
+	}
+	for _, k := range links {
+		first = append(first, clientv3.OpDelete(k))
+	}
+	if len(first) >= maxTxnOps {
+		return 0, fmt.Errorf("switch 0x%016x: %d apps and probe directions to forget at once, more than one etcd transaction holds (%d)",
+			dpid, len(first), maxTxnOps-1)
+	}
+	rest := hosts
+	room := maxTxnOps - 1 - len(first)
+	for _, k := range rest[:min(room, len(rest))] {
+		first = append(first, clientv3.OpDelete(k))
+	}
+	rest = rest[min(room, len(rest)):]
 	lctx, cancel := context.WithTimeout(ctx, e.timeout)
 	lease, err := e.cli.Grant(lctx, forgottenTTL)
 	cancel()
 	if err != nil {
 		return 0, e.fail(e.forgottenKey(dpid), err)
 	}
-	tomb := clientv3.OpPut(e.forgottenKey(dpid), strconv.FormatBool(all), clientv3.WithLease(lease.ID))
+	first = append(first, clientv3.OpPut(e.forgottenKey(dpid), strconv.FormatBool(all), clientv3.WithLease(lease.ID)))
 	e.extMu.Lock()
 	defer e.extMu.Unlock()
-	done := 0
-	for {
-		chunk := keys[:min(len(keys), maxTxnOps-1)]
-		keys = keys[len(chunk):]
-		ops := make([]clientv3.Op, 0, len(chunk)+1)
+	done, rev, ok, err := e.forgetTxn(ctx, dpid, cmps, first)
+	if err != nil || !ok {
+		e.revoke(lease.ID)
+		if err == nil {
+			err = fmt.Errorf("%w 0x%016x: %s", ErrSwitchReached, dpid, e.reachers(ctx, dpid))
+		}
+		return 0, err
+	}
+	if all {
+		e.forgetExternal(dpid, rev)
+	}
+	for len(rest) > 0 {
+		chunk := rest[:min(len(rest), maxTxnOps)]
+		rest = rest[len(chunk):]
+		ops := make([]clientv3.Op, 0, len(chunk))
 		for _, k := range chunk {
 			ops = append(ops, clientv3.OpDelete(k))
 		}
-		if len(keys) == 0 {
-			ops = append(ops, tomb) // the last: the others forget once all is gone
+		n, _, ok, err := e.forgetTxn(ctx, dpid, cmps, ops)
+		if err != nil || !ok {
+			return done, nil // forgotten; the hosts left are its next master's to publish again
 		}
-		rctx, cancel := context.WithTimeout(ctx, e.timeout)
-		resp, err := e.cli.Txn(rctx).If(cmps...).Then(ops...).Commit()
-		cancel()
-		if err != nil {
-			return done, e.fail(fmt.Sprintf("the keys of switch 0x%016x", dpid), err)
-		}
-		if !resp.Succeeded {
-			return done, fmt.Errorf("%w 0x%016x: %s", ErrSwitchReached, dpid, e.reachers(ctx, dpid))
-		}
-		for _, k := range chunk {
-			if _, ok := e.ext[k]; ok {
-				e.ext[k] = extState{rev: resp.Header.Revision, gone: true} // this store's own deletion
-			}
-		}
-		done += len(chunk)
-		if len(keys) == 0 {
-			return done, nil
+		done += n
+	}
+	return done, nil
+}
+
+// forgetTxn runs one of ForgetSwitch's transactions and counts the keys
+// it deleted, at revision rev; ok is false when an instance reaches the
+// switch.
+func (e *Etcd) forgetTxn(ctx context.Context, dpid uint64, cmps []clientv3.Cmp, ops []clientv3.Op) (n int, rev int64, ok bool, err error) {
+	rctx, cancel := context.WithTimeout(ctx, e.timeout)
+	resp, err := e.cli.Txn(rctx).If(cmps...).Then(ops...).Commit()
+	cancel()
+	if err != nil {
+		return 0, 0, false, e.fail(fmt.Sprintf("the keys of switch 0x%016x", dpid), err)
+	}
+	if !resp.Succeeded {
+		return 0, 0, false, nil
+	}
+	for _, r := range resp.Responses {
+		if d := r.GetResponseDeleteRange(); d != nil {
+			n += int(d.Deleted)
 		}
 	}
+	return n, resp.Header.Revision, true, nil
+}
+
+// forgetExternal records the deletion of dpid's external declarations
+// at rev as this store's own, so the watch does not report it back. The
+// caller holds extMu.
+func (e *Etcd) forgetExternal(dpid uint64, rev int64) {
+	prefix := e.switchPrefix(dpid) + ExternalApp + "/"
+	for k, st := range e.ext {
+		if strings.HasPrefix(k, prefix) && !st.gone {
+			e.ext[k] = extState{rev: rev, gone: true}
+		}
+	}
+}
+
+// revoke drops a tombstone lease that was not used.
+func (e *Etcd) revoke(id clientv3.LeaseID) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	_, _ = e.cli.Revoke(ctx, id) // it expires anyway
 }
 
 func (e *Etcd) forgottenKey(dpid uint64) string {
 	return fmt.Sprintf("%s%016x", e.forgottenRoot(), dpid)
 }
 
-// switchKeys lists the keys ForgetSwitch deletes.
-func (e *Etcd) switchKeys(dpid uint64, all bool) ([]string, error) {
-	var keys []string
-	_, err := e.walk(e.switchPrefix(dpid), clientv3.GetPrefixRangeEnd(e.switchPrefix(dpid)), 0, func(k string, v []byte, _ int64) error {
-		if c, err := e.parseDesired(k, v); err != nil || all || c.App != ExternalApp {
-			keys = append(keys, k)
+// switchKeys lists what ForgetSwitch deletes: the apps with declarations
+// on dpid (all but the API's unless all), the probe directions into or
+// out of it, and the hosts seen on it.
+func (e *Etcd) switchKeys(dpid uint64, all bool) (apps, links, hosts []string, err error) {
+	seen := map[string]bool{}
+	_, err = e.walk(e.switchPrefix(dpid), clientv3.GetPrefixRangeEnd(e.switchPrefix(dpid)), 0, func(k string, v []byte, _ int64) error {
+		c, err := e.parseDesired(k, v)
+		if err != nil {
+			return nil // not a declaration's key: not Loom's to delete
+		}
+		if (all || c.App != ExternalApp) && !seen[c.App] {
+			seen[c.App] = true
+			apps = append(apps, c.App)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	hosts := e.observedRoot(ObservedHosts)
-	_, err = e.walk(hosts, clientv3.GetPrefixRangeEnd(hosts), 0, func(k string, v []byte, _ int64) error {
+	root := e.observedRoot(ObservedHosts)
+	_, err = e.walk(root, clientv3.GetPrefixRangeEnd(root), 0, func(k string, v []byte, _ int64) error {
 		var h struct {
 			DPID uint64 `json:"dpid"`
 		}
 		if json.Unmarshal(v, &h) == nil && h.DPID == dpid {
-			keys = append(keys, k)
+			hosts = append(hosts, k)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	links := e.observedRoot(ObservedLinks)
-	end := fmt.Sprintf("0x%016x:", dpid)
-	_, err = e.walk(links, clientv3.GetPrefixRangeEnd(links), 0, func(k string, _ []byte, _ int64) error {
-		if strings.Contains(k, end) {
-			keys = append(keys, k)
+	root = e.observedRoot(ObservedLinks)
+	_, err = e.walk(root, clientv3.GetPrefixRangeEnd(root), 0, func(k string, _ []byte, _ int64) error {
+		if from, to, ok := directionDPIDs(strings.TrimPrefix(k, root)); ok && (from == dpid || to == dpid) {
+			links = append(links, k)
 		}
 		return nil
 	})
-	return keys, err
+	return apps, links, hosts, err
+}
+
+// directionDPIDs reads the two datapath ids of a direction's key
+// (0xFROM:PORT>0xTO:PORT, hex in any case).
+func directionDPIDs(k string) (from, to uint64, ok bool) {
+	f, t, found := strings.Cut(k, ">")
+	if !found {
+		return 0, 0, false
+	}
+	dpid := func(end string) (uint64, bool) {
+		d, _, found := strings.Cut(end, ":")
+		d, hex := strings.CutPrefix(d, "0x")
+		if !found || !hex {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(d, 16, 64)
+		return v, err == nil
+	}
+	from, okF := dpid(f)
+	to, okT := dpid(t)
+	return from, to, okF && okT
 }
 
 // reachers names who still reaches dpid, for the refusal.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,8 +38,14 @@ type Observed struct {
 
 func (e *Etcd) observedRoot(kind string) string { return e.prefix + kind + "/" }
 
+// ErrNotMaster says an observation was not written because this
+// instance was not (at that moment) the master of its switch: a caller
+// that still believes it is may try again.
+var ErrNotMaster = errors.New("not the switch's master in the cluster's store")
+
 // SaveObserved writes observations made on switches this instance
-// masters; the rest are dropped and counted, as SaveDesired's.
+// masters; the rest are dropped and counted, as SaveDesired's, and the
+// error (ErrNotMaster) names their switches.
 func (e *Etcd) SaveObserved(obs []Observed) error {
 	byDPID := map[uint64]*desiredGroup{}
 	var order []uint64
@@ -58,10 +65,18 @@ func (e *Etcd) SaveObserved(obs []Observed) error {
 		g.add(e.observedRoot(o.Kind)+o.Key, DesiredChange{DPID: o.DPID, App: o.Kind, Key: o.Key, Delete: o.Delete,
 			Flows: []string{string(o.Data)}})
 	}
+	var notMaster []string
 	for _, d := range order {
-		if err := e.saveGuarded(byDPID[d]); err != nil {
+		written, err := e.saveGuarded(byDPID[d])
+		if err != nil {
 			return err
 		}
+		if !written {
+			notMaster = append(notMaster, fmt.Sprintf("0x%016x", d))
+		}
+	}
+	if len(notMaster) > 0 {
+		return fmt.Errorf("%w: switches %s", ErrNotMaster, strings.Join(notMaster, ", "))
 	}
 	return nil
 }

@@ -47,9 +47,9 @@ type App struct {
 	// ([from, to]): a link needs both directions within the window.
 	heard map[direction]time.Time
 	// shared are the directions a cluster's instances published (this
-	// one's too), with when this instance first knew each: one masters
-	// the switch a probe came in on, another may master the one it left.
-	shared map[direction]time.Time
+	// one's too): one masters the switch a probe came in on, another may
+	// master the one it left.
+	shared map[direction]bool
 	// rejected counts probes refused, by reason, for logs and tests.
 	rejected map[string]int
 }
@@ -75,7 +75,7 @@ func New(top *topology.Topology, every time.Duration, opts ...Option) *App {
 	key := make([]byte, 32)
 	rand.Read(key)
 	a := &App{top: top, every: every, key: key, links: map[topology.Link]bool{},
-		heard: map[direction]time.Time{}, shared: map[direction]time.Time{}, rejected: map[string]int{}}
+		heard: map[direction]time.Time{}, shared: map[direction]bool{}, rejected: map[string]int{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -101,8 +101,34 @@ func (a *App) SwitchUp(ctx apps.Context, sw apps.Switch) {
 	a.Tick(ctx, sw)
 }
 
-// SwitchDown implements apps.SwitchHandler: its links are gone.
-func (a *App) SwitchDown(ctx apps.Context, dpid uint64) {
+// SwitchDown implements apps.SwitchHandler: its links are gone, and what
+// this instance heard through it (it hears nothing more there).
+func (a *App) SwitchDown(ctx apps.Context, dpid uint64) { a.leave(dpid, false) }
+
+// ForgetSwitch implements apps.Forgetter: nothing of the switch stays,
+// what the cluster published about it neither (forgetting clears that
+// from the shared store too).
+func (a *App) ForgetSwitch(dpid uint64) { a.leave(dpid, true) }
+
+func (a *App) leave(dpid uint64, forget bool) {
+	touches := func(d direction) bool { return d[0].DPID == dpid || d[1].DPID == dpid }
+	a.mu.Lock()
+	var withdraw []direction
+	for d := range a.heard {
+		if touches(d) {
+			delete(a.heard, d)
+			withdraw = append(withdraw, d)
+		}
+	}
+	if forget {
+		for d := range a.shared {
+			if touches(d) {
+				delete(a.shared, d)
+			}
+		}
+	}
+	a.mu.Unlock()
+	a.publish(withdraw, false)
 	a.drop(func(l topology.Link) bool { return l.A.DPID == dpid || l.B.DPID == dpid })
 }
 
@@ -224,8 +250,7 @@ func (a *App) heardSince(d direction, cutoff time.Time) bool {
 	if at, ok := a.heard[d]; ok && !at.Before(cutoff) {
 		return true
 	}
-	_, ok := a.shared[d]
-	return ok
+	return a.shared[d] && !a.masterLong(d[1].DPID, cutoff)
 }
 
 func (a *App) reject(log *logrus.Entry, reason string, at topology.Endpoint) {

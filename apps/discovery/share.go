@@ -24,6 +24,11 @@ type Sharer interface {
 	// Heard says a probe from `from` was heard (up) on `to`, or is no
 	// longer (withdrawn).
 	Heard(from, to topology.Endpoint, up bool)
+	// MasterSince says since when this instance masters dpid (ok false:
+	// it does not). A master of a switch for a whole window hears every
+	// probe into it, so its own ears are the truth there, not what the
+	// cluster published (its own stale words, or a predecessor's).
+	MasterSince(dpid uint64) (time.Time, bool)
 }
 
 // SharedWith publishes the directions this instance hears through s.
@@ -39,16 +44,29 @@ func (a *App) publish(ds []direction, up bool) {
 	}
 }
 
+// masterLong says whether this instance has mastered dpid since before
+// cutoff: it has heard every probe into dpid for a whole window.
+func (a *App) masterLong(dpid uint64, cutoff time.Time) bool {
+	if a.share == nil {
+		return false
+	}
+	since, ok := a.share.MasterSince(dpid)
+	return ok && since.Before(cutoff)
+}
+
 // orphans are the shared directions into dpid this instance did not hear
-// since cutoff although it has known them since before it: published by
-// an earlier master of dpid (one that died or handed it over) and stale
-// unless a probe confirms them. Withdrawing them is harmless where this
-// instance is not dpid's master: its Sharer writes only for switches it
-// masters. The caller holds a.mu.
+// since cutoff although it has mastered dpid since before it: published
+// by an earlier master (one that died or handed it over), or by this one
+// before it stopped hearing them, and stale. A new master withdraws
+// nothing in its first window: the probes it has not heard yet may be on
+// their way. The caller holds a.mu.
 func (a *App) orphans(dpid uint64, cutoff time.Time) []direction {
+	if !a.masterLong(dpid, cutoff) {
+		return nil
+	}
 	var out []direction
-	for d, since := range a.shared {
-		if d[1].DPID != dpid || !since.Before(cutoff) {
+	for d := range a.shared {
+		if d[1].DPID != dpid {
 			continue
 		}
 		if at, ok := a.heard[d]; ok && !at.Before(cutoff) {
@@ -66,10 +84,10 @@ func (a *App) SharedHeard(log *logrus.Entry, from, to topology.Endpoint, up bool
 	d := direction{from, to}
 	l := topology.NewLink(from, to)
 	a.mu.Lock()
-	if !up {
+	if up {
+		a.shared[d] = true
+	} else {
 		delete(a.shared, d)
-	} else if _, ok := a.shared[d]; !ok {
-		a.shared[d] = now
 	}
 	a.mu.Unlock()
 	if up {

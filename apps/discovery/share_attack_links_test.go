@@ -32,7 +32,7 @@ func TestAttackTakeoverFlapsLinksIntoTheSwitch(t *testing.T) {
 	// members[0] hands 0xa1 over to members[2] (both alive, the cable
 	// untouched); the new master's first Tick comes before 0xc1's master
 	// probes again.
-	b.masters[0xa1] = b.members[2]
+	b.setMaster(0xa1, b.members[2])
 	b.now = b.now.Add(100 * time.Millisecond)
 	b.tick(0xa1)
 	for i, m := range b.members {
@@ -88,6 +88,9 @@ func TestAttackHeardDirectionsOfAGoneSwitchStayForever(t *testing.T) {
 type downStore struct{}
 
 func (downStore) Heard(from, to topology.Endpoint, up bool) {}
+
+// MasterSince: this instance has mastered both ends all along.
+func (downStore) MasterSince(uint64) (time.Time, bool) { return time.Time{}, true }
 
 // Found by attack: bothWays counts a shared direction with no age, and
 // that includes this instance's own publications, echoed back by the

@@ -13,7 +13,8 @@ import (
 // etcd carry it: a direction is written only by the master of the switch
 // it came in on, and every write reaches every instance (the writer too).
 type bus struct {
-	masters map[uint64]*member // dpid -> its master
+	masters map[uint64]*member   // dpid -> its master
+	since   map[uint64]time.Time // dpid -> since when (zero: all along)
 	members []*member
 	now     time.Time
 	stored  map[direction]bool
@@ -39,8 +40,18 @@ func (m *member) Heard(from, to topology.Endpoint, up bool) {
 	}
 }
 
+// MasterSince implements Sharer.
+func (m *member) MasterSince(dpid uint64) (time.Time, bool) {
+	return m.b.since[dpid], m.b.masters[dpid] == m
+}
+
+// setMaster moves dpid's mastership to m, now.
+func (b *bus) setMaster(dpid uint64, m *member) {
+	b.masters[dpid], b.since[dpid] = m, b.now
+}
+
 func newBus(n int, key []byte) *bus {
-	b := &bus{masters: map[uint64]*member{}, stored: map[direction]bool{}, now: time.Unix(1000, 0)}
+	b := &bus{masters: map[uint64]*member{}, since: map[uint64]time.Time{}, stored: map[direction]bool{}, now: time.Unix(1000, 0)}
 	for i := 0; i < n; i++ {
 		m := &member{b: b, top: topology.New()}
 		m.app = New(m.top, time.Second, WithKey(key), SharedWith(m))
@@ -143,7 +154,7 @@ func TestNewMasterWithdrawsWhatItCannotConfirm(t *testing.T) {
 		b.masters[0xa1], b.masters[0xc1] = b.members[0], b.members[1]
 		b.hear(t, epC, epA)
 		b.hear(t, epA, epC)
-		b.masters[0xc1] = b.members[2] // members[1] is gone
+		b.setMaster(0xc1, b.members[2]) // members[1] is gone
 		b.members = []*member{b.members[0], b.members[2]}
 		for i := 0; i < 5; i++ {
 			b.now = b.now.Add(time.Second)
