@@ -10,7 +10,7 @@ FUZZ_TARGETS := FuzzDecode FuzzParseOXMs FuzzParseInstructions FuzzParseFlowStat
 OVSDB_FUZZ_TARGETS := FuzzSchema FuzzUpdate FuzzWire
 OVSDB_FUZZTIME ?= 50000x
 
-.PHONY: all build deps test unit integration fuzz demo demo-cluster bench bench-cluster lint verify generate proto clean soak
+.PHONY: all build deps test unit integration bench-smoke fuzz demo demo-cluster bench bench-cluster lint verify generate proto clean soak
 SOAK_DURATION ?= 3m
 
 all: build
@@ -28,7 +28,7 @@ deps:
 
 # Every test: lint, the generated-code check, unit tests with the race
 # detector, the real-OVS integration tests, and a short run of each fuzz target.
-test: deps lint verify unit fuzz integration
+test: deps lint verify unit fuzz integration bench-smoke
 
 # The libovsdb fork (third_party/libovsdb, a nested module) has tests of
 # its own that ./... does not reach.
@@ -40,6 +40,11 @@ unit:
 # beside the other integration packages: each uses its own namespaces.
 integration: deps
 	$(GO) test -race -count=1 -timeout 15m ./integration ./integration/harness ./integration/soak
+
+# One iteration of every benchmark at its small sizes (internal/benchsize):
+# a benchmark that no longer runs fails make test instead of rotting.
+bench-smoke: deps
+	LOOM_BENCH_SMOKE=1 $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $$($(GO) list ./... )
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

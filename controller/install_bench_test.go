@@ -17,6 +17,7 @@ import (
 	"github.com/loomsdn/loom/apps/l2"
 	"github.com/loomsdn/loom/apps/static"
 	"github.com/loomsdn/loom/flow"
+	"github.com/loomsdn/loom/internal/benchsize"
 	"github.com/loomsdn/loom/internal/fakeswitch"
 	"github.com/loomsdn/loom/openflow"
 )
@@ -26,7 +27,7 @@ import (
 // bundle). The in-process peer costs CPU too; the real-OVS comparison
 // with ovs-ofctl is BenchmarkFlowInstall100k in package integration.
 func BenchmarkConnectInstall100k(b *testing.B) {
-	const n = 100_000
+	n := benchsize.Pick(100_000, 1_000)
 	entries := make([]static.Entry, n)
 	for i := range entries {
 		entries[i] = static.Entry{All: true, Flow: flow.Flow{Table: 1, Priority: 200,
@@ -59,7 +60,7 @@ func BenchmarkConnectInstall100k(b *testing.B) {
 //
 //	go test -run '^$' -bench StaleFlows -benchmem -benchtime 3x ./controller
 func BenchmarkStaleFlows(b *testing.B) {
-	for _, n := range []int{200_000, 2_000_000} {
+	for _, n := range benchsize.Pick([]int{200_000, 2_000_000}, []int{2_000}) {
 		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
 			const desired = 312
 			o := owner{"bench", "desired"}
