@@ -1,6 +1,8 @@
 package tunnel
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"maps"
 	"net/netip"
 	"slices"
@@ -25,6 +27,10 @@ type mesh struct {
 	peers   []peer // hypervisors in the mesh, but local, by name
 	members map[uint16][]netip.Addr
 	macs    map[uint16][]remoteMAC
+	// A members view (index.members) keeps no peers or members of its
+	// own: they are base's without self (eachPeer, membersOf).
+	base *meshBase
+	self int
 	// local are the networks (by VLAN) with ports on this switch: only
 	// their traffic crosses its tunnel, and only their remote MACs are
 	// programmed here.
@@ -250,7 +256,7 @@ func (x *index) view(dpid uint64, l live) mesh { return x.viewOf(dpid, l, true) 
 // members is a view without the remote MACs: who is in the mesh and in
 // which networks, what other apps' flows (flooding) follow.
 func (x *index) members(dpid uint64, l live) mesh {
-	m := mesh{members: map[uint16][]netip.Addr{}, macs: map[uint16][]remoteMAC{}, here: map[uint16]bool{}}
+	m := mesh{here: map[uint16]bool{}}
 	m.local, m.port = x.hvOf[dpid], x.tunnel[dpid]
 	if m.local == "" || m.port == 0 || !x.ips[m.local].IsValid() {
 		return noMesh()
@@ -258,41 +264,54 @@ func (x *index) members(dpid uint64, l live) mesh {
 	for vid := range x.byDPID[dpid] {
 		m.here[vid] = true
 	}
-	b := x.baseOf(l)
-	self, _ := x.hvPos[m.local]
-	m.peers = make([]peer, 0, len(b.peers))
-	for i, p := range b.peers {
-		if b.peerPos[i] != self {
-			m.peers = append(m.peers, p)
-		}
-	}
-	for vid := range m.here {
-		all := b.members[vid]
-		if len(all) == 0 {
-			continue
-		}
-		ips := make([]netip.Addr, 0, len(all))
-		for _, e := range all {
-			if e.pos != self {
-				ips = append(ips, e.ip)
-			}
-		}
-		if len(ips) > 0 {
-			m.members[vid] = ips
-		}
-	}
+	m.base, m.self = x.baseOf(l), x.hvPos[m.local]
 	return m
 }
 
-// meshBase is what every switch's members view starts from under one
+// eachPeer calls fn for every hypervisor in the view, by name.
+func (m mesh) eachPeer(fn func(peer)) {
+	if m.base == nil {
+		for _, p := range m.peers {
+			fn(p)
+		}
+		return
+	}
+	for i, p := range m.base.peers {
+		if m.base.peerPos[i] != m.self {
+			fn(p)
+		}
+	}
+}
+
+// membersOf lists, by tunnel IP, the other hypervisors with ports in
+// network vid, if the switch has ports in it.
+func (m mesh) membersOf(vid uint16) []netip.Addr {
+	if m.base == nil {
+		return m.members[vid]
+	}
+	if !m.here[vid] {
+		return nil
+	}
+	var out []netip.Addr
+	for _, e := range m.base.members[vid] {
+		if e.pos != m.self {
+			out = append(out, e.ip)
+		}
+	}
+	return out
+}
+
+// meshBase is what every switch's members view is made of under one
 // index and liveness: the live hypervisors by name, and per network the
 // live ones with ports in it by tunnel IP. A switch's view is this
-// without its own hypervisor: a copy, no lookups.
+// without its own hypervisor, read in place: a join, which changes every
+// switch's members, costs one base, not a copy per switch.
 type meshBase struct {
 	live    live
 	peers   []peer
 	peerPos []int
 	members map[uint16][]member
+	digest  uint64 // a hash of all of it, for the views' sums
 }
 
 type member struct {
@@ -323,8 +342,26 @@ func (x *index) baseOf(l live) *meshBase {
 			b.members[vid] = append(b.members[vid], member{i, x.ips[hv]})
 		}
 	}
+	b.digest = b.sum()
 	x.base = b
 	return b
+}
+
+func (b *meshBase) sum() uint64 {
+	h := fnv.New64a()
+	var buf []byte
+	for i, p := range b.peers {
+		buf = binary.BigEndian.AppendUint32(append(append(buf, p.name...), 0), uint32(b.peerPos[i]))
+		buf = append(buf, p.ip.AsSlice()...)
+	}
+	for _, vid := range slices.Sorted(maps.Keys(b.members)) {
+		buf = binary.BigEndian.AppendUint16(buf, vid)
+		for _, e := range b.members[vid] {
+			buf = binary.BigEndian.AppendUint32(append(buf, e.ip.AsSlice()...), uint32(e.pos))
+		}
+	}
+	h.Write(buf)
+	return h.Sum64()
 }
 
 func (x *index) viewOf(dpid uint64, l live, withMACs bool) mesh {

@@ -253,11 +253,12 @@ func (a *App) FloodActions(dpid uint64, vid uint16) []flow.Action {
 	m, ok := a.meshes[dpid]
 	a.mu.Unlock()
 	n, known := a.o.Policy.Policy().Network(vid)
-	if !ok || !known || n.VNI == 0 || m.port == 0 || len(m.members[vid]) == 0 {
+	ips := m.membersOf(vid)
+	if !ok || !known || n.VNI == 0 || m.port == 0 || len(ips) == 0 {
 		return nil
 	}
 	acts := []flow.Action{flow.SetTunID(uint64(n.VNI))}
-	for _, ip := range m.members[vid] {
+	for _, ip := range ips {
 		acts = append(acts, flow.SetTunDst(ip), flow.Output(m.port))
 	}
 	return acts
@@ -270,6 +271,15 @@ func (m mesh) sum() uint64 {
 	h := fnv.New64a()
 	var b []byte
 	b = binary.BigEndian.AppendUint32(b, m.port)
+	if m.base != nil { // a members view: its base, less itself
+		b = binary.BigEndian.AppendUint64(b, m.base.digest)
+		b = binary.BigEndian.AppendUint32(b, uint32(m.self))
+		for _, vid := range sortedVIDs(m.here, nil) {
+			b = binary.BigEndian.AppendUint16(b, vid)
+		}
+		h.Write(b)
+		return h.Sum64()
+	}
 	for _, p := range m.peers {
 		b = append(append(b, p.name...), 0)
 		b = append(b, p.ip.AsSlice()...)
@@ -325,10 +335,10 @@ func (a *App) Tick(ctx apps.Context, sw apps.Switch) {
 	if m.port == 0 {
 		return
 	}
-	for _, p := range m.peers {
+	m.eachPeer(func(p peer) {
 		ctx.PacketOut(apps.PacketOut{DPID: sw.DPID, Actions: []flow.Action{flow.SetTunID(ProbeVNI), flow.SetTunDst(p.ip), flow.Output(m.port)},
 			Data: probeFrame(m.local, p.name, ctx.Now())})
-	}
+	})
 }
 
 // PacketIn implements apps.PacketHandler: a probe that crossed a tunnel.
@@ -368,7 +378,7 @@ func (a *App) Peers(now time.Time) []apps.Peer {
 		if !ok {
 			continue
 		}
-		for _, peer := range x.members(dpid, alive).peers {
+		x.members(dpid, alive).eachPeer(func(peer peer) {
 			a.mu.Lock()
 			last := a.probes[[2]string{hv, peer.name}]
 			a.mu.Unlock()
@@ -382,7 +392,7 @@ func (a *App) Peers(now time.Time) []apps.Peer {
 				st.Up = true
 			}
 			out = append(out, st)
-		}
+		})
 	}
 	return out
 }
