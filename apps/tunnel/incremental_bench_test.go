@@ -12,7 +12,6 @@ import (
 	"github.com/loomsdn/loom/apps"
 	"github.com/loomsdn/loom/flow"
 	"github.com/loomsdn/loom/internal/benchsize"
-	"github.com/loomsdn/loom/network"
 	"github.com/loomsdn/loom/topology"
 )
 
@@ -45,17 +44,6 @@ func meshSite(hosts int) topology.Snapshot {
 	return site(vms...)
 }
 
-func twoNetworks(b *testing.B) *network.Policy {
-	p, err := network.Compile(network.Spec{Networks: []network.Network{
-		{Name: "blue", VLAN: 10, VNI: 5010, Ports: []string{"b*"}},
-		{Name: "red", VLAN: 20, VNI: 5020, Ports: []string{"r*"}},
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p
-}
-
 // BenchmarkMeshChange measures what one change costs every switch of an
 // N-host mesh (10 VMs each, two networks) together, incremental beside
 // the full recompute, in the same run: a host joining (its 10 VMs with
@@ -68,7 +56,7 @@ func BenchmarkMeshChange(b *testing.B) {
 	for _, hosts := range benchsize.Pick([]int{10, 100, 1000}, []int{10}) {
 		for _, change := range []string{"join", "move"} {
 			b.Run(fmt.Sprintf("hosts=%d/%s", hosts, change), func(b *testing.B) {
-				p := twoNetworks(b)
+				p := policy(b)
 				before := meshSite(hosts)
 				after := meshSite(hosts)
 				switch change {

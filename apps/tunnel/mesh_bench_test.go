@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/loomsdn/loom/internal/benchsize"
-	"github.com/loomsdn/loom/network"
 )
 
 // BenchmarkMeshScale builds a mesh of N hypervisors, each with 10 VMs in
@@ -21,24 +20,7 @@ import (
 func BenchmarkMeshScale(b *testing.B) {
 	for _, hosts := range benchsize.Pick([]int{10, 100, 1000}, []int{10}) {
 		b.Run(fmt.Sprintf("hosts=%d", hosts), func(b *testing.B) {
-			vms := make([][]string, hosts)
-			for i := range vms {
-				for j := 0; j < 10; j++ {
-					prefix := "b"
-					if j%2 == 1 {
-						prefix = "r"
-					}
-					vms[i] = append(vms[i], fmt.Sprintf("%s%d-%d", prefix, i, j))
-				}
-			}
-			snap := site(vms...)
-			p, err := network.Compile(network.Spec{Networks: []network.Network{
-				{Name: "blue", VLAN: 10, VNI: 5010, Ports: []string{"b*"}},
-				{Name: "red", VLAN: 20, VNI: 5020, Ports: []string{"r*"}},
-			}})
-			if err != nil {
-				b.Fatal(err)
-			}
+			snap, p := meshSite(hosts), policy(b)
 			var took, indexing time.Duration
 			flows := 0
 			for i := 0; i < b.N; i++ {

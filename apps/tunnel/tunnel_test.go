@@ -29,7 +29,7 @@ func site(vms ...[]string) topology.Snapshot {
 	return s
 }
 
-func policy(t *testing.T) *network.Policy {
+func policy(t testing.TB) *network.Policy {
 	t.Helper()
 	p, err := network.Compile(network.Spec{Networks: []network.Network{
 		{Name: "blue", VLAN: 10, VNI: 5010, Ports: []string{"b*"}},
