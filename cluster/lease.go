@@ -45,12 +45,13 @@ func (n *Node) epoch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := n.claimName(ctx, lr.ID, acks); err != nil {
+	claimed, err := n.claimName(ctx, lr.ID, acks)
+	if err != nil {
 		n.revoke(lr.ID)
 		return err
 	}
 	n.mu.Lock()
-	n.lease, n.lastAck, n.writeErr = lr.ID, time.Now(), nil
+	n.lease, n.lastAck, n.writeErr, n.epochRev = lr.ID, time.Now(), nil, claimed
 	n.published = map[string]bool{n.k.instanceKey(n.cfg.Self.Name): true}
 	n.mu.Unlock()
 	n.log.WithField("lease", n.cfg.Lease).Info("joined the cluster")
@@ -85,8 +86,9 @@ func (n *Node) epoch(ctx context.Context) error {
 // claimName writes the instance key on the lease, only when no other
 // lease holds it: a previous run of this instance killed a moment ago
 // (its lease runs out within a TTL), or another loomd given the same
-// name, which must not be let in to master the same switches.
-func (n *Node) claimName(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse) error {
+// name, which must not be let in to master the same switches. It returns
+// the revision of the write: every candidacy of this lease is later.
+func (n *Node) claimName(ctx context.Context, lease clientv3.LeaseID, acks <-chan *clientv3.LeaseKeepAliveResponse) (int64, error) {
 	key := n.k.instanceKey(n.cfg.Self.Name)
 	warned := false
 	for {
@@ -95,10 +97,10 @@ func (n *Node) claimName(ctx context.Context, lease clientv3.LeaseID, acks <-cha
 			Then(clientv3.OpPut(key, n.instanceValue(), clientv3.WithLease(lease))).Commit()
 		cancel()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if resp.Succeeded {
-			return nil
+			return resp.Header.Revision, nil
 		}
 		if !warned {
 			n.log.Warn("another lease holds this instance's name (a run of it killed a moment ago, or a second loomd " +
@@ -107,10 +109,10 @@ func (n *Node) claimName(ctx context.Context, lease clientv3.LeaseID, acks <-cha
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		case _, ok := <-acks:
 			if !ok {
-				return errLeaseLost
+				return 0, errLeaseLost
 			}
 		case <-time.After(n.cfg.Lease / 3):
 		}

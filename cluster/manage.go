@@ -164,6 +164,8 @@ func (n *Node) roleLocked(dpid uint64, live bool) Role {
 		delete(n.handing, dpid)
 	case n.handing[dpid]:
 		r.Why = "handing over to the switch's preferred instance"
+	case c.rev <= n.epochRev:
+		r.Why = "this instance's candidacy is from its previous lease: waiting for etcd to show the new one"
 	case live && n.published[c.key]:
 		r.Mine, r.Why = true, fmt.Sprintf("elected master (generation %d)", c.rev)
 	default:

@@ -70,6 +70,11 @@ type Node struct {
 	nextID    uint64
 	writeErr  error     // the last failed sync, for the log
 	announced time.Time // when the instance key was last written
+	// epochRev is the revision at which this lease claimed the name:
+	// every candidacy of this lease is later, so one at or before it is a
+	// previous lease's, which a model not yet caught up after a cut from
+	// etcd may still show. It never makes this instance master.
+	epochRev int64
 	closing   bool      // Close began: master of nothing
 }
 
@@ -170,7 +175,7 @@ func (n *Node) Guard(dpid uint64) (key string, rev int64, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c, ok := n.m.leader(dpid)
-	if !ok || c.instance != n.cfg.Self.Name || !n.liveLocked(time.Now()) {
+	if !ok || c.instance != n.cfg.Self.Name || c.rev <= n.epochRev || !n.liveLocked(time.Now()) {
 		return "", 0, false
 	}
 	return c.key, c.rev, true

@@ -129,3 +129,33 @@ func TestAttackDeletedAnnouncementNeverRewritten(t *testing.T) {
 		t.Errorf("masters of a's preferred switch: %v, want [a]", m)
 	}
 }
+
+// Found by CI under load, fixed: an instance cut off etcd whose lease
+// expired (the others took its switches with later generations) came
+// back, granted a new lease and wrote its candidacies again, but its
+// model, not yet re-read, still held its previous lease's candidacy
+// with the old, lower revision: it told its sessions MASTER with that
+// generation for a second beside the real masters ("two masters", a
+// generation going down). A candidacy at or before the revision the
+// current lease claimed the name at is a previous life's: never master.
+func TestPreviousLeasesCandidacyNeverMakesMaster(t *testing.T) {
+	n := &Node{cfg: Config{Self: Instance{Name: "b"}}, m: newModel("/p/cluster/"), k: keys{"/p/cluster/"},
+		handing: map[uint64]bool{}, published: map[string]bool{}}
+	now := time.Now()
+	n.m.put(n.k.instanceKey("b"), []byte(`{}`), 11, now)
+	key := n.k.masterKey(7, "b")
+	n.m.put(key, []byte("b"), 8, now) // the previous lease's, still in the model
+	n.published[key] = true           // this lease wrote the key again
+	n.lease, n.lastAck, n.epochRev = 1, now, 12
+	n.cfg.Lease = 3 * time.Second
+	if r := n.roleLocked(7, true); r.Mine {
+		t.Fatalf("a candidacy of revision 8 from before this lease's claim at 12 made this instance master: %+v", r)
+	}
+	if _, _, ok := n.Guard(7); ok {
+		t.Fatal("Guard names a previous lease's candidacy")
+	}
+	n.m.put(key, []byte("b"), 13, now) // the watch shows the new one
+	if r := n.roleLocked(7, true); !r.Mine || r.Generation != 13 {
+		t.Fatalf("this lease's own candidacy: %+v", r)
+	}
+}

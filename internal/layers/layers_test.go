@@ -21,7 +21,7 @@ var layer = []struct {
 }{
 	// The wire and leaves: no Loom imports.
 	{"openflow", 0}, {"ovsdb/vswitch", 0}, {"store", 0}, {"proto/loom/v1", 0}, {"bench/report", 0},
-	{"internal/eventlog", 0}, {"internal/group", 0}, {"internal/memtrim", 0}, {"internal/procstat", 0}, {"internal/testpki", 0}, {"internal/ofpcap", 0}, {"internal/layers", 0}, {"internal/etcdtest", 0}, {"cluster", 0}, {"cluster/clustertest", 1},
+	{"internal/eventlog", 0}, {"internal/group", 0}, {"internal/memtrim", 0}, {"internal/procstat", 0}, {"internal/testpki", 0}, {"internal/ofpcap", 0}, {"internal/layers", 0}, {"internal/benchsize", 0}, {"cluster", 0}, {"internal/etcdtest", 1}, {"cluster/clustertest", 1},
 	// Values over the wire.
 	{"flow", 1}, {"ovsdb", 1}, {"internal/ofsim", 1}, {"internal/plantext", 1},
 	// What Loom knows of the network, and the policy over it.
