@@ -75,7 +75,7 @@ type Node struct {
 	// previous lease's, which a model not yet caught up after a cut from
 	// etcd may still show. It never makes this instance master.
 	epochRev int64
-	closing   bool      // Close began: master of nothing
+	closing  bool // Close began: master of nothing
 }
 
 // local is a switch this instance has a session to, or had until a
