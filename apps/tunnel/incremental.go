@@ -24,7 +24,11 @@ type declaredMesh struct {
 // refreshWith declares dpid's mesh flows under index x: only what changed
 // since the index it last reflected when that is known, else all.
 func (a *App) refreshWith(ctx apps.Context, dpid uint64, x *index, p *network.Policy, l live) {
-	now := &declaredMesh{seq: x.seq, pol: p, local: x.hvOf[dpid], port: x.tunnel[dpid], here: x.byDPID[dpid], hvs: x.hvs, live: l}
+	local, port := x.hvOf[dpid], x.tunnel[dpid]
+	if local == "" || port == 0 || !x.ips[local].IsValid() {
+		local, port = "", 0 // in no mesh (what the full recompute declares): the next refresh that is in one is full
+	}
+	now := &declaredMesh{seq: x.seq, pol: p, local: local, port: port, here: x.byDPID[dpid], hvs: x.hvs, live: l}
 	a.mu.Lock()
 	last := a.declared[dpid]
 	kept, had := a.meshes[dpid]

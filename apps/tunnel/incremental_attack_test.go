@@ -5,9 +5,10 @@ import (
 	"time"
 
 	"fmt"
-	"github.com/loomsdn/loom/apps"
 	"math/rand"
 	"testing"
+
+	"github.com/loomsdn/loom/apps"
 
 	"github.com/loomsdn/loom/internal/apptest"
 	"github.com/loomsdn/loom/network"

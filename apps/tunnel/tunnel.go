@@ -201,7 +201,13 @@ func (a *App) Plan(p *network.Policy, sw apps.Switch) map[string][]flow.Flow {
 	if a.o.Topology == nil {
 		return nil
 	}
-	x := a.current(p)
+	running := a.o.Policy.Policy()
+	x := a.current(running)
+	if p != running {
+		// A candidate policy (a plan, a dry run): its own index, not
+		// installed, so the running one's chain of deltas stays whole.
+		x = buildIndex(a.o.Topology.Snapshot(), p)
+	}
 	return Flows(x.view(sw.DPID, a.alive(x, time.Now())), p)
 }
 
