@@ -106,3 +106,36 @@ func BenchmarkMeshChange(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMeshMemory reports what the tunnel app holds for an N-host
+// mesh (10 VMs each, two networks) once every switch has declared its
+// flows: the index, the declared keys per switch and the members views
+// (the desired flows themselves are the controller's, measured by
+// BenchmarkDesiredMemoryPerFlow).
+//
+//	go test -run '^$' -bench MeshMemory -benchtime 1x ./apps/tunnel
+func BenchmarkMeshMemory(b *testing.B) {
+	for _, hosts := range benchsize.Pick([]int{100, 1000}, []int{10}) {
+		b.Run(fmt.Sprintf("hosts=%d", hosts), func(b *testing.B) {
+			p, snap := policy(b), meshSite(hosts)
+			var held uint64
+			for i := 0; i < b.N; i++ {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				a := New(Options{})
+				x := buildIndex(snap, p)
+				a.addIndex(x, p)
+				for _, sw := range snap.Switches {
+					a.refreshWith(&countCtx{}, sw.DPID, x, p, x.liveFrom(always))
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				held = after.HeapAlloc - before.HeapAlloc
+				runtime.KeepAlive(a)
+			}
+			b.ReportMetric(float64(held)/(1<<20), "MB-held")
+			b.ReportMetric(float64(held)/float64(hosts)/1024, "KB/host")
+		})
+	}
+}
