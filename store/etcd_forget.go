@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -231,19 +232,7 @@ func (e *Etcd) reachers(ctx context.Context, dpid uint64) string {
 	if len(names) == 0 {
 		return "reconnected while it was being forgotten"
 	}
-	return "reached by " + strings.Join(dedupe(names), ", ") + ": disconnect it from every instance first"
-}
-
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
+	return "reached by " + strings.Join(slices.Compact(slices.Sorted(slices.Values(names))), ", ") + ": disconnect it from every instance first"
 }
 
 // forgottenEvent reports a tombstone to the watch's handler; isTomb says

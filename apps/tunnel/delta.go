@@ -56,21 +56,22 @@ func diff(old, x *index, samePolicy bool) delta {
 	// A hypervisor whose address changed moves all its MACs' flows.
 	for hv := range x.ips {
 		if old.ips[hv] != x.ips[hv] {
-			d.addMACsOf(old, hv)
-			d.addMACsOf(x, hv)
+			addMACsOf(d.macs, old, hv)
+			addMACsOf(d.macs, x, hv)
 		}
 	}
 	for hv := range old.ips {
 		if _, ok := x.ips[hv]; !ok {
-			d.addMACsOf(old, hv)
+			addMACsOf(d.macs, old, hv)
 		}
 	}
 	return d
 }
 
-func (d *delta) addMACsOf(x *index, hv string) {
+// addMACsOf adds every MAC of hv's ports in x to set.
+func addMACsOf(set map[vmac]bool, x *index, hv string) {
 	for _, vm := range x.macs[hv] {
-		d.macs[vm] = true
+		set[vm] = true
 	}
 }
 

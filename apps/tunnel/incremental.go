@@ -33,14 +33,14 @@ func (a *App) refreshWith(ctx apps.Context, dpid uint64, x *index, p *network.Po
 	last := a.declared[dpid]
 	kept, had := a.meshes[dpid]
 	a.mu.Unlock()
-	changed, members, ok := a.changedSince(last, now, x)
+	changed, members, ok := a.changedSince(last, now)
 	m, rebuilt := kept, true
 	switch {
 	case !ok:
 		m = x.members(dpid, l)
 		a.Replace(ctx, dpid, Flows(x.view(dpid, l), p))
 	default:
-		lives := flipped(last, now, func(hv string) { addMACs(changed, x, hv) })
+		lives := flipped(last, now, func(hv string) { addMACsOf(changed, x, hv) })
 		if rebuilt = members || lives || !had; rebuilt {
 			m = x.members(dpid, l)
 		}
@@ -86,23 +86,17 @@ func flipped(last, now *declaredMesh, fn func(hv string)) (flips bool) {
 
 // changedSince returns the MACs changed between what last reflects and
 // now, and whether the members did, or ok=false when the switch must be
-// recomputed in full: no last, another policy, the switch's own
-// hypervisor, tunnel port or networks changed, or the deltas between do
-// not chain.
-func (a *App) changedSince(last, now *declaredMesh, x *index) (macs map[vmac]bool, members, ok bool) {
-	if last == nil || last.pol != now.pol || last.local != now.local || last.port != now.port ||
-		now.port == 0 || now.local == "" || !x.ips[now.local].IsValid() || !maps.Equal(last.here, now.here) {
+// recomputed in full: no last, another policy, the switch in no mesh
+// (port 0, see refreshWith), its own hypervisor, tunnel port or networks
+// changed, or the deltas between do not chain.
+func (a *App) changedSince(last, now *declaredMesh) (macs map[vmac]bool, members, ok bool) {
+	if last == nil || now.port == 0 || last.pol != now.pol || last.local != now.local || last.port != now.port ||
+		!maps.Equal(last.here, now.here) {
 		return nil, false, false
 	}
 	a.idxMu.Lock()
 	defer a.idxMu.Unlock()
 	return a.hist.since(last.seq, now.seq)
-}
-
-func addMACs(set map[vmac]bool, x *index, hv string) {
-	for _, vm := range x.macs[hv] {
-		set[vm] = true
-	}
 }
 
 // apply declares or withdraws the remote flow of every changed MAC of

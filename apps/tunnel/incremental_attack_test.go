@@ -393,7 +393,7 @@ func TestAttackPlanBreaksTheChain(t *testing.T) {
 	x = install()
 	c = &countCtx{}
 	a.refreshWith(c, 0xc1, x, p, x.liveFrom(always))
-	if _, _, ok := a.changedSince(last, a.declared[0xc1], x); !ok || c.sets != 0 {
+	if _, _, ok := a.changedSince(last, a.declared[0xc1]); !ok || c.sets != 0 {
 		t.Fatalf("after a dry run of another policy (nothing applied, nothing changed) the refresh is a full recompute: %d flows declared again", c.sets)
 	}
 }

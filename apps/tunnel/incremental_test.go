@@ -186,7 +186,7 @@ func TestIncrementalEqualsFullRecompute(t *testing.T) {
 				if mv, ref := x.members(sw.DPID, l), x.viewOf(sw.DPID, l, false); !sameMembers(mv, ref) {
 					t.Fatalf("seed %d step %d (%s), switch 0x%x: members view %+v, the full view's %+v", seed, step, what, sw.DPID, mv, ref)
 				}
-				if _, _, ok := a.changedSince(last, a.declared[sw.DPID], x); ok {
+				if _, _, ok := a.changedSince(last, a.declared[sw.DPID]); ok {
 					incremental++
 				}
 				want := apptest.Text(Flows(x.view(sw.DPID, x.liveFrom(alive)), p))
